@@ -1,0 +1,139 @@
+package netlink
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	vnl "github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// attach checks that an External container's namespace exists, is a network
+// namespace other than the host's, brings its lo up and records the
+// attachment, so that Observe finds the container again.
+func (l *Links) attach(c *model.Container) error {
+	if err := checkPathElem("project", c.Project); err != nil {
+		return err
+	}
+	if err := checkPathElem("container", c.Name); err != nil {
+		return err
+	}
+	if !filepath.IsAbs(c.Netns) || strings.Contains(c.Netns, "\n") {
+		return errors.New("external namespace path must be absolute")
+	}
+	ns, id, err := openNetns(c.Netns, true)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	if id == l.hostID {
+		return errors.New("is the host's network namespace")
+	}
+	if err := l.loUp(ns, c); err != nil {
+		return err
+	}
+	return l.writeRecord(c)
+}
+
+// writeRecord records the attachment: the file holds the namespace path.
+func (l *Links) writeRecord(c *model.Container) error {
+	path := l.attachedPath(c.Project, c.Name)
+	data := []byte(c.Netns)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	l.dirMu.Lock()
+	defer l.dirMu.Unlock()
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("record attachment: %w", err)
+	}
+	l.log.Debug().Str("container", c.ID()).Str("netns", c.Netns).Msg("recorded external namespace")
+	return nil
+}
+
+// readRecord returns the namespace path recorded for an attachment.
+func readRecord(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(string(data), "\n"), nil
+}
+
+// writeFileAtomic replaces path with data so that a reader (or a crash)
+// sees the old content or the new, never a mix.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// The leading dot keeps Observe from taking a temp file for a record.
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// detach deletes the host ends of netctl's veths in an External
+// container's namespace (which takes their peers with them) and forgets the
+// attachment. The namespace itself is the user's and stays.
+func (l *Links) detach(c *model.Container) error {
+	if err := checkPathElem("project", c.Project); err != nil {
+		return err
+	}
+	if err := checkPathElem("container", c.Name); err != nil {
+		return err
+	}
+	links, err := linkList(l.host)
+	if err != nil {
+		return fmt.Errorf("list host links: %w", err)
+	}
+	for _, link := range links {
+		o, ok := model.ParseOwner(link.Attrs().Alias)
+		if !ok || o.Container == "" || o.Project != c.Project || o.Container != c.Name {
+			continue
+		}
+		if err := l.host.LinkDel(link); err != nil && !linkGone(err) {
+			return fmt.Errorf("delete veth %s: %w", link.Attrs().Name, err)
+		}
+		l.log.Debug().Str("container", c.ID()).Str("veth", link.Attrs().Name).Msg("deleted veth")
+	}
+	path := l.attachedPath(c.Project, c.Name)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("forget attachment: %w", err)
+	}
+	l.removeDirIfEmpty(filepath.Dir(path))
+	return nil
+}
+
+// linkGone reports whether a link operation failed because the link
+// vanished meanwhile (its peer's namespace was destroyed, say).
+func linkGone(err error) bool {
+	_, notFound := errors.AsType[vnl.LinkNotFoundError](err)
+	return notFound || errors.Is(err, unix.ENODEV)
+}

@@ -1,0 +1,297 @@
+package netlink
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/rs/zerolog"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// EnsureEndpoint creates c's veth pair on n, its peer created directly in
+// the container's namespace, or repairs it: both ends marked, host end
+// enslaved to n's bridge and up, container end named ep.IfName with ep.MAC,
+// the MTU and exactly ep.Addr, up.
+func (l *Links) EnsureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error {
+	if err := l.ensureEndpoint(ctx, c, n, ep); err != nil {
+		return fmt.Errorf("endpoint %s %s: %w", c.ID(), ep.IfName, err)
+	}
+	return nil
+}
+
+// pairSpec is what one endpoint should look like in the kernel.
+type pairSpec struct {
+	mark   string
+	hostIf string
+	ifName string
+	mac    []byte
+	mtu    int
+	log    zerolog.Logger
+}
+
+func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkIfName(ep.HostIf); err != nil {
+		return err
+	}
+	if err := checkIfName(ep.IfName); err != nil {
+		return err
+	}
+	if !ep.Addr.Addr().Is4() {
+		return fmt.Errorf("address %s is not IPv4", ep.Addr)
+	}
+	if len(ep.MAC) != 6 {
+		return fmt.Errorf("invalid MAC %q", ep.MAC)
+	}
+	spec := pairSpec{
+		mark:   endpointMark(c, n.Name),
+		hostIf: ep.HostIf,
+		ifName: ep.IfName,
+		mac:    ep.MAC,
+		mtu:    cmp.Or(ep.MTU, n.MTU),
+	}
+	spec.log = l.log.With().Str("container", c.ID()).Str("network", n.ID()).
+		Str("veth", ep.HostIf).Str("ifname", ep.IfName).Logger()
+
+	br, err := linkByName(l.host, n.Bridge)
+	if err != nil {
+		return err
+	}
+	if br == nil || !ownedBy(br, bridgeMark(n)) || br.Type() != "bridge" {
+		return fmt.Errorf("bridge %s: not found", n.Bridge)
+	}
+	ns, _, err := openNetns(c.Netns, c.External)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer ns.Close()
+	ch, err := newHandle(ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer ch.Close()
+
+	host, peer, err := l.ensurePair(ctx, ch, ns, spec)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.fixHostEnd(host, br, spec); err != nil {
+		return fmt.Errorf("host side %s: %w", ep.HostIf, err)
+	}
+	return fixPeer(ch, peer, ep.Addr, spec)
+}
+
+// ensurePair returns the two ends of the endpoint's veth pair, creating the
+// pair when it does not exist as one: an end without its partner is deleted
+// and the pair made anew, which is simpler than reasoning about where the
+// partner went.
+func (l *Links) ensurePair(ctx context.Context, ch *vnl.Handle, ns netns.NsHandle, spec pairSpec) (host, peer vnl.Link, err error) {
+	if host, err = linkByName(l.host, spec.hostIf); err != nil {
+		return nil, nil, err
+	}
+	if host != nil && (!ownedBy(host, spec.mark) || host.Type() != "veth") {
+		return nil, nil, fmt.Errorf("host side %s: %w", spec.hostIf, errNotOwned)
+	}
+	if peer, err = linkByName(ch, spec.ifName); err != nil {
+		return nil, nil, err
+	}
+	if host != nil && peer != nil && isPair(host, peer) {
+		return host, peer, nil
+	}
+	// A peer that is not host's partner is ours only if marked: an
+	// unmarked one may be the user's (External) or is at least not ours.
+	if peer != nil && peer.Attrs().Alias != spec.mark {
+		return nil, nil, fmt.Errorf("%s %w", spec.ifName, errNotOwned)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if host != nil {
+		if err := l.host.LinkDel(host); err != nil && !linkGone(err) {
+			return nil, nil, fmt.Errorf("host side %s: delete unpaired: %w", spec.hostIf, err)
+		}
+		spec.log.Debug().Msg("deleted host side without its peer")
+	}
+	if peer != nil {
+		if err := ch.LinkDel(peer); err != nil && !linkGone(err) {
+			return nil, nil, fmt.Errorf("delete unpaired %s: %w", spec.ifName, err)
+		}
+		spec.log.Debug().Msg("deleted container side without its host side")
+	}
+
+	la := vnl.NewLinkAttrs()
+	la.Name = spec.hostIf
+	la.MTU = spec.mtu
+	la.Group = creationGroup // the alias can only be set afterwards
+	veth := &vnl.Veth{
+		LinkAttrs:        la,
+		PeerName:         spec.ifName,
+		PeerNamespace:    vnl.NsFd(int(ns)),
+		PeerHardwareAddr: spec.mac,
+		PeerMTU:          uint32(max(spec.mtu, 0)),
+		PeerTxQLen:       -1,
+	}
+	if err := l.host.LinkAdd(veth); err != nil {
+		return nil, nil, fmt.Errorf("create veth %s: %w", spec.hostIf, err)
+	}
+	spec.log.Debug().Msg("created veth pair")
+	if host, err = linkByName(l.host, spec.hostIf); err == nil && host == nil {
+		err = fmt.Errorf("host side %s: vanished after creation", spec.hostIf)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if peer, err = linkByName(ch, spec.ifName); err == nil && peer == nil {
+		err = fmt.Errorf("%s: vanished after creation", spec.ifName)
+	}
+	return host, peer, err
+}
+
+// isPair reports whether host and peer are the two ends of one veth. Each
+// end's IFLA_LINK is its partner's ifindex; checked both ways, with peer
+// found by name in the container's namespace, a coincidence is out.
+func isPair(host, peer vnl.Link) bool {
+	return host.Type() == "veth" && peer.Type() == "veth" &&
+		host.Attrs().ParentIndex == peer.Attrs().Index &&
+		peer.Attrs().ParentIndex == host.Attrs().Index
+}
+
+// fixHostEnd marks the host end, sets its MTU, enslaves it to br and brings
+// it up. The mark goes first, so that the end never sits on the bridge
+// looking like a foreign port.
+func (l *Links) fixHostEnd(host, br vnl.Link, spec pairSpec) error {
+	a := host.Attrs()
+	if a.Alias != spec.mark {
+		if err := l.host.LinkSetAlias(host, spec.mark); err != nil {
+			return fmt.Errorf("set mark: %w", err)
+		}
+		spec.log.Debug().Msg("marked host side")
+	}
+	if spec.mtu > 0 && a.MTU != spec.mtu {
+		if err := l.host.LinkSetMTU(host, spec.mtu); err != nil {
+			return fmt.Errorf("set mtu %d: %w", spec.mtu, err)
+		}
+		spec.log.Debug().Int("mtu", spec.mtu).Msg("set host side mtu")
+	}
+	if a.MasterIndex != br.Attrs().Index {
+		if err := l.host.LinkSetMasterByIndex(host, br.Attrs().Index); err != nil {
+			return fmt.Errorf("attach to bridge %s: %w", br.Attrs().Name, err)
+		}
+		spec.log.Debug().Str("bridge", br.Attrs().Name).Msg("attached host side to bridge")
+	}
+	if !isUp(host) {
+		if err := l.host.LinkSetUp(host); err != nil {
+			return fmt.Errorf("set up: %w", err)
+		}
+		spec.log.Debug().Msg("set host side up")
+	}
+	return nil
+}
+
+// fixPeer brings the container end to spec, with addr as its only IPv4
+// address.
+func fixPeer(ch *vnl.Handle, peer vnl.Link, addr netip.Prefix, spec pairSpec) error {
+	a := peer.Attrs()
+	wrap := func(err error) error { return fmt.Errorf("%s: %w", spec.ifName, err) }
+	if a.Alias != spec.mark {
+		if err := ch.LinkSetAlias(peer, spec.mark); err != nil {
+			return wrap(fmt.Errorf("set mark: %w", err))
+		}
+		spec.log.Debug().Msg("marked container side")
+	}
+	if !bytes.Equal(a.HardwareAddr, spec.mac) {
+		if err := ch.LinkSetHardwareAddr(peer, spec.mac); err != nil {
+			return wrap(fmt.Errorf("set mac %s: %w", net.HardwareAddr(spec.mac), err))
+		}
+		spec.log.Debug().Stringer("mac", net.HardwareAddr(spec.mac)).Msg("set container side mac")
+	}
+	if spec.mtu > 0 && a.MTU != spec.mtu {
+		if err := ch.LinkSetMTU(peer, spec.mtu); err != nil {
+			return wrap(fmt.Errorf("set mtu %d: %w", spec.mtu, err))
+		}
+		spec.log.Debug().Int("mtu", spec.mtu).Msg("set container side mtu")
+	}
+	if err := setOnlyAddr(ch, peer, addr, spec.log); err != nil {
+		return wrap(err)
+	}
+	if !isUp(peer) {
+		if err := ch.LinkSetUp(peer); err != nil {
+			return wrap(fmt.Errorf("set up: %w", err))
+		}
+		spec.log.Debug().Msg("set container side up")
+	}
+	return nil
+}
+
+// DeleteEndpoint removes c's veth pair for ep; absent is success. Deleting
+// either end deletes both, so the host end is enough when it is there.
+func (l *Links) DeleteEndpoint(ctx context.Context, c *model.Container, ep *model.Endpoint) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.deleteEndpoint(c, ep); err != nil {
+		return fmt.Errorf("endpoint %s %s: %w", c.ID(), cmp.Or(ep.IfName, ep.HostIf), err)
+	}
+	return nil
+}
+
+func (l *Links) deleteEndpoint(c *model.Container, ep *model.Endpoint) error {
+	mark := endpointMark(c, networkName(ep.Network))
+	log := l.log.With().Str("container", c.ID()).Str("network", ep.Network).Logger()
+	if ep.HostIf != "" {
+		host, err := linkByName(l.host, ep.HostIf)
+		if err != nil {
+			return err
+		}
+		if host != nil {
+			if !ownedBy(host, mark) || host.Type() != "veth" {
+				return fmt.Errorf("host side %s: %w", ep.HostIf, errNotOwned)
+			}
+			if err := l.host.LinkDel(host); err != nil && !linkGone(err) {
+				return fmt.Errorf("host side %s: delete: %w", ep.HostIf, err)
+			}
+			log.Debug().Str("veth", ep.HostIf).Msg("deleted veth pair")
+			return nil
+		}
+	}
+	if ep.IfName == "" || c.Netns == "" {
+		return nil
+	}
+	ns, _, err := openNetns(c.Netns, c.External)
+	if noNetns(err) {
+		return nil // the namespace, and the peer with it, is gone
+	}
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer ns.Close()
+	ch, err := newHandle(ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer ch.Close()
+	peer, err := linkByName(ch, ep.IfName)
+	if err != nil || peer == nil {
+		return err
+	}
+	if peer.Attrs().Alias != mark {
+		return fmt.Errorf("%s %w", ep.IfName, errNotOwned)
+	}
+	if err := ch.LinkDel(peer); err != nil && !linkGone(err) {
+		return fmt.Errorf("delete %s: %w", ep.IfName, err)
+	}
+	log.Debug().Str("ifname", ep.IfName).Msg("deleted container side")
+	return nil
+}

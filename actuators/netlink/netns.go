@@ -1,0 +1,338 @@
+package netlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// errNotNetns is returned for a path that exists but is not a mount of a
+// network namespace (e.g. the plain file left by a crash before the mount).
+var errNotNetns = errors.New("not a network namespace")
+
+// nsID identifies a namespace by its nsfs device and inode.
+type nsID struct{ dev, ino uint64 }
+
+func fdNsID(fd int) (nsID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nsID{}, fmt.Errorf("stat: %w", err)
+	}
+	return nsID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
+
+// openNetns opens the network namespace mounted at path. follow allows the
+// last path element to be a symlink, which /proc/<pid>/ns/net is and an
+// owned mount under root never is. The error wraps fs.ErrNotExist or
+// errNotNetns when there is no namespace there.
+func openNetns(path string, follow bool) (netns.NsHandle, nsID, error) {
+	flags := unix.O_RDONLY | unix.O_CLOEXEC
+	if !follow {
+		flags |= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Open(path, flags, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return netns.None(), nsID{}, errNotNetns
+		}
+		return netns.None(), nsID{}, err
+	}
+	id, err := checkNetnsFd(fd)
+	if err != nil {
+		unix.Close(fd)
+		return netns.None(), nsID{}, err
+	}
+	return netns.NsHandle(fd), id, nil
+}
+
+func checkNetnsFd(fd int) (nsID, error) {
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		return nsID{}, fmt.Errorf("statfs: %w", err)
+	}
+	if sfs.Type != unix.NSFS_MAGIC {
+		return nsID{}, errNotNetns
+	}
+	// nsfs also holds mount, pid, user... namespaces.
+	t, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err != nil || t != unix.CLONE_NEWNET {
+		return nsID{}, errNotNetns
+	}
+	return fdNsID(fd)
+}
+
+// noNetns reports whether err means there is no namespace at the path.
+func noNetns(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotNetns)
+}
+
+// EnsureNamespace makes c.Netns a network namespace with lo up. An owned
+// namespace is created and bind-mounted at <root>/netns/<project>/<name>;
+// an External one is checked and its attachment recorded.
+func (l *Links) EnsureNamespace(ctx context.Context, c *model.Container) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var err error
+	if c.External {
+		err = l.attach(c)
+	} else {
+		err = l.ensureOwnedNetns(c)
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: namespace %s: %w", c.ID(), c.Netns, err)
+	}
+	return nil
+}
+
+// DeleteNamespace removes an owned namespace, or forgets an External one
+// after deleting netctl's veths in it.
+func (l *Links) DeleteNamespace(ctx context.Context, c *model.Container) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var err error
+	if c.External {
+		err = l.detach(c)
+	} else {
+		err = l.deleteOwnedNetns(ctx, c)
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: namespace %s: %w", c.ID(), c.Netns, err)
+	}
+	return nil
+}
+
+// checkOwnedPath makes sure an owned namespace is only ever mounted or
+// unmounted where netctl keeps them, whatever path the caller passes.
+func (l *Links) checkOwnedPath(c *model.Container) (string, error) {
+	if err := checkPathElem("project", c.Project); err != nil {
+		return "", err
+	}
+	if err := checkPathElem("container", c.Name); err != nil {
+		return "", err
+	}
+	want := l.ownedNetnsPath(c.Project, c.Name)
+	// An observed container that had only orphan veths has no Netns.
+	if c.Netns != want && c.Netns != "" {
+		return "", fmt.Errorf("owned namespace must be at %s", want)
+	}
+	return want, nil
+}
+
+func (l *Links) ensureOwnedNetns(c *model.Container) error {
+	path, err := l.checkOwnedPath(c)
+	if err != nil {
+		return err
+	}
+	ns, _, err := openNetns(path, false)
+	if noNetns(err) {
+		if err := l.createNetns(path); err != nil {
+			return err
+		}
+		l.log.Debug().Str("container", c.ID()).Str("netns", path).Msg("created network namespace")
+		ns, _, err = openNetns(path, false)
+	}
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return l.loUp(ns, c)
+}
+
+// createNetns mounts a new network namespace at path. A plain file already
+// there (a crash between create and mount) is mounted over.
+func (l *Links) createNetns(path string) error {
+	l.dirMu.Lock()
+	err := createMountPoint(path)
+	l.dirMu.Unlock()
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- unshareAndMount(path) }()
+	return <-errc
+}
+
+func createMountPoint(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW, 0o444)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// unshareAndMount creates a network namespace on the calling goroutine's
+// thread and bind-mounts it at path. It must run on a goroutine of its own:
+// if the thread cannot be moved back to its original namespace, the thread
+// stays locked, and the runtime destroys it when the goroutine exits rather
+// than letting other goroutines run in the new namespace.
+func unshareAndMount(path string) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("get thread namespace: %w", err)
+	}
+	defer orig.Close()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("unshare: %w", err)
+	}
+	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	mountErr := unix.Mount(src, path, "none", unix.MS_BIND, "")
+	if mountErr != nil {
+		mountErr = fmt.Errorf("bind mount: %w", mountErr)
+	}
+	if err := netns.Set(orig); err != nil {
+		return errors.Join(mountErr, fmt.Errorf("restore thread namespace: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return mountErr
+}
+
+func (l *Links) deleteOwnedNetns(ctx context.Context, c *model.Container) error {
+	path, err := l.checkOwnedPath(c)
+	if err != nil {
+		return err
+	}
+	mounted, err := unmountAll(path)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if mounted {
+		l.log.Debug().Str("container", c.ID()).Str("netns", path).Msg("deleted network namespace")
+	}
+	l.removeDirIfEmpty(filepath.Dir(path))
+	return l.deleteHostEnds(ctx, c, mounted)
+}
+
+// unmountAll removes every mount stacked on path and reports whether there
+// was any.
+func unmountAll(path string) (bool, error) {
+	for i := range 16 {
+		err := unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return i > 0, nil // not (or no longer) a mount point
+		default:
+			return i > 0, fmt.Errorf("unmount: %w", err)
+		}
+	}
+	return true, errors.New("unmount: still mounted after 16 unmounts")
+}
+
+// removeDirIfEmpty removes a project directory once its last entry is gone.
+// It holds dirMu so that it cannot remove a directory another goroutine has
+// just created for a new entry.
+func (l *Links) removeDirIfEmpty(dir string) {
+	l.dirMu.Lock()
+	defer l.dirMu.Unlock()
+	_ = os.Remove(dir) // fails while not empty, which is fine
+}
+
+// endpointsGoneWait bounds how long DeleteNamespace waits for the kernel to
+// destroy the namespace's veths.
+const endpointsGoneWait = 3 * time.Second
+
+// deleteHostEnds makes sure the host ends of c's endpoints are gone when
+// DeleteNamespace returns. Unmounting drops the last reference to the
+// namespace, but the kernel destroys it (and our veths with it)
+// asynchronously, tens of milliseconds later for a batch; returning before
+// that would let the reconciler's verifying Observe find the veths and
+// delete them one by one, at ~20 ms each, racing the kernel. So after an
+// unmount it waits for them. Host ends still there afterwards (the
+// namespace is held by someone else, or was already gone and left orphans)
+// belong to no namespace netctl knows any more and are deleted.
+func (l *Links) deleteHostEnds(ctx context.Context, c *model.Container, wait bool) error {
+	var names []string
+	for _, ep := range c.Endpoints {
+		if ep.HostIf != "" {
+			names = append(names, ep.HostIf)
+		}
+	}
+	deadline := time.Now().Add(endpointsGoneWait)
+	delay := time.Millisecond
+	for len(names) > 0 {
+		link, err := l.hostEndOf(c, names[0])
+		if err != nil {
+			return err
+		}
+		if link == nil {
+			names = names[1:]
+			continue
+		}
+		if !wait || time.Now().After(deadline) {
+			if err := l.host.LinkDel(link); err != nil && !linkGone(err) {
+				return fmt.Errorf("delete veth %s: %w", names[0], err)
+			}
+			l.log.Debug().Str("container", c.ID()).Str("veth", names[0]).Msg("deleted veth left without namespace")
+			names = names[1:]
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+	return nil
+}
+
+// hostEndOf returns the host link called name if it is marked as one of c's
+// endpoints, else nil.
+func (l *Links) hostEndOf(c *model.Container, name string) (vnl.Link, error) {
+	link, err := linkByName(l.host, name)
+	if err != nil || link == nil {
+		return nil, err
+	}
+	o, ok := model.ParseOwner(link.Attrs().Alias)
+	if !ok || o.Project != c.Project || o.Container != c.Name || link.Type() != "veth" {
+		return nil, nil
+	}
+	return link, nil
+}
+
+// loUp brings the namespace's loopback up.
+func (l *Links) loUp(ns netns.NsHandle, c *model.Container) error {
+	h, err := newHandle(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := linkByName(h, "lo")
+	if err != nil {
+		return err
+	}
+	if lo == nil {
+		return errors.New("no lo")
+	}
+	if isUp(lo) {
+		return nil
+	}
+	if err := h.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	l.log.Debug().Str("container", c.ID()).Msg("set lo up")
+	return nil
+}

@@ -1,0 +1,67 @@
+package netlink
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	vnl "github.com/vishvananda/netlink"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// creationGroup is the link group (IFLA_GROUP) netctl puts in the very
+// request that creates a bridge or veth. The kernel ignores IFLA_IFALIAS on
+// RTM_NEWLINK, so the ownership mark can only be written by a second
+// request; after a crash between the two, the link would carry no mark and
+// no later call would dare touch it. An unaliased link in this group, found
+// under the name we were about to create, is therefore ours.
+const creationGroup = 0x6e63746c // "nctl"
+
+// ownedBy reports whether link carries mark, or is a link netctl created
+// and had not marked yet.
+func ownedBy(link vnl.Link, mark string) bool {
+	a := link.Attrs()
+	return a.Alias == mark || (a.Alias == "" && a.Group == creationGroup)
+}
+
+// bridgeMark is the mark of n's bridge.
+func bridgeMark(n *model.Network) string {
+	return model.Owner{Project: n.Project, Network: n.Name}.String()
+}
+
+// endpointMark is the mark of both ends of c's endpoint on the network
+// named network.
+func endpointMark(c *model.Container, network string) string {
+	return model.Owner{Project: c.Project, Network: network, Container: c.Name}.String()
+}
+
+// networkName returns the name part of a network ID ("<project>/<name>").
+func networkName(networkID string) string {
+	for i := len(networkID) - 1; i >= 0; i-- {
+		if networkID[i] == '/' {
+			return networkID[i+1:]
+		}
+	}
+	return networkID
+}
+
+// linkByName returns the link called name, or nil if there is none.
+func linkByName(h *vnl.Handle, name string) (vnl.Link, error) {
+	link, err := h.LinkByName(name)
+	if err != nil {
+		if _, ok := errors.AsType[vnl.LinkNotFoundError](err); ok {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("look up %s: %w", name, err)
+	}
+	return link, nil
+}
+
+// isUp reports whether the link is administratively up.
+func isUp(link vnl.Link) bool {
+	return link.Attrs().Flags&net.FlagUp != 0
+}
+
+// errNotOwned is returned for a name netctl must use but someone else holds.
+var errNotOwned = errors.New("exists and is not owned by netctl")

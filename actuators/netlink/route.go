@@ -1,0 +1,141 @@
+package netlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	vnl "github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// EnsureDefaultRoute makes gw the only IPv4 default route in the main table
+// of c's namespace, or removes every default route when gw is invalid.
+func (l *Links) EnsureDefaultRoute(ctx context.Context, c *model.Container, gw netip.Addr) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.ensureDefaultRoute(c, gw); err != nil {
+		return fmt.Errorf("container %s: default route: %w", c.ID(), err)
+	}
+	return nil
+}
+
+func (l *Links) ensureDefaultRoute(c *model.Container, gw netip.Addr) error {
+	if gw.IsValid() && !gw.Is4() {
+		return fmt.Errorf("gateway %s is not IPv4", gw)
+	}
+	ns, _, err := openNetns(c.Netns, c.External)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer ns.Close()
+	h, err := newHandle(ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer h.Close()
+	routes, err := mainRoutes(h)
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	log := l.log.With().Str("container", c.ID()).Logger()
+
+	have := false
+	for _, r := range routes {
+		if !isDefault(r) {
+			continue
+		}
+		// RouteReplace below only replaces a route of the same metric, so
+		// one with another metric (or type) would survive it.
+		if gw.IsValid() && !have && isDefaultVia(r, gw) {
+			have = true
+			continue
+		}
+		if err := h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("delete default via %s: %w", r.Gw, err)
+		}
+		log.Debug().Stringer("gateway", r.Gw).Msg("deleted default route")
+	}
+	if !gw.IsValid() || have {
+		return nil
+	}
+	r := &vnl.Route{
+		Dst:   &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
+		Gw:    gw.AsSlice(),
+		Table: unix.RT_TABLE_MAIN,
+	}
+	if err := h.RouteReplace(r); err != nil {
+		return fmt.Errorf("set default via %s: %w", gw, err)
+	}
+	log.Debug().Stringer("gateway", gw).Msg("set default route")
+	return nil
+}
+
+// isDefault reports whether r is an IPv4 default route (of any type).
+func isDefault(r vnl.Route) bool {
+	if r.Dst == nil {
+		return true
+	}
+	ones, _ := r.Dst.Mask.Size()
+	return ones == 0
+}
+
+// isDefaultVia reports whether r is the plain default route via gw that
+// EnsureDefaultRoute would create.
+func isDefaultVia(r vnl.Route, gw netip.Addr) bool {
+	rgw, ok := netip.AddrFromSlice(r.Gw)
+	return ok && rgw.Unmap() == gw && r.Priority == 0 && r.Type == unix.RTN_UNICAST &&
+		r.Table == unix.RT_TABLE_MAIN && len(r.MultiPath) == 0
+}
+
+// defaultGateway returns the gateway of the main table's default route.
+func defaultGateway(routes []vnl.Route) netip.Addr {
+	for _, r := range routes {
+		if !isDefault(r) || r.Table != unix.RT_TABLE_MAIN {
+			continue
+		}
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			return gw.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// hostRoutes returns, sorted and without duplicates, the destinations the
+// host routes somewhere: every table's routes except defaults and the
+// local/broadcast entries the kernel keeps for its own addresses.
+func hostRoutes(routes []vnl.Route) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Table == unix.RT_TABLE_LOCAL || isDefault(r) {
+			continue
+		}
+		switch r.Type {
+		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(r.Dst.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		p, err := ip.Unmap().Prefix(ones)
+		if err != nil {
+			continue
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out)
+}

@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# netctl benchmark: N containers on 4 bridge networks (bench/cmd/gentopo),
+# for each N: cold apply, no-op re-apply, apply with one container added,
+# down. In the same run, the floor: the same kind of kernel work done by one
+# netlink process (shared/bench/peers/bench_netlink.sh N REPS --nsdel-teardown).
+#
+# usage: bench/run.sh          (as root; `make bench` builds netctl first)
+# env:   NS="100 300 1000"   container counts
+#        REPS=3              repetitions; every figure is a median
+#        NETCTL=bin/netctl   binary under test
+#        PEERS=../shared/bench/peers   relative to the repo
+#        SETTLE_S=2          pause between repetitions (async netns cleanup)
+#        SKIP_NETCTL=1       floor only;  SKIP_FLOOR=1: netctl only
+#
+# Safety: each repetition runs netctl inside a sandbox network namespace of
+# its own (ncb-<pid>-<rep>) with a private --root; the machine's root netns
+# is never configured. The EXIT trap (also taken on INT/TERM) ends the
+# processes living in that sandbox (netctl's DNS server), unmounts the
+# namespace mounts under the root dir and deletes the namespace.
+set -euo pipefail
+export LC_ALL=C # EPOCHREALTIME and awk must use a '.' decimal point
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(dirname "$HERE")"
+cd "$REPO"
+
+NS=${NS:-100 300 1000}
+REPS=${REPS:-3}
+SETTLE_S=${SETTLE_S:-2}
+export SETTLE_S # the floor script reads it too
+NETCTL=${NETCTL:-bin/netctl}
+PEERS=${PEERS:-../shared/bench/peers}
+SKIP_NETCTL=${SKIP_NETCTL:-0}
+SKIP_FLOOR=${SKIP_FLOOR:-0}
+CACHE=$HERE/.cache
+RESULTS=$HERE/results
+STAMP=$(date +%Y%m%d-%H%M%S)
+
+die() { echo "ERROR: $*" >&2; exit 1; }
+log() { echo "[$(date +%T)] $*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
+for c in ip nsenter awk find stat; do
+  command -v "$c" >/dev/null || die "$c not found"
+done
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer"
+for n in $NS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad N '$n' in NS"; done
+
+if (( ! SKIP_NETCTL )); then
+  [[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first (or set NETCTL=/path/to/netctl; SKIP_NETCTL=1 runs the floor only)"
+  NETCTL=$(realpath "$NETCTL")
+fi
+if (( ! SKIP_FLOOR )); then
+  [[ -x $PEERS/bench_netlink.sh ]] || die "floor script not found: $PEERS/bench_netlink.sh (set PEERS=...)"
+  PEERS=$(realpath "$PEERS")
+fi
+
+WORK=$(mktemp -d /tmp/ncbench.XXXXXX)
+TIMES=$WORK/times.txt # "N phase microseconds" per repetition
+: >"$TIMES"
+HOSTNS=""
+ROOT=""
+
+# --- sandbox -----------------------------------------------------------------
+
+mounts_under() { # DIR -> mount points at or below DIR, deepest first
+  awk -v r="$1" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo |
+    awk -F/ '{print NF, $0}' | sort -rn | cut -d' ' -f2-
+}
+
+nsfs_under() { # DIR -> namespace bind mounts at or below DIR
+  awk -v r="$1" '{
+      fs = ""; for (i = 7; i < NF; i++) if ($i == "-") { fs = $(i + 1); break }
+      if (fs == "nsfs" && ($5 == r || index($5, r "/") == 1)) print $5
+    }' /proc/self/mountinfo
+}
+
+# pids_in_netns PATH... -> processes with any thread in one of these
+# namespaces. Only this script's sandboxes are ever passed, so whatever lives
+# there was started by this run (netctl's background DNS server).
+pids_in_netns() {
+  local inodes="" p
+  for p in "$@"; do inodes+=" $(stat -L -c %i "$p" 2>/dev/null || true)"; done
+  { find /proc/[0-9]*/task/[0-9]*/ns/net -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
+    awk -v want="$inodes" -v self=$$ '
+      BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) if (w[i] != "") ok["net:[" w[i] "]"] = 1 }
+      ($2 in ok) { split($1, f, "/"); if (f[3] != self) print f[3] }' | sort -un
+}
+
+sandbox_up() { # REP
+  HOSTNS="ncb-$$-$1"
+  ROOT=$(mktemp -d /tmp/ncb-root.XXXXXX)
+  ip netns add "$HOSTNS"
+  ip -n "$HOSTNS" link set lo up
+}
+
+sandbox_down() { # never fails, whatever errexit says
+  local pids m i nspaths
+  [[ -n $HOSTNS ]] || return 0
+  if [[ -e /run/netns/$HOSTNS ]]; then
+    mapfile -t nspaths < <(echo "/run/netns/$HOSTNS"; nsfs_under "$ROOT")
+    pids=$(pids_in_netns "${nspaths[@]}")
+    if [[ -n $pids ]]; then
+      log "ending processes left in the sandbox: $(echo $pids)"
+      kill -TERM $pids 2>/dev/null || true
+      for i in $(seq 20); do
+        if [[ -z $(pids_in_netns "${nspaths[@]}") ]]; then break; fi
+        sleep 0.1
+      done
+      pids=$(pids_in_netns "${nspaths[@]}")
+      if [[ -n $pids ]]; then kill -KILL $pids 2>/dev/null || true; fi
+    fi
+  fi
+  if [[ -n $ROOT ]]; then
+    while read -r m; do
+      if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi
+    done < <(mounts_under "$ROOT")
+    if [[ -z $(mounts_under "$ROOT") ]]; then rm -rf "$ROOT"; else log "WARNING: mounts left under $ROOT"; fi
+  fi
+  if [[ -e /run/netns/$HOSTNS ]]; then
+    ip netns del "$HOSTNS" || log "WARNING: could not delete $HOSTNS"
+  fi
+  HOSTNS=""
+  ROOT=""
+  return 0
+}
+
+on_exit() {
+  local rc=$?
+  set +e
+  sandbox_down
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- netctl ------------------------------------------------------------------
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
+
+# netctl_timed N PHASE ARGS... : runs netctl in the sandbox, records its wall
+# time (process start-up included: that is what a user waits for).
+netctl_timed() {
+  local n=$1 phase=$2 t0 t1 rc=0
+  shift 2
+  t0=${EPOCHREALTIME/./}
+  nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" "$@" >"$WORK/$phase.out" 2>&1 || rc=$?
+  t1=${EPOCHREALTIME/./}
+  if (( rc != 0 )); then
+    tail -n 30 "$WORK/$phase.out" >&2
+    die "netctl $* failed with exit $rc (N=$n, phase $phase)"
+  fi
+  echo "$n $phase $(( t1 - t0 ))" >>"$TIMES"
+}
+
+bench_netctl() { # N
+  local n=$1 rep t0 t1 got left rc deadline
+  "$GENTOPO" -n "$n" >"$WORK/topo-$n.yaml"
+  "$GENTOPO" -n $(( n + 1 )) >"$WORK/topo-$(( n + 1 )).yaml"
+  local file=$WORK/bench.yaml # one path, edited between applies as a user would
+  for (( rep = 1; rep <= REPS; rep++ )); do
+    log "netctl N=$n rep $rep/$REPS"
+    sandbox_up "$rep"
+    cp "$WORK/topo-$n.yaml" "$file"
+    netctl_timed "$n" cold apply -f "$file"
+    got=$(veths)
+    (( got == n )) || log "WARNING: $got veths in the sandbox after cold apply, want $n"
+    rc=0; nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" diff -f "$file" >"$WORK/diff.out" 2>&1 || rc=$?
+    (( rc == 0 )) || log "WARNING: 'netctl diff' after apply exited $rc (0 = converged)"
+    netctl_timed "$n" noop apply -f "$file"
+    cp "$WORK/topo-$(( n + 1 )).yaml" "$file"
+    netctl_timed "$n" addone apply -f "$file"
+    got=$(veths)
+    (( got == n + 1 )) || log "WARNING: $got veths after adding one, want $(( n + 1 ))"
+
+    # down is over when the kernel has removed the host-side veths, as in
+    # the floor's --nsdel-teardown (namespace deletion frees them async).
+    t0=$(now_us)
+    netctl_timed "$n" down_cmd down -f "$file"
+    deadline=$(( SECONDS + 120 ))
+    while (( $(veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
+    t1=$(now_us)
+    echo "$n down $(( t1 - t0 ))" >>"$TIMES"
+    left=$(ip -n "$HOSTNS" -o link show | grep -cv ': lo:' || true)
+    (( left == 0 )) || log "WARNING: $left links left in the sandbox after down"
+    [[ -z $(nsfs_under "$ROOT") ]] || log "WARNING: namespace mounts left under --root after down"
+
+    sandbox_down
+    if (( rep < REPS )); then sleep "$SETTLE_S"; fi
+  done
+}
+
+# --- floor -------------------------------------------------------------------
+
+NLBENCH=""
+ensure_nlbench() {
+  [[ -n $NLBENCH ]] && return 0
+  if [[ -x $PEERS/bin/nlbench ]]; then
+    NLBENCH=$PEERS/bin/nlbench
+    return 0
+  fi
+  # install.sh --nlbench would also apt-install the peers (netavark, CNI)
+  # and `go mod tidy` the shared tree; a plain build into our cache is
+  # enough (bench_netlink.sh documents it as the alternative).
+  mkdir -p "$CACHE"
+  log "building nlbench into $CACHE"
+  if (cd "$PEERS/nlbench" && go build -o "$CACHE/nlbench" .); then
+    NLBENCH=$CACHE/nlbench
+  else
+    log "plain build failed; running $PEERS/install.sh --nlbench"
+    "$PEERS/install.sh" --nlbench >&2
+    NLBENCH=$PEERS/bin/nlbench
+  fi
+}
+
+bench_floor() { # N
+  local n=$1 phase med
+  ensure_nlbench
+  log "floor N=$n ($REPS reps): bench_netlink.sh $n $REPS --nsdel-teardown"
+  NLBENCH=$NLBENCH "$PEERS/bench_netlink.sh" "$n" "$REPS" --nsdel-teardown \
+    >"$WORK/floor-$n.out" 2>"$WORK/floor-$n.log" ||
+    { tail -n 30 "$WORK/floor-$n.log" >&2; die "floor script failed for N=$n"; }
+  cat "$WORK/floor-$n.out" >&2
+  grep -q 'root netns untouched' "$WORK/floor-$n.log" || log "WARNING: floor script did not confirm the root netns was untouched"
+  # RESULT tool=... N=300 phase=setup median_s=0.514 per_item_ms=1.71 reps=3
+  for phase in netns_create setup teardown nlbench_exec fw; do
+    med=$(awk -v p="phase=$phase" '$1 == "RESULT" && $4 == p { sub("median_s=", "", $5); print $5 }' "$WORK/floor-$n.out")
+    [[ -n $med ]] || die "floor: no RESULT for phase $phase at N=$n"
+    echo "$n floor_$phase $(awk -v s="$med" 'BEGIN { printf "%d", s * 1e6 }')" >>"$TIMES"
+  done
+}
+
+# --- report ------------------------------------------------------------------
+
+median_us() { # N PHASE -> median in microseconds, empty if not measured
+  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
+
+report() {
+  local n cold noop add down fn fs fd floor
+  echo "# netctl benchmark $STAMP"
+  echo
+  echo "kernel $(uname -r), $(nproc) CPUs, netctl $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "(uncommitted)"), median of $REPS, wall clock."
+  echo "Topology: N containers round robin on 4 bridge networks (172.20-23.0.0/16), one network each (bench/cmd/gentopo)."
+  echo
+  echo "| N | netctl cold s | ms/ctr | floor s ¹ | ratio | no-op ms | % of cold | add-one ms | down s ² | floor down s ³ |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for n in $NS; do
+    cold=$(median_us "$n" cold); noop=$(median_us "$n" noop); add=$(median_us "$n" addone); down=$(median_us "$n" down)
+    fn=$(median_us "$n" floor_netns_create); fs=$(median_us "$n" floor_setup); fd=$(median_us "$n" floor_teardown)
+    floor=""; [[ -n $fn && -n $fs ]] && floor=$(( fn + fs ))
+    awk -v n="$n" -v cold="$cold" -v noop="$noop" -v add="$add" -v down="$down" -v floor="$floor" -v fd="$fd" '
+      function s(us)  { return us == "" ? "–" : sprintf("%.3f", us / 1e6) }
+      function ms(us) { return us == "" ? "–" : sprintf("%.1f", us / 1e3) }
+      BEGIN {
+        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n,
+          s(cold), cold == "" ? "–" : sprintf("%.2f", cold / 1e3 / n),
+          s(floor), (cold == "" || floor == "") ? "–" : sprintf("%.1f×", cold / floor),
+          ms(noop), (noop == "" || cold == "") ? "–" : sprintf("%.1f %%", 100 * noop / cold),
+          ms(add), s(down), s(fd)
+      }'
+  done
+  echo
+  echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridge, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\`: \`bench_netlink.sh N $REPS --nsdel-teardown\`, median of each phase, summed. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor. The floor wires one bridge (10.89.0.0/16); netctl wires four."
+  echo "² \`netctl down\` until the kernel has removed the last host-side veth (namespace deletion frees them asynchronously)."
+  echo "³ Floor teardown: one \`iptables-restore\` deleting the rules, then namespace deletion until the last host-side veth is gone."
+  echo
+  echo "Floor sub-phases (median s): $(for n in $NS; do fn=$(median_us "$n" floor_netns_create); [[ -n $fn ]] || continue
+    printf 'N=%s netns_create %.3f, netlink %.3f, iptables-restore %.3f; ' "$n" "$(awk -v x="$fn" 'BEGIN{print x/1e6}')" \
+      "$(awk -v x="$(median_us "$n" floor_nlbench_exec)" 'BEGIN{print x/1e6}')" "$(awk -v x="$(median_us "$n" floor_fw)" 'BEGIN{print x/1e6}')"; done)"
+  echo
+  echo "<details><summary>raw (N phase µs, one line per repetition)</summary>"
+  echo
+  echo '```'
+  cat "$TIMES"
+  echo '```'
+  echo "</details>"
+}
+
+# --- main --------------------------------------------------------------------
+
+if (( ! SKIP_NETCTL )); then
+  GENTOPO=$WORK/gentopo
+  go build -o "$GENTOPO" ./bench/cmd/gentopo
+fi
+log "NS='$NS' REPS=$REPS netctl=$( (( SKIP_NETCTL )) && echo skipped || echo "$NETCTL") floor=$( (( SKIP_FLOOR )) && echo skipped || echo "$PEERS")"
+for n in $NS; do
+  (( SKIP_NETCTL )) || bench_netctl "$n"
+  (( SKIP_FLOOR )) || bench_floor "$n"
+done
+
+mkdir -p "$RESULTS"
+report | tee "$RESULTS/$STAMP.md"
+log "written $RESULTS/$STAMP.md"

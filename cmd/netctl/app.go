@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/vishvananda/netns"
+
+	"github.com/netctl/netctl/actuators/files"
+	nlact "github.com/netctl/netctl/actuators/netlink"
+	"github.com/netctl/netctl/reconciler"
+	"github.com/netctl/netctl/spec"
+)
+
+// app holds the global flags and what every command shares.
+type app struct {
+	root     string
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	log      zerolog.Logger
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "netctl",
+		Short:         "Declarative Docker-style container networking",
+		Long:          "netctl converges bridges, network namespaces, veths, addresses and routes to a topology file.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setupLog()
+		},
+	}
+	cmd.PersistentFlags().StringVar(&a.root, "root", "/run/netctl", "directory holding netctl's namespace mounts, files and lock")
+	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.AddCommand(
+		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
+		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
+		a.notYet("watch", "watch -f FILE", "apply, then re-apply on every file edit (issue: watch mode)"),
+		a.notYet("port", "port CONTAINER [PORT[/PROTO]]", "list a container's published ports (issue: published ports)"),
+		a.notYet("env", "env CONTAINER", "print a container's link environment (issue: names and links)"),
+	)
+	return cmd
+}
+
+// setupLog makes structured logs: human-readable on a terminal, JSON
+// otherwise, on stderr.
+func (a *app) setupLog() error {
+	level, err := zerolog.ParseLevel(strings.ToLower(a.logLevel))
+	if err != nil || a.logLevel == "" {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	var w io.Writer = a.stderr
+	if f, ok := a.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		w = zerolog.ConsoleWriter{Out: f, TimeFormat: "15:04:05.000"}
+	}
+	a.log = zerolog.New(w).Level(level).With().Timestamp().Logger()
+	return nil
+}
+
+func (a *app) notYet(name, use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:                use,
+		Short:              short + " — not implemented yet",
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("%s: not implemented yet", name)
+		},
+	}
+}
+
+// loadFile reads and validates a topology; errors are all reported, each
+// with file:line:column.
+func loadFile(path string) (*spec.Topology, error) {
+	if path == "" {
+		return nil, errors.New("no topology file: use -f FILE")
+	}
+	return spec.Load(path)
+}
+
+// loadForApply also refuses what this build cannot do yet.
+func loadForApply(path string) (*spec.Topology, error) {
+	t, err := loadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := reconciler.Unsupported(t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// reconciler wires the actuators for the host namespace netctl runs in.
+func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
+	host, err := netns.Get()
+	if err != nil {
+		return nil, nil, fmt.Errorf("host network namespace: %w", err)
+	}
+	links, err := nlact.New(a.root, host, a.log)
+	if err != nil {
+		host.Close()
+		return nil, nil, err
+	}
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	r := &reconciler.Reconciler{
+		Links:   links,
+		Files:   files.New(a.root),
+		Options: reconciler.Options{Root: a.root, HostResolv: resolv},
+		Log:     a.log,
+	}
+	return r, func() { host.Close() }, nil
+}
+
+// locked runs fn holding the --root lock, so two netctl never interleave.
+func (a *app) locked(ctx context.Context, fn func() error) error {
+	unlock, err := files.Lock(ctx, a.root, "lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+func (a *app) execCommand() *cobra.Command {
+	var project string
+	cmd := &cobra.Command{
+		Use:   "exec CONTAINER -- CMD [ARG...]",
+		Short: "Run a command in a container's namespace, with its hosts and resolv.conf",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.observe(cmd)
+			if err != nil {
+				return err
+			}
+			v, err := findView(st, project, args[0])
+			if err != nil {
+				return err
+			}
+			cv, ok := v.(ContainerView)
+			if !ok {
+				return fmt.Errorf("%s is a network, not a container", args[0])
+			}
+			c := st.Containers[model.ContainerID(cv.Project, cv.Name[1:])]
+			if c.Mode != model.ModeHost && !c.NetnsOK {
+				return fmt.Errorf("container %s: namespace %s is missing: run netctl apply", c.Name, c.Netns)
+			}
+			dir := files.ContainerDir(a.root, c.Project, c.Name)
+			return execIn(c, dir, args[1:])
+		},
+	}
+	cmd.Flags().StringVarP(&project, "project", "p", "", "look the container up in this project")
+	return cmd
+}
+
+// execIn replaces netctl with argv running in the container's network
+// namespace, in a private mount namespace where the container's hosts and
+// resolv.conf are bind-mounted over /etc's (what `ip netns exec` does with
+// /etc/netns/NAME). Everything happens on one locked thread, and execve
+// from that thread keeps its namespaces. The exit code is argv's own.
+func execIn(c *model.Container, dir string, argv []string) error {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return &exitError{code: 127, err: err}
+	}
+	runtime.LockOSThread() // never unlocked: the thread is replaced by execve
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("exec: private mount namespace: %w", err)
+	}
+	// Our bind mounts must not propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("exec: make mounts private: %w", err)
+	}
+	for _, f := range []struct{ src, dst string }{
+		{filepath.Join(dir, files.Hosts), "/etc/hosts"},
+		{filepath.Join(dir, files.Resolv), "/etc/resolv.conf"},
+	} {
+		if _, err := os.Stat(f.src); err != nil {
+			continue
+		}
+		if err := unix.Mount(f.src, f.dst, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("exec: bind %s over %s: %w", f.src, f.dst, err)
+		}
+	}
+	if c.Mode != model.ModeHost {
+		fd, err := unix.Open(c.Netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("exec: open namespace %s: %w", c.Netns, err)
+		}
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("exec: enter namespace %s: %w", c.Netns, err)
+		}
+		unix.Close(fd)
+		// A fresh sysfs shows the container's interfaces under
+		// /sys/class/net, as ip netns exec does; best effort.
+		if err := unix.Unmount("/sys", unix.MNT_DETACH); err == nil {
+			_ = unix.Mount(c.Name, "/sys", "sysfs", 0, "")
+		}
+	}
+	err = unix.Exec(path, argv, os.Environ())
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EACCES) {
+		return &exitError{code: 126, err: fmt.Errorf("exec %s: %w", argv[0], err)}
+	}
+	return fmt.Errorf("exec %s: %w", argv[0], err)
+}

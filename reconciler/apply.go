@@ -1,0 +1,270 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/spec"
+)
+
+// maxRounds bounds the apply → observe → verify loop.
+const maxRounds = 3
+
+// Reconciler converges the host to topology files.
+type Reconciler struct {
+	Links   Links
+	Files   Files
+	Options Options
+	Log     zerolog.Logger
+	// Workers bounds how many containers are wired at once (default
+	// 4×GOMAXPROCS: namespace work is mostly waiting on the kernel).
+	Workers int
+	// Progress, when set, is told how many actions of a round are done.
+	Progress func(done, total int)
+}
+
+// Observe reads the kernel and netctl's files into one state.
+func (r *Reconciler) Observe(ctx context.Context) (*model.State, error) {
+	st, err := r.Links.Observe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	if err := r.Files.Observe(ctx, st); err != nil {
+		return nil, fmt.Errorf("observe files: %w", err)
+	}
+	return st, nil
+}
+
+// Plan computes what applying t would do, changing nothing. A nil t plans
+// the removal of everything project owns (down).
+func (r *Reconciler) Plan(ctx context.Context, project string, t *spec.Topology) (*Plan, error) {
+	observed, err := r.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.plan(project, t, observed)
+}
+
+func (r *Reconciler) plan(project string, t *spec.Topology, observed *model.State) (*Plan, error) {
+	desired := model.NewState()
+	if t != nil {
+		var err error
+		if desired, err = Desired(t, observed, r.Options); err != nil {
+			return nil, err
+		}
+	}
+	return Diff(project, desired, observed), nil
+}
+
+// Result is what an apply did.
+type Result struct {
+	// Plan is the first round's plan: what the apply set out to change.
+	Plan *Plan
+	// Done lists every action carried out, across rounds.
+	Done []*Action
+	// Rounds is how many plan → apply rounds ran.
+	Rounds int
+}
+
+// Apply converges the host to t (nil t: remove everything project owns).
+// After each round it observes again and re-plans; what is still pending
+// after maxRounds is reported as an error naming the objects. Blocked
+// deletions are reported as an error once everything else has converged.
+func (r *Reconciler) Apply(ctx context.Context, project string, t *spec.Topology) (*Result, error) {
+	res := &Result{}
+	var lastErr error
+	for res.Rounds < maxRounds {
+		observed, err := r.Observe(ctx)
+		if err != nil {
+			return res, err
+		}
+		p, err := r.plan(project, t, observed)
+		if err != nil {
+			return res, err
+		}
+		if res.Plan == nil {
+			res.Plan = p
+		}
+		if p.Empty() {
+			return res, blockedError(p)
+		}
+		res.Rounds++
+		done, err := r.execute(ctx, p)
+		res.Done = append(res.Done, done...)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		lastErr = err
+		if err != nil {
+			r.Log.Warn().Err(err).Int("round", res.Rounds).Msg("round failed; observing again")
+		}
+	}
+	observed, err := r.Observe(ctx)
+	if err != nil {
+		return res, err
+	}
+	p, err := r.plan(project, t, observed)
+	if err != nil {
+		return res, err
+	}
+	if p.Empty() {
+		return res, blockedError(p)
+	}
+	names := make([]string, 0, len(p.Actions))
+	for _, a := range p.Actions {
+		names = append(names, fmt.Sprintf("%s %s", a.Kind, a.Name))
+	}
+	err = fmt.Errorf("not converged after %d rounds; still pending: %s", maxRounds, strings.Join(names, ", "))
+	if lastErr != nil {
+		err = fmt.Errorf("%w; last error: %w", err, lastErr)
+	}
+	return res, err
+}
+
+func blockedError(p *Plan) error {
+	if len(p.Blocked) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(p.Blocked))
+	for i, b := range p.Blocked {
+		msgs[i] = fmt.Sprintf("%s %s: %s", b.Kind, b.Name, b.Reason)
+	}
+	return &BlockedError{Msgs: msgs}
+}
+
+// BlockedError reports deletions refused because of objects netctl does not own.
+type BlockedError struct{ Msgs []string }
+
+func (e *BlockedError) Error() string { return strings.Join(e.Msgs, "; ") }
+
+// execute runs a plan phase by phase; within a phase, groups (one per
+// container or network) run in parallel and a group's actions in order. A
+// failed action stops its group only.
+func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	var (
+		mu       sync.Mutex
+		done     []*Action
+		errs     []error
+		finished int
+	)
+	total := len(p.Actions)
+	for _, groups := range phases(p) {
+		sem := make(chan struct{}, workers)
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			if ctx.Err() != nil {
+				break
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(g []*Action) {
+				defer func() { <-sem; wg.Done() }()
+				for i, a := range g {
+					err := ctx.Err()
+					if err == nil {
+						err = r.run(ctx, a)
+					}
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err))
+						finished += len(g) - i
+					} else {
+						done = append(done, a)
+						finished++
+					}
+					if r.Progress != nil {
+						r.Progress(finished, total)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+	}
+	// Report in plan order whatever order the workers finished in.
+	order := make(map[*Action]int, len(p.Actions))
+	for i, a := range p.Actions {
+		order[a] = i
+	}
+	sort.Slice(done, func(i, j int) bool { return order[done[i]] < order[done[j]] })
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return done, errors.Join(errs...)
+}
+
+// phases splits a plan into phases of groups.
+func phases(p *Plan) [][][]*Action {
+	var out [][][]*Action
+	for i := 0; i < len(p.Actions); {
+		ph := p.Actions[i].phase
+		var groups [][]*Action
+		index := map[string]int{}
+		for ; i < len(p.Actions) && p.Actions[i].phase == ph; i++ {
+			a := p.Actions[i]
+			k, ok := index[a.group]
+			if !ok {
+				k = len(groups)
+				index[a.group] = k
+				groups = append(groups, nil)
+			}
+			groups[k] = append(groups[k], a)
+		}
+		out = append(out, groups)
+	}
+	return out
+}
+
+// run carries out one action through the actuators.
+func (r *Reconciler) run(ctx context.Context, a *Action) error {
+	r.Log.Debug().Str("op", string(a.Op)).Str("kind", string(a.Kind)).Str("project", a.Project).Str("name", a.Name).Msg("apply")
+	switch a.Kind {
+	case KindNetwork:
+		if a.Op == OpDelete {
+			if err := r.Links.DeleteBridge(ctx, a.network); err != nil {
+				return err
+			}
+			return r.Files.RemoveNetwork(ctx, a.network)
+		}
+		if err := r.Links.EnsureBridge(ctx, a.network); err != nil {
+			return err
+		}
+		return r.Files.WriteNetwork(ctx, a.network)
+	case KindContainer:
+		if a.Op == OpDelete {
+			if a.container.Netns != "" {
+				if err := r.Links.DeleteNamespace(ctx, a.container); err != nil {
+					return err
+				}
+			}
+			if a.namespaceOnly {
+				return nil
+			}
+			return r.Files.RemoveContainer(ctx, a.container)
+		}
+		return r.Links.EnsureNamespace(ctx, a.container)
+	case KindEndpoint:
+		if a.Op == OpDelete {
+			return r.Links.DeleteEndpoint(ctx, a.container, a.endpoint)
+		}
+		return r.Links.EnsureEndpoint(ctx, a.container, a.network, a.endpoint)
+	case KindRoute:
+		return r.Links.EnsureDefaultRoute(ctx, a.container, a.gateway)
+	case KindFiles:
+		return r.Files.WriteContainer(ctx, a.container)
+	}
+	return fmt.Errorf("unknown action kind %q", a.Kind)
+}

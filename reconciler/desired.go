@@ -1,0 +1,400 @@
+package reconciler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/spec"
+)
+
+// Options are the host facts the desired state depends on besides the file.
+type Options struct {
+	// Root is netctl's state directory (--root): owned namespaces are
+	// mounted under Root/netns.
+	Root string
+	// HostResolv is the host's resolv.conf, the base of the containers'.
+	HostResolv []byte
+}
+
+// NetnsPath is where netctl mounts an owned container namespace.
+func NetnsPath(root, project, container string) string {
+	return filepath.Join(root, "netns", project, container)
+}
+
+// BridgeName derives a network's kernel bridge name (<= 15 bytes) from its
+// identity, so the same network always gets the same bridge.
+func BridgeName(project, network string) string {
+	if network == model.DefaultNetwork {
+		return model.DefaultBridge
+	}
+	return "br-" + shortHash(project+"/"+network, 12)
+}
+
+// HostVethName derives the host end of an endpoint's veth pair (15 bytes).
+func HostVethName(project, container, network string) string {
+	return "veth" + shortHash(project+"/"+container+"/"+network, 11)
+}
+
+func shortHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+// Desired computes the state the topology asks for. observed makes it
+// sticky: subnets, addresses and interface names already in use are kept,
+// and nothing another project holds is handed out again.
+func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State, error) {
+	if observed == nil {
+		observed = model.NewState()
+	}
+	d := model.NewState()
+	used := usedNetworks(t)
+
+	if err := desireNetworks(t, used, observed, d); err != nil {
+		return nil, err
+	}
+	if err := desireContainers(t, observed, d, opt); err != nil {
+		return nil, err
+	}
+	for _, c := range d.Containers {
+		c.HostsFile = renderHosts(c, d)
+		c.ResolvFile = renderResolv(c, opt.HostResolv)
+	}
+	return d, nil
+}
+
+// usedNetworks is the set of networks to create: every declared one, plus
+// the default network when some container is on it.
+func usedNetworks(t *spec.Topology) map[string]bool {
+	used := map[string]bool{}
+	for _, n := range t.Networks {
+		if !n.Implicit {
+			used[n.Name] = true
+		}
+	}
+	for _, c := range t.Containers {
+		for _, a := range c.Networks {
+			used[a.Network] = true
+		}
+	}
+	return used
+}
+
+func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.State, d *model.State) error {
+	var taken subnetTaken
+	for _, n := range t.Networks {
+		if n.Subnet.IsValid() {
+			taken = append(taken, n.Subnet)
+		}
+	}
+	// An observed network's subnet is taken unless it is one of ours,
+	// whose subnet stays with it.
+	for _, id := range observed.SortedNetworkIDs() {
+		o := observed.Networks[id]
+		ours := (o.Shared() || o.Project == t.Name) && used[o.Name]
+		if o.Subnet.IsValid() && !ours {
+			taken = append(taken, o.Subnet)
+		}
+	}
+	taken = append(taken, observed.HostRoutes...)
+
+	// Networks with a subnet (explicit or sticky) first, so that a pool
+	// pick never takes what a later network of the file already holds.
+	pending := []*model.Network{}
+	for _, n := range t.Networks {
+		if !used[n.Name] {
+			continue
+		}
+		m := &model.Network{
+			Project:  t.Name,
+			Name:     n.Name,
+			Driver:   n.Driver,
+			Bridge:   n.BridgeName,
+			Subnet:   n.Subnet.Masked(),
+			Gateway:  n.Gateway,
+			MTU:      n.MTU,
+			Internal: n.Internal,
+			ICC:      n.ICC,
+			IPRange:  n.IPRange,
+			Labels:   n.Labels,
+		}
+		if n.Name == model.DefaultNetwork {
+			m.Project = ""
+		}
+		if m.Bridge == "" {
+			m.Bridge = BridgeName(t.Name, n.Name)
+		}
+		if !m.Subnet.IsValid() {
+			if o := observed.Networks[m.ID()]; o != nil && o.Subnet.IsValid() {
+				m.Subnet = o.Subnet
+				if !n.Gateway.IsValid() {
+					m.Gateway = o.Gateway
+				}
+			}
+		}
+		if m.Subnet.IsValid() {
+			taken = append(taken, m.Subnet)
+		}
+		d.Networks[m.ID()] = m
+		pending = append(pending, m)
+	}
+	for _, m := range pending {
+		if !m.Subnet.IsValid() {
+			switch {
+			case m.Name == model.DefaultNetwork && !taken.overlaps(defaultBridgeSubnet):
+				m.Subnet = defaultBridgeSubnet
+			default:
+				p, err := pickSubnet(taken)
+				if err != nil {
+					return fmt.Errorf("network %s: %w", m.Name, err)
+				}
+				m.Subnet = p
+			}
+			taken = append(taken, m.Subnet)
+		}
+		if !m.Gateway.IsValid() {
+			m.Gateway = firstHost(m.Subnet)
+		}
+	}
+	return nil
+}
+
+func desireContainers(t *spec.Topology, observed *model.State, d *model.State, opt Options) error {
+	pools := addressPools(t, observed, d)
+
+	// First the static addresses, then the addresses containers already
+	// have, then new ones: a new container never takes a running one's
+	// address, and a running container is never renumbered unless the file
+	// asks for its address.
+	type slot struct {
+		c   *model.Container
+		ep  *model.Endpoint
+		net *model.Network
+	}
+	var dynamic []slot
+	for _, sc := range t.Containers {
+		c := &model.Container{
+			Project:  t.Name,
+			Name:     sc.Name,
+			Hostname: sc.Hostname,
+			Mode:     model.ModeBridge,
+			DNS:      sc.DNS,
+		}
+		for _, h := range sc.ExtraHosts {
+			c.ExtraHosts = append(c.ExtraHosts, model.HostEntry{IP: h.IP, Names: []string{h.Name}})
+		}
+		switch sc.NetworkMode {
+		case spec.NetworkHost:
+			c.Mode = model.ModeHost
+		case spec.NetworkNone:
+			c.Mode = model.ModeNone
+		}
+		if c.Mode != model.ModeHost {
+			if sc.NetnsPath != "" {
+				c.Netns, c.External = sc.NetnsPath, true
+			} else {
+				c.Netns = NetnsPath(opt.Root, t.Name, sc.Name)
+			}
+		}
+		o := observed.Containers[c.ID()]
+		names := newIfNames(o)
+		defaultSet := false
+		for _, a := range sc.Networks {
+			n := d.Networks[model.NetworkID(t.Name, a.Network)]
+			if n == nil {
+				return fmt.Errorf("container %s: network %s is not declared", sc.Name, a.Network)
+			}
+			ep := &model.Endpoint{
+				Network: n.ID(),
+				HostIf:  HostVethName(t.Name, sc.Name, a.Network),
+				MTU:     n.MTU,
+				Aliases: a.Aliases,
+			}
+			var oep *model.Endpoint
+			if o != nil {
+				oep = o.Endpoint(n.ID())
+			}
+			if oep != nil && oep.IfName != "" {
+				ep.IfName = oep.IfName
+				names.take(oep.IfName)
+			}
+			c.Endpoints = append(c.Endpoints, ep)
+			pool := pools[n.ID()]
+			switch {
+			case a.IPv4Address.IsValid():
+				ep.Addr = netip.PrefixFrom(a.IPv4Address, n.Subnet.Bits())
+			case oep != nil && oep.Addr.IsValid() && pool.claim(oep.Addr.Addr()):
+				ep.Addr = netip.PrefixFrom(oep.Addr.Addr(), n.Subnet.Bits())
+			default:
+				dynamic = append(dynamic, slot{c, ep, n})
+			}
+			if !defaultSet && !n.Internal {
+				c.DefaultGateway = n.Gateway
+				defaultSet = true
+			}
+		}
+		for _, ep := range c.Endpoints {
+			if ep.IfName == "" {
+				ep.IfName = names.next()
+			}
+		}
+		sortEndpoints(c.Endpoints)
+		d.Containers[c.ID()] = c
+	}
+	for _, s := range dynamic {
+		a, ok := pools[s.net.ID()].allocate()
+		if !ok {
+			return fmt.Errorf("container %s: network %s: no free address in %s", s.c.Name, s.net.Name, pools[s.net.ID()].rng)
+		}
+		s.ep.Addr = netip.PrefixFrom(a, s.net.Subnet.Bits())
+	}
+	for _, c := range d.Containers {
+		for _, ep := range c.Endpoints {
+			ep.MAC = model.MACFor(ep.Addr.Addr())
+		}
+	}
+	return nil
+}
+
+// addressPools prepares one pool per desired network, with the gateway,
+// every static address of the file and every address held by another
+// project's container (on the shared network) already claimed.
+func addressPools(t *spec.Topology, observed *model.State, d *model.State) map[string]*addrPool {
+	pools := map[string]*addrPool{}
+	for id, n := range d.Networks {
+		pools[id] = newAddrPool(n.Subnet, n.IPRange, n.Gateway)
+	}
+	for _, sc := range t.Containers {
+		for _, a := range sc.Networks {
+			if a.IPv4Address.IsValid() {
+				pools[model.NetworkID(t.Name, a.Network)].claim(a.IPv4Address)
+			}
+		}
+	}
+	for _, id := range observed.SortedContainerIDs() {
+		o := observed.Containers[id]
+		if o.Project == t.Name {
+			continue
+		}
+		for _, ep := range o.Endpoints {
+			if p := pools[ep.Network]; p != nil && ep.Addr.IsValid() {
+				p.claim(ep.Addr.Addr())
+			}
+		}
+	}
+	return pools
+}
+
+// ifNames hands out eth<N> names not present in a container's namespace.
+type ifNames struct{ used map[string]bool }
+
+func newIfNames(o *model.Container) *ifNames {
+	n := &ifNames{used: map[string]bool{}}
+	if o != nil {
+		for _, name := range o.IfNames {
+			n.used[name] = true
+		}
+		for _, ep := range o.Endpoints {
+			n.used[ep.IfName] = true
+		}
+	}
+	return n
+}
+
+func (n *ifNames) take(name string) { n.used[name] = true }
+
+func (n *ifNames) next() string {
+	for i := 0; ; i++ {
+		name := "eth" + strconv.Itoa(i)
+		if !n.used[name] {
+			n.used[name] = true
+			return name
+		}
+	}
+}
+
+// sortEndpoints orders endpoints by interface name, numerically (eth2 < eth10).
+func sortEndpoints(eps []*model.Endpoint) {
+	key := func(name string) (string, int) {
+		i := len(name)
+		for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
+			i--
+		}
+		n, _ := strconv.Atoi(name[i:])
+		return name[:i], n
+	}
+	for i := 1; i < len(eps); i++ {
+		for j := i; j > 0; j-- {
+			pa, na := key(eps[j-1].IfName)
+			pb, nb := key(eps[j].IfName)
+			if pa < pb || (pa == pb && na <= nb) {
+				break
+			}
+			eps[j-1], eps[j] = eps[j], eps[j-1]
+		}
+	}
+}
+
+// renderHosts writes the container's /etc/hosts the way Docker does:
+// localhost lines, the container's own addresses with its hostname, then
+// extra_hosts.
+func renderHosts(c *model.Container, d *model.State) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n")
+	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	self := c.Hostname
+	if c.Name != c.Hostname {
+		self += " " + c.Name
+	}
+	for _, ep := range c.Endpoints {
+		fmt.Fprintf(&b, "%s\t%s\n", ep.Addr.Addr(), self)
+	}
+	for _, h := range c.ExtraHosts {
+		fmt.Fprintf(&b, "%s\t%s\n", h.IP, strings.Join(h.Names, " "))
+	}
+	return b.String()
+}
+
+// renderResolv writes the container's resolv.conf: the container's `dns`
+// servers, else the host's non-loopback ones (a loopback resolver on the
+// host is unreachable from a container), with the host's search and options.
+func renderResolv(c *model.Container, hostResolv []byte) string {
+	var servers, rest []string
+	for _, line := range strings.Split(string(hostResolv), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if len(f) > 1 {
+				if a, err := netip.ParseAddr(f[1]); err == nil && (!a.IsLoopback() || c.Mode == model.ModeHost) {
+					servers = append(servers, a.String())
+				}
+			}
+		case "search", "domain", "options":
+			rest = append(rest, strings.Join(f, " "))
+		}
+	}
+	if len(c.DNS) > 0 {
+		servers = servers[:0]
+		for _, a := range c.DNS {
+			servers = append(servers, a.String())
+		}
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		fmt.Fprintf(&b, "nameserver %s\n", s)
+	}
+	for _, r := range rest {
+		b.WriteString(r + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,61 @@
+package reconciler
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// Links is the kernel's link layer as the reconciler needs it: bridges,
+// network namespaces, veth endpoints and routes. Every method is idempotent
+// and converges from any partial state (a crash half way through a call is
+// repaired by calling it again). Only objects carrying an ownership mark
+// (model.Owner) are modified or deleted.
+type Links interface {
+	// Observe reads every netctl-owned bridge, namespace and endpoint, of
+	// every project, plus the host's IPv4 routes. Container settings the
+	// kernel cannot hold (Hostname, Aliases, ...) are left empty.
+	Observe(ctx context.Context) (*model.State, error)
+
+	// EnsureBridge creates the bridge or brings it to n: mark, MTU,
+	// exactly the gateway address Gateway/Subnet.Bits(), up.
+	EnsureBridge(ctx context.Context, n *model.Network) error
+	// DeleteBridge deletes the owned bridge; absent is success.
+	DeleteBridge(ctx context.Context, n *model.Network) error
+
+	// EnsureNamespace makes c.Netns a network namespace with lo up. For an
+	// owned namespace it creates and bind-mounts it; for an External one it
+	// checks the path is a network namespace and records the attachment.
+	EnsureNamespace(ctx context.Context, c *model.Container) error
+	// DeleteNamespace removes an owned namespace (unmount + remove; the
+	// kernel then destroys its veths in bulk). For an External namespace it
+	// deletes netctl's endpoints in it and forgets the attachment, leaving
+	// the namespace itself alone.
+	DeleteNamespace(ctx context.Context, c *model.Container) error
+
+	// EnsureEndpoint creates the veth pair (peer created directly inside
+	// the container's namespace) or repairs it: both ends marked, host end
+	// enslaved to bridge and up, container end named ep.IfName with ep.MAC,
+	// ep.MTU, exactly the address ep.Addr, up.
+	EnsureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error
+	// DeleteEndpoint removes the veth pair; absent is success.
+	DeleteEndpoint(ctx context.Context, c *model.Container, ep *model.Endpoint) error
+
+	// EnsureDefaultRoute makes gw the container's only default route, or
+	// removes the default route when gw is invalid.
+	EnsureDefaultRoute(ctx context.Context, c *model.Container, gw netip.Addr) error
+}
+
+// Files holds what the kernel cannot: per-container hosts and resolv.conf
+// and the settings of networks and containers (labels, hostnames, aliases).
+type Files interface {
+	// Observe fills the file-backed fields of the observed state, and adds
+	// the containers that exist only as files (network_mode: host).
+	Observe(ctx context.Context, st *model.State) error
+	WriteNetwork(ctx context.Context, n *model.Network) error
+	RemoveNetwork(ctx context.Context, n *model.Network) error
+	// WriteContainer writes c's settings and its HostsFile and ResolvFile.
+	WriteContainer(ctx context.Context, c *model.Container) error
+	RemoveContainer(ctx context.Context, c *model.Container) error
+}

@@ -1,0 +1,105 @@
+package reconciler
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// defaultBridgeSubnet is what the default network gets, as docker0 does,
+// unless the file sets one or something else already routes it.
+var defaultBridgeSubnet = netip.MustParsePrefix("172.17.0.0/16")
+
+// subnetPool lists candidate subnets in Docker's order: 172.18-31.0.0/16,
+// then 192.168.0.0/16 in /20 steps.
+func subnetPool() []netip.Prefix {
+	var pool []netip.Prefix
+	for b := 18; b <= 31; b++ {
+		pool = append(pool, netip.PrefixFrom(netip.AddrFrom4([4]byte{172, byte(b), 0, 0}), 16))
+	}
+	for c := 0; c < 256; c += 16 {
+		pool = append(pool, netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(c), 0}), 20))
+	}
+	return pool
+}
+
+// subnetTaken tracks prefixes that a new subnet must not overlap.
+type subnetTaken []netip.Prefix
+
+func (s subnetTaken) overlaps(p netip.Prefix) bool {
+	for _, q := range s {
+		if q.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickSubnet returns the first pool entry overlapping nothing taken.
+func pickSubnet(taken subnetTaken) (netip.Prefix, error) {
+	for _, p := range subnetPool() {
+		if !taken.overlaps(p) {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("address pool exhausted: every subnet of 172.18.0.0/16-172.31.0.0/16 and 192.168.0.0/16 overlaps a route or another network; set `subnet`")
+}
+
+// firstHost is the first usable address of p (Docker's default gateway).
+func firstHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+
+// broadcast is the last address of an IPv4 prefix.
+func broadcast(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	hostBits := 32 - p.Bits()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	if hostBits > 0 {
+		v |= (uint32(1) << hostBits) - 1
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// addrPool hands out the addresses of one network.
+type addrPool struct {
+	subnet netip.Prefix
+	rng    netip.Prefix // where dynamic addresses come from
+	used   map[netip.Addr]bool
+	next   netip.Addr // lowest address that may still be free
+}
+
+func newAddrPool(subnet, ipRange netip.Prefix, gateway netip.Addr) *addrPool {
+	rng := subnet
+	if ipRange.IsValid() {
+		rng = ipRange
+	}
+	p := &addrPool{subnet: subnet, rng: rng.Masked(), used: map[netip.Addr]bool{}}
+	p.used[subnet.Masked().Addr()] = true
+	p.used[broadcast(subnet)] = true
+	p.used[gateway] = true
+	p.next = p.rng.Addr()
+	return p
+}
+
+// claim marks a reports whether it was free and in the subnet.
+func (p *addrPool) claim(a netip.Addr) bool {
+	if !p.subnet.Contains(a) || p.used[a] {
+		return false
+	}
+	p.used[a] = true
+	return true
+}
+
+// allocate returns the lowest free address of the range.
+func (p *addrPool) allocate() (netip.Addr, bool) {
+	last := broadcast(p.rng)
+	for a := p.next; a.IsValid() && p.rng.Contains(a); a = a.Next() {
+		if !p.used[a] {
+			p.used[a] = true
+			p.next = a.Next()
+			return a, true
+		}
+		if a == last {
+			break
+		}
+	}
+	return netip.Addr{}, false
+}

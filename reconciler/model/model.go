@@ -1,0 +1,209 @@
+// Package model is the typed description of container networking that both
+// the desired state (computed from a topology file) and the observed state
+// (read back from the kernel and from netctl's own files) are expressed in.
+// Diffing two States is then mechanical.
+package model
+
+import (
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+)
+
+// DefaultNetwork is the built-in network every project shares, as Docker's
+// "bridge". Its kernel bridge is DefaultBridge.
+const (
+	DefaultNetwork = "bridge"
+	DefaultBridge  = "netctl0"
+)
+
+// State is a set of networks and containers keyed by their IDs.
+type State struct {
+	Networks   map[string]*Network   // by Network.ID()
+	Containers map[string]*Container // by Container.ID()
+
+	// HostRoutes are the IPv4 destinations routed in the host namespace
+	// (observed only). IPAM avoids them when it picks a subnet.
+	HostRoutes []netip.Prefix
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{Networks: map[string]*Network{}, Containers: map[string]*Container{}}
+}
+
+// Network is a bridge network.
+type Network struct {
+	// Project owning the network; "" for the shared default network.
+	Project string
+	Name    string
+	Driver  string // "bridge"
+	Bridge  string // kernel link name, <= 15 bytes
+	Subnet  netip.Prefix
+	Gateway netip.Addr
+	MTU     int
+
+	// Settings the kernel cannot hold; they live in netctl's files.
+	Internal bool
+	ICC      bool
+	IPRange  netip.Prefix
+	Labels   map[string]string
+
+	// Observed only.
+	Up      bool
+	Foreign []string // bridge ports netctl does not own, by name
+}
+
+// ID is the network's stable identity: "<project>/<name>", or "/bridge" for
+// the default network shared by all projects.
+func (n *Network) ID() string { return NetworkID(n.Project, n.Name) }
+
+// Shared reports whether the network belongs to no single project.
+func (n *Network) Shared() bool { return n.Project == "" }
+
+// NetworkID builds a network ID.
+func NetworkID(project, name string) string {
+	if name == DefaultNetwork {
+		project = ""
+	}
+	return project + "/" + name
+}
+
+// Mode says how a container is networked.
+type Mode string
+
+// Container network modes.
+const (
+	ModeBridge Mode = "bridge" // own namespace, one endpoint per network
+	ModeNone   Mode = "none"   // own namespace with loopback only
+	ModeHost   Mode = "host"   // the host's namespace; nothing to wire
+)
+
+// Container is a network namespace and its endpoints.
+type Container struct {
+	Project  string
+	Name     string
+	Hostname string
+	Mode     Mode
+
+	// Netns is the path of the namespace: a bind mount netctl owns under
+	// --root, or the user's netns_path when External.
+	Netns    string
+	External bool
+
+	// Endpoints in interface order (eth0, eth1, ...).
+	Endpoints []*Endpoint
+	// DefaultGateway is the container's default route; invalid for none.
+	DefaultGateway netip.Addr
+
+	// Settings the kernel cannot hold (names, links, hosts and resolv files).
+	ExtraHosts []HostEntry
+	DNS        []netip.Addr
+	// Contents of the container's hosts and resolv.conf files.
+	HostsFile  string
+	ResolvFile string
+
+	// Observed only.
+	NetnsOK bool     // the namespace exists and is a network namespace
+	LoUp    bool     // loopback is up
+	IfNames []string // every interface name in the namespace, owned or not
+}
+
+// ID is the container's stable identity: "<project>/<name>".
+func (c *Container) ID() string { return ContainerID(c.Project, c.Name) }
+
+// ContainerID builds a container ID.
+func ContainerID(project, name string) string { return project + "/" + name }
+
+// Endpoint returns the container's endpoint on the network, or nil.
+func (c *Container) Endpoint(networkID string) *Endpoint {
+	for _, ep := range c.Endpoints {
+		if ep.Network == networkID {
+			return ep
+		}
+	}
+	return nil
+}
+
+// HostEntry is one /etc/hosts line.
+type HostEntry struct {
+	IP    netip.Addr
+	Names []string
+}
+
+// Endpoint is a container's attachment to one network: a veth pair whose
+// host side is enslaved to the network's bridge.
+type Endpoint struct {
+	Network string // network ID
+	IfName  string // inside the container: eth0, eth1, ...
+	HostIf  string // host side of the veth
+	Addr    netip.Prefix
+	MAC     net.HardwareAddr
+	MTU     int
+	Aliases []string // DNS aliases (kept in netctl's files)
+
+	// Observed only: both halves present and wired as they should be.
+	HostOK bool // host side exists, is up and enslaved to the right bridge
+	PeerOK bool // container side exists and is up
+}
+
+// Owner marks a kernel object as netctl's (IFLA_IFALIAS). Only objects
+// carrying such a mark are ever modified or deleted.
+type Owner struct {
+	Project   string // "" for the shared default bridge
+	Network   string
+	Container string // "" for a bridge
+}
+
+// ownerPrefix starts every mark.
+const ownerPrefix = "netctl:"
+
+// String renders the mark: "netctl:<project>:<network>" for a bridge,
+// "netctl:<project>:<network>/<container>" for both ends of an endpoint.
+func (o Owner) String() string {
+	s := ownerPrefix + o.Project + ":" + o.Network
+	if o.Container != "" {
+		s += "/" + o.Container
+	}
+	return s
+}
+
+// ParseOwner reads a mark written by Owner.String.
+func ParseOwner(alias string) (Owner, bool) {
+	rest, ok := strings.CutPrefix(alias, ownerPrefix)
+	if !ok {
+		return Owner{}, false
+	}
+	project, rest, ok := strings.Cut(rest, ":")
+	if !ok || rest == "" {
+		return Owner{}, false
+	}
+	network, container, _ := strings.Cut(rest, "/")
+	if network == "" {
+		return Owner{}, false
+	}
+	return Owner{Project: project, Network: network, Container: container}, true
+}
+
+// MACFor derives an endpoint's MAC from its IPv4 address as Docker does
+// (02:42 followed by the four address bytes): stable and predictable.
+func MACFor(a netip.Addr) net.HardwareAddr {
+	b := a.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
+}
+
+// SortedNetworkIDs returns the state's network IDs in order.
+func (s *State) SortedNetworkIDs() []string { return sortedKeys(s.Networks) }
+
+// SortedContainerIDs returns the state's container IDs in order.
+func (s *State) SortedContainerIDs() []string { return sortedKeys(s.Containers) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

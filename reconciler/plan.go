@@ -1,0 +1,154 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// Op is what an action does to its object.
+type Op string
+
+// Ops.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// Kind is the kind of object an action concerns.
+type Kind string
+
+// Kinds, in the order their actions run within a phase.
+const (
+	KindNetwork   Kind = "network"   // a bridge and its settings
+	KindContainer Kind = "container" // a namespace (or, for host mode, settings only)
+	KindEndpoint  Kind = "endpoint"  // a veth pair on a network
+	KindRoute     Kind = "route"     // a container's default route
+	KindFiles     Kind = "files"     // a container's hosts, resolv.conf and settings
+)
+
+// Action is one small idempotent step of a plan. Its exported fields are
+// the stable JSON schema of `diff -o json` and `apply -o json`.
+type Action struct {
+	Op   Op   `json:"op"`
+	Kind Kind `json:"kind"`
+	// Project owning the object; "" for the shared default network.
+	Project string `json:"project"`
+	// Name is the object: "backend" (network), "db" (container, route,
+	// files), "db/backend" (endpoint: container/network).
+	Name string `json:"name"`
+	// Reason says why the action is needed.
+	Reason string `json:"reason"`
+	// Details describe the object's target state, or field changes as
+	// "field: old -> new".
+	Details []string `json:"details,omitempty"`
+
+	phase     phase
+	group     string // actions of one group run in order, groups in parallel
+	network   *model.Network
+	container *model.Container
+	endpoint  *model.Endpoint
+	gateway   netip.Addr
+	// namespaceOnly: a container delete that keeps the container's files
+	// (it moves to network_mode host).
+	namespaceOnly bool
+}
+
+// Blocked is a change the plan cannot make, with the reason.
+type Blocked struct {
+	Kind   Kind   `json:"kind"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Plan is the ordered list of actions that takes the observed state to the
+// desired one.
+type Plan struct {
+	Project string    `json:"project"`
+	Actions []*Action `json:"actions"`
+	// Blocked lists deletions refused because the object holds something
+	// netctl does not own; the rest of the plan still applies.
+	Blocked []Blocked `json:"blocked,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Actions) == 0 }
+
+// phase orders actions: everything that removes runs before everything
+// that creates, so a name or address freed by one object can be reused by
+// another in the same plan.
+type phase int
+
+const (
+	phaseDetach        phase = iota // delete endpoints and containers
+	phaseDeleteNetwork              // delete bridges
+	phaseNetwork                    // create or update bridges
+	phaseContainer                  // namespaces, endpoints, routes, files
+)
+
+// symbol is the one-character marker of an op in the text rendering.
+func (o Op) symbol() string {
+	switch o {
+	case OpCreate:
+		return "+"
+	case OpDelete:
+		return "-"
+	default:
+		return "~"
+	}
+}
+
+// WriteText renders the plan for people: one line per action, details
+// indented under it, in execution order.
+func (p *Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if p.Empty() && len(p.Blocked) == 0 {
+		fmt.Fprintf(&b, "project %s: no changes\n", p.Project)
+	}
+	for _, a := range p.Actions {
+		fmt.Fprintf(&b, "%s %s %s", a.Op.symbol(), a.Kind, a.Name)
+		if a.Project == "" {
+			b.WriteString(" (shared)")
+		}
+		fmt.Fprintf(&b, ": %s\n", a.Reason)
+		for _, d := range a.Details {
+			fmt.Fprintf(&b, "    %s\n", d)
+		}
+	}
+	for _, bl := range p.Blocked {
+		fmt.Fprintf(&b, "! %s %s: %s\n", bl.Kind, bl.Name, bl.Reason)
+	}
+	if !p.Empty() {
+		fmt.Fprintf(&b, "project %s: %s\n", p.Project, p.Summary())
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Summary counts the actions by op: "3 to create, 1 to update, 0 to delete".
+func (p *Plan) Summary() string {
+	n := map[Op]int{}
+	for _, a := range p.Actions {
+		n[a.Op]++
+	}
+	return fmt.Sprintf("%d to create, %d to update, %d to delete", n[OpCreate], n[OpUpdate], n[OpDelete])
+}
+
+// WriteJSON renders the plan in the stable machine-readable schema.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	out := struct {
+		*Plan
+		Changes int `json:"changes"`
+	}{p, len(p.Actions)}
+	if out.Actions == nil {
+		out.Actions = []*Action{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

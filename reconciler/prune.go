@@ -1,0 +1,49 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// PrunePlan lists owned leftovers that no project claims: the shared
+// default network once no container is on it, and endpoints whose
+// container namespace is gone.
+func PrunePlan(st *model.State) *Plan {
+	p := &Plan{}
+	inUse := map[string]bool{}
+	for _, id := range st.SortedContainerIDs() {
+		c := st.Containers[id]
+		for _, ep := range c.Endpoints {
+			inUse[ep.Network] = true
+			if !c.NetnsOK && c.Mode != model.ModeHost {
+				a := endpointAction(OpDelete, c, ep, "its container namespace is gone", []string{"veth " + ep.HostIf})
+				a.phase = phaseDetach
+				p.add(a)
+			}
+		}
+	}
+	for _, id := range st.SortedNetworkIDs() {
+		n := st.Networks[id]
+		if n.Shared() && !inUse[id] {
+			deleteNetwork(p, n, "no container uses the default network")
+		}
+	}
+	return p
+}
+
+// Prune removes what PrunePlan lists.
+func (r *Reconciler) Prune(ctx context.Context) (*Plan, error) {
+	st, err := r.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := PrunePlan(st)
+	done, err := r.execute(ctx, p)
+	p.Actions = done
+	if err != nil {
+		return p, fmt.Errorf("prune: %w", err)
+	}
+	return p, blockedError(p)
+}

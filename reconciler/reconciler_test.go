@@ -1,0 +1,395 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const testRoot = "/run/netctl"
+
+func parse(t *testing.T, name, src string) *spec.Topology {
+	t.Helper()
+	topo, err := spec.Parse(name, []byte(src))
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	return topo
+}
+
+type harness struct {
+	links *fakeHost
+	files *fakeFiles
+	r     *Reconciler
+}
+
+func newHarness() *harness {
+	h := &harness{links: newFakeHost(), files: newFakeFiles()}
+	h.r = &Reconciler{
+		Links:   h.links,
+		Files:   h.files,
+		Options: Options{Root: testRoot, HostResolv: []byte("nameserver 10.250.0.53\nnameserver 127.0.0.53\nsearch example.test\n")},
+		Log:     zerolog.Nop(),
+	}
+	return h
+}
+
+func (h *harness) apply(t *testing.T, topo *spec.Topology) *Result {
+	t.Helper()
+	res, err := h.r.Apply(context.Background(), topo.Name, topo)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return res
+}
+
+func (h *harness) plan(t *testing.T, topo *spec.Topology) *Plan {
+	t.Helper()
+	p, err := h.r.Plan(context.Background(), topo.Name, topo)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return p
+}
+
+func (h *harness) container(t *testing.T, id string) *model.Container {
+	t.Helper()
+	c := h.links.st.Containers[id]
+	if c == nil {
+		t.Fatalf("container %s not in the fake kernel", id)
+	}
+	return c
+}
+
+func endpointAddr(t *testing.T, c *model.Container, network string) string {
+	t.Helper()
+	ep := c.Endpoint(network)
+	if ep == nil {
+		t.Fatalf("container %s has no endpoint on %s", c.ID(), network)
+	}
+	return ep.Addr.String()
+}
+
+// The Docker networking guide: my-bridge-network with db, web on the
+// default bridge, one and two on my-net.
+const guide = `
+networks:
+  my-bridge-network: {}
+  my-net:
+    subnet: 172.18.0.0/16
+    gateway: 172.18.0.1
+containers:
+  db:
+    networks: [my-bridge-network]
+  web: {}
+  one:
+    networks: [my-net]
+  two:
+    networks: [my-net]
+`
+
+func TestApplyConvergesAndIsIdempotent(t *testing.T) {
+	h := newHarness()
+	topo := parse(t, "guide.yaml", guide)
+	res := h.apply(t, topo)
+	if res.Rounds != 1 {
+		t.Errorf("rounds = %d, want 1", res.Rounds)
+	}
+	if got := endpointAddr(t, h.container(t, "guide/one"), "guide/my-net"); got != "172.18.0.2/16" {
+		t.Errorf("one = %s, want 172.18.0.2/16", got)
+	}
+	if got := endpointAddr(t, h.container(t, "guide/two"), "guide/my-net"); got != "172.18.0.3/16" {
+		t.Errorf("two = %s, want 172.18.0.3/16", got)
+	}
+	if got := endpointAddr(t, h.container(t, "guide/web"), "/bridge"); got != "172.17.0.2/16" {
+		t.Errorf("web = %s, want 172.17.0.2/16 on the default bridge", got)
+	}
+	// my-bridge-network has no subnet: the pool skips my-net's 172.18/16.
+	if got := endpointAddr(t, h.container(t, "guide/db"), "guide/my-bridge-network"); got != "172.19.0.2/16" {
+		t.Errorf("db = %s, want 172.19.0.2/16", got)
+	}
+	if gw := h.container(t, "guide/one").DefaultGateway.String(); gw != "172.18.0.1" {
+		t.Errorf("one's default gateway = %s", gw)
+	}
+	h.links.calls = nil
+	if p := h.plan(t, topo); !p.Empty() {
+		var b bytes.Buffer
+		_ = p.WriteText(&b)
+		t.Fatalf("second plan not empty:\n%s", b.String())
+	}
+	res = h.apply(t, topo)
+	if len(res.Done) != 0 || len(h.links.calls) != 0 {
+		t.Errorf("second apply changed things: %d actions, calls %v", len(res.Done), h.links.calls)
+	}
+}
+
+func TestAddressesAreSticky(t *testing.T) {
+	h := newHarness()
+	h.apply(t, parse(t, "shop.yaml", `
+networks: {back: {}}
+containers:
+  b: {networks: [back]}
+  c: {networks: [back]}
+`))
+	before := endpointAddr(t, h.container(t, "shop/c"), "shop/back")
+	// a is new and comes first in the file: it must not take b's or c's address.
+	h.apply(t, parse(t, "shop.yaml", `
+networks: {back: {}}
+containers:
+  a: {networks: [back]}
+  b: {networks: [back]}
+  c: {networks: [back]}
+`))
+	if got := endpointAddr(t, h.container(t, "shop/c"), "shop/back"); got != before {
+		t.Errorf("c renumbered: %s -> %s", before, got)
+	}
+	if got := endpointAddr(t, h.container(t, "shop/a"), "shop/back"); got != "172.18.0.4/16" {
+		t.Errorf("a = %s, want the next free 172.18.0.4/16", got)
+	}
+}
+
+func TestStaticAddressWins(t *testing.T) {
+	h := newHarness()
+	h.apply(t, parse(t, "shop.yaml", `
+networks: {back: {subnet: 10.250.0.0/24}}
+containers:
+  a: {networks: [back]}
+`))
+	h.apply(t, parse(t, "shop.yaml", `
+networks: {back: {subnet: 10.250.0.0/24}}
+containers:
+  a: {networks: [back]}
+  b:
+    networks:
+      back: {ipv4_address: 10.250.0.2}
+`))
+	if got := endpointAddr(t, h.container(t, "shop/b"), "shop/back"); got != "10.250.0.2/24" {
+		t.Errorf("b = %s, want its static 10.250.0.2/24", got)
+	}
+	if got := endpointAddr(t, h.container(t, "shop/a"), "shop/back"); got == "10.250.0.2/24" {
+		t.Errorf("a still holds b's static address")
+	}
+}
+
+func TestConnectDisconnectTouchesNothingElse(t *testing.T) {
+	h := newHarness()
+	h.apply(t, parse(t, "shop.yaml", `
+networks: {front: {}, back: {}}
+containers:
+  web: {networks: [front]}
+  db: {networks: [back]}
+`))
+	h.links.calls = nil
+	res := h.apply(t, parse(t, "shop.yaml", `
+networks: {front: {}, back: {}}
+containers:
+  web: {networks: [front, back]}
+  db: {networks: [back]}
+`))
+	want := []string{"EnsureEndpoint shop/web@shop/back"}
+	if strings.Join(h.links.calls, ";") != strings.Join(want, ";") {
+		t.Errorf("connect calls = %v, want %v", h.links.calls, want)
+	}
+	if ep := h.container(t, "shop/web").Endpoint("shop/back"); ep == nil || ep.IfName != "eth1" {
+		t.Errorf("web's new endpoint = %+v, want eth1", ep)
+	}
+	if len(res.Done) != 2 { // endpoint + files (hosts lists the new address)
+		t.Errorf("actions = %d, want 2", len(res.Done))
+	}
+	h.links.calls = nil
+	h.apply(t, parse(t, "shop.yaml", `
+networks: {front: {}, back: {}}
+containers:
+  web: {networks: [back]}
+  db: {networks: [back]}
+`))
+	want = []string{"DeleteEndpoint shop/web@shop/front", "EnsureDefaultRoute shop/web"}
+	if strings.Join(h.links.calls, ";") != strings.Join(want, ";") {
+		t.Errorf("disconnect calls = %v, want %v", h.links.calls, want)
+	}
+	if gw := h.container(t, "shop/web").DefaultGateway; gw != netip.MustParseAddr("172.19.0.1") {
+		t.Errorf("web's default route = %s, want via back's gateway", gw)
+	}
+}
+
+func TestDownRemovesOnlyTheProject(t *testing.T) {
+	h := newHarness()
+	shop := parse(t, "shop.yaml", "networks: {back: {}}\ncontainers:\n  db: {networks: [back]}\n  web: {}\n")
+	lab := parse(t, "lab.yaml", "containers:\n  r1: {}\n")
+	h.apply(t, shop)
+	h.apply(t, lab)
+	if _, err := h.r.Apply(context.Background(), "shop", nil); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	for id := range h.links.st.Containers {
+		if strings.HasPrefix(id, "shop/") {
+			t.Errorf("down left container %s", id)
+		}
+	}
+	if h.links.st.Networks["shop/back"] != nil {
+		t.Error("down left network back")
+	}
+	if h.links.st.Networks["/bridge"] == nil || h.links.st.Containers["lab/r1"] == nil {
+		t.Error("down removed what another project uses")
+	}
+	if len(h.files.containers) != 1 {
+		t.Errorf("files left: %d containers, want lab's 1", len(h.files.containers))
+	}
+	// A second down is a no-op.
+	res, err := h.r.Apply(context.Background(), "shop", nil)
+	if err != nil || len(res.Done) != 0 {
+		t.Errorf("second down: %v, %d actions", err, len(res.Done))
+	}
+}
+
+func TestForeignEndpointBlocksOnlyItsNetwork(t *testing.T) {
+	h := newHarness()
+	h.apply(t, parse(t, "shop.yaml", "networks: {back: {}, front: {}}\ncontainers:\n  db: {networks: [back]}\n"))
+	h.links.st.Networks["shop/back"].Foreign = []string{"vethforeign"}
+	_, err := h.r.Apply(context.Background(), "shop", nil)
+	var blocked *BlockedError
+	if !errors.As(err, &blocked) || !strings.Contains(err.Error(), "vethforeign") {
+		t.Fatalf("down error = %v, want a blocked error naming vethforeign", err)
+	}
+	if h.links.st.Networks["shop/back"] == nil {
+		t.Error("bridge with a foreign endpoint was deleted")
+	}
+	if h.links.st.Networks["shop/front"] != nil || h.links.st.Containers["shop/db"] != nil {
+		t.Error("the rest of the plan did not converge")
+	}
+}
+
+func TestFailedRoundIsRetried(t *testing.T) {
+	h := newHarness()
+	h.links.fail["EnsureEndpoint shop/db@shop/back"] = true
+	res := h.apply(t, parse(t, "shop.yaml", "networks: {back: {}}\ncontainers:\n  db: {networks: [back]}\n"))
+	if res.Rounds != 2 {
+		t.Errorf("rounds = %d, want 2 (one failure, one repair)", res.Rounds)
+	}
+	if h.container(t, "shop/db").Endpoint("shop/back") == nil {
+		t.Error("endpoint not repaired")
+	}
+}
+
+func TestSubnetPoolSkipsHostRoutes(t *testing.T) {
+	h := newHarness()
+	h.links.st.HostRoutes = []netip.Prefix{netip.MustParsePrefix("172.17.0.0/16"), netip.MustParsePrefix("172.18.5.0/24")}
+	h.apply(t, parse(t, "shop.yaml", "networks: {back: {}}\ncontainers:\n  db: {networks: [back]}\n  web: {}\n"))
+	if got := h.links.st.Networks["shop/back"].Subnet.String(); got != "172.19.0.0/16" {
+		t.Errorf("back = %s, want 172.19.0.0/16 (172.18/16 overlaps a route)", got)
+	}
+	if got := h.links.st.Networks["/bridge"].Subnet.String(); got != "172.18.0.0/16" && got != "172.20.0.0/16" {
+		t.Errorf("default bridge = %s, want a pool subnet since 172.17/16 is routed", got)
+	}
+}
+
+func TestDriftIsRepaired(t *testing.T) {
+	h := newHarness()
+	topo := parse(t, "shop.yaml", "networks: {back: {}}\ncontainers:\n  db: {networks: [back]}\n")
+	h.apply(t, topo)
+	h.container(t, "shop/db").Endpoints[0].HostOK = false
+	h.container(t, "shop/db").LoUp = false
+	h.links.st.Networks["shop/back"].Up = false
+	h.links.calls = nil
+	h.apply(t, topo)
+	want := "EnsureBridge shop/back;EnsureNamespace shop/db;EnsureEndpoint shop/db@shop/back"
+	if got := strings.Join(h.links.calls, ";"); got != want {
+		t.Errorf("repair calls = %s, want %s", got, want)
+	}
+}
+
+// Golden plans: representative edits rendered as a reviewer sees them.
+func TestGoldenPlans(t *testing.T) {
+	cases := []struct{ name, old, new string }{
+		{"create-guide", "", guide},
+		{"connect-and-add", guide, guide + "  three:\n    networks: [my-net, my-bridge-network]\n"},
+		{"remove-network", "networks: {a: {}, b: {}}\ncontainers:\n  x: {networks: [a, b]}\n", "networks: {a: {}}\ncontainers:\n  x: {networks: [a]}\n"},
+		{"change-subnet", "networks: {a: {subnet: 10.250.1.0/24}}\ncontainers:\n  x: {networks: [a]}\n", "networks: {a: {subnet: 10.250.2.0/24}}\ncontainers:\n  x: {networks: [a]}\n"},
+		{"static-and-mtu", "networks: {a: {subnet: 10.250.1.0/24}}\ncontainers:\n  x: {networks: [a]}\n", "networks: {a: {subnet: 10.250.1.0/24, mtu: 9000}}\ncontainers:\n  x:\n    networks:\n      a: {ipv4_address: 10.250.1.50}\n"},
+		{"host-and-none", "containers:\n  x: {}\n", "containers:\n  x: {network_mode: none}\n  y: {network_mode: host, extra_hosts: [\"metrics:10.250.9.9\"]}\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := parse(t, "demo.yaml", "containers: {}\n")
+			if tc.old != "" {
+				old = parse(t, "demo.yaml", tc.old)
+			}
+			p, err := DiffFiles(old, parse(t, "demo.yaml", tc.new), Options{Root: testRoot})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text, js bytes.Buffer
+			if err := p.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", tc.name+".txt"), text.String())
+			golden(t, filepath.Join("testdata", tc.name+".json"), js.String())
+		})
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reconciler -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+// A file-to-file diff of a file against itself is empty: what diff --from
+// shows is only what the edit changes.
+func TestDiffFilesSameFileIsEmpty(t *testing.T) {
+	topo := parse(t, "guide.yaml", guide)
+	p, err := DiffFiles(topo, topo, Options{Root: testRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Empty() {
+		t.Errorf("plan not empty: %d actions", len(p.Actions))
+	}
+}
+
+func TestUnsupportedFieldsAreRefusedWithPositions(t *testing.T) {
+	topo := parse(t, "shop.yaml", `
+networks:
+  back: {icc: false}
+containers:
+  web:
+    networks: [back]
+    ports: ["80:5000"]
+`)
+	err := Unsupported(topo)
+	if err == nil {
+		t.Fatal("no error for ports and icc")
+	}
+	for _, want := range []string{"shop.yaml:3:", "icc: false: not implemented yet", "shop.yaml:7:5: container web: ports: not implemented yet"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package reconciler
+
+import (
+	"sort"
+
+	"github.com/netctl/netctl/spec"
+)
+
+// Unsupported lists the settings of a valid topology that this build cannot
+// carry out yet, each at its position. Apply refuses them rather than
+// silently ignoring them.
+func Unsupported(t *spec.Topology) error {
+	var errs spec.Errors
+	add := func(pos spec.Pos, what string) {
+		errs = append(errs, &spec.Error{File: t.File, Pos: pos, Msg: what + ": not implemented yet"})
+	}
+	for _, n := range t.Networks {
+		if n.Driver == spec.DriverOverlay {
+			add(fieldPos(n.FieldPos, "driver", n.Pos), "network "+n.Name+": driver overlay")
+		}
+		if !n.ICC {
+			add(fieldPos(n.FieldPos, "icc", n.Pos), "network "+n.Name+": icc: false")
+		}
+		if n.EnableIPv6 {
+			add(fieldPos(n.FieldPos, "enable_ipv6", n.Pos), "network "+n.Name+": enable_ipv6")
+		}
+	}
+	for _, c := range t.Containers {
+		for _, key := range []string{"ports", "links", "dns", "node"} {
+			if p, ok := c.FieldPos[key]; ok {
+				add(p, "container "+c.Name+": "+key)
+			}
+		}
+		for _, a := range c.Networks {
+			if len(a.Aliases) > 0 {
+				add(a.Pos, "container "+c.Name+": aliases")
+			}
+		}
+	}
+	if len(t.Nodes) > 0 {
+		add(t.Nodes[0].Pos, "nodes")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Pos.Line != errs[j].Pos.Line {
+			return errs[i].Pos.Line < errs[j].Pos.Line
+		}
+		return errs[i].Pos.Column < errs[j].Pos.Column
+	})
+	return errs
+}
+
+func fieldPos(m map[string]spec.Pos, key string, def spec.Pos) spec.Pos {
+	if p, ok := m[key]; ok {
+		return p
+	}
+	return def
+}

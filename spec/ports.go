@@ -1,0 +1,142 @@
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Protocols accepted after '/' in ports and expose, as in Docker.
+const (
+	ProtoTCP  = "tcp"
+	ProtoUDP  = "udp"
+	ProtoSCTP = "sctp"
+)
+
+const portSyntax = "[host_ip:][host_port[-end]:]container_port[-end][/tcp|udp|sctp]"
+
+// parsePortMapping parses one `ports` entry in Docker's -p syntax. The
+// returned string is the reason the entry is invalid, "" when it is valid.
+func parsePortMapping(raw string) (*PortMapping, string) {
+	m := &PortMapping{Raw: raw}
+	s, proto, why := splitProto(raw)
+	if why != "" {
+		return nil, why
+	}
+	m.Proto = proto
+	if strings.HasPrefix(s, "[") {
+		return nil, "IPv6 host addresses are not supported; bind to an IPv4 address or leave the address out"
+	}
+	var ip, host, ctr string
+	switch parts := strings.Split(s, ":"); len(parts) {
+	case 1:
+		ctr = parts[0]
+	case 2:
+		host, ctr = parts[0], parts[1]
+	case 3:
+		ip, host, ctr = parts[0], parts[1], parts[2]
+	default:
+		return nil, "expected " + portSyntax + " (IPv6 host addresses are not supported)"
+	}
+	if ip != "" {
+		a, err := netip.ParseAddr(ip)
+		switch {
+		case err != nil:
+			return nil, fmt.Sprintf("host address %s is not an IP address", quote(ip))
+		case !a.Is4():
+			return nil, "IPv6 host addresses are not supported; bind to an IPv4 address or leave the address out"
+		case !a.IsUnspecified():
+			// 0.0.0.0 means every address, the same as no address, so
+			// both compare equal in conflict checks and plans.
+			m.HostIP = a
+		}
+	}
+	if ctr == "" {
+		return nil, "missing container port; expected " + portSyntax
+	}
+	var err string
+	if m.ContainerPortStart, m.ContainerPortEnd, err = parsePortRange(ctr, "container port"); err != "" {
+		return nil, err
+	}
+	if host != "" {
+		if m.HostPortStart, m.HostPortEnd, err = parsePortRange(host, "host port"); err != "" {
+			return nil, err
+		}
+	}
+	hostLen := int(m.HostPortEnd) - int(m.HostPortStart)
+	ctrLen := int(m.ContainerPortEnd) - int(m.ContainerPortStart)
+	switch {
+	case host == "" || ctrLen == 0:
+		// Ephemeral, single port, or "first free port of the host range".
+	case hostLen == 0:
+		return nil, fmt.Sprintf("container port range %s needs a host port range of the same length, or no host port", ctr)
+	case hostLen != ctrLen:
+		return nil, fmt.Sprintf("host port range %s and container port range %s differ in length", host, ctr)
+	}
+	return m, ""
+}
+
+// parsePortProto parses one `expose` entry: "5432" or "5432/udp".
+func parsePortProto(raw string) (PortProto, string) {
+	s, proto, why := splitProto(raw)
+	if why != "" {
+		return PortProto{}, why
+	}
+	if strings.Contains(s, "-") {
+		return PortProto{}, "port ranges are not supported in expose; list the ports"
+	}
+	p, why := parsePort(s, "port")
+	if why != "" {
+		return PortProto{}, why
+	}
+	return PortProto{Port: p, Proto: proto}, ""
+}
+
+func splitProto(raw string) (rest, proto, why string) {
+	rest, proto, found := strings.Cut(raw, "/")
+	if !found {
+		return rest, ProtoTCP, ""
+	}
+	switch proto {
+	case ProtoTCP, ProtoUDP, ProtoSCTP:
+		return rest, proto, ""
+	}
+	return "", "", fmt.Sprintf("unknown protocol %s (tcp, udp or sctp)", quote(proto))
+}
+
+func parsePortRange(s, what string) (start, end uint16, why string) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	if start, why = parsePort(lo, what); why != "" {
+		return 0, 0, why
+	}
+	if !isRange {
+		return start, start, ""
+	}
+	if end, why = parsePort(hi, what); why != "" {
+		return 0, 0, why
+	}
+	if start > end {
+		return 0, 0, fmt.Sprintf("%s range %s starts after it ends", what, s)
+	}
+	return start, end, ""
+}
+
+func parsePort(s, what string) (uint16, string) {
+	// strconv alone would accept "+80" and "0x50".
+	if s == "" || len(s) > 5 || strings.Trim(s, "0123456789") != "" {
+		return 0, fmt.Sprintf("%s %s is not a number", what, quote(s))
+	}
+	n, _ := strconv.Atoi(s)
+	if n < 1 || n > 65535 {
+		return 0, fmt.Sprintf("%s %s is out of range 1-65535", what, s)
+	}
+	return uint16(n), ""
+}
+
+// FirstFree reports whether m is a host range feeding a single container
+// port: the reconciler picks one free port of the range, so the mapping
+// does not hold the whole range.
+func (m *PortMapping) FirstFree() bool {
+	return m.HostPortStart != m.HostPortEnd && m.ContainerPortStart == m.ContainerPortEnd
+}

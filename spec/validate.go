@@ -1,0 +1,562 @@
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Error is one problem in a topology file.
+type Error struct {
+	File string
+	Pos  Pos // zero when the problem has no place in the file
+	Msg  string
+}
+
+// Error renders "file:line:col: msg", leaving out the parts that are
+// unknown (YAML syntax errors carry a line but no column).
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Pos.Line > 0 {
+		fmt.Fprintf(&b, "%d:", e.Pos.Line)
+		if e.Pos.Column > 0 {
+			fmt.Fprintf(&b, "%d:", e.Pos.Column)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in a topology file, sorted by position.
+type Errors []*Error
+
+// Error renders one error a line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sorted orders errors by position and drops repeats, which aliases produce
+// when an anchored value is used in several places.
+func (es Errors) sorted() Errors {
+	type key struct {
+		pos Pos
+		msg string
+	}
+	seen := map[key]bool{}
+	out := make(Errors, 0, len(es))
+	for _, e := range es {
+		k := key{e.Pos, e.Msg}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Pos, out[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return out
+}
+
+type collector struct {
+	file string
+	errs Errors
+}
+
+func (c *collector) add(pos Pos, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
+
+// validate checks what relates values to each other: references,
+// overlaps, conflicts. What concerns a single value was checked while
+// parsing, at the value; errors here point at the key that holds the
+// offending value, or at the entry for list items.
+func validate(t *Topology, c *collector, info *parseInfo) {
+	v := &validator{t: t, c: c, info: info, containers: map[string]*Container{}, nets: map[string]*Network{}, netnsPaths: map[string]*Container{}}
+	for _, ct := range t.Containers {
+		v.containers[ct.Name] = ct
+	}
+	for _, n := range t.Networks {
+		v.nets[n.Name] = n
+	}
+	v.caseClashes()
+	v.networks()
+	for _, ct := range t.Containers {
+		v.container(ct)
+	}
+	v.statics()
+	v.nodes()
+	v.publishedPorts()
+}
+
+type validator struct {
+	t          *Topology
+	c          *collector
+	info       *parseInfo
+	containers map[string]*Container
+	nets       map[string]*Network
+	netnsPaths map[string]*Container
+}
+
+// subnetOf is the subnet a network's addresses come from as far as the
+// file can tell: explicit, or implied for the default network. explicit
+// tells the two apart; ok is false when there is none (or it was invalid).
+func subnetOf(n *Network) (subnet netip.Prefix, explicit, ok bool) {
+	if _, has := n.FieldPos["subnet"]; has {
+		return n.Subnet, true, n.Subnet.IsValid()
+	}
+	if n.Name == NetworkBridge {
+		return netip.MustParsePrefix(DefaultBridgeSubnet), false, true
+	}
+	return netip.Prefix{}, false, false
+}
+
+// gatewayOf is the network's gateway: explicit, else the first host
+// address, which is what the reconciler assigns.
+func gatewayOf(n *Network, subnet netip.Prefix) netip.Addr {
+	if n.Gateway.IsValid() {
+		return n.Gateway
+	}
+	return subnet.Addr().Next()
+}
+
+func broadcast4(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom4(a)
+}
+
+// hostAddrProblem says why a is not usable as a host address in p, or "".
+func hostAddrProblem(p netip.Prefix, a netip.Addr) string {
+	switch {
+	case !p.Contains(a):
+		return fmt.Sprintf("is outside the subnet %s", p)
+	case a == p.Addr():
+		return fmt.Sprintf("is the network address of %s", p)
+	case a.Is4() && a == broadcast4(p):
+		return fmt.Sprintf("is the broadcast address of %s", p)
+	}
+	return ""
+}
+
+// caseClashes rejects names that differ only in case: DNS would answer
+// both with the same records.
+func (v *validator) caseClashes() {
+	nets := map[string]*Network{}
+	for _, n := range v.t.Networks {
+		k := strings.ToLower(n.Name)
+		if first, ok := nets[k]; ok && first.Name != n.Name {
+			v.c.add(n.Pos, "network %q differs from network %q (at %s) only in case; names are case-insensitive", n.Name, first.Name, at(first.Pos))
+		} else if !ok {
+			nets[k] = n
+		}
+	}
+	ctrs := map[string]*Container{}
+	for _, ct := range v.t.Containers {
+		k := strings.ToLower(ct.Name)
+		if first, ok := ctrs[k]; ok && first.Name != ct.Name {
+			v.c.add(ct.Pos, "container %q differs from container %q (at %s) only in case; names are case-insensitive", ct.Name, first.Name, at(first.Pos))
+		} else if !ok {
+			ctrs[k] = ct
+		}
+	}
+}
+
+func (v *validator) networks() {
+	type held struct {
+		n      *Network
+		subnet netip.Prefix
+		pos    Pos
+		ok     bool // pos is where the subnet is written
+	}
+	var v4, v6 []held
+	ifnames := map[string]*Network{}
+	hasOverlay := false
+	for _, n := range v.t.Networks {
+		fp := n.FieldPos
+		ctx := fmt.Sprintf("network %q", n.Name)
+		subnet, explicit, haveSubnet := subnetOf(n)
+
+		if n.Name == NetworkBridge {
+			if n.Driver != DriverBridge {
+				v.c.add(fp["driver"], "%s: the default network uses the bridge driver", ctx)
+			}
+			if pos, ok := fp["bridge_name"]; ok {
+				v.c.add(pos, "%s: bridge_name cannot be set; the default network's bridge is always %s, shared by every project", ctx, DefaultBridgeIfname)
+			}
+		}
+		if n.BridgeName != "" {
+			if n.BridgeName == DefaultBridgeIfname && n.Name != NetworkBridge {
+				v.c.add(fp["bridge_name"], "%s: bridge_name %s is reserved for the default network bridge", ctx, DefaultBridgeIfname)
+			} else if first, ok := ifnames[n.BridgeName]; ok {
+				v.c.add(fp["bridge_name"], "%s: bridge_name %s is already used by network %q (at %s)", ctx, n.BridgeName, first.Name, at(first.FieldPos["bridge_name"]))
+			} else {
+				ifnames[n.BridgeName] = n
+			}
+		}
+		if n.Driver == DriverOverlay {
+			hasOverlay = true
+			if len(v.t.Nodes) == 0 && !v.info.brokenNodes {
+				v.c.add(fp["driver"], "%s: an overlay network needs nodes: (the hosts it spans)", ctx)
+			}
+		}
+
+		if pos, ok := fp["gateway"]; ok && n.Gateway.IsValid() {
+			switch {
+			case !haveSubnet && !explicit:
+				v.c.add(pos, "%s: gateway needs an explicit subnet", ctx)
+			case haveSubnet:
+				if why := hostAddrProblem(subnet, n.Gateway); why != "" {
+					v.c.add(pos, "%s: gateway %s %s", ctx, n.Gateway, why)
+				}
+			}
+		}
+		if pos, ok := fp["ip_range"]; ok && n.IPRange.IsValid() {
+			switch {
+			case !haveSubnet && !explicit:
+				v.c.add(pos, "%s: ip_range needs an explicit subnet", ctx)
+			case haveSubnet && (n.IPRange.Bits() < subnet.Bits() || !subnet.Contains(n.IPRange.Addr())):
+				v.c.add(pos, "%s: ip_range %s is not inside the subnet %s", ctx, n.IPRange, subnet)
+			}
+		}
+
+		if !n.EnableIPv6 {
+			for _, k := range []string{"subnet_v6", "gateway_v6"} {
+				if pos, ok := fp[k]; ok {
+					v.c.add(pos, "%s: %s needs enable_ipv6: true", ctx, k)
+				}
+			}
+		}
+		if pos, ok := fp["gateway_v6"]; ok && n.GatewayV6.IsValid() {
+			_, hasV6 := fp["subnet_v6"]
+			switch {
+			case !hasV6:
+				v.c.add(pos, "%s: gateway_v6 needs subnet_v6", ctx)
+			case n.SubnetV6.IsValid():
+				if why := hostAddrProblem(n.SubnetV6, n.GatewayV6); why != "" {
+					v.c.add(pos, "%s: gateway_v6 %s %s", ctx, n.GatewayV6, why)
+				}
+			}
+		}
+
+		if haveSubnet {
+			v4 = append(v4, held{n, subnet, fp["subnet"], explicit})
+		}
+		if n.SubnetV6.IsValid() {
+			v6 = append(v6, held{n, n.SubnetV6, fp["subnet_v6"], true})
+		}
+	}
+
+	overlaps := func(list []held, key string) {
+		for i, b := range list {
+			for _, a := range list[:i] {
+				if !a.subnet.Overlaps(b.subnet) {
+					continue
+				}
+				// Report at the later subnet written in the file, naming
+				// the other; the implied default subnet has no place.
+				switch {
+				case b.ok && a.ok:
+					v.c.add(b.pos, "network %q: %s %s overlaps %s %s of network %q (at %s)", b.n.Name, key, b.subnet, key, a.subnet, a.n.Name, at(a.pos))
+				case b.ok:
+					v.c.add(b.pos, "network %q: %s %s overlaps the default network bridge's %s; choose another, or move bridge with networks.bridge.subnet", b.n.Name, key, b.subnet, a.subnet)
+				case a.ok:
+					v.c.add(a.pos, "network %q: %s %s overlaps the default network bridge's %s; choose another, or move bridge with networks.bridge.subnet", a.n.Name, key, a.subnet, b.subnet)
+				}
+			}
+		}
+	}
+	overlaps(v4, "subnet")
+	overlaps(v6, "subnet_v6")
+
+	if len(v.t.Nodes) > 0 && !hasOverlay && !v.info.brokenNetworks {
+		v.c.add(v.info.nodesPos, "nodes: only overlay networks use nodes, and no network has driver: overlay")
+	}
+}
+
+// networkModeExcludes are the keys a container with network_mode may not
+// have: they all configure networking netctl would do for it.
+var networkModeExcludes = []string{"networks", "ports", "links", "dns", "extra_hosts", "netns_path", "node"}
+
+func (v *validator) container(ct *Container) {
+	fp := ct.FieldPos
+	ctx := fmt.Sprintf("container %q", ct.Name)
+	if ct.NetworkMode != "" {
+		for _, k := range networkModeExcludes {
+			if pos, ok := fp[k]; ok {
+				v.c.add(pos, "%s: %s is not allowed with network_mode: %s (no other network settings)", ctx, k, ct.NetworkMode)
+			}
+		}
+		return
+	}
+	if ct.NetnsPath != "" {
+		if other, dup := v.netnsPaths[ct.NetnsPath]; dup {
+			v.c.add(fp["netns_path"], "%s: netns_path %s is already wired as container %q (at %s)", ctx, ct.NetnsPath, other.Name, at(other.FieldPos["netns_path"]))
+		} else {
+			v.netnsPaths[ct.NetnsPath] = ct
+		}
+	}
+
+	seen := map[string]*Attachment{}
+	onOverlay := (*Attachment)(nil)
+	allInternal := len(ct.Networks) > 0
+	for _, a := range ct.Networks {
+		if a.Network == NetworkHost || a.Network == NetworkNone {
+			v.c.add(a.Pos, "%s: %q is not a network to join; use network_mode: %s", ctx, a.Network, a.Network)
+			allInternal = false
+			continue
+		}
+		if first, dup := seen[a.Network]; dup {
+			v.c.add(a.Pos, "%s: network %q listed twice (first at %s)", ctx, a.Network, at(first.Pos))
+			continue
+		}
+		seen[a.Network] = a
+		n := v.nets[a.Network]
+		if n == nil {
+			allInternal = false
+			if !v.info.brokenNetworks {
+				v.c.add(a.Pos, "%s: unknown network %q%s", ctx, a.Network, suggest(a.Network, v.networkNames()))
+			}
+			continue
+		}
+		if !n.Internal {
+			allInternal = false
+		}
+		if n.Driver == DriverOverlay && onOverlay == nil {
+			onOverlay = a
+		}
+		if pos, ok := a.FieldPos["aliases"]; ok && n.Name == NetworkBridge && len(a.Aliases) > 0 {
+			v.c.add(pos, "%s: aliases need a user-defined network; names do not resolve on the default network bridge (use links)", ctx)
+		}
+	}
+
+	if pos, ok := fp["ports"]; ok && len(ct.Ports) > 0 && allInternal {
+		v.c.add(pos, "%s: published ports need a network that is not internal; every network of this container is internal", ctx)
+	}
+
+	if pos, ok := fp["node"]; ok && ct.Node != "" {
+		switch {
+		case !v.hasNode(ct.Node):
+			if !v.info.brokenNodes {
+				v.c.add(pos, "%s: unknown node %q%s", ctx, ct.Node, suggest(ct.Node, v.nodeNames()))
+			}
+		case onOverlay == nil:
+			v.c.add(pos, "%s: node only applies to containers on an overlay network", ctx)
+		}
+	}
+	if _, ok := fp["node"]; !ok && onOverlay != nil {
+		v.c.add(onOverlay.Pos, "%s: on overlay network %q, the container needs node: to say which host runs it", ctx, onOverlay.Network)
+	}
+
+	aliases := map[string]*Link{}
+	for _, l := range ct.Links {
+		if first, dup := aliases[l.Alias]; dup {
+			v.c.add(l.Pos, "%s: link alias %q is already used (at %s)", ctx, l.Alias, at(first.Pos))
+			continue
+		}
+		aliases[l.Alias] = l
+		if l.Container == ct.Name {
+			v.c.add(l.Pos, "%s: a container cannot link to itself", ctx)
+			continue
+		}
+		target := v.containers[l.Container]
+		switch {
+		case target == nil:
+			if !v.info.brokenContainers {
+				v.c.add(l.Pos, "%s: link to unknown container %q%s", ctx, l.Container, suggest(l.Container, v.containerNames()))
+			}
+		case !shareNetwork(ct, target):
+			v.c.add(l.Pos, "%s: cannot link to container %q: they share no network (on the default network, both must be on bridge)", ctx, l.Container)
+		}
+	}
+}
+
+func shareNetwork(a, b *Container) bool {
+	for _, x := range a.Networks {
+		for _, y := range b.Networks {
+			if x.Network == y.Network {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// statics checks static addresses against their network and each other.
+func (v *validator) statics() {
+	type owner struct {
+		ct  *Container
+		pos Pos
+	}
+	taken := map[string]map[netip.Addr]owner{}
+	for _, ct := range v.t.Containers {
+		if ct.NetworkMode != "" {
+			continue
+		}
+		for _, a := range ct.Networks {
+			n := v.nets[a.Network]
+			if !a.IPv4Address.IsValid() || n == nil {
+				continue
+			}
+			pos := a.FieldPos["ipv4_address"]
+			ctx := fmt.Sprintf("container %q: network %q", ct.Name, a.Network)
+			subnet, explicit, ok := subnetOf(n)
+			switch {
+			case !ok && !explicit:
+				v.c.add(pos, "%s: ipv4_address needs an explicit subnet on network %q", ctx, a.Network)
+				continue
+			case !ok:
+				continue // the subnet itself is invalid, and reported
+			}
+			if why := hostAddrProblem(subnet, a.IPv4Address); why != "" {
+				v.c.add(pos, "%s: ipv4_address %s %s", ctx, a.IPv4Address, why)
+				continue
+			}
+			if a.IPv4Address == gatewayOf(n, subnet) {
+				v.c.add(pos, "%s: ipv4_address %s is the network's gateway", ctx, a.IPv4Address)
+				continue
+			}
+			if taken[n.Name] == nil {
+				taken[n.Name] = map[netip.Addr]owner{}
+			}
+			if first, dup := taken[n.Name][a.IPv4Address]; dup {
+				v.c.add(pos, "%s: ipv4_address %s is already container %q's (at %s)", ctx, a.IPv4Address, first.ct.Name, at(first.pos))
+				continue
+			}
+			taken[n.Name][a.IPv4Address] = owner{ct, pos}
+		}
+	}
+}
+
+func (v *validator) nodes() {
+	seen := map[netip.Addr]*Node{}
+	for _, n := range v.t.Nodes {
+		if !n.Address.IsValid() {
+			continue
+		}
+		if first, dup := seen[n.Address]; dup {
+			v.c.add(n.Pos, "node %q: address %s is already node %q's (at %s)", n.Name, n.Address, first.Name, at(first.Pos))
+			continue
+		}
+		seen[n.Address] = n
+	}
+}
+
+// publishedPorts finds host ports published twice. Ephemeral ports and
+// "first free port of a range" mappings hold no fixed port, so they never
+// conflict: the reconciler picks around the fixed ones.
+func (v *validator) publishedPorts() {
+	type pub struct {
+		m  *PortMapping
+		ct *Container
+	}
+	var pubs []pub
+	for _, ct := range v.t.Containers {
+		if ct.NetworkMode != "" {
+			continue
+		}
+		for _, m := range ct.Ports {
+			if m.HostPortStart != 0 && !m.FirstFree() {
+				pubs = append(pubs, pub{m, ct})
+			}
+		}
+	}
+	slices.SortStableFunc(pubs, func(a, b pub) int {
+		if c := strings.Compare(a.m.Proto, b.m.Proto); c != 0 {
+			return c
+		}
+		return int(a.m.HostPortStart) - int(b.m.HostPortStart)
+	})
+	// One error per mapping: a port published n times is n-1 errors, not
+	// n*(n-1)/2.
+	reported := map[*PortMapping]bool{}
+	for i, a := range pubs {
+		for _, b := range pubs[i+1:] {
+			if b.m.Proto != a.m.Proto || b.m.HostPortStart > a.m.HostPortEnd {
+				break
+			}
+			if a.m.HostIP.IsValid() && b.m.HostIP.IsValid() && a.m.HostIP != b.m.HostIP {
+				continue
+			}
+			first, later := a, b
+			if before(later.m.Pos, first.m.Pos) {
+				first, later = later, first
+			}
+			if reported[later.m] {
+				continue
+			}
+			reported[later.m] = true
+			lo := max(a.m.HostPortStart, b.m.HostPortStart)
+			hi := min(a.m.HostPortEnd, b.m.HostPortEnd)
+			ports := fmt.Sprint(lo)
+			if hi != lo {
+				ports = fmt.Sprintf("%d-%d", lo, hi)
+			}
+			v.c.add(later.m.Pos, "container %q: host port %s/%s on %s is already published by container %q (%s at %s)",
+				later.ct.Name, ports, later.m.Proto, hostIPText(later.m.HostIP, first.m.HostIP), first.ct.Name, quote(first.m.Raw), at(first.m.Pos))
+		}
+	}
+}
+
+func before(a, b Pos) bool {
+	return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+}
+
+// hostIPText names the host addresses two conflicting mappings share.
+func hostIPText(a, b netip.Addr) string {
+	switch {
+	case a.IsValid():
+		return a.String()
+	case b.IsValid():
+		return b.String()
+	}
+	return "all addresses"
+}
+
+func (v *validator) hasNode(name string) bool {
+	return slices.ContainsFunc(v.t.Nodes, func(n *Node) bool { return n.Name == name })
+}
+
+func (v *validator) networkNames() []string {
+	var out []string
+	for _, n := range v.t.Networks {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+func (v *validator) containerNames() []string {
+	var out []string
+	for _, c := range v.t.Containers {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func (v *validator) nodeNames() []string {
+	var out []string
+	for _, n := range v.t.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}
