@@ -38,7 +38,7 @@ bench: build
 	bench/run.sh
 
 fuzz:
-	$(GO) test ./spec -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 
 clean:
 	rm -rf bin bench/.cache

@@ -95,20 +95,20 @@ sandbox_up() { # REP
 }
 
 sandbox_down() { # never fails, whatever errexit says
-  local pids m i nspaths
+  local pids m nspaths
   [[ -n $HOSTNS ]] || return 0
   if [[ -e /run/netns/$HOSTNS ]]; then
     mapfile -t nspaths < <(echo "/run/netns/$HOSTNS"; nsfs_under "$ROOT")
-    pids=$(pids_in_netns "${nspaths[@]}")
-    if [[ -n $pids ]]; then
-      log "ending processes left in the sandbox: $(echo $pids)"
-      kill -TERM $pids 2>/dev/null || true
-      for i in $(seq 20); do
+    mapfile -t pids < <(pids_in_netns "${nspaths[@]}")
+    if (( ${#pids[@]} )); then
+      log "ending processes left in the sandbox: ${pids[*]}"
+      kill -TERM "${pids[@]}" 2>/dev/null || true
+      for _ in $(seq 20); do
         if [[ -z $(pids_in_netns "${nspaths[@]}") ]]; then break; fi
         sleep 0.1
       done
-      pids=$(pids_in_netns "${nspaths[@]}")
-      if [[ -n $pids ]]; then kill -KILL $pids 2>/dev/null || true; fi
+      mapfile -t pids < <(pids_in_netns "${nspaths[@]}")
+      if (( ${#pids[@]} )); then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
     fi
   fi
   if [[ -n $ROOT ]]; then
@@ -137,8 +137,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- netctl ------------------------------------------------------------------
-
-now_us() { echo "${EPOCHREALTIME/./}"; }
 
 veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
@@ -179,11 +177,11 @@ bench_netctl() { # N
 
     # down is over when the kernel has removed the host-side veths, as in
     # the floor's --nsdel-teardown (namespace deletion frees them async).
-    t0=$(now_us)
+    t0=${EPOCHREALTIME/./}
     netctl_timed "$n" down_cmd down -f "$file"
     deadline=$(( SECONDS + 120 ))
     while (( $(veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
-    t1=$(now_us)
+    t1=${EPOCHREALTIME/./}
     echo "$n down $(( t1 - t0 ))" >>"$TIMES"
     left=$(ip -n "$HOSTNS" -o link show | grep -cv ': lo:' || true)
     (( left == 0 )) || log "WARNING: $left links left in the sandbox after down"
@@ -218,7 +216,7 @@ ensure_nlbench() {
 }
 
 bench_floor() { # N
-  local n=$1 phase med
+  local n=$1
   ensure_nlbench
   log "floor N=$n ($REPS reps): bench_netlink.sh $n $REPS --nsdel-teardown"
   NLBENCH=$NLBENCH "$PEERS/bench_netlink.sh" "$n" "$REPS" --nsdel-teardown \
@@ -226,12 +224,17 @@ bench_floor() { # N
     { tail -n 30 "$WORK/floor-$n.log" >&2; die "floor script failed for N=$n"; }
   cat "$WORK/floor-$n.out" >&2
   grep -q 'root netns untouched' "$WORK/floor-$n.log" || log "WARNING: floor script did not confirm the root netns was untouched"
-  # RESULT tool=... N=300 phase=setup median_s=0.514 per_item_ms=1.71 reps=3
-  for phase in netns_create setup teardown nlbench_exec fw; do
-    med=$(awk -v p="phase=$phase" '$1 == "RESULT" && $4 == p { sub("median_s=", "", $5); print $5 }' "$WORK/floor-$n.out")
-    [[ -n $med ]] || die "floor: no RESULT for phase $phase at N=$n"
-    echo "$n floor_$phase $(awk -v s="$med" 'BEGIN { printf "%d", s * 1e6 }')" >>"$TIMES"
-  done
+  # The script prints medians as RESULT lines; its log keeps every
+  # repetition ("raw setup 0.5120"), which lets the floor be a median of
+  # per-repetition sums rather than a sum of medians.
+  grep -q '^RESULT .* phase=setup ' "$WORK/floor-$n.out" || die "floor: no RESULT line for N=$n"
+  awk -v n="$n" '$1 == "raw" && NF == 3 {
+      r = ++rep[$2]; us = int($3 * 1e6 + 0.5); val[$2, r] = us
+      print n, "floor_" $2, us
+      if (r > reps) reps = r
+    }
+    END { for (r = 1; r <= reps; r++) print n, "floor", val["netns_create", r] + val["setup", r] }' \
+    "$WORK/floor-$n.log" >>"$TIMES"
 }
 
 # --- report ------------------------------------------------------------------
@@ -242,18 +245,17 @@ median_us() { # N PHASE -> median in microseconds, empty if not measured
 }
 
 report() {
-  local n cold noop add down fn fs fd floor
+  local n cold noop add down fd floor phase
   echo "# netctl benchmark $STAMP"
   echo
-  echo "kernel $(uname -r), $(nproc) CPUs, netctl $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "(uncommitted)"), median of $REPS, wall clock."
+  echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "(no commit)"), binary $( (( SKIP_NETCTL )) && echo "–" || echo "$NETCTL"), median of $REPS, wall clock."
   echo "Topology: N containers round robin on 4 bridge networks (172.20-23.0.0/16), one network each (bench/cmd/gentopo)."
   echo
   echo "| N | netctl cold s | ms/ctr | floor s ¹ | ratio | no-op ms | % of cold | add-one ms | down s ² | floor down s ³ |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
     cold=$(median_us "$n" cold); noop=$(median_us "$n" noop); add=$(median_us "$n" addone); down=$(median_us "$n" down)
-    fn=$(median_us "$n" floor_netns_create); fs=$(median_us "$n" floor_setup); fd=$(median_us "$n" floor_teardown)
-    floor=""; [[ -n $fn && -n $fs ]] && floor=$(( fn + fs ))
+    floor=$(median_us "$n" floor); fd=$(median_us "$n" floor_teardown)
     awk -v n="$n" -v cold="$cold" -v noop="$noop" -v add="$add" -v down="$down" -v floor="$floor" -v fd="$fd" '
       function s(us)  { return us == "" ? "–" : sprintf("%.3f", us / 1e6) }
       function ms(us) { return us == "" ? "–" : sprintf("%.1f", us / 1e3) }
@@ -266,15 +268,25 @@ report() {
       }'
   done
   echo
-  echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridge, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\`: \`bench_netlink.sh N $REPS --nsdel-teardown\`, median of each phase, summed. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor. The floor wires one bridge (10.89.0.0/16); netctl wires four."
+  echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridge, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\`: \`bench_netlink.sh N $REPS --nsdel-teardown\`, median of the per-repetition sums. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor. The floor wires one bridge (10.89.0.0/16); netctl wires four."
   echo "² \`netctl down\` until the kernel has removed the last host-side veth (namespace deletion frees them asynchronously)."
   echo "³ Floor teardown: one \`iptables-restore\` deleting the rules, then namespace deletion until the last host-side veth is gone."
   echo
-  echo "Floor sub-phases (median s): $(for n in $NS; do fn=$(median_us "$n" floor_netns_create); [[ -n $fn ]] || continue
-    printf 'N=%s netns_create %.3f, netlink %.3f, iptables-restore %.3f; ' "$n" "$(awk -v x="$fn" 'BEGIN{print x/1e6}')" \
-      "$(awk -v x="$(median_us "$n" floor_nlbench_exec)" 'BEGIN{print x/1e6}')" "$(awk -v x="$(median_us "$n" floor_fw)" 'BEGIN{print x/1e6}')"; done)"
-  echo
-  echo "<details><summary>raw (N phase µs, one line per repetition)</summary>"
+  if (( ! SKIP_FLOOR )); then
+    echo "Floor sub-phases, median s:"
+    echo
+    echo "| N | netns create | netlink (host links + in-netns config) | iptables-restore | teardown: rules | teardown: netns delete until veths gone |"
+    echo "|---:|---:|---:|---:|---:|---:|"
+    for n in $NS; do
+      printf '| %s |' "$n"
+      for phase in netns_create nlbench_exec fw fw_del links_del_via_nsdel; do
+        awk -v us="$(median_us "$n" "floor_$phase")" 'BEGIN { printf " %s |", us == "" ? "–" : sprintf("%.3f", us / 1e6) }'
+      done
+      echo
+    done
+    echo
+  fi
+  echo "<details><summary>raw: N phase µs, one line per repetition (floor_* from the floor script's log)</summary>"
   echo
   echo '```'
   cat "$TIMES"

@@ -228,6 +228,12 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			pool := pools[n.ID()]
 			switch {
 			case a.IPv4Address.IsValid():
+				// spec checked it against the file's subnet, or 172.17.0.0/16
+				// for the default network, which may have moved to the pool.
+				if !n.Subnet.Contains(a.IPv4Address) {
+					return fmt.Errorf("container %s: ipv4_address %s is outside network %s's subnet %s (172.17.0.0/16 is routed on this host: set networks.%s.subnet)",
+						sc.Name, a.IPv4Address, a.Network, n.Subnet, a.Network)
+				}
 				ep.Addr = netip.PrefixFrom(a.IPv4Address, n.Subnet.Bits())
 			case oep != nil && oep.Addr.IsValid() && pool.claim(oep.Addr.Addr()):
 				ep.Addr = netip.PrefixFrom(oep.Addr.Addr(), n.Subnet.Bits())

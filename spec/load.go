@@ -604,11 +604,17 @@ func (p *parser) containers(t *Topology, n *yaml.Node) {
 
 var containerKeys = []string{"hostname", "networks", "network_mode", "expose", "env", "ports", "dns", "extra_hosts", "links", "netns_path", "node"}
 
-// composeKeys point Compose users at what netctl calls the same thing.
-var composeKeys = map[string]string{
-	"environment": `; netctl calls it "env"`,
-	"image":       "; netctl wires network namespaces and does not run images",
-	"command":     "; netctl wires network namespaces and does not run commands",
+// composeHint points Compose users at what netctl calls the same thing.
+func composeHint(key string) string {
+	switch key {
+	case "environment":
+		return `; netctl calls it "env"`
+	case "image":
+		return "; netctl wires network namespaces and does not run images"
+	case "command":
+		return "; netctl wires network namespaces and does not run commands"
+	}
+	return ""
 }
 
 func (p *parser) container(name string, pos Pos, n *yaml.Node) *Container {
@@ -669,7 +675,7 @@ func (p *parser) container(name string, pos Pos, n *yaml.Node) *Container {
 				}
 			}
 		default:
-			if hint, ok := composeKeys[f.key]; ok {
+			if hint := composeHint(f.key); hint != "" {
 				p.add(f.kpos, "unknown key %q in %s%s", f.key, ctx, hint)
 			} else {
 				p.unknownKey(f, "in "+ctx, containerKeys)

@@ -66,8 +66,16 @@ func quote(s string) string {
 // suggest returns ` (did you mean "x"?)` when a known word is within a
 // small edit distance of s, else "".
 func suggest(s string, known []string) string {
+	// Suggestions are for typos in hand-written files; a huge generated
+	// one gets none rather than a quadratic search.
+	if len(known) > 256 {
+		return ""
+	}
 	best, bestD := "", 3
 	for _, k := range known {
+		if len(k)-len(s) >= bestD || len(s)-len(k) >= bestD {
+			continue
+		}
 		if d := editDistance(strings.ToLower(s), k); d < bestD {
 			best, bestD = k, d
 		}

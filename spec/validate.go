@@ -295,8 +295,10 @@ func (v *validator) networks() {
 }
 
 // networkModeExcludes are the keys a container with network_mode may not
-// have: they all configure networking netctl would do for it.
-var networkModeExcludes = []string{"networks", "ports", "links", "dns", "extra_hosts", "netns_path", "node"}
+// have: they all configure networking netctl would do for it. extra_hosts
+// stays allowed: it only writes the container's hosts file, and Docker
+// accepts --add-host with --network host too.
+var networkModeExcludes = []string{"networks", "ports", "links", "dns", "netns_path", "node"}
 
 func (v *validator) container(ct *Container) {
 	fp := ct.FieldPos

@@ -109,19 +109,19 @@ func (l *Links) detach(c *model.Container) error {
 	if err := checkPathElem("container", c.Name); err != nil {
 		return err
 	}
-	links, err := linkList(l.host)
+	links, err := l.hostLinks()
 	if err != nil {
-		return fmt.Errorf("list host links: %w", err)
+		return err
 	}
-	for _, link := range links {
-		o, ok := model.ParseOwner(link.Attrs().Alias)
+	for _, ln := range links {
+		o, ok := model.ParseOwner(ln.alias)
 		if !ok || o.Container == "" || o.Project != c.Project || o.Container != c.Name {
 			continue
 		}
-		if err := l.host.LinkDel(link); err != nil && !linkGone(err) {
-			return fmt.Errorf("delete veth %s: %w", link.Attrs().Name, err)
+		if err := l.host.LinkDel(&vnl.Device{LinkAttrs: vnl.LinkAttrs{Index: ln.index}}); err != nil && !linkGone(err) {
+			return fmt.Errorf("delete veth %s: %w", ln.name, err)
 		}
-		l.log.Debug().Str("container", c.ID()).Str("veth", link.Attrs().Name).Msg("deleted veth")
+		l.log.Debug().Str("container", c.ID()).Str("veth", ln.name).Msg("deleted veth")
 	}
 	path := l.attachedPath(c.Project, c.Name)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

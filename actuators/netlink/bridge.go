@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	vnl "github.com/vishvananda/netlink"
@@ -117,9 +116,9 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	if !ownedBy(br, bridgeMark(n)) || br.Type() != "bridge" {
 		return errNotOwned
 	}
-	links, err := linkList(l.host)
+	links, err := l.hostLinks()
 	if err != nil {
-		return fmt.Errorf("list links: %w", err)
+		return err
 	}
 	if foreign := foreignPorts(links, br.Attrs().Index, n.ID()); len(foreign) > 0 {
 		return fmt.Errorf("has ports netctl does not own: %s", strings.Join(foreign, ", "))
@@ -129,23 +128,4 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	}
 	l.log.Debug().Str("bridge", n.Bridge).Str("network", n.ID()).Msg("deleted bridge")
 	return nil
-}
-
-// foreignPorts returns, sorted, the names of the ports of the bridge with
-// index brIndex that are not endpoints of the network networkID.
-func foreignPorts(links []vnl.Link, brIndex int, networkID string) []string {
-	var foreign []string
-	for _, link := range links {
-		a := link.Attrs()
-		if a.MasterIndex != brIndex {
-			continue
-		}
-		o, ok := model.ParseOwner(a.Alias)
-		if ok && o.Container != "" && model.NetworkID(o.Project, o.Network) == networkID {
-			continue
-		}
-		foreign = append(foreign, a.Name)
-	}
-	slices.Sort(foreign)
-	return foreign
 }

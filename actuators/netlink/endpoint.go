@@ -102,7 +102,7 @@ func (l *Links) ensurePair(ctx context.Context, ch *vnl.Handle, ns netns.NsHandl
 		return nil, nil, err
 	}
 	if host != nil && (!ownedBy(host, spec.mark) || host.Type() != "veth") {
-		return nil, nil, fmt.Errorf("host side %s: %w", spec.hostIf, errNotOwned)
+		return nil, nil, fmt.Errorf("host side %s: %w", spec.hostIf, notOwnedError(host))
 	}
 	if peer, err = linkByName(ch, spec.ifName); err != nil {
 		return nil, nil, err
@@ -113,7 +113,7 @@ func (l *Links) ensurePair(ctx context.Context, ch *vnl.Handle, ns netns.NsHandl
 	// A peer that is not host's partner is ours only if marked: an
 	// unmarked one may be the user's (External) or is at least not ours.
 	if peer != nil && peer.Attrs().Alias != spec.mark {
-		return nil, nil, fmt.Errorf("%s %w", spec.ifName, errNotOwned)
+		return nil, nil, fmt.Errorf("%s: %w", spec.ifName, notOwnedError(peer))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -257,7 +257,7 @@ func (l *Links) deleteEndpoint(c *model.Container, ep *model.Endpoint) error {
 		}
 		if host != nil {
 			if !ownedBy(host, mark) || host.Type() != "veth" {
-				return fmt.Errorf("host side %s: %w", ep.HostIf, errNotOwned)
+				return fmt.Errorf("host side %s: %w", ep.HostIf, notOwnedError(host))
 			}
 			if err := l.host.LinkDel(host); err != nil && !linkGone(err) {
 				return fmt.Errorf("host side %s: delete: %w", ep.HostIf, err)
@@ -287,7 +287,7 @@ func (l *Links) deleteEndpoint(c *model.Container, ep *model.Endpoint) error {
 		return err
 	}
 	if peer.Attrs().Alias != mark {
-		return fmt.Errorf("%s %w", ep.IfName, errNotOwned)
+		return fmt.Errorf("%s: %w", ep.IfName, notOwnedError(peer))
 	}
 	if err := ch.LinkDel(peer); err != nil && !linkGone(err) {
 		return fmt.Errorf("delete %s: %w", ep.IfName, err)

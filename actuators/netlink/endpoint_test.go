@@ -134,22 +134,25 @@ func TestEnsureEndpointRepairs(t *testing.T) {
 	s.mustIn(web.Netns, "ip", "addr", "add", "10.250.1.99/24", "dev", "eth0")
 	s.mustIn(web.Netns, "ip", "link", "set", "eth0", "mtu", "1400")
 	s.mustIn(web.Netns, "ip", "link", "set", "eth0", "alias", "")
+	s.mustIn(web.Netns, "ip", "link", "set", "eth0", "down")
+	s.mustIn(web.Netns, "ip", "link", "set", "eth0", "address", "02:00:00:00:00:99")
 	s.mustIn(s.hostPath, "ip", "link", "set", "nct-web0", "down")
 	s.mustIn(s.hostPath, "ip", "link", "set", "nct-web0", "nomaster")
 	s.noPing(db.Netns, "10.250.1.10")
 
+	// The unmarked peer is no endpoint any more; what is left is the host
+	// side, down and off the bridge, with no peer matched to it.
 	c := s.observe().Containers[web.ID()]
-	if len(c.Endpoints) != 1 || c.Endpoints[0].HostOK || c.Endpoints[0].PeerOK {
-		// The unmarked peer is not an endpoint any more; what is left is
-		// the host side with nothing matched to it.
-		t.Logf("broken endpoint observed as %+v", c.Endpoints)
+	if len(c.Endpoints) != 1 || c.Endpoints[0].HostIf != "nct-web0" || c.Endpoints[0].IfName != "" ||
+		c.Endpoints[0].HostOK || c.Endpoints[0].PeerOK {
+		t.Errorf("broken endpoint observed as %+v", *c.Endpoints[0])
 	}
 
 	if err := s.links.EnsureEndpoint(ctx, web, n, ep); err != nil {
 		t.Fatal(err)
 	}
 	s.ping(db.Netns, "10.250.1.10")
-	if got := snapshot(s.nsLink(web.Netns, "eth0")); got != peerBefore {
+	if got := snapshot(s.nsLink(web.Netns, "eth0")); got != peerBefore { // index and MAC
 		t.Errorf("peer recreated instead of repaired: %+v -> %+v", peerBefore, got)
 	}
 	if got := s.hostLink("nct-web0").Attrs().Index; got != hostBefore {
@@ -236,14 +239,29 @@ func TestEnsureEndpointRefusesForeignNames(t *testing.T) {
 	// The container already has an eth0 of its own.
 	s.mustIn(c.Netns, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
 	err = s.links.EnsureEndpoint(context.Background(), c, n, endpoint(n, "eth0", "nct-c1", "172.30.0.6"))
-	if err == nil || !strings.Contains(err.Error(), "eth0 exists and is not owned by netctl") {
+	if err == nil || !strings.Contains(err.Error(), "eth0: exists and is not owned by netctl") {
 		t.Errorf("ifname taken: err = %v", err)
 	}
 	if s.hostLink("nct-c1") != nil {
 		t.Error("host side created although the container side is taken")
 	}
-	if l := s.nsLink(c.Netns, "eth0"); l.Attrs().Alias != "" || len(l.Attrs().HardwareAddr) == 0 {
+	if l := s.nsLink(c.Netns, "eth0"); l.Attrs().Alias != "" || isUp(l) {
 		t.Error("foreign container link was changed")
+	}
+	if out := s.mustIn(c.Netns, "ip", "-4", "-o", "addr", "show", "dev", "eth0"); out != "" {
+		t.Errorf("foreign container link got an address: %s", out)
+	}
+
+	// eth1 is netctl's, but another network's endpoint: the reconciler must
+	// delete it before reusing the name.
+	other := s.network("p", "other", "nct-br3", "172.30.1.0/24")
+	s.ensureBridge(other)
+	if err := s.links.EnsureEndpoint(context.Background(), c, other, endpoint(other, "eth1", "nct-c2", "172.30.1.5")); err != nil {
+		t.Fatal(err)
+	}
+	err = s.links.EnsureEndpoint(context.Background(), c, n, endpoint(n, "eth1", "nct-c1", "172.30.0.6"))
+	if err == nil || !strings.Contains(err.Error(), "eth1: exists and belongs to netctl:p:other/c") {
+		t.Errorf("ifname used by another endpoint: err = %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,18 +27,15 @@ func checkIfName(s string) error {
 	return nil
 }
 
-// ifNameLess orders interface names with their numeric suffix compared as a
-// number: eth2 < eth10.
-func ifNameLess(a, b string) bool {
+// compareIfNames orders interface names with their numeric suffix compared
+// as a number: eth2 < eth10.
+func compareIfNames(a, b string) int {
 	ap, an, aok := splitNum(a)
 	bp, bn, bok := splitNum(b)
-	if ap != bp || !aok || !bok {
-		return a < b
+	if ap == bp && aok && bok && an != bn {
+		return cmp.Compare(an, bn)
 	}
-	if an != bn {
-		return an < bn
-	}
-	return a < b // eth01 vs eth1
+	return strings.Compare(a, b) // also eth01 vs eth1
 }
 
 // splitNum splits "eth10" into "eth" and 10.

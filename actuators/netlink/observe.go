@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	vnl "github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/reconciler/model"
 )
@@ -19,38 +19,55 @@ import (
 // Observe reads every netctl-owned bridge, container namespace and
 // endpoint, of every project, plus the host's IPv4 routes.
 func (l *Links) Observe(ctx context.Context) (*model.State, error) {
-	host, err := l.readHost()
-	if err != nil {
-		return nil, err
-	}
-	st := model.NewState()
-	st.HostRoutes = hostRoutes(host.routes)
-	bridges := l.addNetworks(st, host)
-
 	targets, err := l.listContainers()
 	if err != nil {
 		return nil, err
 	}
+	// The host dump is the largest single read (a veth per endpoint); it
+	// overlaps with the namespace reads instead of preceding them.
+	type hostResult struct {
+		v   *hostView
+		err error
+	}
+	hostc := make(chan hostResult, 1)
+	go func() {
+		v, err := l.readHost()
+		hostc <- hostResult{v, err}
+	}()
 	seen := make([]*nsView, len(targets))
-	err = forEach(ctx, len(targets), observeWorkers(), func(i int) error {
-		v, err := l.readContainer(targets[i])
-		seen[i] = v
-		return err
+	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
+		t, err := lockNsThread()
+		if err != nil {
+			return err
+		}
+		defer t.release()
+		buf := make([]byte, dumpBufSize)
+		for i, ok := next(); ok; i, ok = next() {
+			if seen[i], err = l.readContainer(t, buf, targets[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+	hr := <-hostc
 	if err != nil {
 		return nil, err
 	}
+	if hr.err != nil {
+		return nil, hr.err
+	}
+
+	st := model.NewState()
+	st.HostRoutes = hostRoutes(hr.v.routes)
+	bridges := l.addNetworks(st, hr.v)
 	for _, v := range seen {
 		st.Containers[v.c.ID()] = v.c
 	}
-	l.matchEndpoints(st, host, bridges, seen)
+	l.matchEndpoints(st, hr.v, bridges, seen)
 	for _, c := range st.Containers {
 		slices.SortStableFunc(c.Endpoints, func(a, b *model.Endpoint) int {
-			switch {
-			case ifNameLess(a.IfName, b.IfName):
-				return -1
-			case ifNameLess(b.IfName, a.IfName):
-				return 1
+			if c := compareIfNames(a.IfName, b.IfName); c != 0 {
+				return c
 			}
 			return strings.Compare(a.HostIf, b.HostIf)
 		})
@@ -60,33 +77,44 @@ func (l *Links) Observe(ctx context.Context) (*model.State, error) {
 
 // hostView is one dump each of the host's links, addresses and routes.
 type hostView struct {
-	links  []vnl.Link
+	links  []link
 	addrs  map[int][]netip.Prefix // by ifindex
-	routes []vnl.Route
+	routes []rtRoute
 }
 
 func (l *Links) readHost() (*hostView, error) {
-	links, err := linkList(l.host)
+	l.hostDumpMu.Lock()
+	defer l.hostDumpMu.Unlock()
+	links, err := l.hostDump.links()
 	if err != nil {
 		return nil, fmt.Errorf("host: list links: %w", err)
 	}
-	addrs, err := addrList(l.host, nil)
+	addrs, err := l.hostDump.addrs()
 	if err != nil {
 		return nil, fmt.Errorf("host: list addresses: %w", err)
 	}
-	routes, err := allRoutes(l.host)
+	routes, err := l.hostDump.routes(unix.RT_TABLE_UNSPEC)
 	if err != nil {
 		return nil, fmt.Errorf("host: list routes: %w", err)
 	}
 	return &hostView{links: links, addrs: addrsByIndex(addrs), routes: routes}, nil
 }
 
-func addrsByIndex(addrs []vnl.Addr) map[int][]netip.Prefix {
-	m := make(map[int][]netip.Prefix)
+// hostLinks dumps the host's links.
+func (l *Links) hostLinks() ([]link, error) {
+	l.hostDumpMu.Lock()
+	defer l.hostDumpMu.Unlock()
+	links, err := l.hostDump.links()
+	if err != nil {
+		return nil, fmt.Errorf("list host links: %w", err)
+	}
+	return links, nil
+}
+
+func addrsByIndex(addrs []ifAddr) map[int][]netip.Prefix {
+	m := make(map[int][]netip.Prefix, len(addrs))
 	for _, a := range addrs {
-		if p := addrPrefix(a); p.Addr().Is4() {
-			m[a.LinkIndex] = append(m[a.LinkIndex], p)
-		}
+		m[a.index] = append(m[a.index], a.prefix)
 	}
 	return m
 }
@@ -95,37 +123,54 @@ func addrsByIndex(addrs []vnl.Addr) map[int][]netip.Prefix {
 // returns the bridges' ifindexes by network ID.
 func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 	bridges := make(map[string]int)
-	for _, link := range host.links {
-		a := link.Attrs()
-		o, ok := model.ParseOwner(a.Alias)
-		if !ok || o.Container != "" || link.Type() != "bridge" {
+	for _, br := range host.links {
+		o, ok := model.ParseOwner(br.alias)
+		if !ok || o.Container != "" || br.kind != "bridge" {
 			continue
 		}
 		n := &model.Network{
 			Project: o.Project,
 			Name:    o.Network,
 			Driver:  "bridge",
-			Bridge:  a.Name,
-			MTU:     a.MTU,
-			Up:      isUp(link),
+			Bridge:  br.name,
+			MTU:     br.mtu,
+			Up:      br.up,
 		}
 		// Only a single address says which subnet the bridge serves; with
 		// none or several, Gateway stays invalid so the reconciler sees a
 		// difference and EnsureBridge fixes it.
-		if addrs := host.addrs[a.Index]; len(addrs) == 1 {
+		if addrs := host.addrs[br.index]; len(addrs) == 1 {
 			n.Gateway = addrs[0].Addr()
 			n.Subnet = addrs[0].Masked()
 		}
-		n.Foreign = foreignPorts(host.links, a.Index, n.ID())
+		n.Foreign = foreignPorts(host.links, br.index, n.ID())
 		if old, dup := st.Networks[n.ID()]; dup {
-			l.log.Warn().Str("network", n.ID()).Str("bridge", a.Name).Str("other", old.Bridge).
+			l.log.Warn().Str("network", n.ID()).Str("bridge", br.name).Str("other", old.Bridge).
 				Msg("two bridges carry the same mark; ignoring one")
 			continue
 		}
 		st.Networks[n.ID()] = n
-		bridges[n.ID()] = a.Index
+		bridges[n.ID()] = br.index
 	}
 	return bridges
+}
+
+// foreignPorts returns, sorted, the names of the ports of the bridge with
+// index brIndex that are not endpoints of the network networkID.
+func foreignPorts(links []link, brIndex int, networkID string) []string {
+	var foreign []string
+	for _, p := range links {
+		if p.master != brIndex {
+			continue
+		}
+		o, ok := model.ParseOwner(p.alias)
+		if ok && o.Container != "" && model.NetworkID(o.Project, o.Network) == networkID {
+			continue
+		}
+		foreign = append(foreign, p.name)
+	}
+	slices.Sort(foreign)
+	return foreign
 }
 
 // target is a container namespace Observe will read: an owned mount or an
@@ -213,11 +258,11 @@ type peerEnd struct {
 // readContainer reads one namespace: one netlink socket, one dump each of
 // links, IPv4 addresses and IPv4 routes. A missing namespace is not an
 // error: the container is reported with NetnsOK false.
-func (l *Links) readContainer(t target) (*nsView, error) {
-	c := &model.Container{Project: t.project, Name: t.name, Netns: t.path, External: t.external}
+func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, error) {
+	c := &model.Container{Project: tg.project, Name: tg.name, Netns: tg.path, External: tg.external}
 	v := &nsView{c: c}
-	if t.external {
-		path, err := readRecord(t.path)
+	if tg.external {
+		path, err := readRecord(tg.path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return v, nil // forgotten meanwhile
@@ -226,7 +271,7 @@ func (l *Links) readContainer(t target) (*nsView, error) {
 		}
 		c.Netns = path
 	}
-	ns, id, err := openNetns(c.Netns, t.external)
+	ns, id, err := openNetns(c.Netns, tg.external)
 	if err != nil {
 		if !noNetns(err) {
 			l.log.Debug().Err(err).Str("container", c.ID()).Str("netns", c.Netns).Msg("cannot open namespace")
@@ -237,20 +282,21 @@ func (l *Links) readContainer(t target) (*nsView, error) {
 	if id == l.hostID {
 		return v, nil // a recycled PID's path now names the host itself
 	}
-	h, err := newHandle(ns)
+	fd, err := t.routeSocketIn(ns)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID(), err)
 	}
-	defer h.Close()
-	links, err := linkList(h)
+	defer unix.Close(fd)
+	d := newDumper(fd, buf)
+	links, err := d.links()
 	if err != nil {
 		return nil, fmt.Errorf("container %s: list links: %w", c.ID(), err)
 	}
-	addrs, err := addrList(h, nil)
+	addrs, err := d.addrs()
 	if err != nil {
 		return nil, fmt.Errorf("container %s: list addresses: %w", c.ID(), err)
 	}
-	routes, err := mainRoutes(h)
+	routes, err := d.routes(unix.RT_TABLE_MAIN)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: list routes: %w", c.ID(), err)
 	}
@@ -258,38 +304,29 @@ func (l *Links) readContainer(t target) (*nsView, error) {
 	c.NetnsOK = true
 	c.DefaultGateway = defaultGateway(routes)
 	byIndex := addrsByIndex(addrs)
-	for _, link := range links {
-		a := link.Attrs()
-		c.IfNames = append(c.IfNames, a.Name)
-		if a.Name == "lo" {
-			c.LoUp = isUp(link)
+	for _, ln := range links {
+		c.IfNames = append(c.IfNames, ln.name)
+		if ln.name == "lo" {
+			c.LoUp = ln.up
 		}
-		o, ok := model.ParseOwner(a.Alias)
+		o, ok := model.ParseOwner(ln.alias)
 		if !ok || o.Container != c.Name || o.Project != c.Project {
 			continue
 		}
 		ep := &model.Endpoint{
 			Network: model.NetworkID(c.Project, o.Network),
-			IfName:  a.Name,
-			MAC:     a.HardwareAddr,
-			MTU:     a.MTU,
+			IfName:  ln.name,
+			MAC:     ln.mac,
+			MTU:     ln.mtu,
 		}
-		own := byIndex[a.Index]
+		own := byIndex[ln.index]
 		if len(own) > 0 {
 			ep.Addr = own[0]
 		}
-		ep.PeerOK = isUp(link) && len(own) == 1
-		v.peers = append(v.peers, peerEnd{ep: ep, mark: a.Alias, index: a.Index, peerIndex: a.ParentIndex})
+		ep.PeerOK = ln.up && len(own) == 1
+		v.peers = append(v.peers, peerEnd{ep: ep, mark: ln.alias, index: ln.index, peerIndex: ln.peer})
 	}
-	slices.SortFunc(c.IfNames, func(a, b string) int {
-		if ifNameLess(a, b) {
-			return -1
-		}
-		if ifNameLess(b, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(c.IfNames, compareIfNames)
 	return v, nil
 }
 
@@ -298,61 +335,59 @@ func (l *Links) readContainer(t target) (*nsView, error) {
 // left over (their namespace or peer is gone) as endpoints with PeerOK
 // false, so that the reconciler deletes them.
 func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[string]int, seen []*nsView) {
-	hostEnds := make(map[string][]vnl.Link) // by mark
-	for _, link := range host.links {
-		o, ok := model.ParseOwner(link.Attrs().Alias)
-		if ok && o.Container != "" && link.Type() == "veth" {
-			hostEnds[link.Attrs().Alias] = append(hostEnds[link.Attrs().Alias], link)
+	hostEnds := make(map[string][]link) // by mark
+	for _, h := range host.links {
+		o, ok := model.ParseOwner(h.alias)
+		if ok && o.Container != "" && h.kind == "veth" {
+			hostEnds[h.alias] = append(hostEnds[h.alias], h)
 		}
 	}
 	used := make(map[int]bool) // host ifindex
-	hostOK := func(link vnl.Link, networkID string) bool {
+	hostOK := func(h link, networkID string) bool {
 		br, ok := bridges[networkID]
-		return ok && isUp(link) && link.Attrs().MasterIndex == br
+		return ok && h.up && h.master == br
 	}
 
 	for _, v := range seen {
 		for _, p := range v.peers {
 			cands := hostEnds[p.mark]
-			i := slices.IndexFunc(cands, func(h vnl.Link) bool {
-				return h.Attrs().Index == p.peerIndex && h.Attrs().ParentIndex == p.index
-			})
+			i := slices.IndexFunc(cands, func(h link) bool { return h.index == p.peerIndex && h.peer == p.index })
 			if i >= 0 {
-				p.ep.HostIf = cands[i].Attrs().Name
+				p.ep.HostIf = cands[i].name
 				p.ep.HostOK = hostOK(cands[i], p.ep.Network)
-				used[cands[i].Attrs().Index] = true
-			} else if i = slices.IndexFunc(cands, func(h vnl.Link) bool { return !used[h.Attrs().Index] }); i >= 0 {
+				used[cands[i].index] = true
+			} else if i = slices.IndexFunc(cands, func(h link) bool { return !used[h.index] }); i >= 0 {
 				// Same mark, but not this end's partner: name it so that the
 				// reconciler can act on it; HostOK stays false.
-				p.ep.HostIf = cands[i].Attrs().Name
-				used[cands[i].Attrs().Index] = true
+				p.ep.HostIf = cands[i].name
+				used[cands[i].index] = true
 			}
 			v.c.Endpoints = append(v.c.Endpoints, p.ep)
 		}
 	}
 
-	for _, link := range host.links {
-		a := link.Attrs()
-		o, ok := model.ParseOwner(a.Alias)
-		if !ok || o.Container == "" || link.Type() != "veth" || used[a.Index] {
+	for _, h := range host.links {
+		o, ok := model.ParseOwner(h.alias)
+		if !ok || o.Container == "" || h.kind != "veth" || used[h.index] {
 			continue
 		}
 		id := model.ContainerID(o.Project, o.Container)
 		c := st.Containers[id]
 		if c == nil {
+			// Netns stays empty: there is no namespace to name.
 			c = &model.Container{Project: o.Project, Name: o.Container}
 			st.Containers[id] = c
 		}
 		netID := model.NetworkID(o.Project, o.Network)
 		if c.Endpoint(netID) != nil {
-			l.log.Debug().Str("container", id).Str("veth", a.Name).Msg("second host side for one endpoint; ignored")
+			l.log.Debug().Str("container", id).Str("veth", h.name).Msg("second host side for one endpoint; ignored")
 			continue
 		}
 		c.Endpoints = append(c.Endpoints, &model.Endpoint{
 			Network: netID,
-			HostIf:  a.Name,
-			MTU:     a.MTU,
-			HostOK:  hostOK(link, netID),
+			HostIf:  h.name,
+			MTU:     h.mtu,
+			HostOK:  hostOK(h, netID),
 		})
 	}
 }

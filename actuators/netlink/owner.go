@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	vnl "github.com/vishvananda/netlink"
 
@@ -38,12 +39,7 @@ func endpointMark(c *model.Container, network string) string {
 
 // networkName returns the name part of a network ID ("<project>/<name>").
 func networkName(networkID string) string {
-	for i := len(networkID) - 1; i >= 0; i-- {
-		if networkID[i] == '/' {
-			return networkID[i+1:]
-		}
-	}
-	return networkID
+	return networkID[strings.LastIndexByte(networkID, '/')+1:]
 }
 
 // linkByName returns the link called name, or nil if there is none.
@@ -65,3 +61,13 @@ func isUp(link vnl.Link) bool {
 
 // errNotOwned is returned for a name netctl must use but someone else holds.
 var errNotOwned = errors.New("exists and is not owned by netctl")
+
+// notOwnedError explains why link cannot be used: it is not netctl's, or it
+// is but for another object (an endpoint of another network, say, when the
+// reconciler reorders interfaces without deleting first).
+func notOwnedError(link vnl.Link) error {
+	if o, ok := model.ParseOwner(link.Attrs().Alias); ok {
+		return fmt.Errorf("exists and belongs to %s", o)
+	}
+	return errNotOwned
+}

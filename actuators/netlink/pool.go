@@ -8,22 +8,21 @@ import (
 )
 
 // observeWorkers bounds how many namespaces Observe reads at once. Reading
-// one is mostly syscalls (setns, socket, three dumps), so a few goroutines
-// per CPU keep the CPUs busy without a thread per namespace.
+// one is mostly syscalls, so a few goroutines per CPU keep the CPUs busy
+// without a thread per namespace.
 func observeWorkers() int {
 	return 4 * runtime.GOMAXPROCS(0)
 }
 
-// forEach calls fn(i) for i in [0, n) on at most workers goroutines. It
-// stops handing out work at the first error or when ctx is done, and
-// returns that first error.
-func forEach(ctx context.Context, n, workers int, fn func(i int) error) error {
+// runWorkers starts at most workers goroutines (never more than n), each
+// running work with a next function that hands out the indexes [0, n) one
+// at a time, until they run out, ctx is done or a worker fails. It returns
+// the first error.
+func runWorkers(ctx context.Context, n, workers int, work func(next func() (int, bool)) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers = max(1, min(workers, n))
-
 	var (
-		next     atomic.Int64
+		counter  atomic.Int64
 		wg       sync.WaitGroup
 		once     sync.Once
 		firstErr error
@@ -32,24 +31,36 @@ func forEach(ctx context.Context, n, workers int, fn func(i int) error) error {
 		once.Do(func() { firstErr = err })
 		cancel()
 	}
-	for range workers {
+	next := func() (int, bool) {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		i := int(counter.Add(1) - 1)
+		return i, i < n
+	}
+	for range max(1, min(workers, n)) {
 		wg.Go(func() {
-			for {
-				if err := ctx.Err(); err != nil {
-					fail(err)
-					return
-				}
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					fail(err)
-					return
-				}
+			if err := work(next); err != nil {
+				fail(err)
 			}
 		})
 	}
 	wg.Wait()
+	if firstErr == nil && counter.Load() < int64(n) {
+		// Stopped early without a worker failing: ctx was cancelled.
+		firstErr = ctx.Err()
+	}
 	return firstErr
+}
+
+// forEach calls fn(i) for each i in [0, n) on at most workers goroutines.
+func forEach(ctx context.Context, n, workers int, fn func(i int) error) error {
+	return runWorkers(ctx, n, workers, func(next func() (int, bool)) error {
+		for i, ok := next(); ok; i, ok = next() {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -12,10 +12,10 @@ import (
 // on a busy host happens but not five times in a row.
 const dumpTries = 5
 
-// dump runs a netlink dump, restarting it while the kernel reports it
+// retryDump runs a netlink dump, restarting it while the kernel reports it
 // interrupted: a partial dump would make Observe report missing objects,
 // and the reconciler would then "repair" things that are fine.
-func dump[T any](f func() (T, error)) (T, error) {
+func retryDump[T any](f func() (T, error)) (T, error) {
 	var (
 		v   T
 		err error
@@ -33,22 +33,11 @@ func retryable(err error) bool {
 	return errors.Is(err, vnl.ErrDumpInterrupted) || errors.Is(err, unix.EINTR)
 }
 
-func linkList(h *vnl.Handle) ([]vnl.Link, error) {
-	return dump(h.LinkList)
-}
-
 func addrList(h *vnl.Handle, link vnl.Link) ([]vnl.Addr, error) {
-	return dump(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V4) })
+	return retryDump(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V4) })
 }
 
 // mainRoutes lists the IPv4 routes of the main table.
 func mainRoutes(h *vnl.Handle) ([]vnl.Route, error) {
-	return dump(func() ([]vnl.Route, error) { return h.RouteList(nil, vnl.FAMILY_V4) })
-}
-
-// allRoutes lists the IPv4 routes of every table.
-func allRoutes(h *vnl.Handle) ([]vnl.Route, error) {
-	return dump(func() ([]vnl.Route, error) {
-		return h.RouteListFiltered(vnl.FAMILY_V4, &vnl.Route{Table: unix.RT_TABLE_UNSPEC}, vnl.RT_FILTER_TABLE)
-	})
+	return retryDump(func() ([]vnl.Route, error) { return h.RouteList(nil, vnl.FAMILY_V4) })
 }

@@ -95,13 +95,10 @@ func isDefaultVia(r vnl.Route, gw netip.Addr) bool {
 }
 
 // defaultGateway returns the gateway of the main table's default route.
-func defaultGateway(routes []vnl.Route) netip.Addr {
+func defaultGateway(routes []rtRoute) netip.Addr {
 	for _, r := range routes {
-		if !isDefault(r) || r.Table != unix.RT_TABLE_MAIN {
-			continue
-		}
-		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-			return gw.Unmap()
+		if r.dst.Bits() == 0 && r.table == unix.RT_TABLE_MAIN && r.gw.IsValid() {
+			return r.gw
 		}
 	}
 	return netip.Addr{}
@@ -110,26 +107,17 @@ func defaultGateway(routes []vnl.Route) netip.Addr {
 // hostRoutes returns, sorted and without duplicates, the destinations the
 // host routes somewhere: every table's routes except defaults and the
 // local/broadcast entries the kernel keeps for its own addresses.
-func hostRoutes(routes []vnl.Route) []netip.Prefix {
+func hostRoutes(routes []rtRoute) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range routes {
-		if r.Table == unix.RT_TABLE_LOCAL || isDefault(r) {
+		if r.table == unix.RT_TABLE_LOCAL || r.dst.Bits() == 0 {
 			continue
 		}
-		switch r.Type {
+		switch r.typ {
 		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
 			continue
 		}
-		ip, ok := netip.AddrFromSlice(r.Dst.IP)
-		if !ok {
-			continue
-		}
-		ones, _ := r.Dst.Mask.Size()
-		p, err := ip.Unmap().Prefix(ones)
-		if err != nil {
-			continue
-		}
-		out = append(out, p)
+		out = append(out, r.dst.Masked())
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {

@@ -173,8 +173,12 @@ func (h *Host) AddNetns(t testing.TB, name string) string {
 	h.mu.Lock()
 	h.extra = append(h.extra, full)
 	h.mu.Unlock()
+	path := filepath.Join(netnsDir, full)
 	t.Cleanup(func() {
-		if err := deleteNetns(full); err != nil {
+		// A server a test left running there would keep the namespace
+		// alive after `ip netns del`.
+		err := errors.Join(killInNetns([]string{path}), deleteNetns(full))
+		if err != nil {
 			t.Errorf("sandbox: %v", err)
 		}
 	})
@@ -184,13 +188,14 @@ func (h *Host) AddNetns(t testing.TB, name string) string {
 	if out, err := exec.Command("ip", "-n", full, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("sandbox: lo up in %s: %v\n%s", full, err, out)
 	}
-	return filepath.Join(netnsDir, full)
+	return path
 }
 
-// Connect wires a namespace made by AddNetns to the sandbox host with a veth
-// pair: hostIf (<= 15 bytes) in the host with hostCIDR, eth0 in the other
-// namespace with peerCIDR and a default route via the host's address. Use
-// 10.250.0.0/16 addresses so nothing can clash with netctl's pools.
+// Connect wires a namespace made by AddNetns (nsPath is what it returned)
+// to the sandbox host with a veth pair: hostIf (<= 15 bytes) in the host
+// with hostCIDR, eth0 in the other namespace with peerCIDR and a default
+// route via the host's address. Use 10.250.0.0/16 addresses so nothing can
+// clash with netctl's pools.
 func (h *Host) Connect(t testing.TB, nsPath, hostIf, hostCIDR, peerCIDR string) {
 	t.Helper()
 	peer := filepath.Base(nsPath)
