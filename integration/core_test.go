@@ -68,8 +68,10 @@ func TestDockerGuide(t *testing.T) {
 		t.Errorf("ps does not show db's two networks:\n%s", ps)
 	}
 	var nets []struct {
-		Name       string
-		IPAM       struct{ Config []struct{ Subnet, Gateway string } }
+		Name string
+		IPAM struct {
+			Config []struct{ Subnet, Gateway string }
+		}
 		Containers map[string]struct{ Name, MacAddress, IPv4Address string }
 	}
 	if err := json.Unmarshal([]byte(h.MustNetctl(t, "inspect", "my-net").Stdout), &nets); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -161,6 +162,7 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	)
 	total := len(p.Actions)
 	for _, groups := range phases(p) {
+		start := time.Now()
 		sem := make(chan struct{}, workers)
 		var wg sync.WaitGroup
 		for _, g := range groups {
@@ -195,6 +197,14 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 			}(g)
 		}
 		wg.Wait()
+		ran := time.Since(start)
+		if err := r.Links.Settle(ctx); err != nil {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("settle: %w", err))
+			mu.Unlock()
+		}
+		r.Log.Debug().Int("phase", int(groups[0][0].phase)).Int("groups", len(groups)).
+			Dur("ran", ran).Dur("settled", time.Since(start)).Msg("phase done")
 	}
 	// Report in plan order whatever order the workers finished in.
 	order := make(map[*Action]int, len(p.Actions))

@@ -17,8 +17,21 @@ func Diff(project string, desired, observed *model.State) *Plan {
 	p := &Plan{Project: project}
 	recreated := diffNetworks(p, project, desired, observed)
 	diffContainers(p, project, desired, observed, recreated)
-	sort.SliceStable(p.Actions, func(i, j int) bool { return p.Actions[i].phase < p.Actions[j].phase })
+	p.sort()
 	return p
+}
+
+// sort orders actions by phase; within the detach phase, the containers'
+// deletions read first and the bridges' last, as they happen in the kernel.
+func (p *Plan) sort() {
+	rank := func(a *Action) int {
+		r := int(a.phase) * 2
+		if a.phase == phaseDetach && a.Kind == KindNetwork {
+			r++
+		}
+		return r
+	}
+	sort.SliceStable(p.Actions, func(i, j int) bool { return rank(p.Actions[i]) < rank(p.Actions[j]) })
 }
 
 func diffNetworks(p *Plan, project string, desired, observed *model.State) map[string]bool {
@@ -62,7 +75,7 @@ func deleteNetwork(p *Plan, o *model.Network, reason string) bool {
 			Reason: fmt.Sprintf("not removed: bridge %s has active endpoints netctl does not own: %s", o.Bridge, strings.Join(o.Foreign, ", "))})
 		return false
 	}
-	p.add(&Action{Op: OpDelete, Kind: KindNetwork, Reason: reason, Details: []string{"bridge " + o.Bridge}, phase: phaseDeleteNetwork, network: o})
+	p.add(&Action{Op: OpDelete, Kind: KindNetwork, Reason: reason, Details: []string{"bridge " + o.Bridge}, phase: phaseDetach, network: o})
 	return true
 }
 

@@ -1,8 +1,6 @@
 package reconciler
 
 import (
-	"sort"
-
 	"github.com/netctl/netctl/reconciler/model"
 	"github.com/netctl/netctl/spec"
 )
@@ -27,7 +25,7 @@ func DiffFiles(old, new *spec.Topology, opt Options) (*Plan, error) {
 		gone := Diff(old.Name, model.NewState(), before)
 		p.Actions = append(gone.Actions, p.Actions...)
 		p.Blocked = append(gone.Blocked, p.Blocked...)
-		sort.SliceStable(p.Actions, func(i, j int) bool { return p.Actions[i].phase < p.Actions[j].phase })
+		p.sort()
 	}
 	return p, nil
 }

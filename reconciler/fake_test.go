@@ -127,6 +127,8 @@ func (f *fakeHost) DeleteEndpoint(_ context.Context, c *model.Container, ep *mod
 	return nil
 }
 
+func (f *fakeHost) Settle(context.Context) error { return nil }
+
 func (f *fakeHost) EnsureDefaultRoute(_ context.Context, c *model.Container, gw netip.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -29,7 +29,8 @@ type Links interface {
 	// checks the path is a network namespace and records the attachment.
 	EnsureNamespace(ctx context.Context, c *model.Container) error
 	// DeleteNamespace removes an owned namespace (unmount + remove; the
-	// kernel then destroys its veths in bulk). For an External namespace it
+	// kernel then destroys its veths in bulk, asynchronously: Settle waits
+	// for that). For an External namespace it
 	// deletes netctl's endpoints in it and forgets the attachment, leaving
 	// the namespace itself alone.
 	DeleteNamespace(ctx context.Context, c *model.Container) error
@@ -41,6 +42,11 @@ type Links interface {
 	EnsureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error
 	// DeleteEndpoint removes the veth pair; absent is success.
 	DeleteEndpoint(ctx context.Context, c *model.Container, ep *model.Endpoint) error
+
+	// Settle returns once the deletions made so far have completed in the
+	// kernel (namespace teardown is asynchronous), so that an Observe after
+	// it sees them done. The reconciler calls it after each phase.
+	Settle(ctx context.Context) error
 
 	// EnsureDefaultRoute makes gw the container's only default route, or
 	// removes the default route when gw is invalid.

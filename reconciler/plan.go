@@ -84,11 +84,14 @@ func (p *Plan) Empty() bool { return len(p.Actions) == 0 }
 // another in the same plan.
 type phase int
 
+// Bridges are deleted in the same phase as namespaces: each deletion waits
+// on its own kernel synchronisation, so running them side by side with the
+// namespace teardown saves a bridge-deletion's worth of time per plan. A
+// bridge whose ports are still being torn down can be deleted all the same.
 const (
-	phaseDetach        phase = iota // delete endpoints and containers
-	phaseDeleteNetwork              // delete bridges
-	phaseNetwork                    // create or update bridges
-	phaseContainer                  // namespaces, endpoints, routes, files
+	phaseDetach    phase = iota // delete endpoints, containers and bridges
+	phaseNetwork                // create or update bridges
+	phaseContainer              // namespaces, endpoints, routes, files
 )
 
 // symbol is the one-character marker of an op in the text rendering.

@@ -36,6 +36,11 @@ type Links struct {
 	hostDumpMu sync.Mutex
 	hostDump   *dumper
 
+	// pending are host veth ends of namespaces DeleteNamespace unmounted,
+	// which the kernel destroys asynchronously; Settle waits for them.
+	pendingMu sync.Mutex
+	pending   []pendingEnd
+
 	// dirMu orders the creation of files under <root>/netns/<project> and
 	// <root>/attached/<project> against the removal of those directories
 	// when they become empty.

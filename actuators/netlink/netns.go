@@ -250,44 +250,92 @@ func (l *Links) removeDirIfEmpty(dir string) {
 	_ = os.Remove(dir) // fails while not empty, which is fine
 }
 
-// endpointsGoneWait bounds how long DeleteNamespace waits for the kernel to
-// destroy the namespace's veths.
+// endpointsGoneWait bounds how long Settle waits for the kernel to destroy
+// the veths of deleted namespaces.
 const endpointsGoneWait = 3 * time.Second
 
-// deleteHostEnds makes sure the host ends of c's endpoints are gone when
-// DeleteNamespace returns. Unmounting drops the last reference to the
-// namespace, but the kernel destroys it (and our veths with it)
-// asynchronously, tens of milliseconds later for a batch; returning before
-// that would let the reconciler's verifying Observe find the veths and
-// delete them one by one, at ~20 ms each, racing the kernel. So after an
-// unmount it waits for them. Host ends still there afterwards (the
-// namespace is held by someone else, or was already gone and left orphans)
-// belong to no namespace netctl knows any more and are deleted.
-func (l *Links) deleteHostEnds(ctx context.Context, c *model.Container, wait bool) error {
-	var names []string
+// pendingEnd is a host veth end expected to vanish with its namespace.
+type pendingEnd struct {
+	container *model.Container
+	name      string
+}
+
+// deleteHostEnds takes care of the host ends of c's endpoints. Unmounting
+// drops the last reference to the namespace, but the kernel destroys it
+// (and our veths with it) asynchronously, tens of milliseconds later for a
+// whole batch of namespaces; so after an unmount the ends are queued for
+// Settle, which waits for all of them at once. Without an unmount (the
+// namespace was already gone) nothing will remove them: delete them now.
+func (l *Links) deleteHostEnds(ctx context.Context, c *model.Container, unmounted bool) error {
+	if unmounted {
+		l.pendingMu.Lock()
+		for _, ep := range c.Endpoints {
+			if ep.HostIf != "" {
+				l.pending = append(l.pending, pendingEnd{c, ep.HostIf})
+			}
+		}
+		l.pendingMu.Unlock()
+		return nil
+	}
 	for _, ep := range c.Endpoints {
-		if ep.HostIf != "" {
-			names = append(names, ep.HostIf)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := l.deleteHostEnd(c, ep.HostIf); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+func (l *Links) deleteHostEnd(c *model.Container, name string) error {
+	if name == "" {
+		return nil
+	}
+	link, err := l.hostEndOf(c, name)
+	if err != nil || link == nil {
+		return err
+	}
+	if err := l.host.LinkDel(link); err != nil && !linkGone(err) {
+		return fmt.Errorf("delete veth %s: %w", name, err)
+	}
+	l.log.Debug().Str("container", c.ID()).Str("veth", name).Msg("deleted veth left without namespace")
+	return nil
+}
+
+// Settle waits until the host ends of every namespace deleted so far are
+// gone, so that an Observe right after sees the deletion complete. Ends
+// still there after endpointsGoneWait (someone else holds the namespace)
+// belong to no namespace netctl knows any more and are deleted.
+func (l *Links) Settle(ctx context.Context) error {
+	l.pendingMu.Lock()
+	pending := l.pending
+	l.pending = nil
+	l.pendingMu.Unlock()
 	deadline := time.Now().Add(endpointsGoneWait)
 	delay := time.Millisecond
-	for len(names) > 0 {
-		link, err := l.hostEndOf(c, names[0])
+	for len(pending) > 0 {
+		present, err := l.hostLinkNames()
 		if err != nil {
 			return err
 		}
-		if link == nil {
-			names = names[1:]
-			continue
-		}
-		if !wait || time.Now().After(deadline) {
-			if err := l.host.LinkDel(link); err != nil && !linkGone(err) {
-				return fmt.Errorf("delete veth %s: %w", names[0], err)
+		left := pending[:0]
+		for _, p := range pending {
+			if present[p.name] {
+				left = append(left, p)
 			}
-			l.log.Debug().Str("container", c.ID()).Str("veth", names[0]).Msg("deleted veth left without namespace")
-			names = names[1:]
-			continue
+		}
+		pending = left
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, p := range pending {
+				if err := l.deleteHostEnd(p.container, p.name); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():

@@ -14,7 +14,7 @@ import (
 
 func TestDeleteNamespaceRemovesVeths(t *testing.T) {
 	s, n, web, db := twoContainers(t)
-	if err := s.links.DeleteNamespace(context.Background(), web); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, web); err != nil {
 		t.Fatal(err)
 	}
 	// The kernel destroys the namespace asynchronously; DeleteNamespace
@@ -35,11 +35,11 @@ func TestDeleteNamespaceRemovesVeths(t *testing.T) {
 	if got := st.Networks[n.ID()].Foreign; len(got) != 0 {
 		t.Errorf("Foreign = %v", got)
 	}
-	if err := s.links.DeleteNamespace(context.Background(), web); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, web); err != nil {
 		t.Errorf("deleting again: %v", err)
 	}
 	// The project directory goes with its last namespace.
-	if err := s.links.DeleteNamespace(context.Background(), db); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, db); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Dir(db.Netns)); !errors.Is(err, fs.ErrNotExist) {
@@ -56,7 +56,7 @@ func TestDeleteNamespaceHeldElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mustIn(s.hostPath, "mount", "--bind", web.Netns, keep)
-	if err := s.links.DeleteNamespace(context.Background(), web); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, web); err != nil {
 		t.Fatal(err)
 	}
 	if s.hostLink("nct-web0") != nil {
@@ -87,13 +87,13 @@ func TestEnsureNamespaceOverLeftoverFile(t *testing.T) {
 	}
 	ns.Close()
 	// And a plain file is deleted like a namespace.
-	if err := s.links.DeleteNamespace(context.Background(), c); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, c); err != nil {
 		t.Fatal(err)
 	}
 	if err := createMountPoint(c.Netns); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.links.DeleteNamespace(context.Background(), c); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, c); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(c.Netns); !errors.Is(err, fs.ErrNotExist) {
@@ -142,7 +142,7 @@ func TestExternalNamespace(t *testing.T) {
 		t.Fatalf("external container observed as %+v", c)
 	}
 
-	if err := s.links.DeleteNamespace(ctx, ext); err != nil {
+	if err := deleteAndSettle(ctx, s.links, ext); err != nil {
 		t.Fatal(err)
 	}
 	if s.hostLink("nct-side0") != nil {
@@ -180,7 +180,7 @@ func TestExternalNamespaceDies(t *testing.T) {
 	if c == nil || c.NetnsOK || !c.External || c.Netns != extPath {
 		t.Fatalf("dead external container observed as %+v", c)
 	}
-	if err := s.links.DeleteNamespace(ctx, c); err != nil {
+	if err := deleteAndSettle(ctx, s.links, c); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.observe().Containers[ext.ID()]; ok {
@@ -213,10 +213,19 @@ func TestOrphanHostVethObserved(t *testing.T) {
 		t.Errorf("orphan endpoint = %+v", *ep)
 	}
 	// What the reconciler does with it: delete the observed container.
-	if err := s.links.DeleteNamespace(context.Background(), c); err != nil {
+	if err := deleteAndSettle(context.Background(), s.links, c); err != nil {
 		t.Fatal(err)
 	}
 	if s.hostLink("nct-web0") != nil {
 		t.Error("orphan veth left")
 	}
+}
+
+// deleteAndSettle deletes a namespace and waits for the kernel to finish,
+// as the reconciler does at the end of a phase.
+func deleteAndSettle(ctx context.Context, l *Links, c *model.Container) error {
+	if err := l.DeleteNamespace(ctx, c); err != nil {
+		return err
+	}
+	return l.Settle(ctx)
 }

@@ -391,3 +391,16 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 		})
 	}
 }
+
+// hostLinkNames is the set of link names in the host namespace.
+func (l *Links) hostLinkNames() (map[string]bool, error) {
+	links, err := l.hostLinks()
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]bool, len(links))
+	for _, lk := range links {
+		names[lk.name] = true
+	}
+	return names, nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -116,7 +117,10 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		Options: reconciler.Options{Root: a.root, HostResolv: resolv},
 		Log:     a.log,
 	}
-	return r, func() { host.Close() }, nil
+	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
+		r.Workers = w
+	}
+	return r, func() { links.Close(); host.Close() }, nil
 }
 
 // locked runs fn holding the --root lock, so two netctl never interleave.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
 )
 
 // exitError carries a process exit code through cobra.
