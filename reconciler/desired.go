@@ -189,6 +189,13 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 		for _, h := range sc.ExtraHosts {
 			c.ExtraHosts = append(c.ExtraHosts, model.HostEntry{IP: h.IP, Names: []string{h.Name}})
 		}
+		for _, l := range sc.Links {
+			c.Links = append(c.Links, model.Link{Container: l.Container, Alias: l.Alias})
+		}
+		for _, e := range sc.Expose {
+			c.Expose = append(c.Expose, model.PortProto{Port: e.Port, Proto: e.Proto})
+		}
+		c.Env = sc.Env
 		switch sc.NetworkMode {
 		case spec.NetworkHost:
 			c.Mode = model.ModeHost

@@ -100,6 +100,17 @@ type Container struct {
 	// Settings the kernel cannot hold (names, links, hosts and resolv files).
 	ExtraHosts []HostEntry
 	DNS        []netip.Addr
+	// Legacy links to other containers of the same project, the ports the
+	// container exposes (what links see) and its env (what links show as
+	// <ALIAS>_ENV_<NAME>).
+	Links  []Link
+	Expose []PortProto
+	Env    map[string]string
+	// Ports are the published ports, each resolved to a concrete host port
+	// (ephemeral and range picks included). Observed: read back from the
+	// firewall rules that carry them.
+	Ports []Port
+
 	// Contents of the container's hosts and resolv.conf files.
 	HostsFile  string
 	ResolvFile string
@@ -124,6 +135,27 @@ func (c *Container) Endpoint(networkID string) *Endpoint {
 		}
 	}
 	return nil
+}
+
+// Link is a legacy link: Container (same project) seen under Alias.
+type Link struct {
+	Container string
+	Alias     string
+}
+
+// PortProto is a port and protocol ("tcp", "udp", "sctp").
+type PortProto struct {
+	Port  uint16
+	Proto string
+}
+
+// Port is one published port: HostIP:HostPort -> ContainerPort/Proto.
+// HostIP is invalid when the port is bound on every host address.
+type Port struct {
+	HostIP        netip.Addr
+	HostPort      uint16
+	ContainerPort uint16
+	Proto         string
 }
 
 // HostEntry is one /etc/hosts line.
