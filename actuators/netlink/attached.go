@@ -36,7 +36,11 @@ func (l *Links) attach(c *model.Container) error {
 	if id == l.hostID {
 		return errors.New("is the host's network namespace")
 	}
-	if err := l.loUp(ns, c); err != nil {
+	h, _, err := l.nsHandle(c.Netns, true)
+	if err != nil {
+		return err
+	}
+	if err := l.loUp(h, c); err != nil {
 		return err
 	}
 	return l.writeRecord(c)

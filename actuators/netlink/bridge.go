@@ -123,9 +123,9 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	if foreign := foreignPorts(links, br.Attrs().Index, n.ID()); len(foreign) > 0 {
 		return fmt.Errorf("has ports netctl does not own: %s", strings.Join(foreign, ", "))
 	}
-	if err := l.host.LinkDel(br); err != nil && !linkGone(err) {
+	if err := l.queueDelete(br); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	l.log.Debug().Str("bridge", n.Bridge).Str("network", n.ID()).Msg("deleted bridge")
+	l.log.Debug().Str("bridge", n.Bridge).Str("network", n.ID()).Msg("queued bridge for deletion")
 	return nil
 }

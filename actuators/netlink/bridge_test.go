@@ -70,7 +70,7 @@ func TestEnsureBridgeRefusesUnowned(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, want)
 		}
-		if err := s.links.DeleteBridge(ctx, n); err == nil {
+		if err := settled(ctx, s.links, s.links.DeleteBridge(ctx, n)); err == nil {
 			t.Errorf("%s: DeleteBridge of an unowned link succeeded", tc.name)
 		}
 		l := s.hostLink(tc.name)
@@ -117,7 +117,7 @@ func TestForeignPortsAndDeleteBridge(t *testing.T) {
 	if got := s.observe().Networks[n.ID()].Foreign; !slices.Equal(got, []string{"hand0", "hand1"}) {
 		t.Errorf("Foreign = %v", got)
 	}
-	err := s.links.DeleteBridge(ctx, n)
+	err := settled(ctx, s.links, s.links.DeleteBridge(ctx, n))
 	if err == nil || !strings.Contains(err.Error(), "hand0, hand1") {
 		t.Fatalf("DeleteBridge with foreign ports: err = %v", err)
 	}
@@ -126,13 +126,13 @@ func TestForeignPortsAndDeleteBridge(t *testing.T) {
 	}
 	s.mustIn(s.hostPath, "ip", "link", "del", "hand0")
 	// Our own endpoints do not block deletion.
-	if err := s.links.DeleteBridge(ctx, n); err != nil {
+	if err := settled(ctx, s.links, s.links.DeleteBridge(ctx, n)); err != nil {
 		t.Fatal(err)
 	}
 	if s.hostLink(n.Bridge) != nil {
 		t.Error("bridge still there")
 	}
-	if err := s.links.DeleteBridge(ctx, n); err != nil {
+	if err := settled(ctx, s.links, s.links.DeleteBridge(ctx, n)); err != nil {
 		t.Errorf("deleting an absent bridge: %v", err)
 	}
 	if c := s.observe().Containers[web.ID()]; c.Endpoints[0].HostOK {

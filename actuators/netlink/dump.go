@@ -60,6 +60,7 @@ type link struct {
 	index  int
 	peer   int // IFLA_LINK: a veth's partner ifindex
 	master int
+	group  uint32
 	mtu    int
 	up     bool
 	name   string
@@ -277,6 +278,8 @@ func parseLink(m []byte) (link, error) {
 			l.peer = int(u32(v))
 		case unix.IFLA_MASTER:
 			l.master = int(u32(v))
+		case unix.IFLA_GROUP:
+			l.group = u32(v)
 		case unix.IFLA_LINKINFO:
 			kindErr = attrs(v, func(typ uint16, v []byte) {
 				if typ == unix.IFLA_INFO_KIND {

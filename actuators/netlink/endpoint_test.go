@@ -269,13 +269,13 @@ func TestDeleteEndpoint(t *testing.T) {
 	s, _, web, db := twoContainers(t)
 	ctx := context.Background()
 	ep := web.Endpoints[0]
-	if err := s.links.DeleteEndpoint(ctx, web, ep); err != nil {
+	if err := settled(ctx, s.links, s.links.DeleteEndpoint(ctx, web, ep)); err != nil {
 		t.Fatal(err)
 	}
 	if s.hostLink(ep.HostIf) != nil || s.nsLink(web.Netns, "eth0") != nil {
 		t.Error("veth pair still there")
 	}
-	if err := s.links.DeleteEndpoint(ctx, web, ep); err != nil {
+	if err := settled(ctx, s.links, s.links.DeleteEndpoint(ctx, web, ep)); err != nil {
 		t.Errorf("second delete: %v", err)
 	}
 	s.noPing(db.Netns, "10.250.1.10")

@@ -36,6 +36,21 @@ type Links struct {
 	hostDumpMu sync.Mutex
 	hostDump   *dumper
 
+	// nsCache holds the container namespace handles of the current phase
+	// (see nsHandle).
+	nsMu    sync.Mutex
+	nsCache map[string]*nsEntry
+
+	// hostReq sends the requests vishvananda's handle cannot express (see
+	// rawlink.go) on a socket in the host namespace.
+	hostReq *requester
+
+	// deleteGroup is the link group DeleteBridge and DeleteEndpoint move
+	// links into; Settle deletes the whole group in one request (see
+	// batchdelete.go). Random per process, so it names only our queue.
+	deleteGroup uint32
+	deletes     []queuedDelete
+
 	// pending are host veth ends of namespaces DeleteNamespace unmounted,
 	// which the kernel destroys asynchronously; Settle waits for them.
 	pendingMu sync.Mutex
@@ -70,18 +85,28 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 		h.Close()
 		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
 	}
+	reqFd, err := routeSocketAt(host)
+	if err != nil {
+		h.Close()
+		unix.Close(fd)
+		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
+	}
 	return &Links{
-		root:     filepath.Clean(root),
-		host:     h,
-		hostID:   id,
-		hostDump: newDumper(fd, nil),
-		log:      log,
+		root:        filepath.Clean(root),
+		host:        h,
+		hostID:      id,
+		hostDump:    newDumper(fd, nil),
+		hostReq:     newRequester(reqFd),
+		deleteGroup: newDeleteGroup(),
+		log:         log,
 	}, nil
 }
 
 // Close releases the host netlink sockets.
 func (l *Links) Close() error {
+	l.dropNsHandles()
 	l.host.Close()
+	l.hostReq.close()
 	l.hostDumpMu.Lock()
 	defer l.hostDumpMu.Unlock()
 	return unix.Close(l.hostDump.fd)

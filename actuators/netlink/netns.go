@@ -136,19 +136,18 @@ func (l *Links) ensureOwnedNetns(c *model.Container) error {
 	if err != nil {
 		return err
 	}
-	ns, _, err := openNetns(path, false)
+	h, _, err := l.nsHandle(path, false)
 	if noNetns(err) {
 		if err := l.createNetns(path); err != nil {
 			return err
 		}
 		l.log.Debug().Str("container", c.ID()).Str("netns", path).Msg("created network namespace")
-		ns, _, err = openNetns(path, false)
+		h, _, err = l.nsHandle(path, false)
 	}
 	if err != nil {
 		return err
 	}
-	defer ns.Close()
-	return l.loUp(ns, c)
+	return l.loUp(h, c)
 }
 
 // createNetns mounts a new network namespace at path. A plain file already
@@ -210,6 +209,7 @@ func (l *Links) deleteOwnedNetns(ctx context.Context, c *model.Container) error 
 	if err != nil {
 		return err
 	}
+	l.dropNsHandle(path)
 	mounted, err := unmountAll(path)
 	if err != nil {
 		return err
@@ -308,6 +308,10 @@ func (l *Links) deleteHostEnd(c *model.Container, name string) error {
 // still there after endpointsGoneWait (someone else holds the namespace)
 // belong to no namespace netctl knows any more and are deleted.
 func (l *Links) Settle(ctx context.Context) error {
+	l.dropNsHandles()
+	if err := l.flushDeletes(); err != nil {
+		return err
+	}
 	l.pendingMu.Lock()
 	pending := l.pending
 	l.pending = nil
@@ -362,12 +366,7 @@ func (l *Links) hostEndOf(c *model.Container, name string) (vnl.Link, error) {
 }
 
 // loUp brings the namespace's loopback up.
-func (l *Links) loUp(ns netns.NsHandle, c *model.Container) error {
-	h, err := newHandle(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+func (l *Links) loUp(h *vnl.Handle, c *model.Container) error {
 	lo, err := linkByName(h, "lo")
 	if err != nil {
 		return err

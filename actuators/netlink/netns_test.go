@@ -229,3 +229,12 @@ func deleteAndSettle(ctx context.Context, l *Links, c *model.Container) error {
 	}
 	return l.Settle(ctx)
 }
+
+// settled finishes a deletion as the reconciler does at the end of a phase:
+// queued deletions happen in Settle.
+func settled(ctx context.Context, l *Links, err error) error {
+	if err != nil {
+		return err
+	}
+	return l.Settle(ctx)
+}

@@ -30,16 +30,10 @@ func (l *Links) ensureDefaultRoute(c *model.Container, gw netip.Addr) error {
 	if gw.IsValid() && !gw.Is4() {
 		return fmt.Errorf("gateway %s is not IPv4", gw)
 	}
-	ns, _, err := openNetns(c.Netns, c.External)
+	h, _, err := l.nsHandle(c.Netns, c.External)
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}
-	defer ns.Close()
-	h, err := newHandle(ns)
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", c.Netns, err)
-	}
-	defer h.Close()
 	routes, err := mainRoutes(h)
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)

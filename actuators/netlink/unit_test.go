@@ -129,7 +129,7 @@ func TestDumpMatchesVishvananda(t *testing.T) {
 	for i, l := range ours.links {
 		a := theirs[i].Attrs()
 		want := link{
-			index: a.Index, peer: a.ParentIndex, master: a.MasterIndex, mtu: a.MTU,
+			index: a.Index, peer: a.ParentIndex, master: a.MasterIndex, group: a.Group, mtu: a.MTU,
 			up: isUp(theirs[i]), name: a.Name, alias: a.Alias, kind: theirs[i].Type(),
 		}
 		want.mac = a.HardwareAddr
