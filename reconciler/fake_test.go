@@ -31,10 +31,16 @@ func (f *fakeHost) record(call string) error {
 	return nil
 }
 
-func (f *fakeHost) Observe(context.Context) (*model.State, error) {
+func (f *fakeHost) Observe(_ context.Context, scope model.Scope) (*model.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return cloneState(f.st, false), nil
+	st := cloneState(f.st, false)
+	for id := range st.Containers {
+		if !scope.Has(id) {
+			delete(st.Containers, id)
+		}
+	}
+	return st, nil
 }
 
 func (f *fakeHost) EnsureBridge(_ context.Context, n *model.Network) error {
@@ -152,7 +158,7 @@ func newFakeFiles() *fakeFiles {
 	return &fakeFiles{networks: map[string]*model.Network{}, containers: map[string]*model.Container{}}
 }
 
-func (f *fakeFiles) Observe(_ context.Context, st *model.State) error {
+func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scope) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for id, s := range f.networks {
@@ -164,6 +170,9 @@ func (f *fakeFiles) Observe(_ context.Context, st *model.State) error {
 		n.Driver, n.Internal, n.ICC, n.IPRange, n.Labels = s.Driver, s.Internal, s.ICC, s.IPRange, s.Labels
 	}
 	for id, s := range f.containers {
+		if !scope.Has(id) {
+			continue
+		}
 		c := st.Containers[id]
 		if c == nil {
 			c = &model.Container{Project: s.Project, Name: s.Name, Netns: s.Netns, External: s.External}

@@ -15,8 +15,9 @@ import (
 type Links interface {
 	// Observe reads every netctl-owned bridge, namespace and endpoint, of
 	// every project, plus the host's IPv4 routes. Container settings the
-	// kernel cannot hold (Hostname, Aliases, ...) are left empty.
-	Observe(ctx context.Context) (*model.State, error)
+	// kernel cannot hold (Hostname, Aliases, ...) are left empty. Only the
+	// containers in scope are read (nil: all).
+	Observe(ctx context.Context, scope model.Scope) (*model.State, error)
 
 	// EnsureBridge creates the bridge or brings it to n: mark, MTU,
 	// exactly the gateway address Gateway/Subnet.Bits(), up.
@@ -57,8 +58,9 @@ type Links interface {
 // and the settings of networks and containers (labels, hostnames, aliases).
 type Files interface {
 	// Observe fills the file-backed fields of the observed state, and adds
-	// the containers that exist only as files (network_mode: host).
-	Observe(ctx context.Context, st *model.State) error
+	// the containers that exist only as files (network_mode: host); only
+	// the containers in scope (nil: all).
+	Observe(ctx context.Context, st *model.State, scope model.Scope) error
 	WriteNetwork(ctx context.Context, n *model.Network) error
 	RemoveNetwork(ctx context.Context, n *model.Network) error
 	// WriteContainer writes c's settings and its HostsFile and ResolvFile.

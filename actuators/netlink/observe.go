@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,9 +18,10 @@ import (
 )
 
 // Observe reads every netctl-owned bridge, container namespace and
-// endpoint, of every project, plus the host's IPv4 routes.
-func (l *Links) Observe(ctx context.Context) (*model.State, error) {
-	targets, err := l.listContainers()
+// endpoint, of every project, plus the host's IPv4 routes; of the
+// containers, only those in scope (nil: all).
+func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, error) {
+	targets, err := l.listContainers(scope)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func (l *Links) Observe(ctx context.Context) (*model.State, error) {
 	for _, v := range seen {
 		st.Containers[v.c.ID()] = v.c
 	}
-	l.matchEndpoints(st, hr.v, bridges, seen)
+	l.matchEndpoints(st, hr.v, bridges, seen, scope)
 	for _, c := range st.Containers {
 		slices.SortStableFunc(c.Endpoints, func(a, b *model.Endpoint) int {
 			if c := compareIfNames(a.IfName, b.IfName); c != 0 {
@@ -184,7 +186,10 @@ type target struct {
 // listContainers lists <root>/netns/*/* and <root>/attached/*/*. An owned
 // namespace wins over a record of the same name, which only a hand edit
 // produces.
-func (l *Links) listContainers() ([]target, error) {
+func (l *Links) listContainers(scope model.Scope) ([]target, error) {
+	if scope != nil {
+		return l.scopedTargets(scope), nil
+	}
 	owned, err := listTwoLevels(l.netnsDir())
 	if err != nil {
 		return nil, err
@@ -207,6 +212,25 @@ func (l *Links) listContainers() ([]target, error) {
 		targets = append(targets, target{project: pn[0], name: pn[1], path: l.attachedPath(pn[0], pn[1]), external: true})
 	}
 	return targets, nil
+}
+
+// scopedTargets finds the containers of scope without listing the
+// directories, which at a thousand containers costs more than reading the
+// few namespaces a verification needs.
+func (l *Links) scopedTargets(scope model.Scope) []target {
+	var targets []target
+	for _, id := range slices.Sorted(maps.Keys(scope)) {
+		project, name, ok := strings.Cut(id, "/")
+		if !ok || checkPathElem("project", project) != nil || checkPathElem("container", name) != nil {
+			continue
+		}
+		if _, err := os.Lstat(l.ownedNetnsPath(project, name)); err == nil {
+			targets = append(targets, target{project: project, name: name, path: l.ownedNetnsPath(project, name)})
+		} else if _, err := os.Lstat(l.attachedPath(project, name)); err == nil {
+			targets = append(targets, target{project: project, name: name, path: l.attachedPath(project, name), external: true})
+		}
+	}
+	return targets
 }
 
 // listTwoLevels returns the [project, name] pairs of dir/<project>/<name>,
@@ -334,7 +358,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 // the host-side ends carrying the same mark, and reports host-side ends
 // left over (their namespace or peer is gone) as endpoints with PeerOK
 // false, so that the reconciler deletes them.
-func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[string]int, seen []*nsView) {
+func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[string]int, seen []*nsView, scope model.Scope) {
 	hostEnds := make(map[string][]link) // by mark
 	for _, h := range host.links {
 		o, ok := model.ParseOwner(h.alias)
@@ -372,6 +396,9 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 			continue
 		}
 		id := model.ContainerID(o.Project, o.Container)
+		if !scope.Has(id) {
+			continue
+		}
 		c := st.Containers[id]
 		if c == nil {
 			// Netns stays empty: there is no namespace to name.

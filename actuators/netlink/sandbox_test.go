@@ -245,7 +245,7 @@ func (s *sandbox) ensureBridge(n *model.Network) {
 
 func (s *sandbox) observe() *model.State {
 	s.t.Helper()
-	st, err := s.links.Observe(context.Background())
+	st, err := s.links.Observe(context.Background(), nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func BenchmarkObserve(b *testing.B) {
 	settle()
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := s.links.Observe(ctx); err != nil {
+		if _, err := s.links.Observe(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestObserveCancelled(t *testing.T) {
 	s := scaleSandbox(t, 20)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.links.Observe(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := s.links.Observe(ctx, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Observe with a cancelled context: err = %v", err)
 	}
 }

@@ -180,6 +180,13 @@ type Endpoint struct {
 	PeerOK bool // container side exists and is up
 }
 
+// Scope limits an observation to some containers, by ID; networks and host
+// routes are always read in full. A nil Scope is everything.
+type Scope map[string]bool
+
+// Has reports whether the container is in scope.
+func (s Scope) Has(containerID string) bool { return s == nil || s[containerID] }
+
 // Owner marks a kernel object as netctl's (IFLA_IFALIAS). Only objects
 // carrying such a mark are ever modified or deleted.
 type Owner struct {
