@@ -23,6 +23,7 @@ const maxRounds = 3
 type Reconciler struct {
 	Links   Links
 	Files   Files
+	Names   Names // nil: names are planned but DNS actions fail
 	Options Options
 	Log     zerolog.Logger
 	// Workers bounds how many containers are wired at once (default
@@ -40,6 +41,11 @@ func (r *Reconciler) Observe(ctx context.Context) (*model.State, error) {
 	}
 	if err := r.Files.Observe(ctx, st); err != nil {
 		return nil, fmt.Errorf("observe files: %w", err)
+	}
+	if r.Names != nil {
+		if err := r.Names.Observe(ctx, st); err != nil {
+			return nil, fmt.Errorf("observe dns: %w", err)
+		}
 	}
 	return st, nil
 }
@@ -275,6 +281,8 @@ func (r *Reconciler) run(ctx context.Context, a *Action) error {
 		return r.Links.EnsureDefaultRoute(ctx, a.container, a.gateway)
 	case KindFiles:
 		return r.Files.WriteContainer(ctx, a.container)
+	case KindDNS:
+		return r.runDNS(ctx, a)
 	}
 	return fmt.Errorf("unknown action kind %q", a.Kind)
 }
