@@ -49,6 +49,8 @@ type containerSettings struct {
 const (
 	Hosts  = "hosts"
 	Resolv = "resolv.conf"
+	// Env holds the legacy link env vars (NAME=value lines).
+	Env = "env"
 )
 
 func projectDir(project string) string {
@@ -136,6 +138,7 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State) error {
 		}
 		c.HostsFile = readOptional(filepath.Join(dir, Hosts))
 		c.ResolvFile = readOptional(filepath.Join(dir, Resolv))
+		c.EnvFile = readOptional(filepath.Join(dir, Env))
 	}
 	return nil
 }
@@ -162,6 +165,9 @@ func (s *Store) WriteContainer(_ context.Context, c *model.Container) error {
 		return err
 	}
 	if err := WriteAtomic(filepath.Join(dir, Resolv), []byte(c.ResolvFile)); err != nil {
+		return err
+	}
+	if err := writeOptional(filepath.Join(dir, Env), c.EnvFile); err != nil {
 		return err
 	}
 	cs := containerSettings{Hostname: c.Hostname, Mode: c.Mode, Netns: c.Netns, External: c.External,
@@ -247,4 +253,15 @@ func WriteAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeOptional writes a file that exists only when it has content.
+func writeOptional(path, content string) error {
+	if content == "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+		return nil
+	}
+	return WriteAtomic(path, []byte(content))
 }
