@@ -146,7 +146,7 @@ func (s *Server) Reload(cfg Config) Status {
 	if s.closed {
 		return s.statusLocked()
 	}
-	snap, wanted := build(cfg, s.log)
+	snap, wanted := build(cfg, s.opts.Port, s.log)
 	// New names first: a query on a listener that stays sees them at once.
 	s.snap.Store(snap)
 	s.cfg = cfg

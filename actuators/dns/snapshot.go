@@ -87,10 +87,10 @@ func contains(list []string, s string) bool {
 
 // build indexes cfg and lists the listeners it needs, each with the
 // project that owns it.
-func build(cfg Config, log zerolog.Logger) (*snapshot, map[listenKey]string) {
+func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]string) {
 	snap := &snapshot{clients: map[netip.Addr]*client{}}
 	wanted := map[listenKey]string{}
-	self := map[netip.Addr]bool{}
+	self := map[netip.AddrPort]bool{} // our own listeners
 	projects := append([]Project(nil), cfg.Projects...)
 	sort.Slice(projects, func(i, j int) bool { return projectName(projects[i]) < projectName(projects[j]) })
 	for _, p := range projects {
@@ -99,7 +99,7 @@ func build(cfg Config, log zerolog.Logger) (*snapshot, map[listenKey]string) {
 		}
 		for _, n := range p.DNS.Networks {
 			if n.Gateway.IsValid() {
-				self[n.Gateway] = true
+				self[netip.AddrPortFrom(n.Gateway, uint16(port))] = true
 			}
 		}
 	}
@@ -144,7 +144,7 @@ func build(cfg Config, log zerolog.Logger) (*snapshot, map[listenKey]string) {
 			}
 			for _, u := range c.Upstreams {
 				// Asking ourselves would loop until the timeout.
-				if u.IsValid() && !self[u.Addr()] {
+				if u.IsValid() && !self[u] {
 					cl.upstreams = append(cl.upstreams, u.String())
 				}
 			}
