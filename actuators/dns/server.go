@@ -307,7 +307,9 @@ func (s *Server) open(k listenKey) (*listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", k, err)
 	}
 	udp := &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.MaxMsgSize}
-	tcp := &mdns.Server{Listener: ln, Handler: s, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 5 * time.Second }}
+	// MaxTCPQueries -1: a client may keep its connection for as many
+	// queries as it likes (idle ones still close after IdleTimeout).
+	tcp := &mdns.Server{Listener: ln, Handler: s, MaxTCPQueries: -1, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 5 * time.Second }}
 	for _, srv := range []*mdns.Server{udp, tcp} {
 		if err := start(srv); err != nil {
 			l.close()
