@@ -156,9 +156,9 @@ func TestNamesEmbeddedDNS(t *testing.T) {
 	expect("web", "webdb", db) // link alias, web only
 	expect("web", "front", front)
 	expect("db", "web", webB)
-	expect("db", "webdb")    // not db's link
-	expect("db", "front")    // not on frontend
-	expect("front", "db")    // not on backend
+	expect("db", "webdb") // not db's link
+	expect("db", "front") // not on frontend
+	expect("front", "db") // not on backend
 	expect("front", "web", webF)
 	// Three networks: hub (frontend, third) sees front, web and edge, not
 	// db; edge (third) sees hub only.

@@ -67,7 +67,6 @@ func TestNamesDesired(t *testing.T) {
 	golden(t, filepath.Join("testdata", "names-links.txt"), env.String())
 }
 
-
 func TestLinkEnvExactly(t *testing.T) {
 	h := newHarness()
 	d, err := Desired(parse(t, "shop.yaml", namesTopo), nil, h.r.Options)

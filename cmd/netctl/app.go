@@ -27,9 +27,9 @@ type app struct {
 	// resolvConf is the host's resolv.conf: its resolvers are the
 	// containers' upstreams (tests point it at a file of their own).
 	resolvConf string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      zerolog.Logger
+	stdout     io.Writer
+	stderr     io.Writer
+	log        zerolog.Logger
 }
 
 func (a *app) rootCommand() *cobra.Command {
