@@ -24,12 +24,13 @@ import (
 type app struct {
 	root     string
 	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	log      zerolog.Logger
+
 	// resolvConf is the host's resolv.conf: its resolvers are the
 	// containers' upstreams (tests point it at a file of their own).
 	resolvConf string
-	stdout     io.Writer
-	stderr     io.Writer
-	log        zerolog.Logger
 }
 
 func (a *app) rootCommand() *cobra.Command {
