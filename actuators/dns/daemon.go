@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,10 @@ func Serve(ctx context.Context, root string, opts Options) error {
 		return fmt.Errorf("dns server: %w", err)
 	}
 	defer os.Remove(filepath.Join(dir, pidFile))
+
+	// The server's heap is small and answers allocate a little each:
+	// collect less often, for steadier latency.
+	debug.SetGCPercent(400)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -38,9 +38,9 @@ func (s *Server) forward(r *mdns.Msg, cl *client, udp bool) *mdns.Msg {
 			break
 		}
 		c := &mdns.Client{Net: netw, Timeout: per}
-		resp, _, err := c.ExchangeContext(ctx, q, up)
+		resp, _, err := c.ExchangeContext(ctx, q, up.String())
 		if err != nil {
-			s.log.Debug().Err(err).Str("upstream", up).Str("name", r.Question[0].Name).Msg("forward")
+			s.log.Debug().Err(err).Str("upstream", up.String()).Str("name", r.Question[0].Name).Msg("forward")
 			continue
 		}
 		if (resp.Rcode == mdns.RcodeServerFailure || resp.Rcode == mdns.RcodeRefused) && i < len(cl.upstreams)-1 {

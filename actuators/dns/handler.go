@@ -28,18 +28,28 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 
 // answer computes the reply to r from src.
 func (s *Server) answer(r *mdns.Msg, src netip.Addr, udp bool) *mdns.Msg {
+	m, cl := s.local(r, src)
+	if m == nil {
+		return s.forward(r, cl, udp)
+	}
+	return m
+}
+
+// local answers r from what the server knows; a nil reply means the
+// query goes to cl's upstreams.
+func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 	snap := s.snap.Load()
 	cl := snap.clients[src]
 	if cl == nil {
 		// Not a container of ours: no names, and no open resolver.
-		return reply(r, mdns.RcodeRefused)
+		return reply(r, mdns.RcodeRefused), nil
 	}
 	if r.Opcode != mdns.OpcodeQuery || len(r.Question) != 1 {
-		return reply(r, mdns.RcodeNotImplemented)
+		return reply(r, mdns.RcodeNotImplemented), cl
 	}
 	q := r.Question[0]
 	if q.Qclass != mdns.ClassINET {
-		return s.forward(r, cl, udp)
+		return nil, cl
 	}
 	name := normalize(q.Name)
 	if q.Qtype == mdns.TypePTR {
@@ -51,18 +61,18 @@ func (s *Server) answer(r *mdns.Msg, src netip.Addr, udp bool) *mdns.Msg {
 				for _, n := range names {
 					m.Answer = append(m.Answer, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: n})
 				}
-				return m
+				return m, cl
 			case inZone:
 				m := authoritative(r)
 				m.Rcode = mdns.RcodeNameError
-				return m
+				return m, cl
 			}
 		}
-		return s.forward(r, cl, udp)
+		return nil, cl
 	}
 	addrs, ok := cl.lookup(name)
 	if !ok {
-		return s.forward(r, cl, udp)
+		return nil, cl
 	}
 	m := authoritative(r)
 	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
@@ -77,9 +87,12 @@ func (s *Server) answer(r *mdns.Msg, src netip.Addr, udp bool) *mdns.Msg {
 			m.Answer = append(m.Answer, &mdns.A{Hdr: header(q.Name, mdns.TypeA), A: a.AsSlice()})
 		}
 	}
+	// Compression only pays for long answers; computing it costs more
+	// than it saves on the usual one or two records.
+	m.Compress = len(m.Answer) > 4
 	// AAAA and other types of a container name: no data, but the name
 	// exists (NOERROR), and it is never asked upstream.
-	return m
+	return m, cl
 }
 
 func header(name string, t uint16) mdns.RR_Header {

@@ -243,11 +243,12 @@ func sortedKeys[V any](m map[listenKey]V) []listenKey {
 	return keys
 }
 
-// listener is a UDP and a TCP socket on one address, each served by a
-// miekg/dns server.
+// listener is a UDP and a TCP socket on one address: UDP served by our
+// own loop (udp.go), TCP by miekg/dns.
 type listener struct {
 	key     listenKey
 	ifindex int
+	udp     *udpListener
 	servers []*mdns.Server
 }
 
@@ -267,6 +268,9 @@ func (l *listener) close() {
 	defer cancel()
 	for _, srv := range l.servers {
 		_ = srv.ShutdownContext(ctx)
+	}
+	if l.udp != nil {
+		l.udp.close()
 	}
 }
 
@@ -306,19 +310,16 @@ func (s *Server) open(k listenKey) (*listener, error) {
 		pc.Close()
 		return nil, fmt.Errorf("listen on %s: %w", k, err)
 	}
-	udp := &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.MaxMsgSize}
 	// MaxTCPQueries -1: a client may keep its connection for as many
 	// queries as it likes (idle ones still close after IdleTimeout).
 	tcp := &mdns.Server{Listener: ln, Handler: s, MaxTCPQueries: -1, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 5 * time.Second }}
-	for _, srv := range []*mdns.Server{udp, tcp} {
-		if err := start(srv); err != nil {
-			l.close()
-			pc.Close()
-			ln.Close()
-			return nil, fmt.Errorf("serve on %s: %w", k, err)
-		}
-		l.servers = append(l.servers, srv)
+	if err := start(tcp); err != nil {
+		pc.Close()
+		ln.Close()
+		return nil, fmt.Errorf("serve on %s: %w", k, err)
 	}
+	l.servers = append(l.servers, tcp)
+	l.udp = s.serveUDP(pc.(*net.UDPConn))
 	return l, nil
 }
 

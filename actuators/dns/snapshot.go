@@ -26,7 +26,7 @@ type client struct {
 	project, name string
 	nets          []*netIndex
 	links         map[string][]netip.Addr
-	upstreams     []string // host:port
+	upstreams     []netip.AddrPort
 }
 
 // lookup returns the addresses of name on the client's networks and its
@@ -145,7 +145,7 @@ func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]s
 			for _, u := range c.Upstreams {
 				// Asking ourselves would loop until the timeout.
 				if u.IsValid() && !self[u] {
-					cl.upstreams = append(cl.upstreams, u.String())
+					cl.upstreams = append(cl.upstreams, u)
 				}
 			}
 			for _, a := range c.Addrs {
