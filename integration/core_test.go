@@ -259,8 +259,8 @@ func TestDiffFromFilesWithoutRoot(t *testing.T) {
 		Actions []struct{ Op, Kind, Name string }
 	}
 	must(t, json.Unmarshal(out, &plan))
-	if plan.Changes != 4 || plan.Actions[0].Kind != "container" || plan.Actions[0].Name != "web" {
-		t.Errorf("plan = %+v, want web created (container, endpoint, route, files)", plan)
+	if plan.Changes != 5 || plan.Actions[0].Kind != "container" || plan.Actions[0].Name != "web" || plan.Actions[4].Kind != "dns" {
+		t.Errorf("plan = %+v, want web created (container, endpoint, route, files) and its name served (dns)", plan)
 	}
 }
 

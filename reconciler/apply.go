@@ -23,6 +23,7 @@ const maxRounds = 3
 type Reconciler struct {
 	Links   Links
 	Files   Files
+	Names   Names // nil: names are planned but DNS actions fail
 	Options Options
 	Log     zerolog.Logger
 	// Workers bounds how many containers are wired at once (default
@@ -47,6 +48,11 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope) (*model.Sta
 	links := time.Since(start)
 	if err := r.Files.Observe(ctx, st, scope); err != nil {
 		return nil, fmt.Errorf("observe files: %w", err)
+	}
+	if r.Names != nil {
+		if err := r.Names.Observe(ctx, st); err != nil {
+			return nil, fmt.Errorf("observe dns: %w", err)
+		}
 	}
 	r.Log.Debug().Dur("links", links).Dur("total", time.Since(start)).
 		Int("containers", len(st.Containers)).Msg("observed")
@@ -316,6 +322,8 @@ func (r *Reconciler) run(ctx context.Context, a *Action) error {
 		return r.Links.EnsureDefaultRoute(ctx, a.container, a.gateway)
 	case KindFiles:
 		return r.Files.WriteContainer(ctx, a.container)
+	case KindDNS:
+		return r.runDNS(ctx, a)
 	}
 	return fmt.Errorf("unknown action kind %q", a.Kind)
 }

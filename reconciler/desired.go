@@ -66,6 +66,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 		c.HostsFile = renderHosts(c, d)
 		c.ResolvFile = renderResolv(c, opt.HostResolv)
 	}
+	desireNames(t, d, opt)
 	return d, nil
 }
 

@@ -17,6 +17,7 @@ func Diff(project string, desired, observed *model.State) *Plan {
 	p := &Plan{Project: project}
 	recreated := diffNetworks(p, project, desired, observed)
 	diffContainers(p, project, desired, observed, recreated)
+	diffNames(p, project, desired, observed)
 	p.sort()
 	return p
 }
@@ -272,6 +273,9 @@ func settingsChanges(d, o *model.Container) []string {
 	}
 	if o.ResolvFile != d.ResolvFile {
 		c = append(c, "resolv.conf")
+	}
+	if o.EnvFile != d.EnvFile {
+		c = append(c, "link env")
 	}
 	return c
 }

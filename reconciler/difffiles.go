@@ -36,6 +36,9 @@ func markApplied(st *model.State) {
 	for _, n := range st.Networks {
 		n.Up = true
 	}
+	for _, d := range st.DNS {
+		d.Serving = true
+	}
 	for _, c := range st.Containers {
 		c.NetnsOK = c.Mode != model.ModeHost
 		c.LoUp = c.NetnsOK

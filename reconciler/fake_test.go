@@ -179,6 +179,7 @@ func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scop
 			st.Containers[id] = c
 		}
 		c.Hostname, c.Mode, c.ExtraHosts, c.DNS, c.HostsFile, c.ResolvFile = s.Hostname, s.Mode, s.ExtraHosts, s.DNS, s.HostsFile, s.ResolvFile
+		c.EnvFile = s.EnvFile
 		for _, ep := range c.Endpoints {
 			if sep := s.Endpoint(ep.Network); sep != nil {
 				ep.Aliases = sep.Aliases

@@ -54,6 +54,21 @@ type Links interface {
 	EnsureDefaultRoute(ctx context.Context, c *model.Container, gw netip.Addr) error
 }
 
+// Names is the embedded DNS server: one configuration per project, served
+// by one background server per --root that outlives the netctl command.
+type Names interface {
+	// Observe fills st.DNS with each project's configuration, marking
+	// whether the server serves it as it is.
+	Observe(ctx context.Context, st *model.State) error
+	// EnsureDNS stores the project's configuration and returns once the
+	// server serves it (starting the server when it is not running), so
+	// that a name resolves as soon as apply returns.
+	EnsureDNS(ctx context.Context, cfg *model.DNS) error
+	// RemoveDNS forgets the project's configuration and stops the server
+	// once no project has one; absent is success.
+	RemoveDNS(ctx context.Context, project string) error
+}
+
 // Files holds what the kernel cannot: per-container hosts and resolv.conf
 // and the settings of networks and containers (labels, hostnames, aliases).
 type Files interface {

@@ -30,6 +30,7 @@ const (
 	KindEndpoint  Kind = "endpoint"  // a veth pair on a network
 	KindRoute     Kind = "route"     // a container's default route
 	KindFiles     Kind = "files"     // a container's hosts, resolv.conf and settings
+	KindDNS       Kind = "dns"       // a project's names in the embedded DNS server
 )
 
 // Action is one small idempotent step of a plan. Its exported fields are
@@ -54,6 +55,7 @@ type Action struct {
 	container *model.Container
 	endpoint  *model.Endpoint
 	gateway   netip.Addr
+	dns       *model.DNS // KindDNS: the configuration to serve, or the one to forget
 	// namespaceOnly: a container delete that keeps the container's files
 	// (it moves to network_mode host).
 	namespaceOnly bool
@@ -92,6 +94,7 @@ const (
 	phaseDetach    phase = iota // delete endpoints, containers and bridges
 	phaseNetwork                // create or update bridges
 	phaseContainer              // namespaces, endpoints, routes, files
+	phaseNames                  // the DNS server's configuration, once bridges have their gateways
 )
 
 // symbol is the one-character marker of an op in the text rendering.

@@ -33,14 +33,16 @@ func parse(t *testing.T, name, src string) *spec.Topology {
 type harness struct {
 	links *fakeHost
 	files *fakeFiles
+	names *fakeNames
 	r     *Reconciler
 }
 
 func newHarness() *harness {
-	h := &harness{links: newFakeHost(), files: newFakeFiles()}
+	h := &harness{links: newFakeHost(), files: newFakeFiles(), names: newFakeNames()}
 	h.r = &Reconciler{
 		Links:   h.links,
 		Files:   h.files,
+		Names:   h.names,
 		Options: Options{Root: testRoot, HostResolv: []byte("nameserver 10.250.0.53\nnameserver 127.0.0.53\nsearch example.test\n")},
 		Log:     zerolog.Nop(),
 	}
@@ -206,8 +208,8 @@ containers:
 	if ep := h.container(t, "shop/web").Endpoint("shop/back"); ep == nil || ep.IfName != "eth1" {
 		t.Errorf("web's new endpoint = %+v, want eth1", ep)
 	}
-	if len(res.Done) != 2 { // endpoint + files (hosts lists the new address)
-		t.Errorf("actions = %d, want 2", len(res.Done))
+	if len(res.Done) != 3 { // endpoint + files (hosts lists the new address) + dns (web's name on back)
+		t.Errorf("actions = %d, want 3", len(res.Done))
 	}
 	h.links.calls = nil
 	h.apply(t, parse(t, "shop.yaml", `

@@ -26,14 +26,9 @@ func Unsupported(t *spec.Topology) error {
 		}
 	}
 	for _, c := range t.Containers {
-		for _, key := range []string{"ports", "links", "dns", "node"} {
+		for _, key := range []string{"ports", "node"} {
 			if p, ok := c.FieldPos[key]; ok {
 				add(p, "container "+c.Name+": "+key)
-			}
-		}
-		for _, a := range c.Networks {
-			if len(a.Aliases) > 0 {
-				add(a.Pos, "container "+c.Name+": aliases")
 			}
 		}
 	}

@@ -50,6 +50,8 @@ type containerSettings struct {
 const (
 	Hosts  = "hosts"
 	Resolv = "resolv.conf"
+	// Env holds the legacy link env vars (NAME=value lines).
+	Env = "env"
 )
 
 func projectDir(project string) string {
@@ -156,7 +158,7 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State, scope mo
 		for _, ep := range c.Endpoints {
 			ep.Aliases = cs.Aliases[ep.Network]
 		}
-		c.HostsFile, c.ResolvFile = f.hosts, f.resolv
+		c.HostsFile, c.ResolvFile, c.EnvFile = f.hosts, f.resolv, f.env
 	}
 	return nil
 }
@@ -183,9 +185,9 @@ func (s *Store) settingsPaths(scope model.Scope) ([]string, error) {
 
 // containerFiles is what one container's directory holds.
 type containerFiles struct {
-	project, name string
-	settings      containerSettings
-	hosts, resolv string
+	project, name      string
+	settings           containerSettings
+	hosts, resolv, env string
 }
 
 func readContainerFiles(settingsPath string) (containerFiles, error) {
@@ -196,6 +198,7 @@ func readContainerFiles(settingsPath string) (containerFiles, error) {
 	}
 	f.hosts = readOptional(filepath.Join(dir, Hosts))
 	f.resolv = readOptional(filepath.Join(dir, Resolv))
+	f.env = readOptional(filepath.Join(dir, Env))
 	return f, nil
 }
 
@@ -221,6 +224,9 @@ func (s *Store) WriteContainer(_ context.Context, c *model.Container) error {
 		return err
 	}
 	if err := WriteAtomic(filepath.Join(dir, Resolv), []byte(c.ResolvFile)); err != nil {
+		return err
+	}
+	if err := writeOptional(filepath.Join(dir, Env), c.EnvFile); err != nil {
 		return err
 	}
 	cs := containerSettings{Hostname: c.Hostname, Mode: c.Mode, Netns: c.Netns, External: c.External,
@@ -306,4 +312,15 @@ func WriteAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeOptional writes a file that exists only when it has content.
+func writeOptional(path, content string) error {
+	if content == "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+		return nil
+	}
+	return WriteAtomic(path, []byte(content))
 }

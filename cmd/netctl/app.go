@@ -27,6 +27,10 @@ type app struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	log      zerolog.Logger
+
+	// resolvConf is the host's resolv.conf: its resolvers are the
+	// containers' upstreams (tests point it at a file of their own).
+	resolvConf string
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -42,12 +46,13 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&a.root, "root", "/run/netctl", "directory holding netctl's namespace mounts, files and lock")
 	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", "/etc/resolv.conf", "the host's resolv.conf, whose resolvers containers use as upstreams")
 	cmd.AddCommand(
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
 		a.notYet("watch", "watch -f FILE", "apply, then re-apply on every file edit (issue: watch mode)"),
 		a.notYet("port", "port CONTAINER [PORT[/PROTO]]", "list a container's published ports (issue: published ports)"),
-		a.notYet("env", "env CONTAINER", "print a container's link environment (issue: names and links)"),
+		a.envCommand(), a.dnsCommand(),
 	)
 	return cmd
 }
@@ -110,10 +115,11 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		host.Close()
 		return nil, nil, err
 	}
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	resolv, _ := os.ReadFile(a.resolvConf)
 	r := &reconciler.Reconciler{
 		Links:   links,
 		Files:   files.New(a.root),
+		Names:   a.names(),
 		Options: reconciler.Options{Root: a.root, HostResolv: resolv},
 		Log:     a.log,
 	}

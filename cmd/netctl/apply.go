@@ -215,7 +215,7 @@ func (a *app) diffFiles(t *spec.Topology, from string) (*reconciler.Plan, error)
 	if err != nil {
 		return nil, err
 	}
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	resolv, _ := os.ReadFile(a.resolvConf)
 	return reconciler.DiffFiles(old, t, reconciler.Options{Root: a.root, HostResolv: resolv})
 }
 

@@ -90,7 +90,11 @@ func execIn(c *model.Container, dir string, argv []string) error {
 			_ = unix.Mount(c.Name, "/sys", "sysfs", 0, "")
 		}
 	}
-	err = unix.Exec(path, argv, os.Environ())
+	env, err := linkEnv(dir)
+	if err != nil {
+		return fmt.Errorf("exec: link env: %w", err)
+	}
+	err = unix.Exec(path, argv, append(os.Environ(), env...))
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EACCES) {
 		return &exitError{code: 126, err: fmt.Errorf("exec %s: %w", argv[0], err)}
 	}

@@ -26,6 +26,9 @@ type State struct {
 	// HostRoutes are the IPv4 destinations routed in the host namespace
 	// (observed only). IPAM avoids them when it picks a subnet.
 	HostRoutes []netip.Prefix
+
+	// DNS is the embedded DNS server's configuration, by project.
+	DNS map[string]*DNS
 }
 
 // NewState returns an empty state.
@@ -114,6 +117,8 @@ type Container struct {
 	// Contents of the container's hosts and resolv.conf files.
 	HostsFile  string
 	ResolvFile string
+	// EnvFile holds the legacy link env vars, one NAME=value a line.
+	EnvFile string
 
 	// Observed only.
 	NetnsOK bool     // the namespace exists and is a network namespace

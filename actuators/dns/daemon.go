@@ -1,0 +1,207 @@
+package dns
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// Paths under --root.
+const (
+	dirName     = "dns"
+	projectsDir = "projects" // one <project>.json per project
+	ctlSock     = "ctl.sock" // control socket: reload, status, stop
+	pidFile     = "server.pid"
+	lockFile    = "server.lock" // held by the running server
+	logFile     = "server.log"
+)
+
+// Dir is where the DNS server keeps its files.
+func Dir(root string) string { return filepath.Join(root, dirName) }
+
+func projectPath(root, project string) string {
+	return filepath.Join(Dir(root), projectsDir, project+".json")
+}
+
+// ErrRunning means another server already serves this root.
+var ErrRunning = errors.New("a DNS server already serves this root")
+
+// request and response are the control protocol: one JSON line each way
+// per connection on ctl.sock.
+type request struct {
+	Op string `json:"op"` // "reload", "status", "stop"
+}
+
+type response struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	Status Status `json:"status"`
+}
+
+// Serve runs the background server for root until ctx is done or a
+// "stop" request comes: it takes the server lock (ErrRunning if another
+// server holds it), writes its pid, loads every project file, and answers
+// control requests on ctl.sock. SIGHUP reloads the files, as aardvark-dns.
+func Serve(ctx context.Context, root string, opts Options) error {
+	log := opts.Log
+	dir := Dir(root)
+	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o755); err != nil {
+		return fmt.Errorf("dns server: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("dns server: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return ErrRunning
+		}
+		return fmt.Errorf("dns server: lock %s: %w", lock.Name(), err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("dns server: %w", err)
+	}
+	defer os.Remove(filepath.Join(dir, pidFile))
+
+	// The server's heap is small and answers allocate a little each:
+	// collect less often, for steadier latency.
+	debug.SetGCPercent(400)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := New(opts)
+	defer srv.Close()
+	reload := func(why string) Status {
+		st := srv.Reload(LoadConfig(root, log))
+		log.Info().Str("why", why).Int("projects", len(st.Projects)).Msg("configuration loaded")
+		return st
+	}
+	reload("start")
+
+	sock := filepath.Join(dir, ctlSock)
+	os.Remove(sock) // a stale socket of a dead server; we hold the lock
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("dns server: control socket: %w", err)
+	}
+	defer os.Remove(sock)
+	defer ln.Close()
+	if err := os.Chmod(sock, 0o600); err != nil {
+		return fmt.Errorf("dns server: %w", err)
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload("SIGHUP")
+			}
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	log.Info().Int("pid", os.Getpid()).Str("root", root).Msg("dns server started")
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info().Msg("dns server stopping")
+				return nil
+			}
+			return fmt.Errorf("dns server: control socket: %w", err)
+		}
+		go handleControl(conn, srv, reload, cancel, log)
+	}
+}
+
+func handleControl(conn net.Conn, srv *Server, reload func(string) Status, stop func(), log zerolog.Logger) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	var req request
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &req)
+	}
+	var resp response
+	switch {
+	case err != nil:
+		resp.Error = "bad request: " + err.Error()
+	case req.Op == "reload":
+		resp.OK, resp.Status = true, reload("control request")
+	case req.Op == "status":
+		resp.OK, resp.Status = true, srv.Status()
+	case req.Op == "stop":
+		resp.OK, resp.Status = true, srv.Status()
+		defer stop()
+	default:
+		resp.Error = fmt.Sprintf("unknown op %q", req.Op)
+	}
+	b, _ := json.Marshal(resp)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		log.Debug().Err(err).Msg("control reply")
+	}
+}
+
+// LoadConfig reads every project file under root. A file that cannot be
+// read is reported in its project's status and serves nothing.
+func LoadConfig(root string, log zerolog.Logger) Config {
+	paths, _ := filepath.Glob(filepath.Join(Dir(root), projectsDir, "*.json"))
+	sort.Strings(paths)
+	var cfg Config
+	for _, path := range paths {
+		project := strings.TrimSuffix(filepath.Base(path), ".json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				log.Error().Err(err).Str("project", project).Msg("read configuration")
+			}
+			continue
+		}
+		p := Project{Hash: hash(b)}
+		var d model.DNS
+		if err := json.Unmarshal(b, &d); err != nil || d.Project != project {
+			if err == nil {
+				err = fmt.Errorf("names project %q", d.Project)
+			}
+			p.DNS = &model.DNS{Project: project}
+			p.Problem = fmt.Sprintf("bad configuration %s: %v", path, err)
+			log.Error().Err(err).Str("file", path).Msg("configuration")
+		} else {
+			p.DNS = &d
+		}
+		cfg.Projects = append(cfg.Projects, p)
+	}
+	return cfg
+}
+
+func hash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}

@@ -1,0 +1,284 @@
+package dns
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// Manager is the DNS actuator (reconciler.Names): it keeps one file per
+// project under <root>/dns/projects and a background server (Serve) that
+// serves them, started on demand and detached from the command that
+// started it, as netavark does with aardvark-dns.
+type Manager struct {
+	root string
+	// argv starts the server, e.g. {"/usr/bin/netctl", "--root", root,
+	// "dns", "serve"}; it must end up calling Serve for root.
+	argv []string
+	log  zerolog.Logger
+	// StartTimeout bounds how long a new server may take to answer.
+	StartTimeout time.Duration
+}
+
+// NewManager returns the actuator for root.
+func NewManager(root string, argv []string, log zerolog.Logger) *Manager {
+	return &Manager{root: root, argv: argv, log: log, StartTimeout: 10 * time.Second}
+}
+
+// Observe reads each project's file and asks the server what it serves.
+func (m *Manager) Observe(ctx context.Context, st *model.State) error {
+	paths, err := filepath.Glob(filepath.Join(Dir(m.root), projectsDir, "*.json"))
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	status, serr := m.request(ctx, "status", time.Second)
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("dns: %w", err)
+		}
+		project := strings.TrimSuffix(filepath.Base(path), ".json")
+		d := &model.DNS{}
+		if err := json.Unmarshal(b, d); err != nil || d.Project != project {
+			// Unreadable: report it as an empty configuration, which
+			// the plan rewrites (or removes).
+			d = &model.DNS{Project: project, Problem: "unreadable " + path}
+		}
+		if d.Problem == "" {
+			d.Problem = problem(status, serr, project, hash(b))
+		}
+		d.Serving = d.Problem == ""
+		if st.DNS == nil {
+			st.DNS = map[string]*model.DNS{}
+		}
+		st.DNS[project] = d
+	}
+	return nil
+}
+
+func problem(st Status, err error, project, want string) string {
+	if err != nil {
+		return "not running"
+	}
+	ps, ok := st.Projects[project]
+	switch {
+	case !ok:
+		return "does not serve this project"
+	case ps.Hash != want:
+		return "serves an older configuration"
+	case len(ps.Problems) > 0:
+		return strings.Join(ps.Problems, "; ")
+	}
+	return ""
+}
+
+// EnsureDNS writes the project's file and has the server load it,
+// starting the server when none runs; it returns once the new
+// configuration is live and every listener of the project is bound.
+func (m *Manager) EnsureDNS(ctx context.Context, cfg *model.DNS) error {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("dns %s: %w", cfg.Project, err)
+	}
+	b = append(b, '\n')
+	if err := files.WriteAtomic(projectPath(m.root, cfg.Project), b); err != nil {
+		return fmt.Errorf("dns %s: %w", cfg.Project, err)
+	}
+	st, err := m.request(ctx, "reload", 30*time.Second)
+	if notRunning(err) {
+		st, err = m.start(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("dns %s: %w", cfg.Project, err)
+	}
+	if p := problem(st, nil, cfg.Project, hash(b)); p != "" {
+		return fmt.Errorf("dns %s: server: %s", cfg.Project, p)
+	}
+	return nil
+}
+
+// RemoveDNS removes the project's file; the server reloads, or stops when
+// no project is left.
+func (m *Manager) RemoveDNS(ctx context.Context, project string) error {
+	if err := os.Remove(projectPath(m.root, project)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("dns %s: %w", project, err)
+	}
+	left, _ := filepath.Glob(filepath.Join(Dir(m.root), projectsDir, "*.json"))
+	if len(left) > 0 {
+		if _, err := m.request(ctx, "reload", 30*time.Second); err != nil && !notRunning(err) {
+			return fmt.Errorf("dns %s: %w", project, err)
+		}
+		return nil
+	}
+	return m.Stop(ctx)
+}
+
+// Stop stops the server, if one runs, and waits for it to be gone.
+func (m *Manager) Stop(ctx context.Context) error {
+	if _, err := m.request(ctx, "stop", 5*time.Second); err != nil {
+		if notRunning(err) {
+			return nil
+		}
+		return fmt.Errorf("dns: stop server: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if !m.locked() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return errors.New("dns: server did not stop within 10s")
+}
+
+// locked reports whether a server holds the server lock.
+func (m *Manager) locked() bool {
+	f, err := os.OpenFile(filepath.Join(Dir(m.root), lockFile), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// start launches a detached server (own session, stdio to its log file)
+// and waits until it answers; the reply to that first reload is returned.
+func (m *Manager) start(ctx context.Context) (Status, error) {
+	if len(m.argv) == 0 {
+		return Status{}, errors.New("no command to start the DNS server")
+	}
+	dir := Dir(m.root)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Status{}, err
+	}
+	logPath := filepath.Join(dir, logFile)
+	lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return Status{}, err
+	}
+	defer lf.Close()
+	cmd := exec.Command(m.argv[0], m.argv[1:]...)
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return Status{}, fmt.Errorf("start DNS server: %w", err)
+	}
+	exited := make(chan error, 1)
+	// Reaps it if it dies while this process lives (watch); a one-shot
+	// apply exits and the server is inherited by init.
+	go func() { exited <- cmd.Wait() }()
+	m.log.Info().Int("pid", cmd.Process.Pid).Str("log", logPath).Msg("started DNS server")
+
+	deadline := time.Now().Add(m.StartTimeout)
+	for {
+		st, err := m.request(ctx, "reload", 30*time.Second)
+		if err == nil {
+			return st, nil
+		}
+		select {
+		case werr := <-exited:
+			return Status{}, fmt.Errorf("DNS server exited at once (%v): %s", werr, tail(logPath))
+		case <-ctx.Done():
+			return Status{}, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return Status{}, fmt.Errorf("DNS server did not answer within %s: %v; %s", m.StartTimeout, err, tail(logPath))
+		}
+	}
+}
+
+// request sends one control request and waits for its reply.
+func (m *Manager) request(ctx context.Context, op string, timeout time.Duration) (Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", filepath.Join(Dir(m.root), ctlSock))
+	if err != nil {
+		return Status{}, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	b, _ := json.Marshal(request{Op: op})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return Status{}, err
+	}
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		return Status{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var resp response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return Status{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if !resp.OK {
+		return resp.Status, fmt.Errorf("%s: %s", op, resp.Error)
+	}
+	return resp.Status, nil
+}
+
+func notRunning(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED)
+}
+
+// tail is the end of the server's log, for errors.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 600 {
+		s = s[len(s)-600:]
+	}
+	return "log " + path + ": " + s
+}
+
+// Pid is the running server's pid from its pid file, 0 when none.
+func Pid(root string) int {
+	b, err := os.ReadFile(filepath.Join(Dir(root), pidFile))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Status asks the running server what it serves.
+func (m *Manager) Status(ctx context.Context) (Status, error) {
+	st, err := m.request(ctx, "status", 5*time.Second)
+	if notRunning(err) {
+		return st, errors.New("no DNS server runs for this root")
+	}
+	return st, err
+}

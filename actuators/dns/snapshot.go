@@ -1,0 +1,183 @@
+package dns
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// snapshot is an immutable index of a Config, built once per reload and
+// read lock-free by every query.
+type snapshot struct {
+	clients map[netip.Addr]*client // by source address
+}
+
+// netIndex is one network's names.
+type netIndex struct {
+	subnet netip.Prefix
+	names  map[string][]netip.Addr // lower-case name without the final dot
+	ptr    map[netip.Addr][]string // fully qualified names
+}
+
+// client is what one container may see.
+type client struct {
+	project, name string
+	nets          []*netIndex
+	links         map[string][]netip.Addr
+	upstreams     []netip.AddrPort
+}
+
+// lookup returns the addresses of name on the client's networks and its
+// links, without repeats, in a stable order; ok is false when no network
+// of the client knows the name.
+func (c *client) lookup(name string) (addrs []netip.Addr, ok bool) {
+	for _, n := range c.nets {
+		if a, found := n.names[name]; found {
+			addrs = appendNew(addrs, a)
+			ok = true
+		}
+	}
+	if a, found := c.links[name]; found {
+		addrs = appendNew(addrs, a)
+		ok = true
+	}
+	return addrs, ok
+}
+
+// reverse returns the names at addr on the client's networks; inZone is
+// true when addr lies in one of their subnets (then the server, not an
+// upstream, has the last word about it).
+func (c *client) reverse(addr netip.Addr) (names []string, inZone bool) {
+	for _, n := range c.nets {
+		if n.subnet.Contains(addr) {
+			inZone = true
+		}
+		for _, name := range n.ptr[addr] {
+			if !contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names, inZone
+}
+
+func appendNew(dst, src []netip.Addr) []netip.Addr {
+	if len(dst) == 0 {
+		return src
+	}
+	out := append([]netip.Addr(nil), dst...)
+	for _, a := range src {
+		if !hasAddr(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// build indexes cfg and lists the listeners it needs, each with the
+// project that owns it.
+func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]string) {
+	snap := &snapshot{clients: map[netip.Addr]*client{}}
+	wanted := map[listenKey]string{}
+	self := map[netip.AddrPort]bool{} // our own listeners
+	projects := append([]Project(nil), cfg.Projects...)
+	sort.Slice(projects, func(i, j int) bool { return projectName(projects[i]) < projectName(projects[j]) })
+	for _, p := range projects {
+		if p.DNS == nil {
+			continue
+		}
+		for _, n := range p.DNS.Networks {
+			if n.Gateway.IsValid() {
+				self[netip.AddrPortFrom(n.Gateway, uint16(port))] = true
+			}
+		}
+	}
+	for _, p := range projects {
+		d := p.DNS
+		if d == nil {
+			continue
+		}
+		nets := map[string]*netIndex{}
+		for _, n := range d.Networks {
+			if !n.Gateway.IsValid() {
+				continue
+			}
+			wanted[listenKey{addr: n.Gateway, dev: n.Bridge}] = d.Project
+			idx := &netIndex{subnet: n.Subnet, names: map[string][]netip.Addr{}, ptr: map[netip.Addr][]string{}}
+			for _, r := range n.Records {
+				for _, name := range r.Names {
+					name = normalize(name)
+					if !hasAddr(idx.names[name], r.Addr) {
+						idx.names[name] = append(idx.names[name], r.Addr)
+					}
+					fq := name + "."
+					if !contains(idx.ptr[r.Addr], fq) {
+						idx.ptr[r.Addr] = append(idx.ptr[r.Addr], fq)
+					}
+				}
+			}
+			nets[n.ID] = idx
+		}
+		for _, c := range d.Clients {
+			cl := &client{project: d.Project, name: c.Container, links: map[string][]netip.Addr{}}
+			for _, id := range c.Networks {
+				if idx := nets[id]; idx != nil {
+					cl.nets = append(cl.nets, idx)
+				}
+			}
+			for _, l := range c.Links {
+				for _, name := range l.Names {
+					name = normalize(name)
+					cl.links[name] = appendNew(cl.links[name], []netip.Addr{l.Addr})
+				}
+			}
+			for _, u := range c.Upstreams {
+				// Asking ourselves would loop until the timeout.
+				if u.IsValid() && !self[u] {
+					cl.upstreams = append(cl.upstreams, u)
+				}
+			}
+			for _, a := range c.Addrs {
+				if prev := snap.clients[a]; prev != nil {
+					log.Warn().Str("addr", a.String()).Str("project", d.Project).Str("container", c.Container).
+						Str("holder", prev.project+"/"+prev.name).Msg("address claimed twice; first project wins")
+					continue
+				}
+				snap.clients[a] = cl
+			}
+		}
+	}
+	return snap, wanted
+}
+
+func projectName(p Project) string {
+	if p.DNS == nil {
+		return ""
+	}
+	return p.DNS.Project
+}
+
+func hasAddr(list []netip.Addr, a netip.Addr) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// normalize is the form names are matched in: lower case, no final dot.
+func normalize(name string) string {
+	return strings.ToLower(strings.TrimSuffix(name, "."))
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	dnsact "github.com/netctl/netctl/actuators/dns"
+)
+
+// names is the DNS actuator: it starts this very binary as the background
+// server (`netctl --root R dns serve`).
+func (a *app) names() *dnsact.Manager {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	argv := []string{exe, "--root", a.root, "--log-level", a.logLevel, "dns", "serve"}
+	return dnsact.NewManager(a.root, argv, a.log)
+}
+
+// dnsCommand is the background DNS server and a look at it. Hidden: apply
+// starts the server, down stops it.
+func (a *app) dnsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "dns",
+		Short:  "The embedded DNS server (started by apply, stopped by down)",
+		Hidden: true,
+	}
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the DNS server for --root in the foreground",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			err := dnsact.Serve(cmd.Context(), a.root, dnsact.Options{Log: a.log})
+			if errors.Is(err, dnsact.ErrRunning) {
+				a.log.Info().Str("root", a.root).Msg("a DNS server already runs for this root")
+				return nil
+			}
+			return err
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "What the DNS server serves (JSON), per project",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := a.names().Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		},
+	}
+	cmd.AddCommand(serve, status)
+	return cmd
+}

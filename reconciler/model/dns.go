@@ -1,0 +1,71 @@
+package model
+
+import (
+	"encoding/json"
+	"net/netip"
+)
+
+// DNS is one project's share of the embedded DNS server's configuration:
+// the names on each of its user-defined networks and, per container, where
+// its queries come from and what it may see. It is also the server's file
+// format (JSON), so that what the reconciler plans is exactly what the
+// server loads.
+type DNS struct {
+	Project string `json:"project"`
+	// Networks the server listens on (their gateways) and answers for,
+	// sorted by ID. The default network "bridge" is never here: names do
+	// not resolve on it, as in Docker.
+	Networks []DNSNetwork `json:"networks"`
+	// Clients are the containers that may ask, sorted by name.
+	Clients []DNSClient `json:"clients"`
+
+	// Serving is observed only: the server runs, has exactly this
+	// configuration loaded and listens on every network's gateway.
+	Serving bool `json:"-"`
+	// Problem says why it is not serving, for the plan.
+	Problem string `json:"-"`
+}
+
+// DNSNetwork is a user-defined network's names.
+type DNSNetwork struct {
+	ID       string       `json:"id"`     // network ID
+	Bridge   string       `json:"bridge"` // the server binds its listeners to this device
+	Subnet   netip.Prefix `json:"subnet"`
+	Gateway  netip.Addr   `json:"gateway"` // listen address
+	Internal bool         `json:"internal,omitempty"`
+	Records  []DNSRecord  `json:"records"` // sorted by container, then address
+}
+
+// DNSRecord is one container's names at one address: its name, hostname
+// and aliases on a network, or a link alias.
+type DNSRecord struct {
+	Container string     `json:"container"`
+	Addr      netip.Addr `json:"addr"`
+	Names     []string   `json:"names"` // lower case, container name first
+}
+
+// DNSClient is a container as the server sees a query from it.
+type DNSClient struct {
+	Container string `json:"container"`
+	// Addrs are its addresses on the networks above: a query's source
+	// address identifies the container.
+	Addrs []netip.Addr `json:"addrs"`
+	// Networks are the IDs of the networks whose names it resolves.
+	Networks []string `json:"networks"`
+	// Links are the aliases of its legacy links, visible to it only.
+	Links []DNSRecord `json:"links,omitempty"`
+	// Upstreams get every other name: the container's `dns`, else the
+	// host's resolvers. Empty: such names fail (internal networks).
+	Upstreams []netip.AddrPort `json:"upstreams,omitempty"`
+}
+
+// Equal reports whether two configurations say the same (observed-only
+// fields aside).
+func (d *DNS) Equal(o *DNS) bool {
+	if d == nil || o == nil {
+		return d == o
+	}
+	a, errA := json.Marshal(d)
+	b, errB := json.Marshal(o)
+	return errA == nil && errB == nil && string(a) == string(b)
+}
