@@ -1,8 +1,8 @@
 package integration
 
 import (
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
