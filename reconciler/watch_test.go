@@ -473,3 +473,19 @@ func (g *gatedHost) EnsureEndpoint(ctx context.Context, c *model.Container, n *m
 	}
 	return g.fakeHost.EnsureEndpoint(ctx, c, n, ep)
 }
+
+func TestResyncPeriodStretches(t *testing.T) {
+	w := &Watch{Resync: 10 * time.Second, ResyncShare: 0.005}
+	for _, c := range []struct{ took, want time.Duration }{
+		{5 * time.Millisecond, 10 * time.Second},   // 100 containers: the floor
+		{100 * time.Millisecond, 20 * time.Second}, // 1000 containers: 0.5 %
+	} {
+		if got := w.resyncPeriod(c.took); got != c.want {
+			t.Errorf("resync after one taking %s: %s, want %s", c.took, got, c.want)
+		}
+	}
+	w.ResyncShare = 0
+	if got := w.resyncPeriod(time.Second); got != 10*time.Second {
+		t.Errorf("without a share: %s", got)
+	}
+}

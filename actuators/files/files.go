@@ -114,14 +114,15 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State) error {
 	if err != nil {
 		return err
 	}
-	for _, path := range paths {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	read, err := readContainers(ctx, paths)
+	if err != nil {
+		return err
+	}
+	for i, path := range paths {
 		dir := filepath.Dir(path)
 		project, name := filepath.Base(filepath.Dir(dir)), filepath.Base(dir)
-		var cs containerSettings
-		if err := readJSON(path, &cs); err != nil {
+		cs := read[i].settings
+		if err := read[i].err; err != nil {
 			return err
 		}
 		id := model.ContainerID(project, name)
@@ -134,8 +135,8 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State) error {
 		for _, ep := range c.Endpoints {
 			ep.Aliases = cs.Aliases[ep.Network]
 		}
-		c.HostsFile = readOptional(filepath.Join(dir, Hosts))
-		c.ResolvFile = readOptional(filepath.Join(dir, Resolv))
+		c.HostsFile = read[i].hosts
+		c.ResolvFile = read[i].resolv
 	}
 	return nil
 }

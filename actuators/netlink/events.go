@@ -203,6 +203,14 @@ func (s *subscription) relevant(b []byte) bool {
 }
 
 func (s *subscription) linkEvent(typ uint16, m []byte) bool {
+	if len(m) > 0 && m[0] == unix.AF_BRIDGE {
+		// The bridge's own notifications about its ports (STP state,
+		// port flags: a port leaving the listening state some seconds
+		// after it was added, on every port). They carry no alias, and
+		// nothing netctl manages: enslaving and releasing a port come as
+		// ordinary link messages.
+		return false
+	}
 	k, err := parseLink(m)
 	if err != nil {
 		return true

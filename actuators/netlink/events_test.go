@@ -67,6 +67,11 @@ func TestSubscribeHostChanges(t *testing.T) {
 	expectEvent(t, events, "an endpoint created")
 	drain(events)
 
+	// The bridge's notifications about a port's state are not changes to
+	// anything netctl manages, and leave the port known as netctl's.
+	s.mustIn(s.hostPath, "bridge", "link", "set", "dev", "nct-web0", "cost", "7")
+	expectNoEvent(t, events, "a bridge port's cost set")
+
 	s.mustIn(s.hostPath, "ip", "link", "del", "nct-web0")
 	expectEvent(t, events, "the host end of a veth deleted")
 	drain(events)
