@@ -228,7 +228,9 @@ median() { # N METRIC
     awk '{ a[NR] = $1 } END { if (NR == 0) { print "–"; exit } if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $NS; do bench_n "$n"; done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report() {
   local n
@@ -236,6 +238,7 @@ report() {
   echo
   echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "?"), binary $NETCTL, resync ${RESYNC:-default}, median of $REPS edits."
   echo "Topology: N containers round robin on 4 bridge networks (bench/cmd/gentopo); each edit renames a new file over the old one."
+  echo "Load average before: $LOAD0; after: $LOAD1 (the figures move with it: the machine may be shared)."
   echo
   echo "| N | cold start ms | add one: write → pings ms ⁰ | add one: write → converged line ms ¹ | add one: first event → converged ms ² | add one: reconcile ms ³ | remove one ms ¹ |"
   echo "|---:|---:|---:|---:|---:|---:|---:|"

@@ -86,9 +86,11 @@ type Watch struct {
 	// the file, in case a file event was missed.
 	Resync time.Duration
 	// ResyncShare, when positive, stretches the resync period so that
-	// resyncs take at most this share of the time (0.005: half a percent
-	// of a CPU): a no-op reconcile costs about 0.1 ms per container, so a
-	// thousand containers resync every ~20 s rather than every Resync.
+	// resyncs take at most this share of the (wall clock) time, e.g.
+	// 0.003: a no-op reconcile costs about 0.1 ms per container, so a
+	// thousand containers resync every ~30 s rather than every Resync. Its
+	// CPU share can be up to GOMAXPROCS times higher: Observe reads
+	// namespaces in parallel.
 	ResyncShare float64
 	// Quiet is how long the file and the kernel must stay quiet after an
 	// event before a reconcile starts, so that a burst is one reconcile;

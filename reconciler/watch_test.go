@@ -475,10 +475,10 @@ func (g *gatedHost) EnsureEndpoint(ctx context.Context, c *model.Container, n *m
 }
 
 func TestResyncPeriodStretches(t *testing.T) {
-	w := &Watch{Resync: 10 * time.Second, ResyncShare: 0.005}
+	w := &Watch{Resync: 10 * time.Second, ResyncShare: 0.004}
 	for _, c := range []struct{ took, want time.Duration }{
 		{5 * time.Millisecond, 10 * time.Second},   // 100 containers: the floor
-		{100 * time.Millisecond, 20 * time.Second}, // 1000 containers: 0.5 %
+		{100 * time.Millisecond, 25 * time.Second}, // 1000 containers: 0.4 %
 	} {
 		if got := w.resyncPeriod(c.took); got != c.want {
 			t.Errorf("resync after one taking %s: %s, want %s", c.took, got, c.want)

@@ -47,7 +47,7 @@ leave the network as it is (netctl down removes it). One watcher per --root.`,
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "topology file")
 	cmd.Flags().DurationVar(&o.resync, "resync", 10*time.Second,
 		"period of the full resync that repairs drift no event announces (inside containers, files), stretched\n"+
-			"so that resyncs take at most 0.5% of the time (~20s at 1000 containers); 0 disables it")
+			"so that resyncs take at most 0.3% of the time (~30s at 1000 containers); 0 disables it")
 	cmd.Flags().DurationVar(&o.debounce, "debounce", 100*time.Millisecond,
 		"quiet period after a write before reconciling, so that a burst of writes is one reconcile")
 	cmd.Flags().StringVar(&o.metricsAddr, "metrics-addr", "",
@@ -103,7 +103,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 		},
 		Lock:        func(ctx context.Context) (func(), error) { return files.Lock(ctx, a.root, "lock") },
 		Resync:      o.resync,
-		ResyncShare: 0.005,
+		ResyncShare: 0.003,
 		Quiet:       o.debounce,
 		QuietAtomic: min(o.debounce, 20*time.Millisecond),
 		MaxDelay:    max(10*o.debounce, 100*time.Millisecond),
