@@ -73,7 +73,7 @@ func (h *watchHarness) setFile(content string) {
 
 const watchFile = "/etc/netctl/shop.yaml"
 
-func newWatch(t *testing.T, content string, resync time.Duration) *watchHarness {
+func newWatch(t *testing.T, content string, resync time.Duration, opts ...func(*Watch)) *watchHarness {
 	t.Helper()
 	h := &watchHarness{harness: newHarness(), log: &syncBuffer{}, done: make(chan *WatchReport, 100), ended: make(chan error, 1)}
 	h.gate = &gatedHost{fakeHost: h.links, failN: map[string]int{}, block: map[string]chan struct{}{}, entered: make(chan string, 10)}
@@ -103,6 +103,9 @@ func newWatch(t *testing.T, content string, resync time.Duration) *watchHarness 
 		MaxDelay:    time.Second,
 		Log:         zerolog.New(h.log),
 		Hooks:       h,
+	}
+	for _, o := range opts {
+		o(h.w)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -203,9 +206,8 @@ func TestWatchDebouncesABurst(t *testing.T) {
 }
 
 func TestWatchMaxDelay(t *testing.T) {
-	h := newWatch(t, shopV1, 0)
+	h := newWatch(t, shopV1, 0, func(w *Watch) { w.MaxDelay = 300 * time.Millisecond })
 	h.report(t)
-	h.w.MaxDelay = 300 * time.Millisecond // before any event: Run reads it when one comes
 	h.setFile(shopV2)
 	start := time.Now()
 	stop := time.After(2 * time.Second)
