@@ -12,7 +12,7 @@ TESTFLAGS   ?=
 # staticcheck 2025.1.1: the module proxy knows it by its semver, v0.6.1.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build install test lint bench fuzz clean
+.PHONY: all build install test lint bench bench-watch fuzz clean
 
 all: build
 
@@ -36,6 +36,9 @@ lint:
 
 bench: build
 	bench/run.sh
+
+bench-watch: build
+	bench/watch.sh
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

@@ -50,7 +50,7 @@ func (a *app) rootCommand() *cobra.Command {
 	cmd.AddCommand(
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
-		a.notYet("watch", "watch -f FILE", "apply, then re-apply on every file edit (issue: watch mode)"),
+		a.watchCommand(),
 		a.notYet("port", "port CONTAINER [PORT[/PROTO]]", "list a container's published ports (issue: published ports)"),
 		a.envCommand(), a.dnsCommand(),
 	)

@@ -1,0 +1,261 @@
+package netlink
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// eventBufSize is the subscription socket's kernel receive buffer. A cold
+// apply of a thousand containers announces tens of thousands of changes in
+// a few seconds; a bigger buffer makes an overflow (ENOBUFS, handled as
+// "something changed" anyway) rarer.
+const eventBufSize = 4 << 20
+
+// Subscribe reports changes to netctl's objects in the host namespace: a
+// link carrying an ownership mark created, changed or deleted (a bridge, the
+// host end of a veth), a link enslaved to one of them, an IPv4 address or
+// route added to or removed from one of them. Each change, and every burst
+// of changes, sends one value on the returned channel (it holds at most one:
+// the receiver learns that something changed, not what; a reconcile finds
+// out). Changes inside container namespaces are not reported: they need a
+// periodic resync.
+//
+// The socket is opened in the host namespace given to New, whichever
+// namespace the calling thread is in. The channel is closed when ctx is
+// done or the socket fails; an overflow of the socket is reported as a
+// change, never as an end.
+func (l *Links) Subscribe(ctx context.Context) (<-chan struct{}, error) {
+	fd, err := l.eventSocket()
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to host netlink events: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "netlink-events")
+	s := &subscription{links: l, file: f, owned: map[int32]bool{}, out: make(chan struct{}, 1)}
+	// Seed the owned set after subscribing, so that no link created in
+	// between goes unnoticed.
+	if err := s.seed(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("subscribe to host netlink events: %w", err)
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { f.Close() }) }
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	go func() {
+		defer close(s.out)
+		defer stop()
+		s.run(ctx)
+	}()
+	return s.out, nil
+}
+
+// eventSocket opens a NETLINK_ROUTE socket in the host namespace, bound to
+// the link, IPv4 address and IPv4 route groups, non-blocking so that the
+// Go runtime's poller waits on it rather than a thread.
+func (l *Links) eventSocket() (int, error) {
+	// The host namespace handle given to New is not kept; the dump socket
+	// opened from it is, and SIOCGSKNS gives back its namespace.
+	nsfd, err := unix.IoctlRetInt(l.hostDump.fd, unix.SIOCGSKNS)
+	if err != nil {
+		return -1, fmt.Errorf("host namespace of the dump socket: %w", err)
+	}
+	host := netns.NsHandle(nsfd)
+	defer host.Close()
+	fd, err := routeSocketAt(host)
+	if err != nil {
+		return -1, err
+	}
+	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1))
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind netlink groups: %w", err)
+	}
+	// FORCE needs CAP_NET_ADMIN, which netctl has; the plain option is the
+	// fallback, capped by net.core.rmem_max.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, eventBufSize) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, eventBufSize)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netlink socket: %w", err)
+	}
+	return fd, nil
+}
+
+// subscription filters the host's announcements down to netctl's objects.
+type subscription struct {
+	links *Links
+	file  *os.File
+	// owned are the ifindexes of the host's links that carry a netctl mark
+	// (or netctl's creation group): addresses and routes matter only on
+	// them, and a link matters when it is one or is enslaved to one.
+	owned map[int32]bool
+	out   chan struct{}
+}
+
+func (s *subscription) signal() {
+	select {
+	case s.out <- struct{}{}:
+	default:
+	}
+}
+
+// seed fills the owned set from a dump of the host's links.
+func (s *subscription) seed() error {
+	s.links.hostDumpMu.Lock()
+	links, err := s.links.hostDump.links()
+	s.links.hostDumpMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("list host links: %w", err)
+	}
+	clear(s.owned)
+	for _, k := range links {
+		if _, ok := model.ParseOwner(k.alias); ok {
+			s.owned[int32(k.index)] = true
+		}
+	}
+	return nil
+}
+
+func (s *subscription) run(ctx context.Context) {
+	raw, err := s.file.SyscallConn()
+	if err != nil {
+		s.links.log.Error().Err(err).Msg("netlink events: socket")
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		var n int
+		var rerr error
+		err := raw.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+			return rerr != unix.EAGAIN
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = rerr
+		}
+		switch {
+		case errors.Is(err, unix.ENOBUFS):
+			// The kernel dropped announcements: assume the worst, and
+			// relearn which links are ours.
+			s.links.log.Debug().Msg("netlink events: socket overflowed; treating as a change")
+			if err := s.seed(); err != nil {
+				s.links.log.Warn().Err(err).Msg("netlink events: relearning owned links")
+			}
+			s.signal()
+			continue
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			s.links.log.Error().Err(err).Msg("netlink events: receive failed; no more host events")
+			return
+		}
+		if s.relevant(buf[:n]) {
+			s.signal()
+		}
+	}
+}
+
+// relevant walks one datagram of announcements, keeps the owned set up to
+// date, and reports whether any concerns netctl's objects.
+func (s *subscription) relevant(b []byte) bool {
+	hit := false
+	for len(b) >= unix.SizeofNlMsghdr {
+		size := int(binary.NativeEndian.Uint32(b[0:4]))
+		typ := binary.NativeEndian.Uint16(b[4:6])
+		if size < unix.SizeofNlMsghdr || size > len(b) {
+			return true // malformed: be safe
+		}
+		m := b[unix.SizeofNlMsghdr:size]
+		switch typ {
+		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+			if s.linkEvent(typ, m) {
+				hit = true
+			}
+		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+			if len(m) >= unix.SizeofIfAddrmsg && s.owned[int32(binary.NativeEndian.Uint32(m[4:8]))] {
+				hit = true
+			}
+		case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+			if oif, ok := routeOIF(m); ok && s.owned[oif] {
+				hit = true
+			}
+		case unix.NLMSG_ERROR, unix.NLMSG_OVERRUN:
+			hit = true
+		}
+		b = b[min(nlmAlign(size), len(b)):]
+	}
+	return hit
+}
+
+func (s *subscription) linkEvent(typ uint16, m []byte) bool {
+	if len(m) > 0 && m[0] == unix.AF_BRIDGE {
+		// The bridge's own notifications about its ports (STP state,
+		// port flags: a port leaving the listening state some seconds
+		// after it was added, on every port). They carry no alias, and
+		// nothing netctl manages: enslaving and releasing a port come as
+		// ordinary link messages.
+		return false
+	}
+	k, err := parseLink(m)
+	if err != nil {
+		return true
+	}
+	idx := int32(k.index)
+	_, marked := model.ParseOwner(k.alias)
+	if !marked && k.alias == "" {
+		marked = linkGroup(m) == creationGroup
+	}
+	hit := marked || s.owned[idx] || s.owned[int32(k.master)]
+	switch {
+	case typ == unix.RTM_DELLINK:
+		delete(s.owned, idx)
+	case marked:
+		s.owned[idx] = true
+	default:
+		// A mark removed by hand: the link is no longer ours to watch,
+		// but this change is.
+		delete(s.owned, idx)
+	}
+	return hit
+}
+
+// linkGroup reads IFLA_GROUP of a link message (parseLink leaves it out).
+func linkGroup(m []byte) uint32 {
+	var g uint32
+	_ = attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
+		if typ == unix.IFLA_GROUP {
+			g = u32(v)
+		}
+	})
+	return g
+}
+
+// routeOIF reads the output interface of an IPv4 route message.
+func routeOIF(m []byte) (int32, bool) {
+	if len(m) < unix.SizeofRtMsg || m[0] != unix.AF_INET {
+		return 0, false
+	}
+	var oif int32
+	found := false
+	_ = attrs(m[unix.SizeofRtMsg:], func(typ uint16, v []byte) {
+		if typ == unix.RTA_OIF {
+			oif, found = int32(u32(v)), true
+		}
+	})
+	return oif, found
+}
