@@ -30,6 +30,10 @@ type Reconciler struct {
 	Workers int
 	// Progress, when set, is told how many actions of a round are done.
 	Progress func(done, total int)
+
+	// Firewall, when set, is observed and converged too; nil leaves the
+	// packet filter alone.
+	Firewall Firewall
 }
 
 // Observe reads the kernel and netctl's files into one state.
@@ -40,6 +44,11 @@ func (r *Reconciler) Observe(ctx context.Context) (*model.State, error) {
 	}
 	if err := r.Files.Observe(ctx, st); err != nil {
 		return nil, fmt.Errorf("observe files: %w", err)
+	}
+	if r.Firewall != nil {
+		if err := r.Firewall.Observe(ctx, st); err != nil {
+			return nil, fmt.Errorf("observe firewall: %w", err)
+		}
 	}
 	return st, nil
 }
@@ -162,6 +171,18 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	)
 	total := len(p.Actions)
 	for _, groups := range phases(p) {
+		if groups[0][0].phase == phaseFirewall {
+			fwDone, err := r.runFirewall(ctx, p, groups)
+			done = append(done, fwDone...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			finished += len(p.Actions) - finished
+			if r.Progress != nil {
+				r.Progress(finished, total)
+			}
+			continue
+		}
 		start := time.Now()
 		sem := make(chan struct{}, workers)
 		var wg sync.WaitGroup

@@ -17,6 +17,7 @@ func Diff(project string, desired, observed *model.State) *Plan {
 	p := &Plan{Project: project}
 	recreated := diffNetworks(p, project, desired, observed)
 	diffContainers(p, project, desired, observed, recreated)
+	diffFirewall(p, project, desired, observed)
 	p.sort()
 	return p
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/actuators/firewall"
 	nlact "github.com/netctl/netctl/actuators/netlink"
 	"github.com/netctl/netctl/reconciler"
 	"github.com/netctl/netctl/spec"
@@ -46,7 +47,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
 		a.notYet("watch", "watch -f FILE", "apply, then re-apply on every file edit (issue: watch mode)"),
-		a.notYet("port", "port CONTAINER [PORT[/PROTO]]", "list a container's published ports (issue: published ports)"),
+		a.portCommand(),
 		a.notYet("env", "env CONTAINER", "print a container's link environment (issue: names and links)"),
 	)
 	return cmd
@@ -110,12 +111,19 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		host.Close()
 		return nil, nil, err
 	}
+	fw, err := firewall.New(host, a.log)
+	if err != nil {
+		links.Close()
+		host.Close()
+		return nil, nil, err
+	}
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
 	r := &reconciler.Reconciler{
-		Links:   links,
-		Files:   files.New(a.root),
-		Options: reconciler.Options{Root: a.root, HostResolv: resolv},
-		Log:     a.log,
+		Links:    links,
+		Files:    files.New(a.root),
+		Firewall: fw,
+		Options:  reconciler.Options{Root: a.root, HostResolv: resolv},
+		Log:      a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
 		r.Workers = w

@@ -26,6 +26,10 @@ type State struct {
 	// HostRoutes are the IPv4 destinations routed in the host namespace
 	// (observed only). IPAM avoids them when it picks a subnet.
 	HostRoutes []netip.Prefix
+
+	// Firewall is the packet filter's part of the state; nil when no
+	// firewall is managed (observed with no firewall backend).
+	Firewall *Firewall
 }
 
 // NewState returns an empty state.
