@@ -233,3 +233,13 @@ func firewallBatch(p *Plan, actions []*Action) *model.FirewallBatch {
 	}
 	return b
 }
+
+// pruneNetworkRules plans the removal of a pruned network's rules.
+func pruneNetworkRules(p *Plan, st *model.State, id string) {
+	if st.Firewall == nil || st.Firewall.Networks[id] == nil {
+		return
+	}
+	o := st.Firewall.Networks[id]
+	p.add(&Action{Op: OpDelete, Kind: KindFirewall, Project: o.Project, Name: o.Name, Reason: "its bridge is pruned",
+		Details: networkRuleDetails(o), fwObject: o, phase: phaseFirewall, group: "firewall"})
+}
