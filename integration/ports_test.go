@@ -467,3 +467,41 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// The legacy flavour of iptables works the same (NETCTL_IPTABLES picks it
+// here; on a host, netctl follows what `iptables --version` says).
+func TestLegacyIptables(t *testing.T) {
+	t.Setenv("NETCTL_IPTABLES", "legacy")
+	h := sandbox.New(t)
+	out := outside(t, h)
+	file := h.WriteFile(t, "leg.yaml", `name: leg
+networks:
+  n1: {}
+  n2: {}
+containers:
+  web:
+    networks: [n1]
+    ports: ["8080:80", "127.0.0.1::81"]
+  other: {networks: [n2]}
+`)
+	h.MustNetctl(t, "apply", "-f", file)
+	serve(t, h.ContainerNetns("leg", "web"), "tcp", 80, "web")
+	expectServed(t, "legacy: outside", out, "tcp", "10.250.0.1:8080", "web")
+	expectServed(t, "legacy: host", h.NetnsPath(), "tcp", "127.0.0.1:8080", "web")
+	if h.Ping(t, "leg", "other", addr(t, h, "web", "n1")) {
+		t.Error("legacy: networks not isolated")
+	}
+	if rules := h.InHost("iptables-legacy-save").Stdout; !strings.Contains(rules, `--comment "netctl:leg:web 0.0.0.0:8080->`) {
+		t.Errorf("legacy tables lack the rules:\n%s", rules)
+	}
+	if rules := h.InHost("iptables-nft-save").Stdout; strings.Contains(rules, "NETCTL") {
+		t.Errorf("nft tables got rules in legacy mode:\n%s", rules)
+	}
+	if r := h.MustNetctl(t, "apply", "-f", file); !strings.Contains(r.Stdout, "no changes") {
+		t.Errorf("legacy re-apply:\n%s", r.Stdout)
+	}
+	h.MustNetctl(t, "down", "-f", file)
+	if rules := h.InHost("iptables-legacy-save").Stdout; strings.Contains(rules, "netctl:leg") {
+		t.Errorf("legacy: rules left after down:\n%s", rules)
+	}
+}
