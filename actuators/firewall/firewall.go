@@ -226,7 +226,12 @@ func (f *Firewall) Apply(ctx context.Context, b *model.FirewallBatch) error {
 			return err
 		}
 	}
-	return f.setHairpin(hairpin)
+	start := time.Now()
+	if err := f.setHairpin(hairpin); err != nil {
+		return err
+	}
+	f.log.Debug().Int("ports", len(hairpin)).Dur("took", time.Since(start)).Msg("hairpin mode set")
+	return nil
 }
 
 // restoreLineRE finds the failing line in iptables-restore's error.

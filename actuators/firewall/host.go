@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,10 +61,16 @@ func writeSysctl(procSys, key, value string) error {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		if key == "net.bridge.bridge-nf-call-iptables" {
-			return fmt.Errorf("sysctl %s does not exist: icc: false needs the br_netfilter module (modprobe br_netfilter)", key)
+	if errors.Is(err, fs.ErrNotExist) && key == "net.bridge.bridge-nf-call-iptables" {
+		// As Docker does: the module that hands bridged traffic to
+		// iptables may not be loaded yet.
+		if out, merr := exec.Command("modprobe", "br_netfilter").CombinedOutput(); merr != nil {
+			return fmt.Errorf("sysctl %s does not exist and modprobe br_netfilter failed (%v: %s): icc: false needs the module",
+				key, merr, strings.TrimSpace(string(out)))
 		}
+		f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("sysctl %s does not exist", key)
 	}
 	if err != nil {

@@ -89,7 +89,7 @@ func projectChain(project string) string {
 }
 
 func r(table, chain string, args ...string) rule {
-	return rule{table: table, chain: chain, args: args}
+	return newRule(table, chain, args, "")
 }
 
 func withComment(c string, args ...string) []string {

@@ -51,7 +51,7 @@ func parseSave(text string) (*dump, error) {
 			if err != nil {
 				return nil, fmt.Errorf("iptables-save line %d: %w", n, err)
 			}
-			d.rules[table][chain] = append(d.rules[table][chain], rule{table: table, chain: chain, args: args, raw: raw})
+			d.rules[table][chain] = append(d.rules[table][chain], newRule(table, chain, args, raw))
 		default:
 			return nil, fmt.Errorf("iptables-save line %d: unexpected %q", n, line)
 		}
@@ -65,28 +65,7 @@ type observation struct {
 	dump     *dump
 	fw       *model.Firewall
 	networks map[string][]rule // by network ID: the rules carrying its mark
-	// projects: per project, per table, the rules of its own chain and
-	// the jumps to it.
-	projects map[string]*projectRules
-	// stray rules by owner ("" for the shared chains).
-	stray map[string][]rule
-	// baseJumps: per built-in chain ("table chain"), netctl's jumps found
-	// there; forward is FORWARD's rules, to place the jump after DOCKER-USER.
-	baseJumps map[string][]rule
-}
-
-type projectRules struct {
-	chain map[string][]rule // table -> rules in the project's chain
-	jumps map[string][]rule // table -> jumps to it
-}
-
-func (o *observation) project(name string) *projectRules {
-	p := o.projects[name]
-	if p == nil {
-		p = &projectRules{chain: map[string][]rule{}, jumps: map[string][]rule{}}
-		o.projects[name] = p
-	}
-	return p
+	stray    map[string][]rule // by owner ("" for the shared chains)
 }
 
 // classify sorts a dump's netctl rules into objects, checks each object's
@@ -94,17 +73,16 @@ func (o *observation) project(name string) *projectRules {
 // unexpected one is stray) and checks the fixed chains and jumps.
 func classify(d *dump) *observation {
 	o := &observation{
-		dump:      d,
-		fw:        model.NewFirewall(),
-		networks:  map[string][]rule{},
-		projects:  map[string]*projectRules{},
-		stray:     map[string][]rule{},
-		baseJumps: map[string][]rule{},
+		dump:     d,
+		fw:       model.NewFirewall(),
+		networks: map[string][]rule{},
+		stray:    map[string][]rule{},
 	}
 	// Project chains are named by a hash; the jumps to them and the
 	// marks of their rules tell whose they are.
 	chainOwner := map[string]string{}
 	addStray := func(owner string, r rule) { o.stray[owner] = append(o.stray[owner], r) }
+	owned := map[*rule]bool{} // rules of project chains that belong to a port or link
 	portLines := map[string][]rule{}
 	linkLines := map[string][]rule{}
 
@@ -112,12 +90,7 @@ func classify(d *dump) *observation {
 		for _, chain := range sortedKeys(d.rules[table]) {
 			rules := d.rules[table][chain]
 			if !isOurChain(chain) {
-				for _, r := range rules {
-					if isOurChain(r.target()) {
-						o.baseJumps[table+" "+chain] = append(o.baseJumps[table+" "+chain], r)
-					}
-				}
-				continue
+				continue // netctl's jumps there are checked with the base
 			}
 			switch {
 			case chain == chainForward:
@@ -147,12 +120,15 @@ func classify(d *dump) *observation {
 						continue
 					}
 					chainOwner[projectChain(project)] = project
-					p := o.project(project)
-					p.jumps[table] = append(p.jumps[table], r)
 				}
 			case strings.HasPrefix(chain, projectChainPrefix):
-				for _, r := range rules {
+				for i := range rules {
+					r := rules[i]
+					if !strings.HasPrefix(r.comment(), commentPrefix) {
+						continue
+					}
 					if p, ok := parsePortComment(r.comment()); ok && projectChain(p.Project) == chain {
+						owned[&rules[i]] = true
 						chainOwner[chain] = p.Project
 						if prev := o.fw.Ports[p.Key()]; prev == nil {
 							o.fw.Ports[p.Key()] = p
@@ -163,6 +139,7 @@ func classify(d *dump) *observation {
 						continue
 					}
 					if l, ok := parseLinkComment(r.comment()); ok && projectChain(l.Project) == chain {
+						owned[&rules[i]] = true
 						chainOwner[chain] = l.Project
 						if o.fw.Links[l.Key()] == nil {
 							o.fw.Links[l.Key()] = l
@@ -174,8 +151,7 @@ func classify(d *dump) *observation {
 		}
 	}
 
-	// A project chain's every rule, whatever it is, is part of the
-	// project's chain content (what a rewrite replaces).
+	// Whatever else is in a project chain is stray.
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
 			rules := d.rules[table][chain]
@@ -183,13 +159,9 @@ func classify(d *dump) *observation {
 				continue
 			}
 			owner, known := chainOwner[chain]
-			if known {
-				p := o.project(owner)
-				p.chain[table] = rules
-			}
-			for _, r := range rules {
-				if !known || !ownRule(chain, r) {
-					addStray(owner, r)
+			for i := range rules {
+				if !known || !owned[&rules[i]] {
+					addStray(owner, rules[i])
 				}
 			}
 		}
@@ -229,18 +201,6 @@ func classify(d *dump) *observation {
 	}
 	o.fw.BaseMissing = o.checkBase()
 	return o
-}
-
-// ownRule reports whether a rule of a project chain carries the mark of a
-// port or link of the project the chain belongs to.
-func ownRule(chain string, r rule) bool {
-	if p, ok := parsePortComment(r.comment()); ok {
-		return projectChain(p.Project) == chain
-	}
-	if l, ok := parseLinkComment(r.comment()); ok {
-		return projectChain(l.Project) == chain
-	}
-	return false
 }
 
 // ownerOf is the project named by a netctl mark, "" for anything else.

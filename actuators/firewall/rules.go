@@ -3,7 +3,6 @@ package firewall
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -29,10 +28,21 @@ type rule struct {
 	// (observed rules only): a deletion repeats it verbatim, whatever
 	// quoting a foreign rule used.
 	raw string
+	// k caches key(): observing compares thousands of rules.
+	k string
+}
+
+func newRule(table, chain string, args []string, raw string) rule {
+	r := rule{table: table, chain: chain, args: args, raw: raw}
+	r.k = r.key()
+	return r
 }
 
 // key identifies a rule by table, chain and words.
 func (r rule) key() string {
+	if r.k != "" {
+		return r.k
+	}
 	return r.table + "\x00" + r.chain + "\x00" + strings.Join(r.args, "\x00")
 }
 
@@ -73,18 +83,34 @@ func (r rule) target() string {
 	return ""
 }
 
-// safeArg is what netctl ever puts in a word of a rule: names, addresses,
-// ports, the fixed words of the layout and the comments built from them.
-// Nothing else can reach a restore input: no quote, backslash, newline or
-// other control character, so a rule can never be split or closed early.
-var safeArg = regexp.MustCompile(`^[A-Za-z0-9_.:/,>!-][A-Za-z0-9_.:/,> !-]*$`)
+// safeArg reports whether a word is made only of what netctl ever puts in
+// a rule: names, addresses, ports, the fixed words of the layout and the
+// comments built from them (letters, digits, "_.:/,>!-" and inner
+// spaces). Nothing else can reach a restore input: no quote, backslash,
+// newline or other control character, so a rule can never be split or
+// closed early.
+func safeArg(a string) bool {
+	if a == "" || a[0] == ' ' || len(a) > maxComment {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("_.:/,>!- ", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // maxComment is the xt_comment limit (256 with the terminating NUL).
 const maxComment = 255
 
 func checkArgs(args []string) error {
 	for _, a := range args {
-		if !safeArg.MatchString(a) || len(a) > maxComment {
+		if !safeArg(a) {
 			return fmt.Errorf("refusing unsafe rule text %q", a)
 		}
 	}
