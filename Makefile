@@ -12,7 +12,7 @@ TESTFLAGS   ?=
 # staticcheck 2025.1.1: the module proxy knows it by its semver, v0.6.1.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build install test lint bench fuzz clean
+.PHONY: all build install test lint bench bench-ports fuzz clean
 
 all: build
 
@@ -36,6 +36,11 @@ lint:
 
 bench: build
 	bench/run.sh
+
+# Published ports: N containers with and without 2 ports each, and the
+# same rules loaded by one iptables-restore (docs/benchmarks.md).
+bench-ports: build
+	bench/ports.sh
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

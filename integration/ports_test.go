@@ -505,3 +505,26 @@ containers:
 		t.Errorf("legacy: rules left after down:\n%s", rules)
 	}
 }
+
+// examples/ports.yaml: the Docker guide's published-port path, mysql on
+// bridge2 reaching httpd on bridge1 through the host although the networks
+// are isolated.
+func TestDockerGuidePorts(t *testing.T) {
+	h := sandbox.New(t)
+	out := outside(t, h)
+	file := h.WriteFile(t, "ports.yaml", example(t, "ports.yaml"))
+	h.MustNetctl(t, "apply", "-f", file)
+	httpd := h.ContainerNetns("ports", "httpd")
+	serve(t, httpd, "tcp", 80, "httpd")
+	serve(t, httpd, "udp", 53, "httpd")
+	mysql := h.ContainerNetns("ports", "mysql")
+	expectServed(t, "mysql -> Host:8080", mysql, "tcp", "10.250.0.1:8080", "httpd")
+	expectBlocked(t, "mysql -> httpd directly", mysql, "tcp", addr(t, h, "httpd", "bridge1")+":80")
+	expectServed(t, "outside -> Host:8080", out, "tcp", "10.250.0.1:8080", "httpd")
+	expectServed(t, "outside -> Host:53/udp", out, "udp", "10.250.0.1:53", "httpd")
+	if got := h.MustNetctl(t, "port", "httpd", "80").Stdout; got != "0.0.0.0:8080\n" {
+		t.Errorf("port httpd 80 = %q", got)
+	}
+	serve(t, h.ContainerNetns("ports", "db"), "tcp", 5432, "db")
+	expectServed(t, "api -> linked db", h.ContainerNetns("ports", "api"), "tcp", addr(t, h, "db", "private")+":5432", "db")
+}
