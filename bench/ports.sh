@@ -189,18 +189,18 @@ report() {
   echo "kernel $(uname -r), $(nproc) CPUs, $(iptables --version), tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'), median of $REPS, wall clock."
   echo "Topology: N containers round robin on 4 bridge networks (bench/cmd/gentopo -ports $PORTS: \"<fixed>:8080\" + ephemeral), compared with the same topology without ports."
   echo
-  echo "| N | cold s, no ports | cold s, $PORTS ports | ports add | ms/ctr with ports | no-op ms (0 / $PORTS ports) | down s (0 / $PORTS ports) ¹ | firewall batch ms ² | its iptables-restore ms | rules | floor: 1 iptables-restore ms ³ |"
+  echo "| N | cold s, no ports | cold s, $PORTS ports | ports add | ms/ctr with ports | no-op ms (0 / $PORTS ports) | down s (0 / $PORTS ports) ¹ | firewall batch ms (0 / $PORTS ports) ² | its iptables-restore ms | rules | floor: 1 iptables-restore ms ³ |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
     awk -v n="$n" -v c0="$(median_us "$n" p0cold)" -v c2="$(median_us "$n" p2cold)" \
       -v n0="$(median_us "$n" p0noop)" -v n2="$(median_us "$n" p2noop)" \
       -v d0="$(median_us "$n" p0down)" -v d2="$(median_us "$n" p2down)" \
-      -v fb="$(median_us "$n" p2fwbatch)" -v rs="$(median_us "$n" p2restore)" \
+      -v fb0="$(median_us "$n" p0fwbatch)" -v fb="$(median_us "$n" p2fwbatch)" -v rs="$(median_us "$n" p2restore)" \
       -v rules="$(median_us "$n" rules)" -v fl="$(median_us "$n" rules_floor)" '
       BEGIN {
-        printf "| %d | %.3f | %.3f | %+.1f %% | %.2f | %.0f / %.0f | %.3f / %.3f | %.0f | %.0f | %d | %.0f |\n", n,
+        printf "| %d | %.3f | %.3f | %+.1f %% | %.2f | %.0f / %.0f | %.3f / %.3f | %.0f / %.0f | %.0f | %d | %.0f |\n", n,
           c0 / 1e6, c2 / 1e6, 100 * (c2 - c0) / c0, c2 / 1e3 / n, n0 / 1e3, n2 / 1e3, d0 / 1e6, d2 / 1e6,
-          fb / 1e3, rs / 1e3, rules, fl / 1e3
+          fb0 / 1e3, fb / 1e3, rs / 1e3, rules, fl / 1e3
       }'
   done
   echo

@@ -177,7 +177,9 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 			if err != nil {
 				errs = append(errs, err)
 			}
-			finished += len(p.Actions) - finished
+			for _, g := range groups {
+				finished += len(g)
+			}
 			if r.Progress != nil {
 				r.Progress(finished, total)
 			}

@@ -59,7 +59,7 @@ type Action struct {
 	// namespaceOnly: a container delete that keeps the container's files
 	// (it moves to network_mode host).
 	namespaceOnly bool
-	// fwObject is what a firewall or sysctl action concerns (fwtarget.go).
+	// fwObject is what a firewall or sysctl action concerns (diff_firewall.go).
 	fwObject any
 }
 
