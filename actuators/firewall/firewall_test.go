@@ -70,6 +70,18 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "shop.iptables-save", out)
+
+	// The smallest topology: one container on the default network,
+	// `docker run -p 8080:80`.
+	solo := model.NewFirewall()
+	n := &model.NetworkRules{Name: "bridge", Bridge: "netctl0", Subnet: prefix("172.17.0.0/16"), ICC: true}
+	solo.Networks[n.ID()] = n
+	p := &model.PortRule{Project: "solo", Container: "web", Target: addr("172.17.0.2"), Port: model.Port{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}}
+	solo.Ports[p.Key()] = p
+	if out, err = Render(solo); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "solo.iptables-save", out)
 }
 
 // What Render shows is what Observe reads back: every object, none
