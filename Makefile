@@ -12,7 +12,7 @@ TESTFLAGS   ?=
 # staticcheck 2025.1.1: the module proxy knows it by its semver, v0.6.1.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build install test lint bench bench-watch fuzz clean
+.PHONY: all build install test lint bench bench-watch bench-ports fuzz clean
 
 all: build
 
@@ -39,6 +39,11 @@ bench: build
 
 bench-watch: build
 	bench/watch.sh
+
+# Published ports: N containers with and without 2 ports each, and the
+# same rules loaded by one iptables-restore (docs/benchmarks.md).
+bench-ports: build
+	bench/ports.sh
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

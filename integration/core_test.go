@@ -32,7 +32,7 @@ func TestDockerGuide(t *testing.T) {
 	if r := h.Netctl("exec", "db", "--", "ping", "-c1", "-W2", two); r.Code != 0 {
 		t.Errorf("db -> two on my-net must work:\n%s", r)
 	}
-	// Different networks: isolated (the sandbox host does not forward).
+	// Different networks: isolated (forwarding is on: netctl's isolation rules drop it).
 	web := addr(t, h, "web", "bridge")
 	if h.Ping(t, "guide", "web", one) {
 		t.Errorf("web (bridge) reached one (my-net): networks must be isolated")

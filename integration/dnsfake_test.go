@@ -3,47 +3,15 @@ package integration
 import (
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/sandbox"
 )
-
-// inNetns runs fn on a thread inside the network namespace at path.
-// Sockets fn opens stay in that namespace whatever thread uses them later.
-func inNetns(path string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromPath(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread is stuck in the other namespace: leave it locked so
-		// that it dies with this goroutine's end instead of being reused.
-		return fmt.Errorf("back to the test's namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
 
 // fakeDNS is an upstream resolver the test runs inside the sandbox host
 // (never the machine's real resolver): ext.test has one address (answer),

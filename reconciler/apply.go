@@ -31,6 +31,10 @@ type Reconciler struct {
 	Workers int
 	// Progress, when set, is told how many actions of a round are done.
 	Progress func(done, total int)
+
+	// Firewall, when set, is observed and converged too; nil leaves the
+	// packet filter alone.
+	Firewall Firewall
 }
 
 // Observe reads the kernel and netctl's files into one state.
@@ -48,6 +52,11 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope) (*model.Sta
 	links := time.Since(start)
 	if err := r.Files.Observe(ctx, st, scope); err != nil {
 		return nil, fmt.Errorf("observe files: %w", err)
+	}
+	if r.Firewall != nil {
+		if err := r.Firewall.Observe(ctx, st); err != nil {
+			return nil, fmt.Errorf("observe firewall: %w", err)
+		}
 	}
 	if r.Names != nil {
 		if err := r.Names.Observe(ctx, st); err != nil {
@@ -209,6 +218,20 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	)
 	total := len(p.Actions)
 	for _, groups := range phases(p) {
+		if groups[0][0].phase == phaseFirewall {
+			fwDone, err := r.runFirewall(ctx, p, groups)
+			done = append(done, fwDone...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, g := range groups {
+				finished += len(g)
+			}
+			if r.Progress != nil {
+				r.Progress(finished, total)
+			}
+			continue
+		}
 		start := time.Now()
 		sem := make(chan struct{}, workers)
 		var wg sync.WaitGroup

@@ -62,11 +62,15 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := desireContainers(t, observed, d, opt); err != nil {
 		return nil, err
 	}
+	if err := desirePorts(t, observed, d); err != nil {
+		return nil, err
+	}
 	for _, c := range d.Containers {
 		c.HostsFile = renderHosts(c, d)
 		c.ResolvFile = renderResolv(c, opt.HostResolv)
 	}
 	desireNames(t, d, opt)
+	d.Firewall = desireFirewall(d)
 	return d, nil
 }
 

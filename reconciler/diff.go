@@ -18,6 +18,7 @@ func Diff(project string, desired, observed *model.State) *Plan {
 	recreated := diffNetworks(p, project, desired, observed)
 	diffContainers(p, project, desired, observed, recreated)
 	diffNames(p, project, desired, observed)
+	diffFirewall(p, project, desired, observed)
 	p.sort()
 	return p
 }

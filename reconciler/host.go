@@ -82,3 +82,17 @@ type Files interface {
 	WriteContainer(ctx context.Context, c *model.Container) error
 	RemoveContainer(ctx context.Context, c *model.Container) error
 }
+
+// Firewall is the packet filter as the reconciler needs it, in terms of
+// objects (model.Firewall) so that the backend lays out the rules.
+type Firewall interface {
+	// Observe fills st.Firewall with every netctl rule object of every
+	// project (marking damaged ones and stray rules), the sysctls netctl
+	// may set and the host's bound ports and ephemeral port range, and adds
+	// each observed published port to its container's Ports.
+	Observe(ctx context.Context, st *model.State) error
+	// Apply carries out a batch in one transaction per table, touching
+	// only the batch's project's rules, the shared default network's and
+	// netctl's fixed chains; then flushes conntrack and sets sysctls.
+	Apply(ctx context.Context, b *model.FirewallBatch) error
+}

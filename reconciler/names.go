@@ -339,12 +339,3 @@ func renderResolvEmbedded(server netip.Addr, hostResolv []byte) string {
 	}
 	return b.String()
 }
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -31,6 +31,8 @@ const (
 	KindRoute     Kind = "route"     // a container's default route
 	KindFiles     Kind = "files"     // a container's hosts, resolv.conf and settings
 	KindDNS       Kind = "dns"       // a project's names in the embedded DNS server
+	KindFirewall  Kind = "firewall"  // a network's, port's or link's packet-filter rules
+	KindSysctl    Kind = "sysctl"    // a kernel setting of the host namespace
 )
 
 // Action is one small idempotent step of a plan. Its exported fields are
@@ -59,6 +61,8 @@ type Action struct {
 	// namespaceOnly: a container delete that keeps the container's files
 	// (it moves to network_mode host).
 	namespaceOnly bool
+	// fwObject is what a firewall or sysctl action concerns (diff_firewall.go).
+	fwObject any
 }
 
 // Blocked is a change the plan cannot make, with the reason.
@@ -76,6 +80,10 @@ type Plan struct {
 	// Blocked lists deletions refused because the object holds something
 	// netctl does not own; the rest of the plan still applies.
 	Blocked []Blocked `json:"blocked,omitempty"`
+
+	// firewall is the project's desired firewall, whose ports and links a
+	// rewrite of the project's chains needs in full.
+	firewall *model.Firewall
 }
 
 // Empty reports whether the plan changes nothing.
@@ -95,6 +103,7 @@ const (
 	phaseNetwork                // create or update bridges
 	phaseContainer              // namespaces, endpoints, routes, files
 	phaseNames                  // the DNS server's configuration, once bridges have their gateways
+	phaseFirewall               // rules and sysctls, in one batch, once everything they point at exists
 )
 
 // symbol is the one-character marker of an op in the text rendering.

@@ -27,7 +27,9 @@ func PrunePlan(st *model.State) *Plan {
 	for _, id := range st.SortedNetworkIDs() {
 		n := st.Networks[id]
 		if n.Shared() && !inUse[id] {
-			deleteNetwork(p, n, "no container uses the default network")
+			if deleteNetwork(p, n, "no container uses the default network") {
+				pruneNetworkRules(p, st, id)
+			}
 		}
 	}
 	return p

@@ -18,15 +18,12 @@ func Unsupported(t *spec.Topology) error {
 		if n.Driver == spec.DriverOverlay {
 			add(fieldPos(n.FieldPos, "driver", n.Pos), "network "+n.Name+": driver overlay")
 		}
-		if !n.ICC {
-			add(fieldPos(n.FieldPos, "icc", n.Pos), "network "+n.Name+": icc: false")
-		}
 		if n.EnableIPv6 {
 			add(fieldPos(n.FieldPos, "enable_ipv6", n.Pos), "network "+n.Name+": enable_ipv6")
 		}
 	}
 	for _, c := range t.Containers {
-		for _, key := range []string{"ports", "node"} {
+		for _, key := range []string{"node"} {
 			if p, ok := c.FieldPos[key]; ok {
 				add(p, "container "+c.Name+": "+key)
 			}

@@ -237,7 +237,7 @@ func TestWatchKeepsLastGoodTopology(t *testing.T) {
 		"invalid":       shopV1 + "  web: {networks: [nope]}\n",
 		"empty":         "  \n",
 		"renamed":       "name: other\n" + shopV2,
-		"unimplemented": shopV1 + "  web: {networks: [backend], ports: [\"80:80\"]}\n",
+		"unimplemented": strings.Replace(shopV1, "{subnet: 172.30.0.0/24}", "{subnet: 172.30.0.0/24, enable_ipv6: true}", 1),
 	}
 	for name, content := range bad {
 		h.setFile(content)
@@ -259,7 +259,7 @@ func TestWatchKeepsLastGoodTopology(t *testing.T) {
 		watchFile + `:6:20: container \"web\": unknown network`, // validation, with line and column
 		"the file is empty",
 		`the project name changed from \"shop\" to \"other\"`,
-		"ports: not implemented yet",
+		"enable_ipv6: not implemented yet",
 		"stays in force",
 	} {
 		if !strings.Contains(log, want) {

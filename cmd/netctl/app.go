@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/actuators/firewall"
 	nlact "github.com/netctl/netctl/actuators/netlink"
 	"github.com/netctl/netctl/reconciler"
 	"github.com/netctl/netctl/spec"
@@ -50,9 +51,7 @@ func (a *app) rootCommand() *cobra.Command {
 	cmd.AddCommand(
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
-		a.watchCommand(),
-		a.notYet("port", "port CONTAINER [PORT[/PROTO]]", "list a container's published ports (issue: published ports)"),
-		a.envCommand(), a.dnsCommand(),
+		a.watchCommand(), a.portCommand(), a.envCommand(), a.dnsCommand(),
 	)
 	return cmd
 }
@@ -115,13 +114,20 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		host.Close()
 		return nil, nil, err
 	}
+	fw, err := firewall.New(host, a.log)
+	if err != nil {
+		links.Close()
+		host.Close()
+		return nil, nil, err
+	}
 	resolv, _ := os.ReadFile(a.resolvConf)
 	r := &reconciler.Reconciler{
-		Links:   links,
-		Files:   files.New(a.root),
-		Names:   a.names(),
-		Options: reconciler.Options{Root: a.root, HostResolv: resolv},
-		Log:     a.log,
+		Links:    links,
+		Files:    files.New(a.root),
+		Firewall: fw,
+		Names:    a.names(),
+		Options:  reconciler.Options{Root: a.root, HostResolv: resolv},
+		Log:      a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
 		r.Workers = w

@@ -161,7 +161,7 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 		NetworkSettings: NetworkSettingsView{
 			SandboxKey: c.Netns,
 			Networks:   map[string]*NetworkEndpointView{},
-			Ports:      map[string][]PortBinding{},
+			Ports:      portBindings(c),
 		},
 	}
 	for _, h := range c.ExtraHosts {
@@ -298,7 +298,7 @@ func (a *app) psCommand() *cobra.Command {
 					nets = []string{string(c.Mode)}
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", objectID("container", id)[:12], c.Name, c.Project,
-					strings.Join(nets, ","), strings.Join(addrs, ","), "")
+					strings.Join(nets, ","), strings.Join(addrs, ","), displayPorts(c.Ports))
 			}
 			return w.Flush()
 		},

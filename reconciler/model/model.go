@@ -29,6 +29,9 @@ type State struct {
 
 	// DNS is the embedded DNS server's configuration, by project.
 	DNS map[string]*DNS
+	// Firewall is the packet filter's part of the state; nil when no
+	// firewall is managed (observed with no firewall backend).
+	Firewall *Firewall
 }
 
 // NewState returns an empty state.

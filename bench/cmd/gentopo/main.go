@@ -22,6 +22,9 @@ type params struct {
 	networks int
 	// secondOctet of the first network's 172.X.0.0/16 subnet.
 	secondOctet int
+	// ports each container publishes: the first on a fixed host port
+	// (10000 + K*(i-1)), the others on ephemeral ones.
+	ports int
 }
 
 func main() {
@@ -30,6 +33,7 @@ func main() {
 	flag.IntVar(&p.n, "n", 100, "number of containers")
 	flag.IntVar(&p.networks, "networks", 4, "number of networks")
 	flag.IntVar(&p.secondOctet, "base", 20, "second octet of the first subnet (172.BASE.0.0/16)")
+	flag.IntVar(&p.ports, "ports", 0, "ports each container publishes (first fixed, the rest ephemeral)")
 	flag.Parse()
 	if err := p.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "gentopo:", err)
@@ -56,6 +60,8 @@ func (p params) check() error {
 		return fmt.Errorf("subnets 172.%d-%d.0.0/16 leave 172.16.0.0/12", p.secondOctet, p.secondOctet+p.networks-1)
 	case (p.n+p.networks-1)/p.networks > 65000:
 		return fmt.Errorf("too many containers per /16")
+	case p.ports < 0 || p.ports > 0 && 10000+p.n*p.ports > 32767:
+		return fmt.Errorf("-ports %d with -n %d: fixed host ports would reach the ephemeral range", p.ports, p.n)
 	}
 	return nil
 }
@@ -71,6 +77,13 @@ func write(w io.Writer, p params) error {
 	bw.printf("containers:\n")
 	for i := 1; i <= p.n; i++ {
 		bw.printf("  c%d:\n    networks: [net%d]\n", i, (i-1)%p.networks+1)
+		if p.ports > 0 {
+			bw.printf("    ports: [\"%d:8080\"", 10000+p.ports*(i-1))
+			for j := 1; j < p.ports; j++ {
+				bw.printf(", \"%d\"", 8080+j)
+			}
+			bw.printf("]\n")
+		}
 	}
 	return bw.err
 }

@@ -1,0 +1,294 @@
+package firewall
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+// script is an iptables-restore --noflush input under construction. Per
+// table, in this order: chain declarations (which create a chain, or
+// flush an existing one: netctl only declares chains it rewrites whole),
+// deletions of single rules, additions, and removals of emptied chains.
+type script struct {
+	decl, add, drop map[string][]string
+	del             map[string][]*rule
+	declared        map[string]bool
+	deleted         map[*rule]bool
+}
+
+func newScript() *script {
+	return &script{
+		decl: map[string][]string{}, del: map[string][]*rule{}, add: map[string][]string{}, drop: map[string][]string{},
+		declared: map[string]bool{}, deleted: map[*rule]bool{},
+	}
+}
+
+func (s *script) declare(table, chain string) {
+	if k := table + " " + chain; !s.declared[k] {
+		s.declared[k] = true
+		s.decl[table] = append(s.decl[table], ":"+chain+" - [0:0]")
+	}
+}
+
+// remove deletes one observed rule, once, unless its chain is declared
+// (flushed) in the same script.
+func (s *script) remove(r *rule) {
+	if !s.deleted[r] {
+		s.deleted[r] = true
+		s.del[r.table] = append(s.del[r.table], r)
+	}
+}
+
+// deletions are the table's -D lines, leaving out the rules of chains the
+// script flushes anyway (a -D after the flush would fail).
+func (s *script) deletions(table string) []string {
+	var out []string
+	for _, r := range s.del[table] {
+		if !s.declared[table+" "+r.chain] {
+			out = append(out, "-D "+r.chain+" "+r.spec())
+		}
+	}
+	return out
+}
+
+func (s *script) append(r rule) {
+	s.add[r.table] = append(s.add[r.table], "-A "+r.chain+" "+r.spec())
+}
+
+func (s *script) insert(r rule, pos int) {
+	s.add[r.table] = append(s.add[r.table], fmt.Sprintf("-I %s %d %s", r.chain, pos, r.spec()))
+}
+
+// String renders the input, tables in the order raw, nat, filter; "" when
+// there is nothing to do.
+func (s *script) String() string {
+	var b strings.Builder
+	for _, t := range tables {
+		del := s.deletions(t)
+		if len(s.decl[t])+len(del)+len(s.add[t])+len(s.drop[t]) == 0 {
+			continue
+		}
+		b.WriteString("*" + t + "\n")
+		for _, part := range [][]string{s.decl[t], del, s.add[t], s.drop[t]} {
+			for _, l := range part {
+				b.WriteString(l + "\n")
+			}
+		}
+		b.WriteString("COMMIT\n")
+	}
+	return b.String()
+}
+
+// buildScript turns a batch into the restore input that carries it out
+// against the observed rules: only what differs is written.
+func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
+	s := newScript()
+	d := o.dump
+	if b.Base {
+		writeBase(s, o)
+	}
+	if b.Rewrite {
+		if err := rewriteProject(s, o, b); err != nil {
+			return "", err
+		}
+	}
+	for _, n := range b.Networks {
+		want, err := networkRules(n)
+		if err != nil {
+			return "", fmt.Errorf("network %s: %w", n.ID(), err)
+		}
+		have := observedRules(d, o.networks[n.ID()])
+		left := map[string]int{}
+		for _, r := range want {
+			left[r.key()]++
+		}
+		for _, r := range have {
+			if left[r.key()] > 0 {
+				left[r.key()]--
+				continue
+			}
+			s.remove(r)
+		}
+		for _, r := range want {
+			if left[r.key()] > 0 {
+				left[r.key()]--
+				s.append(r)
+			}
+		}
+	}
+	for _, n := range b.DropNetworks {
+		for _, r := range observedRules(d, o.networks[n.ID()]) {
+			s.remove(r)
+		}
+	}
+	if b.Stray {
+		for _, owner := range []string{"", b.Project} {
+			for _, r := range observedRules(d, o.stray[owner]) {
+				s.remove(r)
+			}
+			if b.Project == "" {
+				break
+			}
+		}
+	}
+	return s.String(), nil
+}
+
+// observedRules maps rules of an observation back to the dump's own
+// values, so that the script deletes each observed rule at most once.
+func observedRules(d *dump, rules []rule) []*rule {
+	var out []*rule
+	used := map[*rule]bool{}
+	for _, r := range rules {
+		chain := d.rules[r.table][r.chain]
+		for i := range chain {
+			if !used[&chain[i]] && chain[i].raw == r.raw {
+				used[&chain[i]] = true
+				out = append(out, &chain[i])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// writeBase creates netctl's fixed chains that are missing, rewrites
+// NETCTL-FORWARD when it differs, and puts every jump from a built-in chain
+// back in place, exactly once (FORWARD's after DOCKER-USER's).
+func writeBase(s *script, o *observation) {
+	d := o.dump
+	for _, t := range tables {
+		for _, c := range baseChains[t] {
+			if !d.hasChain(t, c) {
+				s.declare(t, c)
+			}
+		}
+	}
+	if !d.hasChain(tableFilter, chainForward) || !sameRules(d.rules[tableFilter][chainForward], skeleton()) {
+		s.declare(tableFilter, chainForward)
+		for _, r := range skeleton() {
+			s.append(r)
+		}
+	}
+	for _, j := range baseJumps() {
+		if o.jumpCount(j) == 1 && (j.chain != "FORWARD" || o.forwardJumpPlaced()) {
+			continue
+		}
+		rules := d.rules[j.table][j.chain]
+		pos := 1
+		kept := 0
+		for i := range rules {
+			if rules[i].key() == j.rule.key() {
+				s.remove(&rules[i])
+				continue
+			}
+			kept++
+			if j.chain == "FORWARD" && rules[i].target() == dockerUser && pos == 1 {
+				pos = kept + 1
+			}
+		}
+		if j.chain == "FORWARD" {
+			s.insert(j.rule, pos)
+		} else {
+			s.append(j.rule)
+		}
+	}
+}
+
+// rewriteProject writes the project's complete set of ports and links
+// over its own chain in each table where it differs, and removes the chain
+// from tables where the project has nothing left.
+func rewriteProject(s *script, o *observation, b *model.FirewallBatch) error {
+	if err := checkProject(b.Project, false); err != nil {
+		return err
+	}
+	want := map[string][]rule{}
+	for _, p := range b.Ports {
+		if p.Project != b.Project {
+			return fmt.Errorf("port %s belongs to project %s, not %s", p.Key(), p.Project, b.Project)
+		}
+		rules, err := portRules(p)
+		if err != nil {
+			return fmt.Errorf("port %s: %w", p.Key(), err)
+		}
+		for _, r := range rules {
+			want[r.table] = append(want[r.table], r)
+		}
+	}
+	for _, l := range b.Links {
+		if l.Project != b.Project {
+			return fmt.Errorf("link %s belongs to project %s, not %s", l.Key(), l.Project, b.Project)
+		}
+		rules, err := linkRules(l)
+		if err != nil {
+			return fmt.Errorf("link %s: %w", l.Key(), err)
+		}
+		for _, r := range rules {
+			want[r.table] = append(want[r.table], r)
+		}
+	}
+	d, chain := o.dump, projectChain(b.Project)
+	jumpsTo := func(t string) []*rule {
+		var out []*rule
+		for _, c := range sortedKeys(d.rules[t]) {
+			rules := d.rules[t][c]
+			for i := range rules {
+				if rules[i].target() == chain {
+					out = append(out, &d.rules[t][c][i])
+				}
+			}
+		}
+		return out
+	}
+	for _, t := range tables {
+		exists := d.hasChain(t, chain)
+		jumps := jumpsTo(t)
+		if len(want[t]) == 0 {
+			if !exists {
+				continue
+			}
+			for _, j := range jumps {
+				s.remove(j)
+			}
+			s.declare(t, chain)
+			s.drop[t] = append(s.drop[t], "-X "+chain)
+			continue
+		}
+		if !exists || !sameSet(want[t], d.rules[t][chain]) {
+			s.declare(t, chain)
+			for _, r := range want[t] {
+				s.append(r)
+			}
+		}
+		wantJump := projectJump(t, b.Project)
+		if len(jumps) == 1 && jumps[0].key() == wantJump.key() {
+			continue
+		}
+		for _, j := range jumps {
+			s.remove(j)
+		}
+		s.append(wantJump)
+	}
+	return nil
+}
+
+// sameSet compares two rule lists as multisets: within a project's chain
+// the rules match disjoint traffic, so order does not matter.
+func sameSet(a, b []rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	left := map[string]int{}
+	for _, r := range a {
+		left[r.key()]++
+	}
+	for _, r := range b {
+		if left[r.key()] == 0 {
+			return false
+		}
+		left[r.key()]--
+	}
+	return true
+}

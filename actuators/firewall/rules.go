@@ -1,0 +1,177 @@
+package firewall
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Tables netctl writes to, in the order a restore input lists them.
+const (
+	tableRaw    = "raw"
+	tableNAT    = "nat"
+	tableFilter = "filter"
+)
+
+var tables = []string{tableRaw, tableNAT, tableFilter}
+
+// rule is one rule of a chain, as iptables-save prints it after
+// "-A <chain> ": args are the unquoted words. netctl renders its rules in
+// exactly the form iptables-save prints them back (header matches first,
+// then the extension matches in the order given, the comment first), so a
+// rule read back compares equal to the one rendered, word for word.
+type rule struct {
+	table, chain string
+	args         []string
+	// raw is the text after "-A <chain> " as iptables-save printed it
+	// (observed rules only): a deletion repeats it verbatim, whatever
+	// quoting a foreign rule used.
+	raw string
+	// k caches key(): observing compares thousands of rules.
+	k string
+}
+
+func newRule(table, chain string, args []string, raw string) rule {
+	r := rule{table: table, chain: chain, args: args, raw: raw}
+	r.k = r.key()
+	return r
+}
+
+// key identifies a rule by table, chain and words.
+func (r rule) key() string {
+	if r.k != "" {
+		return r.k
+	}
+	return r.table + "\x00" + r.chain + "\x00" + strings.Join(r.args, "\x00")
+}
+
+// spec is the rule's text after the chain name, for a restore input.
+func (r rule) spec() string {
+	if r.raw != "" {
+		return r.raw
+	}
+	parts := make([]string, len(r.args))
+	for i, a := range r.args {
+		parts[i] = a
+		if i > 0 && r.args[i-1] == "--comment" {
+			parts[i] = quoteComment(a)
+		} else if a == "" || strings.ContainsAny(a, " \t") {
+			parts[i] = `"` + a + `"`
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// comment returns the rule's --comment value, or "".
+func (r rule) comment() string {
+	for i := 0; i+1 < len(r.args); i++ {
+		if r.args[i] == "--comment" {
+			return r.args[i+1]
+		}
+	}
+	return ""
+}
+
+// target returns the rule's -j value, or "".
+func (r rule) target() string {
+	for i := 0; i+1 < len(r.args); i++ {
+		if r.args[i] == "-j" {
+			return r.args[i+1]
+		}
+	}
+	return ""
+}
+
+// safeArg reports whether a word is made only of what netctl ever puts in
+// a rule: names, addresses, ports, the fixed words of the layout and the
+// comments built from them (letters, digits, "_.:/,>!-" and inner
+// spaces). Nothing else can reach a restore input: no quote, backslash,
+// newline or other control character, so a rule can never be split or
+// closed early.
+func safeArg(a string) bool {
+	if a == "" || a[0] == ' ' || len(a) > maxComment {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("_.:/,>!- ", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// maxComment is the xt_comment limit (256 with the terminating NUL).
+const maxComment = 255
+
+func checkArgs(args []string) error {
+	for _, a := range args {
+		if !safeArg(a) {
+			return fmt.Errorf("refusing unsafe rule text %q", a)
+		}
+	}
+	return nil
+}
+
+// quoteComment quotes a comment the way iptables-save does: bare when made
+// only of letters, digits, '_' and '-', in double quotes otherwise.
+// checkArgs has made sure there is nothing to escape inside the quotes.
+func quoteComment(a string) string {
+	if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == "" {
+		return a
+	}
+	return `"` + a + `"`
+}
+
+// splitArgs splits a rule's text into words as iptables-restore does:
+// whitespace separates, double quotes group, a backslash escapes the next
+// character inside quotes.
+func splitArgs(s string) ([]string, error) {
+	var (
+		args   []string
+		cur    strings.Builder
+		inWord bool
+		quoted bool
+	)
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quoted && ch == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case ch == '"':
+			quoted = !quoted
+			inWord = true
+		case !quoted && (ch == ' ' || ch == '\t'):
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func sortedStrings(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netctl/netctl/reconciler/model"
+)
+
+func (a *app) portCommand() *cobra.Command {
+	var project string
+	cmd := &cobra.Command{
+		Use:   "port CONTAINER [PORT[/PROTO]]",
+		Short: "List a container's published ports, like docker port",
+		Long: "Without PORT: one line per published port, \"5000/tcp -> 0.0.0.0:8080\".\n" +
+			"With PORT (tcp unless /udp or /sctp): the host addresses it is published on, \"0.0.0.0:8080\".\n" +
+			"Reports what the host's firewall holds, not the file.",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var want *model.PortProto
+			if len(args) == 2 {
+				pp, err := parsePortArg(args[1])
+				if err != nil {
+					return err
+				}
+				want = &pp
+			}
+			st, err := a.observe(cmd)
+			if err != nil {
+				return err
+			}
+			v, err := findView(st, project, args[0])
+			if err != nil {
+				return err
+			}
+			cv, ok := v.(ContainerView)
+			if !ok {
+				return fmt.Errorf("%s is a network, not a container", args[0])
+			}
+			c := st.Containers[model.ContainerID(cv.Project, cv.Name[1:])]
+			lines := portLines(c.Ports, want)
+			if want != nil && len(lines) == 0 {
+				return fmt.Errorf("no public port '%d/%s' published for %s", want.Port, want.Proto, c.Name)
+			}
+			for _, l := range lines {
+				fmt.Fprintln(a.stdout, l)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&project, "project", "p", "", "look the container up in this project")
+	return cmd
+}
+
+// parsePortArg reads "5000", "5000/tcp", "53/udp".
+func parsePortArg(s string) (model.PortProto, error) {
+	port, proto, found := strings.Cut(s, "/")
+	if !found {
+		proto = "tcp"
+	}
+	switch proto {
+	case "tcp", "udp", "sctp":
+	default:
+		return model.PortProto{}, fmt.Errorf("port %q: protocol must be tcp, udp or sctp", s)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return model.PortProto{}, fmt.Errorf("port %q: not a port number", s)
+	}
+	return model.PortProto{Port: uint16(n), Proto: proto}, nil
+}
+
+// portLines renders docker port's output: every published port, or the
+// host sides of one container port.
+func portLines(ports []model.Port, want *model.PortProto) []string {
+	ps := append([]model.Port(nil), ports...)
+	model.SortPorts(ps)
+	var out []string
+	for _, p := range ps {
+		switch {
+		case want == nil:
+			out = append(out, fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, p.HostString()))
+		case p.ContainerPort == want.Port && p.Proto == want.Proto:
+			out = append(out, p.HostString())
+		}
+	}
+	return out
+}
+
+// displayPorts renders the PORTS column as docker ps does: consecutive
+// ports of the same host address and protocol collapse into ranges
+// ("0.0.0.0:8000-8002->5000-5002/tcp"), entries separated by ", ".
+func displayPorts(ports []model.Port) string {
+	ps := append([]model.Port(nil), ports...)
+	model.SortPorts(ps)
+	var out []string
+	for i := 0; i < len(ps); {
+		j := i + 1
+		for j < len(ps) && ps[j].HostIP == ps[i].HostIP && ps[j].Proto == ps[i].Proto &&
+			int(ps[j].ContainerPort)-int(ps[i].ContainerPort) == j-i && int(ps[j].HostPort)-int(ps[i].HostPort) == j-i {
+			j++
+		}
+		first, last := ps[i], ps[j-1]
+		if j-i == 1 {
+			out = append(out, first.String())
+		} else {
+			out = append(out, fmt.Sprintf("%s:%d-%d->%d-%d/%s", first.HostIPString(), first.HostPort, last.HostPort,
+				first.ContainerPort, last.ContainerPort, first.Proto))
+		}
+		i = j
+	}
+	return strings.Join(out, ", ")
+}
+
+// portBindings is NetworkSettings.Ports: every published container port
+// with its host sides, and every exposed one that is not published with
+// none (null), as docker inspect shows them.
+func portBindings(c *model.Container) map[string][]PortBinding {
+	out := map[string][]PortBinding{}
+	for _, e := range c.Expose {
+		out[fmt.Sprintf("%d/%s", e.Port, e.Proto)] = nil
+	}
+	ps := append([]model.Port(nil), c.Ports...)
+	model.SortPorts(ps)
+	for _, p := range ps {
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		out[key] = append(out[key], PortBinding{HostIp: p.HostIPString(), HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	return out
+}

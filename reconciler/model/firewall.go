@@ -1,0 +1,196 @@
+package model
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+)
+
+// Firewall is what netctl programs in the packet filter, as objects rather
+// than rules, so that a backend (iptables today, nftables later) is free to
+// lay them out as it likes: per-network isolation and NAT, published ports,
+// the openings legacy links make on icc=false networks, and the sysctls
+// forwarding depends on. Observed, it also carries the host facts that port
+// picks depend on.
+type Firewall struct {
+	Networks map[string]*NetworkRules // by network ID
+	Ports    map[string]*PortRule     // by PortRule.Key()
+	Links    map[string]*LinkRule     // by LinkRule.Key()
+	// Sysctls: desired, the values netctl needs ("1"); observed, the current
+	// value of every sysctl netctl may set (absent: does not exist).
+	Sysctls map[string]string
+
+	// Observed only.
+
+	// BaseMissing says what is wrong with netctl's fixed chains and jumps
+	// (empty when they are intact).
+	BaseMissing []string
+	// Stray lists rules in netctl's chains that belong to no object (added
+	// or altered by hand), by the project that owns the chain they are in
+	// ("" for the chains all projects share).
+	Stray map[string][]string
+	// Bound is every port some program has bound in the host namespace.
+	Bound map[PortProto]bool
+	// EphemeralLow..EphemeralHigh is the host's ip_local_port_range, where
+	// ephemeral host ports are picked.
+	EphemeralLow, EphemeralHigh uint16
+}
+
+// NewFirewall returns an empty firewall state.
+func NewFirewall() *Firewall {
+	return &Firewall{
+		Networks: map[string]*NetworkRules{},
+		Ports:    map[string]*PortRule{},
+		Links:    map[string]*LinkRule{},
+		Sysctls:  map[string]string{},
+		Stray:    map[string][]string{},
+		Bound:    map[PortProto]bool{},
+	}
+}
+
+// NetworkRules are one bridge network's rules: isolation from every other
+// netctl bridge, icc, outgoing traffic, the drop of unpublished ports and,
+// unless internal, masquerade (outgoing, hairpin, from the host).
+type NetworkRules struct {
+	Project  string // "" for the shared default network
+	Name     string
+	Bridge   string
+	Subnet   netip.Prefix
+	Internal bool
+	ICC      bool
+
+	// Damaged (observed only): some of the network's rules are missing.
+	Damaged bool
+}
+
+// ID is the network's ID.
+func (n *NetworkRules) ID() string { return NetworkID(n.Project, n.Name) }
+
+// Equal reports whether two networks need the same rules.
+func (n *NetworkRules) Equal(o *NetworkRules) bool {
+	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC
+}
+
+// PortRule is one published port: HostIP:HostPort on the host forwarded to
+// Target:ContainerPort.
+type PortRule struct {
+	Project   string
+	Container string
+	Port
+	Target netip.Addr
+
+	// Damaged (observed only): some of the port's rules are missing.
+	Damaged bool
+}
+
+// Key identifies a published port by its host side, which is what two
+// mappings can't share.
+func (p *PortRule) Key() string {
+	return p.Project + " " + p.Port.HostString() + "/" + p.Proto
+}
+
+// String renders the mapping as Docker does, with its target:
+// "0.0.0.0:8080->172.18.0.2:5000/tcp".
+func (p *PortRule) String() string {
+	return fmt.Sprintf("%s->%s:%d/%s", p.Port.HostString(), p.Target, p.ContainerPort, p.Proto)
+}
+
+// HostString is the host side, "0.0.0.0:8080" when bound on every address.
+func (p Port) HostString() string {
+	return fmt.Sprintf("%s:%d", p.HostIPString(), p.HostPort)
+}
+
+// HostIPString is the host address, "0.0.0.0" for every address.
+func (p Port) HostIPString() string {
+	if !p.HostIP.IsValid() {
+		return "0.0.0.0"
+	}
+	return p.HostIP.String()
+}
+
+// String renders the mapping as docker ps does: "0.0.0.0:8080->5000/tcp".
+func (p Port) String() string {
+	return fmt.Sprintf("%s->%d/%s", p.HostString(), p.ContainerPort, p.Proto)
+}
+
+// SortPorts orders ports by container port, protocol, host address and
+// host port: the order docker port lists them in.
+func SortPorts(ps []Port) {
+	sort.Slice(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.ContainerPort != b.ContainerPort {
+			return a.ContainerPort < b.ContainerPort
+		}
+		if a.Proto != b.Proto {
+			return a.Proto < b.Proto
+		}
+		if a.HostIP != b.HostIP {
+			return a.HostIP.Less(b.HostIP)
+		}
+		return a.HostPort < b.HostPort
+	})
+}
+
+// LinkRule opens, on an icc=false network, one port of a linked container
+// to the container linking to it (Docker's legacy links): Src may reach
+// Dst:Port, and Dst may answer from it.
+type LinkRule struct {
+	Project   string
+	Container string // the linking container
+	Target    string // the linked container
+	Bridge    string
+	Src, Dst  netip.Addr
+	Port      uint16
+	Proto     string
+
+	// Damaged (observed only): some of the link's rules are missing.
+	Damaged bool
+}
+
+// Key identifies the opening.
+func (l *LinkRule) Key() string {
+	return fmt.Sprintf("%s %s->%s %s %d/%s", l.Project, l.Container, l.Target, l.Bridge, l.Port, l.Proto)
+}
+
+// String describes the opening: "172.18.0.3->172.18.0.2:5432/tcp on br-x".
+func (l *LinkRule) String() string {
+	return fmt.Sprintf("%s->%s:%d/%s on %s", l.Src, l.Dst, l.Port, l.Proto, l.Bridge)
+}
+
+// Sysctl is one kernel setting of the host namespace.
+type Sysctl struct {
+	Key, Value string
+}
+
+// FirewallBatch is every firewall change of one reconcile, carried out in
+// one transaction per table.
+type FirewallBatch struct {
+	Project string
+	// Base installs or repairs netctl's fixed chains and jumps.
+	Base bool
+	// Networks have their rules created or rewritten; DropNetworks have
+	// them removed.
+	Networks     []*NetworkRules
+	DropNetworks []*NetworkRules
+	// Rewrite: the project's published ports and links changed; Ports and
+	// Links are then the project's complete set, written over the chains it
+	// owns (empty: the chains go).
+	Rewrite bool
+	Ports   []*PortRule
+	Links   []*LinkRule
+	// Stray removes the stray rules of the project's chains and of the
+	// shared ones.
+	Stray bool
+	// Flush lists the ports whose conntrack entries must go so that
+	// connectionless traffic follows a new target at once.
+	Flush []Port
+	// Sysctls are set after the rules are in place, so that forwarding is
+	// never on without isolation.
+	Sysctls []Sysctl
+}
+
+// Empty reports whether the batch changes nothing.
+func (b *FirewallBatch) Empty() bool {
+	return !b.Base && len(b.Networks) == 0 && len(b.DropNetworks) == 0 && !b.Rewrite && !b.Stray &&
+		len(b.Flush) == 0 && len(b.Sysctls) == 0
+}

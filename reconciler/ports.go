@@ -1,0 +1,178 @@
+package reconciler
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/spec"
+)
+
+// Linux's default ip_local_port_range, for when the host's is unknown
+// (diff --from, no kernel).
+const (
+	defaultEphemeralLow  = 32768
+	defaultEphemeralHigh = 60999
+)
+
+// portClaims records which host ports are published, on which host
+// addresses (an invalid address: every address), and by whom.
+type portClaims map[model.PortProto][]portClaim
+
+type portClaim struct {
+	ip    netip.Addr
+	owner string // for messages: "project shop (container web)"
+}
+
+// conflict returns the claim ip:port/proto would collide with: the same
+// port on the same address, or either side bound on every address.
+func (pc portClaims) conflict(pp model.PortProto, ip netip.Addr) (portClaim, bool) {
+	for _, c := range pc[pp] {
+		if !c.ip.IsValid() || !ip.IsValid() || c.ip == ip {
+			return c, true
+		}
+	}
+	return portClaim{}, false
+}
+
+func (pc portClaims) claim(pp model.PortProto, ip netip.Addr, owner string) {
+	pc[pp] = append(pc[pp], portClaim{ip: ip, owner: owner})
+}
+
+// portRequest is one container port whose host port is picked: from a
+// range (first free) or from the ephemeral range.
+type portRequest struct {
+	c      *model.Container
+	idx    int // index in c.Ports
+	m      *spec.PortMapping
+	lo, hi uint16
+}
+
+// desirePorts resolves every `ports` entry of the file to concrete host
+// ports, in c.Ports. Fixed ports are taken as written; a picked port (range
+// or ephemeral) keeps the host port the container already has for the same
+// host address, container port and protocol when it still fits the entry,
+// and otherwise takes the lowest port that no project publishes and no
+// program of the host has bound.
+func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error {
+	fw := observed.Firewall
+	lo, hi := uint16(defaultEphemeralLow), uint16(defaultEphemeralHigh)
+	if fw != nil && fw.EphemeralLow > 0 && fw.EphemeralHigh >= fw.EphemeralLow {
+		lo, hi = fw.EphemeralLow, fw.EphemeralHigh
+	}
+	claims := portClaims{}
+	if fw != nil {
+		for _, key := range sortedMapKeys(fw.Ports) {
+			p := fw.Ports[key]
+			if p.Project != t.Name {
+				claims.claim(model.PortProto{Port: p.HostPort, Proto: p.Proto}, p.HostIP,
+					fmt.Sprintf("project %s (container %s)", p.Project, p.Container))
+			}
+		}
+	}
+
+	var errs spec.Errors
+	fail := func(m *spec.PortMapping, format string, args ...any) {
+		errs = append(errs, &spec.Error{File: t.File, Pos: m.Pos, Msg: fmt.Sprintf(format, args...)})
+	}
+	var picks []portRequest
+	for _, sc := range t.Containers {
+		c := d.Containers[model.ContainerID(t.Name, sc.Name)]
+		if c == nil || len(sc.Ports) == 0 {
+			continue
+		}
+		for _, m := range sc.Ports {
+			for i := 0; i <= int(m.ContainerPortEnd-m.ContainerPortStart); i++ {
+				p := model.Port{HostIP: m.HostIP, ContainerPort: m.ContainerPortStart + uint16(i), Proto: m.Proto}
+				switch {
+				case m.HostPortStart == 0:
+					picks = append(picks, portRequest{c: c, idx: len(c.Ports), m: m, lo: lo, hi: hi})
+				case m.FirstFree():
+					picks = append(picks, portRequest{c: c, idx: len(c.Ports), m: m, lo: m.HostPortStart, hi: m.HostPortEnd})
+				default:
+					p.HostPort = m.HostPortStart + uint16(i)
+					pp := model.PortProto{Port: p.HostPort, Proto: p.Proto}
+					if other, taken := claims.conflict(pp, p.HostIP); taken {
+						fail(m, "container %s: ports %q: host port %s/%s is already published by %s",
+							sc.Name, m.Raw, p.HostString(), p.Proto, other.owner)
+						continue
+					}
+					claims.claim(pp, p.HostIP, "container "+sc.Name)
+				}
+				c.Ports = append(c.Ports, p)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+
+	// Sticky picks first, so that a new pick never takes a port a running
+	// container already holds.
+	var fresh []portRequest
+	used := map[*model.Container]map[int]bool{}
+	for _, r := range picks {
+		p := &r.c.Ports[r.idx]
+		if hp, ok := stickyPort(observed.Containers[r.c.ID()], *p, r.lo, r.hi, used, claims); ok {
+			p.HostPort = hp
+			claims.claim(model.PortProto{Port: hp, Proto: p.Proto}, p.HostIP, "container "+r.c.Name)
+			continue
+		}
+		fresh = append(fresh, r)
+	}
+	for _, r := range fresh {
+		p := &r.c.Ports[r.idx]
+		hp, ok := freePort(claims, fw, p.Proto, p.HostIP, r.lo, r.hi)
+		if !ok {
+			fail(r.m, "container %s: ports %q: no free host port in %d-%d for %d/%s",
+				r.c.Name, r.m.Raw, r.lo, r.hi, p.ContainerPort, p.Proto)
+			continue
+		}
+		p.HostPort = hp
+		claims.claim(model.PortProto{Port: hp, Proto: p.Proto}, p.HostIP, "container "+r.c.Name)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// stickyPort finds the host port the observed container already publishes
+// for want's host address, container port and protocol, if it lies in
+// lo..hi and is still free. Each observed port serves one request.
+func stickyPort(o *model.Container, want model.Port, lo, hi uint16, used map[*model.Container]map[int]bool, claims portClaims) (uint16, bool) {
+	if o == nil {
+		return 0, false
+	}
+	for i, op := range o.Ports {
+		if used[o][i] || op.HostIP != want.HostIP || op.ContainerPort != want.ContainerPort || op.Proto != want.Proto ||
+			op.HostPort < lo || op.HostPort > hi {
+			continue
+		}
+		if _, taken := claims.conflict(model.PortProto{Port: op.HostPort, Proto: op.Proto}, op.HostIP); taken {
+			continue
+		}
+		if used[o] == nil {
+			used[o] = map[int]bool{}
+		}
+		used[o][i] = true
+		return op.HostPort, true
+	}
+	return 0, false
+}
+
+// freePort returns the lowest port of lo..hi that nobody publishes and no
+// program of the host has bound.
+func freePort(claims portClaims, fw *model.Firewall, proto string, ip netip.Addr, lo, hi uint16) (uint16, bool) {
+	for p := int(lo); p <= int(hi); p++ {
+		pp := model.PortProto{Port: uint16(p), Proto: proto}
+		if _, taken := claims.conflict(pp, ip); taken {
+			continue
+		}
+		if fw != nil && fw.Bound[pp] {
+			continue
+		}
+		return uint16(p), true
+	}
+	return 0, false
+}
