@@ -53,17 +53,20 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope) (*model.Sta
 	if err := r.Files.Observe(ctx, st, scope); err != nil {
 		return nil, fmt.Errorf("observe files: %w", err)
 	}
+	files := time.Since(start)
 	if r.Firewall != nil {
 		if err := r.Firewall.Observe(ctx, st); err != nil {
 			return nil, fmt.Errorf("observe firewall: %w", err)
 		}
 	}
+	firewall := time.Since(start)
 	if r.Names != nil {
 		if err := r.Names.Observe(ctx, st); err != nil {
 			return nil, fmt.Errorf("observe dns: %w", err)
 		}
 	}
-	r.Log.Debug().Dur("links", links).Dur("total", time.Since(start)).
+	r.Log.Debug().Dur("links", links).Dur("files", files-links).Dur("firewall", firewall-files).
+		Dur("dns", time.Since(start)-firewall).Dur("total", time.Since(start)).
 		Int("containers", len(st.Containers)).Msg("observed")
 	return st, nil
 }
