@@ -30,8 +30,8 @@ NETCTL=${NETCTL:-bin/netctl}
 RESULTS=$HERE/results
 STAMP=$(date +%Y%m%d-%H%M%S)
 
-die() { echo "ERROR: $*" >&2; exit 1; }
-log() { echo "[$(date +%T)] $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
 for c in ip nsenter awk iptables-restore iptables-save; do command -v "$c" >/dev/null || die "$c not found"; done
@@ -46,58 +46,10 @@ HOSTNS=""
 ROOT=""
 SEQ=0
 
-mounts_under() {
-  awk -v r="$1" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo |
-    awk -F/ '{print NF, $0}' | sort -rn | cut -d' ' -f2-
-}
-
-nsfs_under() {
-  awk -v r="$1" '{
-      fs = ""; for (i = 7; i < NF; i++) if ($i == "-") { fs = $(i + 1); break }
-      if (fs == "nsfs" && ($5 == r || index($5, r "/") == 1)) print $5
-    }' /proc/self/mountinfo
-}
-
-pids_in_netns() {
-  local inodes="" p
-  for p in "$@"; do inodes+=" $(stat -L -c %i "$p" 2>/dev/null || true)"; done
-  { find /proc/[0-9]*/task/[0-9]*/ns/net -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
-    awk -v want="$inodes" -v self=$$ '
-      BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) if (w[i] != "") ok["net:[" w[i] "]"] = 1 }
-      ($2 in ok) { split($1, f, "/"); if (f[3] != self) print f[3] }' | sort -un
-}
-
-sandbox_up() {
+# A fresh sandbox per configuration: ncp-<pid>-<seq>.
+next_sandbox() {
   SEQ=$(( SEQ + 1 ))
-  HOSTNS="ncp-$$-$SEQ"
-  ROOT=$(mktemp -d /tmp/ncp-root.XXXXXX)
-  ip netns add "$HOSTNS"
-  ip -n "$HOSTNS" link set lo up
-}
-
-sandbox_down() {
-  local pids m nspaths
-  [[ -n $HOSTNS ]] || return 0
-  if [[ -e /run/netns/$HOSTNS ]]; then
-    mapfile -t nspaths < <(echo "/run/netns/$HOSTNS"; [[ -n $ROOT ]] && nsfs_under "$ROOT")
-    mapfile -t pids < <(pids_in_netns "${nspaths[@]}")
-    if (( ${#pids[@]} )); then
-      kill -TERM "${pids[@]}" 2>/dev/null || true
-      sleep 0.5
-      mapfile -t pids < <(pids_in_netns "${nspaths[@]}")
-      if (( ${#pids[@]} )); then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
-    fi
-  fi
-  if [[ -n $ROOT ]]; then
-    while read -r m; do
-      if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi
-    done < <(mounts_under "$ROOT")
-    if [[ -z $(mounts_under "$ROOT") ]]; then rm -rf "$ROOT"; else log "WARNING: mounts left under $ROOT"; fi
-  fi
-  if [[ -e /run/netns/$HOSTNS ]]; then ip netns del "$HOSTNS" || log "WARNING: could not delete $HOSTNS"; fi
-  HOSTNS=""
-  ROOT=""
-  return 0
+  sandbox_up "ncp-$$-$SEQ"
 }
 
 on_exit() {
@@ -138,7 +90,7 @@ veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 run_netctl() { # N PORTS TAG
   local n=$1 ports=$2 tag=$3 deadline t0 t1
   "$GENTOPO" -n "$n" -ports "$ports" >"$WORK/bench.yaml"
-  sandbox_up
+  next_sandbox
   timed "$n" "${tag}cold" apply -f "$WORK/bench.yaml"
   logged "$n" "${tag}cold" "firewall batch applied" "${tag}fwbatch"
   logged "$n" "${tag}cold" "firewall rules restored" "${tag}restore"
@@ -168,7 +120,7 @@ run_netctl() { # N PORTS TAG
 # and removed again by one (what down's restore has to do at least).
 rules_floor() { # N
   local n=$1 t0 t1
-  sandbox_up
+  next_sandbox
   t0=${EPOCHREALTIME/./}
   nsenter --net="/run/netns/$HOSTNS" iptables-restore -w 10 --noflush <"$WORK/rules-$n.txt"
   t1=${EPOCHREALTIME/./}

@@ -37,8 +37,8 @@ CACHE=$HERE/.cache
 RESULTS=$HERE/results
 STAMP=$(date +%Y%m%d-%H%M%S)
 
-die() { echo "ERROR: $*" >&2; exit 1; }
-log() { echo "[$(date +%T)] $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
 for c in ip nsenter awk find stat; do
@@ -63,74 +63,6 @@ HOSTNS=""
 ROOT=""
 
 # --- sandbox -----------------------------------------------------------------
-
-mounts_under() { # DIR -> mount points at or below DIR, deepest first
-  awk -v r="$1" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo |
-    awk -F/ '{print NF, $0}' | sort -rn | cut -d' ' -f2-
-}
-
-nsfs_under() { # DIR -> namespace bind mounts at or below DIR
-  awk -v r="$1" '{
-      fs = ""; for (i = 7; i < NF; i++) if ($i == "-") { fs = $(i + 1); break }
-      if (fs == "nsfs" && ($5 == r || index($5, r "/") == 1)) print $5
-    }' /proc/self/mountinfo
-}
-
-# pids_in_netns PATH... -> processes with any thread in one of these
-# namespaces. Only this script's sandboxes are ever passed, so whatever lives
-# there was started by this run (netctl's background DNS server).
-pids_in_netns() {
-  local inodes="" p
-  for p in "$@"; do inodes+=" $(stat -L -c %i "$p" 2>/dev/null || true)"; done
-  { find /proc/[0-9]*/task/[0-9]*/ns/net -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
-    awk -v want="$inodes" -v self=$$ '
-      BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) if (w[i] != "") ok["net:[" w[i] "]"] = 1 }
-      ($2 in ok) { split($1, f, "/"); if (f[3] != self) print f[3] }' | sort -un
-}
-
-sandbox_up() { # REP
-  HOSTNS="ncb-$$-$1"
-  ROOT=$(mktemp -d /tmp/ncb-root.XXXXXX)
-  # netctl's default --root, /run/netctl, is on tmpfs on a normal host; a
-  # disk-backed temp dir would charge netctl for metadata writes (mkdir
-  # alone costs ~0.3 ms on this VM's ext4). sandbox_down unmounts it.
-  if [[ ${ROOT_ON_DISK:-0} != 1 ]]; then
-    mount -t tmpfs -o size=512m,mode=0755 ncb-root "$ROOT"
-  fi
-  ip netns add "$HOSTNS"
-  ip -n "$HOSTNS" link set lo up
-}
-
-sandbox_down() { # never fails, whatever errexit says
-  local pids m nspaths
-  [[ -n $HOSTNS ]] || return 0
-  if [[ -e /run/netns/$HOSTNS ]]; then
-    mapfile -t nspaths < <(echo "/run/netns/$HOSTNS"; nsfs_under "$ROOT")
-    mapfile -t pids < <(pids_in_netns "${nspaths[@]}")
-    if (( ${#pids[@]} )); then
-      log "ending processes left in the sandbox: ${pids[*]}"
-      kill -TERM "${pids[@]}" 2>/dev/null || true
-      for _ in $(seq 20); do
-        if [[ -z $(pids_in_netns "${nspaths[@]}") ]]; then break; fi
-        sleep 0.1
-      done
-      mapfile -t pids < <(pids_in_netns "${nspaths[@]}")
-      if (( ${#pids[@]} )); then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
-    fi
-  fi
-  if [[ -n $ROOT ]]; then
-    while read -r m; do
-      if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi
-    done < <(mounts_under "$ROOT")
-    if [[ -z $(mounts_under "$ROOT") ]]; then rm -rf "$ROOT"; else log "WARNING: mounts left under $ROOT"; fi
-  fi
-  if [[ -e /run/netns/$HOSTNS ]]; then
-    ip netns del "$HOSTNS" || log "WARNING: could not delete $HOSTNS"
-  fi
-  HOSTNS=""
-  ROOT=""
-  return 0
-}
 
 on_exit() {
   local rc=$?
@@ -169,7 +101,7 @@ bench_netctl() { # N
   local file=$WORK/bench.yaml # one path, edited between applies as a user would
   for (( rep = 1; rep <= REPS; rep++ )); do
     log "netctl N=$n rep $rep/$REPS"
-    sandbox_up "$rep"
+    sandbox_up "ncb-$$-$rep"
     cp "$WORK/topo-$n.yaml" "$file"
     netctl_timed "$n" cold apply -f "$file"
     got=$(veths)

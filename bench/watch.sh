@@ -47,8 +47,8 @@ NETCTL=${NETCTL:-bin/netctl}
 RESULTS=$HERE/results
 STAMP=$(date +%Y%m%d-%H%M%S)
 
-die() { echo "ERROR: $*" >&2; exit 1; }
-log() { echo "[$(date +%T)] $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
 for c in ip nsenter awk curl ping; do command -v "$c" >/dev/null || die "$c not found"; done
@@ -66,10 +66,6 @@ WPID=""
 GENTOPO=$WORK/gentopo
 go build -o "$GENTOPO" ./bench/cmd/gentopo
 
-mounts_under() { # DIR -> mount points at or below DIR, deepest first
-  awk -v r="$1" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo |
-    awk -F/ '{print NF, $0}' | sort -rn | cut -d' ' -f2-
-}
 
 sandbox_up() { # N
   HOSTNS="ncw-$$-$1"
@@ -93,7 +89,7 @@ sandbox_down() { # never fails
   [[ -n $HOSTNS ]] || return 0
   if [[ -n $ROOT ]]; then
     nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" down -p bench >/dev/null 2>&1 || true
-    while read -r m; do [[ -n $m ]] && umount -l "$m" 2>/dev/null || true; done < <(mounts_under "$ROOT")
+    while read -r m; do if [[ -n $m ]]; then umount -l "$m" 2>/dev/null || true; fi; done < <(mounts_under "$ROOT")
     if [[ -z $(mounts_under "$ROOT") ]]; then rm -rf "$ROOT"; else log "WARNING: mounts left under $ROOT"; fi
   fi
   [[ -e /run/netns/$HOSTNS ]] && { ip netns del "$HOSTNS" || log "WARNING: could not delete $HOSTNS"; }

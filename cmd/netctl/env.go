@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/actuators/files"
-	"github.com/netctl/netctl/reconciler/model"
 )
 
 func (a *app) envCommand() *cobra.Command {
@@ -21,19 +20,10 @@ func (a *app) envCommand() *cobra.Command {
 		Short: "Print a container's legacy link env vars, one NAME=value a line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.observe(cmd)
+			c, err := a.findContainer(cmd, project, args[0])
 			if err != nil {
 				return err
 			}
-			v, err := findView(st, project, args[0])
-			if err != nil {
-				return err
-			}
-			cv, ok := v.(ContainerView)
-			if !ok {
-				return fmt.Errorf("%s is a network, not a container", args[0])
-			}
-			c := st.Containers[model.ContainerID(cv.Project, cv.Name[1:])]
 			env, err := linkEnv(files.ContainerDir(a.root, c.Project, c.Name))
 			if err != nil {
 				return err

@@ -22,19 +22,10 @@ func (a *app) execCommand() *cobra.Command {
 		Short: "Run a command in a container's namespace, with its hosts and resolv.conf",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.observe(cmd)
+			c, err := a.findContainer(cmd, project, args[0])
 			if err != nil {
 				return err
 			}
-			v, err := findView(st, project, args[0])
-			if err != nil {
-				return err
-			}
-			cv, ok := v.(ContainerView)
-			if !ok {
-				return fmt.Errorf("%s is a network, not a container", args[0])
-			}
-			c := st.Containers[model.ContainerID(cv.Project, cv.Name[1:])]
 			if c.Mode != model.ModeHost && !c.NetnsOK {
 				return fmt.Errorf("container %s: namespace %s is missing: run netctl apply", c.Name, c.Netns)
 			}

@@ -28,19 +28,10 @@ func (a *app) portCommand() *cobra.Command {
 				}
 				want = &pp
 			}
-			st, err := a.observe(cmd)
+			c, err := a.findContainer(cmd, project, args[0])
 			if err != nil {
 				return err
 			}
-			v, err := findView(st, project, args[0])
-			if err != nil {
-				return err
-			}
-			cv, ok := v.(ContainerView)
-			if !ok {
-				return fmt.Errorf("%s is a network, not a container", args[0])
-			}
-			c := st.Containers[model.ContainerID(cv.Project, cv.Name[1:])]
 			lines := portLines(c.Ports, want)
 			if want != nil && len(lines) == 0 {
 				return fmt.Errorf("no public port '%d/%s' published for %s", want.Port, want.Proto, c.Name)

@@ -394,6 +394,24 @@ func writeViews(w io.Writer, views []any, format string) error {
 	return nil
 }
 
+// findContainer observes the host and returns the one container NAME (or
+// PROJECT/NAME) names.
+func (a *app) findContainer(cmd *cobra.Command, project, name string) (*model.Container, error) {
+	st, err := a.observe(cmd)
+	if err != nil {
+		return nil, err
+	}
+	v, err := findView(st, project, name)
+	if err != nil {
+		return nil, err
+	}
+	cv, ok := v.(ContainerView)
+	if !ok {
+		return nil, fmt.Errorf("%s is a network, not a container", name)
+	}
+	return st.Containers[model.ContainerID(cv.Project, cv.Name[1:])], nil
+}
+
 func (a *app) observe(cmd *cobra.Command) (*model.State, error) {
 	r, done, err := a.reconciler()
 	if err != nil {
