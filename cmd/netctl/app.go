@@ -71,17 +71,6 @@ func (a *app) setupLog() error {
 	return nil
 }
 
-func (a *app) notYet(name, use, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:                use,
-		Short:              short + " — not implemented yet",
-		DisableFlagParsing: true,
-		RunE: func(*cobra.Command, []string) error {
-			return fmt.Errorf("%s: not implemented yet", name)
-		},
-	}
-}
-
 // loadFile reads and validates a topology; errors are all reported, each
 // with file:line:column.
 func loadFile(path string) (*spec.Topology, error) {
