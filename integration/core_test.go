@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -297,4 +298,42 @@ func TestKilledApplyConverges(t *testing.T) {
 	if links := hostLinks(t, h); strings.Contains(links, "veth") || strings.Contains(links, "br-") {
 		t.Errorf("down left links:\n%s", links)
 	}
+}
+
+// examples/multi-network.yaml does what its comments say.
+func TestMultiNetworkExample(t *testing.T) {
+	h := sandbox.New(t)
+	file := h.WriteFile(t, "multi-network.yaml", example(t, "multi-network.yaml"))
+	h.MustNetctl(t, "apply", "-f", file)
+	api := addr(t, h, "api", "app")
+	apiData := addr(t, h, "api", "data")
+	if got := addr(t, h, "proxy", "edge"); got != "172.30.0.10" {
+		t.Errorf("proxy's static address = %s", got)
+	}
+	if a, _ := netip.ParseAddr(api); !netip.MustParsePrefix("172.30.1.128/25").Contains(a) {
+		t.Errorf("api = %s, want an address of app's ip_range 172.30.1.128/25", api)
+	}
+	if !h.Ping(t, "tiers", "proxy", api) {
+		t.Error("proxy must reach api over app")
+	}
+	if !h.Ping(t, "tiers", "db", apiData) {
+		t.Error("db must reach api over data")
+	}
+	if h.Ping(t, "tiers", "proxy", "172.30.2.10") {
+		t.Error("proxy must not reach db: they share no network")
+	}
+	if routes := h.InContainer("tiers", "db", "ip", "route").Stdout; strings.Contains(routes, "default") {
+		t.Errorf("db is only on an internal network and must have no default route:\n%s", routes)
+	}
+	if link := h.InContainer("tiers", "api", "ip", "-o", "link", "show", "eth0").Stdout; !strings.Contains(link, "mtu 1450") {
+		t.Errorf("api's eth0 on app should have mtu 1450:\n%s", link)
+	}
+	hosts := h.MustNetctl(t, "exec", "api", "--", "cat", "/etc/hosts").Stdout
+	if !strings.Contains(hosts, "172.30.0.250\tmetrics") || !strings.Contains(hosts, "api-1") {
+		t.Errorf("api's hosts lacks its hostname or extra_hosts:\n%s", hosts)
+	}
+	if out := h.MustNetctl(t, "exec", "tool", "--", "ip", "-br", "link").Stdout; strings.Contains(out, "eth") {
+		t.Errorf("tool (none) should have loopback only:\n%s", out)
+	}
+	h.MustNetctl(t, "down", "-f", file)
 }
