@@ -45,7 +45,14 @@ func (r *Reconciler) Observe(ctx context.Context) (*model.State, error) {
 // observe reads the containers in scope (nil: all), networks and routes.
 func (r *Reconciler) observe(ctx context.Context, scope model.Scope) (*model.State, error) {
 	start := time.Now()
+	var wg sync.WaitGroup
+	for _, a := range []any{r.Files, r.Firewall, r.Names} {
+		if p, ok := a.(Prefetcher); ok && a != nil {
+			wg.Go(func() { p.Prefetch(ctx, scope) })
+		}
+	}
 	st, err := r.Links.Observe(ctx, scope)
+	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
 	}

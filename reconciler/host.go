@@ -96,3 +96,12 @@ type Firewall interface {
 	// netctl's fixed chains; then flushes conntrack and sets sysctls.
 	Apply(ctx context.Context, b *model.FirewallBatch) error
 }
+
+// Prefetcher is implemented by actuators whose observation has a slow part
+// that needs nothing from the rest of the state (an exec, file reads). The
+// reconciler runs Prefetch alongside the link observation; the actuator's
+// Observe that follows then uses what was read, and reads afresh when
+// there was no Prefetch (or one for another scope).
+type Prefetcher interface {
+	Prefetch(ctx context.Context, scope model.Scope)
+}

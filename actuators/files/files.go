@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,10 +24,22 @@ import (
 const sharedDir = "_"
 
 // Store is the files actuator.
-type Store struct{ root string }
+type Store struct {
+	root string
+
+	mu         sync.Mutex
+	prefetched *containerReads
+}
 
 // New returns a store rooted at root.
 func New(root string) *Store { return &Store{root: root} }
+
+// containerReads are the container files of one scope, read ahead.
+type containerReads struct {
+	scope model.Scope
+	files []containerFiles
+	err   error
+}
 
 type networkSettings struct {
 	Driver   string            `json:"driver"`
@@ -113,12 +126,56 @@ func (s *Store) observeNetworks(st *model.State) error {
 }
 
 func (s *Store) observeContainers(ctx context.Context, st *model.State, scope model.Scope) error {
+	s.mu.Lock()
+	pre := s.prefetched
+	s.prefetched = nil
+	s.mu.Unlock()
+	var r containerReads
+	if pre != nil && maps.Equal(pre.scope, scope) && (pre.scope == nil) == (scope == nil) {
+		r = *pre
+	} else {
+		r = s.readContainers(ctx, scope)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	read := r.files
+	for _, f := range read {
+		id := model.ContainerID(f.project, f.name)
+		c := st.Containers[id]
+		if c == nil {
+			c = &model.Container{Project: f.project, Name: f.name, Netns: f.settings.Netns, External: f.settings.External}
+			st.Containers[id] = c
+		}
+		cs := f.settings
+		c.Hostname, c.Mode, c.ExtraHosts, c.DNS = cs.Hostname, cs.Mode, cs.ExtraHosts, cs.DNS
+		for _, ep := range c.Endpoints {
+			ep.Aliases = cs.Aliases[ep.Network]
+		}
+		c.HostsFile, c.ResolvFile, c.EnvFile = f.hosts, f.resolv, f.env
+	}
+	return nil
+}
+
+// Prefetch implements reconciler.Prefetcher: the reconciler reads the
+// container files while it reads the namespaces, and Observe then uses them.
+func (s *Store) Prefetch(ctx context.Context, scope model.Scope) {
+	r := s.readContainers(ctx, scope)
+	s.mu.Lock()
+	s.prefetched = &r
+	s.mu.Unlock()
+}
+
+// readContainers reads the files of the containers in scope. Three small
+// reads per container: at a thousand containers, reading them side by side
+// halves the wall time.
+func (s *Store) readContainers(ctx context.Context, scope model.Scope) containerReads {
+	r := containerReads{scope: scope}
 	paths, err := s.settingsPaths(scope)
 	if err != nil {
-		return err
+		r.err = err
+		return r
 	}
-	// Three small reads per container: at a thousand containers, reading
-	// them side by side halves the wall time.
 	read := make([]containerFiles, len(paths))
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
@@ -140,27 +197,11 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State, scope mo
 	}
 	close(next)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
+	if r.err = ctx.Err(); r.err == nil {
+		r.err = errors.Join(errs...)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for _, f := range read {
-		id := model.ContainerID(f.project, f.name)
-		c := st.Containers[id]
-		if c == nil {
-			c = &model.Container{Project: f.project, Name: f.name, Netns: f.settings.Netns, External: f.settings.External}
-			st.Containers[id] = c
-		}
-		cs := f.settings
-		c.Hostname, c.Mode, c.ExtraHosts, c.DNS = cs.Hostname, cs.Mode, cs.ExtraHosts, cs.DNS
-		for _, ep := range c.Endpoints {
-			ep.Aliases = cs.Aliases[ep.Network]
-		}
-		c.HostsFile, c.ResolvFile, c.EnvFile = f.hosts, f.resolv, f.env
-	}
-	return nil
+	r.files = read
+	return r
 }
 
 // settingsPaths lists the containers' settings files: of every container,

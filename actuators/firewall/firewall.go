@@ -44,8 +44,9 @@ type Firewall struct {
 	procSys string
 	procNet string
 
-	mu   sync.Mutex
-	last *observation
+	mu         sync.Mutex
+	last       *observation
+	prefetched *hostReads
 }
 
 // New detects the iptables flavour. host is the host network namespace
@@ -109,12 +110,58 @@ func flavourTool(base, mode string) (string, error) {
 	return p, nil
 }
 
+// hostReads is the part of an observation that needs nothing from the
+// rest of the state: the rules, the bridge ports' hairpin mode, the
+// ephemeral port range and the ports bound on the host.
+type hostReads struct {
+	o         *observation
+	hairpins  map[string]bool
+	low, high uint16
+	bound     map[model.PortProto]bool
+	err       error
+}
+
+func (f *Firewall) readHost(ctx context.Context) hostReads {
+	var r hostReads
+	if r.o, r.err = f.observe(ctx); r.err != nil {
+		return r
+	}
+	if r.hairpins, r.err = f.hairpins(); r.err != nil {
+		return r
+	}
+	if r.low, r.high, r.err = ephemeralRange(f.procSys); r.err != nil {
+		return r
+	}
+	r.bound, r.err = boundPorts(f.procNet)
+	return r
+}
+
+// Prefetch implements reconciler.Prefetcher: the reconciler reads the
+// rules (an iptables-save exec) while it reads the namespaces, and Observe
+// then uses them.
+func (f *Firewall) Prefetch(ctx context.Context, _ model.Scope) {
+	r := f.readHost(ctx)
+	f.mu.Lock()
+	f.prefetched = &r
+	f.mu.Unlock()
+}
+
 // Observe implements reconciler.Firewall.
 func (f *Firewall) Observe(ctx context.Context, st *model.State) error {
-	o, err := f.observe(ctx)
-	if err != nil {
-		return err
+	f.mu.Lock()
+	pre := f.prefetched
+	f.prefetched = nil
+	f.mu.Unlock()
+	var r hostReads
+	if pre != nil {
+		r = *pre
+	} else {
+		r = f.readHost(ctx)
 	}
+	if r.err != nil {
+		return r.err
+	}
+	o := r.o
 	fw := o.fw
 	for _, key := range []string{"net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables"} {
 		if err := f.readSysctl(fw, key); err != nil {
@@ -128,19 +175,10 @@ func (f *Firewall) Observe(ctx context.Context, st *model.State) error {
 			}
 		}
 	}
-	hp, err := f.hairpins()
-	if err != nil {
-		return err
-	}
-	for port, on := range hp {
+	for port, on := range r.hairpins {
 		fw.Sysctls[hairpinPrefix+port+hairpinSuffix] = map[bool]string{false: "0", true: "1"}[on]
 	}
-	if fw.EphemeralLow, fw.EphemeralHigh, err = ephemeralRange(f.procSys); err != nil {
-		return err
-	}
-	if fw.Bound, err = boundPorts(f.procNet); err != nil {
-		return err
-	}
+	fw.EphemeralLow, fw.EphemeralHigh, fw.Bound = r.low, r.high, r.bound
 	for _, p := range fw.Ports {
 		if c := st.Containers[model.ContainerID(p.Project, p.Container)]; c != nil {
 			c.Ports = append(c.Ports, p.Port)
