@@ -76,3 +76,19 @@ sandbox_down() { # never fails, whatever errexit says
   return 0
 }
 
+
+# cleanup_on_exit: whatever ends the script (an error, ^C, a TERM), the
+# sandbox goes and so does $WORK, and the exit status is kept.
+on_exit() {
+  local rc=$?
+  set +e
+  sandbox_down
+  rm -rf "$WORK"
+  exit "$rc"
+}
+
+cleanup_on_exit() {
+  trap on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

@@ -52,16 +52,7 @@ next_sandbox() {
   sandbox_up "ncp-$$-$SEQ"
 }
 
-on_exit() {
-  local rc=$?
-  set +e
-  sandbox_down
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 # timed N PHASE ARGS...: netctl in the sandbox, wall time recorded; its
 # debug log (JSON) kept in $WORK/PHASE.log.

@@ -64,16 +64,7 @@ ROOT=""
 
 # --- sandbox -----------------------------------------------------------------
 
-on_exit() {
-  local rc=$?
-  set +e
-  sandbox_down
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 # --- netctl ------------------------------------------------------------------
 

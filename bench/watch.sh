@@ -98,16 +98,7 @@ sandbox_down() { # never fails
   return 0
 }
 
-on_exit() {
-  local rc=$?
-  set +e
-  sandbox_down
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 in_sandbox() { nsenter --net="/run/netns/$HOSTNS" "$@"; }
 
