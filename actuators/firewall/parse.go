@@ -222,6 +222,14 @@ func compare(want, have []rule, renderErr error) (damaged bool, extra []rule) {
 	if renderErr != nil {
 		return true, have
 	}
+	missing, extra := matchRules(want, have)
+	return len(missing) > 0, extra
+}
+
+// matchRules pairs wanted rules with observed ones, counting duplicates:
+// missing are the wanted rules nothing observed matches (in want's order),
+// extra the observed rules nothing wanted matches.
+func matchRules[H interface{ key() string }](want []rule, have []H) (missing []rule, extra []H) {
 	left := map[string]int{}
 	for _, r := range want {
 		left[r.key()]++
@@ -233,12 +241,13 @@ func compare(want, have []rule, renderErr error) (damaged bool, extra []rule) {
 		}
 		extra = append(extra, r)
 	}
-	for _, n := range left {
-		if n > 0 {
-			damaged = true
+	for _, r := range want {
+		if left[r.key()] > 0 {
+			left[r.key()]--
+			missing = append(missing, r)
 		}
 	}
-	return damaged, extra
+	return missing, extra
 }
 
 // checkBase lists what is wrong with netctl's fixed chains and jumps.

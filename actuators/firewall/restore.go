@@ -99,23 +99,12 @@ func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("network %s: %w", n.ID(), err)
 		}
-		have := observedRules(d, o.networks[n.ID()])
-		left := map[string]int{}
-		for _, r := range want {
-			left[r.key()]++
-		}
-		for _, r := range have {
-			if left[r.key()] > 0 {
-				left[r.key()]--
-				continue
-			}
+		missing, extra := matchRules(want, observedRules(d, o.networks[n.ID()]))
+		for _, r := range extra {
 			s.remove(r)
 		}
-		for _, r := range want {
-			if left[r.key()] > 0 {
-				left[r.key()]--
-				s.append(r)
-			}
+		for _, r := range missing {
+			s.append(r)
 		}
 	}
 	for _, n := range b.DropNetworks {
