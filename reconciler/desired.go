@@ -1,15 +1,12 @@
 package reconciler
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
 )
 
@@ -20,30 +17,6 @@ type Options struct {
 	Root string
 	// HostResolv is the host's resolv.conf, the base of the containers'.
 	HostResolv []byte
-}
-
-// NetnsPath is where netctl mounts an owned container namespace.
-func NetnsPath(root, project, container string) string {
-	return filepath.Join(root, "netns", project, container)
-}
-
-// BridgeName derives a network's kernel bridge name (<= 15 bytes) from its
-// identity, so the same network always gets the same bridge.
-func BridgeName(project, network string) string {
-	if network == model.DefaultNetwork {
-		return model.DefaultBridge
-	}
-	return "br-" + shortHash(project+"/"+network, 12)
-}
-
-// HostVethName derives the host end of an endpoint's veth pair (15 bytes).
-func HostVethName(project, container, network string) string {
-	return "veth" + shortHash(project+"/"+container+"/"+network, 11)
-}
-
-func shortHash(s string, n int) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])[:n]
 }
 
 // Desired computes the state the topology asks for. observed makes it
@@ -133,7 +106,7 @@ func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.Stat
 			m.Project = ""
 		}
 		if m.Bridge == "" {
-			m.Bridge = BridgeName(t.Name, n.Name)
+			m.Bridge = model.BridgeName(t.Name, n.Name)
 		}
 		if !m.Subnet.IsValid() {
 			if o := observed.Networks[m.ID()]; o != nil && o.Subnet.IsValid() {
@@ -211,7 +184,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			if sc.NetnsPath != "" {
 				c.Netns, c.External = sc.NetnsPath, true
 			} else {
-				c.Netns = NetnsPath(opt.Root, t.Name, sc.Name)
+				c.Netns = model.NetnsPath(opt.Root, t.Name, sc.Name)
 			}
 		}
 		o := observed.Containers[c.ID()]
@@ -224,7 +197,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			}
 			ep := &model.Endpoint{
 				Network: n.ID(),
-				HostIf:  HostVethName(t.Name, sc.Name, a.Network),
+				HostIf:  model.HostVethName(t.Name, sc.Name, a.Network),
 				MTU:     n.MTU,
 				Aliases: a.Aliases,
 			}

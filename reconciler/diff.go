@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // Diff computes the plan that takes observed to desired for one project.
@@ -176,7 +176,7 @@ func deleteContainer(p *Plan, o *model.Container, reason string) {
 		details = append(details, "namespace "+o.Netns)
 	}
 	for _, ep := range o.Endpoints {
-		details = append(details, fmt.Sprintf("%s on %s %s", ep.IfName, networkName(ep.Network), ep.Addr))
+		details = append(details, fmt.Sprintf("%s on %s %s", ep.IfName, model.IDName(ep.Network), ep.Addr))
 	}
 	p.add(&Action{Op: OpDelete, Kind: KindContainer, Reason: reason, Details: details, phase: phaseDetach, container: o})
 }
@@ -267,7 +267,7 @@ func settingsChanges(d, o *model.Container) []string {
 		if oep := o.Endpoint(dep.Network); oep != nil {
 			old = oep.Aliases
 		}
-		c.str("aliases on "+networkName(dep.Network), strings.Join(old, ","), strings.Join(dep.Aliases, ","))
+		c.str("aliases on "+model.IDName(dep.Network), strings.Join(old, ","), strings.Join(dep.Aliases, ","))
 	}
 	if o.HostsFile != d.HostsFile {
 		c = append(c, "hosts file")
@@ -302,7 +302,7 @@ func (p *Plan) add(a *Action) {
 	case a.container != nil:
 		a.Project, a.Name = a.container.Project, a.container.Name
 		if a.endpoint != nil {
-			a.Name += "/" + networkName(a.endpoint.Network)
+			a.Name += "/" + model.IDName(a.endpoint.Network)
 		}
 		if a.group == "" {
 			a.group = "container " + a.container.ID()
@@ -314,12 +314,6 @@ func (p *Plan) add(a *Action) {
 		}
 	}
 	p.Actions = append(p.Actions, a)
-}
-
-// networkName is the network part of a network ID.
-func networkName(id string) string {
-	_, name, _ := strings.Cut(id, "/")
-	return name
 }
 
 func unionKeys[A, B any](a map[string]A, b map[string]B) []string {

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // fwBase and fwStray are the fwObject of the actions that repair netctl's
@@ -148,16 +148,21 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 
 func sysctlReason(key string) string {
 	switch {
-	case key == SysctlIPForward:
+	case key == model.SysctlIPForward:
 		return "containers reach other networks and the outside through the host"
-	case key == SysctlBridgeNFCallV4:
+	case key == model.SysctlBridgeNFCallV4:
 		return "icc: false filters traffic within a bridge"
 	case strings.HasSuffix(key, ".route_localnet"):
 		return "published ports answer on 127.0.0.1"
-	case strings.HasSuffix(key, ".hairpin_mode"):
+	case isHairpinKey(key):
 		return "the container reaches its own published ports"
 	}
 	return "needed"
+}
+
+func isHairpinKey(key string) bool {
+	_, ok := model.HairpinPort(key)
+	return ok
 }
 
 func networkRuleDetails(n *model.NetworkRules) []string {

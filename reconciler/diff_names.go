@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // diffNames plans the project's DNS configuration: written (and the server
@@ -65,7 +65,7 @@ func dnsLines(cfg *model.DNS) []string {
 	}
 	for _, n := range cfg.Networks {
 		for _, r := range n.Records {
-			out = append(out, fmt.Sprintf("%s: %s %s", networkName(n.ID), r.Addr, strings.Join(r.Names, " ")))
+			out = append(out, fmt.Sprintf("%s: %s %s", model.IDName(n.ID), r.Addr, strings.Join(r.Names, " ")))
 		}
 	}
 	upstreams := map[string][]string{}

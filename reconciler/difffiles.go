@@ -1,7 +1,7 @@
 package reconciler
 
 import (
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
 )
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // fakeHost is an in-memory kernel and file store: the reconciler's tests

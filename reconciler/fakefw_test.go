@@ -6,7 +6,7 @@ import (
 	"maps"
 	"sync"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // fakeFirewall is an in-memory firewall backend: it holds objects, not
@@ -30,7 +30,7 @@ func newFakeFirewall() *fakeFirewall {
 		networks: map[string]*model.NetworkRules{},
 		ports:    map[string]*model.PortRule{},
 		links:    map[string]*model.LinkRule{},
-		sysctls:  map[string]string{SysctlIPForward: "0", SysctlBridgeNFCallV4: "1"},
+		sysctls:  map[string]string{model.SysctlIPForward: "0", model.SysctlBridgeNFCallV4: "1"},
 		stray:    map[string][]string{},
 		bound:    map[model.PortProto]bool{},
 		lo:       32768, hi: 32800,
@@ -61,8 +61,8 @@ func (f *fakeFirewall) Observe(_ context.Context, st *model.State) error {
 	}
 	for _, n := range st.Networks {
 		if n.Bridge != "" {
-			if _, ok := f.sysctls[SysctlRouteLocalnet(n.Bridge)]; !ok {
-				f.sysctls[SysctlRouteLocalnet(n.Bridge)] = "0"
+			if _, ok := f.sysctls[model.SysctlRouteLocalnet(n.Bridge)]; !ok {
+				f.sysctls[model.SysctlRouteLocalnet(n.Bridge)] = "0"
 			}
 		}
 	}

@@ -5,28 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
-
-// Sysctls netctl sets in the host namespace (never resets: other software
-// may rely on them too, and Docker leaves them on as well).
-const (
-	SysctlIPForward      = "net.ipv4.ip_forward"
-	SysctlBridgeNFCallV4 = "net.bridge.bridge-nf-call-iptables"
-)
-
-// SysctlRouteLocalnet is the key that lets 127.0.0.1 be DNATed out of
-// bridge: without it the kernel drops the packets as martians.
-func SysctlRouteLocalnet(bridge string) string {
-	return "net.ipv4.conf." + bridge + ".route_localnet"
-}
-
-// SysctlHairpin is the hairpin mode of a bridge port (its sysfs name): on
-// for the veth of a container that publishes ports, so that it reaches its
-// own published ports through the host.
-func SysctlHairpin(veth string) string {
-	return "brport." + veth + ".hairpin_mode"
-}
 
 // desireFirewall derives the firewall a desired state needs: rules for
 // every network (the project's and the shared default network it uses),
@@ -40,12 +20,12 @@ func desireFirewall(d *model.State) *model.Firewall {
 			Internal: n.Internal, ICC: n.ICC,
 		}
 		if !n.Internal {
-			fw.Sysctls[SysctlIPForward] = "1"
+			fw.Sysctls[model.SysctlIPForward] = "1"
 		}
 		if !n.ICC {
 			// Traffic between two ports of a bridge only meets iptables
 			// when br_netfilter hands bridged frames to it.
-			fw.Sysctls[SysctlBridgeNFCallV4] = "1"
+			fw.Sysctls[model.SysctlBridgeNFCallV4] = "1"
 		}
 	}
 	for _, c := range d.Containers {
@@ -54,13 +34,13 @@ func desireFirewall(d *model.State) *model.Firewall {
 			continue
 		}
 		if len(c.Ports) > 0 {
-			fw.Sysctls[SysctlHairpin(ep.HostIf)] = "1"
+			fw.Sysctls[model.SysctlHairpin(ep.HostIf)] = "1"
 		}
 		for _, p := range c.Ports {
 			pr := &model.PortRule{Project: c.Project, Container: c.Name, Port: p, Target: ep.Addr.Addr()}
 			fw.Ports[pr.Key()] = pr
 			if !p.HostIP.IsValid() || p.HostIP.IsLoopback() {
-				fw.Sysctls[SysctlRouteLocalnet(n.Bridge)] = "1"
+				fw.Sysctls[model.SysctlRouteLocalnet(n.Bridge)] = "1"
 			}
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/netip"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // Links is the kernel's link layer as the reconciler needs it: bridges,

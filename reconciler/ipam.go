@@ -3,11 +3,13 @@ package reconciler
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/netctl/netctl/model"
 )
 
 // defaultBridgeSubnet is what the default network gets, as docker0 does,
 // unless the file sets one or something else already routes it.
-var defaultBridgeSubnet = netip.MustParsePrefix("172.17.0.0/16")
+var defaultBridgeSubnet = netip.MustParsePrefix(model.DefaultBridgeSubnet)
 
 // subnetPool lists candidate subnets in Docker's order: 172.18-31.0.0/16,
 // then 192.168.0.0/16 in /20 steps.

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
 )
 

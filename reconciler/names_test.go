@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // The contract's example, names part: db with aliases, env and expose on

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 func hostPorts(t *testing.T, fw *fakeFirewall, project string) []string {
@@ -137,13 +137,13 @@ func TestFirewallPlanGolden(t *testing.T) {
 		t.Errorf("batch = base %v rewrite %v, %d networks, %d ports, %d links, %d flushes",
 			b.Base, b.Rewrite, len(b.Networks), len(b.Ports), len(b.Links), len(b.Flush))
 	}
-	for _, want := range []string{SysctlIPForward, SysctlRouteLocalnet(BridgeName("shop", "front")),
-		SysctlHairpin(HostVethName("shop", "web", "front"))} {
+	for _, want := range []string{model.SysctlIPForward, model.SysctlRouteLocalnet(model.BridgeName("shop", "front")),
+		model.SysctlHairpin(model.HostVethName("shop", "web", "front"))} {
 		if fw.sysctls[want] != "1" {
 			t.Errorf("sysctl %s = %q, want 1", want, fw.sysctls[want])
 		}
 	}
-	if l := fw.links["shop app->db "+BridgeName("shop", "back")+" 5432/tcp"]; l == nil || l.Src.String() != "172.30.0.3" || l.Dst.String() != "172.30.0.10" {
+	if l := fw.links["shop app->db "+model.BridgeName("shop", "back")+" 5432/tcp"]; l == nil || l.Src.String() != "172.30.0.3" || l.Dst.String() != "172.30.0.10" {
 		t.Errorf("link rule = %+v (links %v)", l, fw.links)
 	}
 	if res := h.apply(t, topo); len(res.Done) != 0 {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // PrunePlan lists owned leftovers that no project claims: the shared

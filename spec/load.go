@@ -12,18 +12,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netctl/netctl/model"
 	"gopkg.in/yaml.v3"
 )
 
-// Defaults, as in Docker.
+// Defaults, as in Docker; model holds their one definition.
 const (
-	DefaultMTU = 1500
+	DefaultMTU = model.DefaultMTU
 	// DefaultBridgeSubnet is the subnet of the default network "bridge"
 	// unless the file sets networks.bridge.subnet.
-	DefaultBridgeSubnet = "172.17.0.0/16"
+	DefaultBridgeSubnet = model.DefaultBridgeSubnet
 	// DefaultBridgeIfname is the kernel name of the default network's
 	// bridge. Every project shares it, so no file may rename it.
-	DefaultBridgeIfname = "netctl0"
+	DefaultBridgeIfname = model.DefaultBridge
 )
 
 // Load reads the topology file at path, then parses, defaults and validates
@@ -809,7 +810,7 @@ func (p *parser) env(n *yaml.Node, what string) map[string]string {
 	}
 	m := make(map[string]string, len(fs))
 	for _, f := range fs {
-		if !envNameRE.MatchString(f.key) {
+		if !model.IsEnvName(f.key) {
 			p.add(f.kpos, "%s: %s is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", what, quote(f.key))
 			continue
 		}

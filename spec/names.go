@@ -2,31 +2,23 @@ package spec
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/netctl/netctl/model"
 )
 
 // Names that reach kernel objects, paths under --root, rule comments and DNS
-// answers are held to these patterns. None of them admits '/', '.', ':',
-// whitespace, quotes, NUL or non-ASCII bytes, so a name can never escape a
-// path, split a comment or forge a hosts-file line.
-var (
-	labelRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// IFNAMSIZ is 16 with the terminating NUL. The kernel accepts more
-	// characters than this, but '.', '-' and '_' are all a bridge name needs.
-	ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
-)
-
+// answers are held to model's patterns (model.IsLabel, model.IsIfname,
+// model.IsEnvName).
 const (
 	maxDNSName = 253
-	maxIfname  = 15
+	maxIfname  = model.MaxIfname
 )
 
 const labelRule = "letters, digits and '-', 1-63 characters, not starting or ending with '-'"
 
 // isLabel reports whether s is a DNS label (RFC 1123, case-insensitive).
-func isLabel(s string) bool { return labelRE.MatchString(s) }
+func isLabel(s string) bool { return model.IsLabel(s) }
 
 // isDNSName reports whether s is a dot-separated sequence of DNS labels
 // without a trailing dot.
@@ -44,7 +36,7 @@ func isDNSName(s string) bool {
 
 // isIfname reports whether s is usable as a kernel interface name.
 func isIfname(s string) bool {
-	return ifnameRE.MatchString(s) && !strings.Contains(s, "..")
+	return model.IsIfname(s)
 }
 
 // hasControl reports whether s holds a byte that would split a line-based

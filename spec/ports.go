@@ -5,13 +5,15 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/netctl/netctl/model"
 )
 
 // Protocols accepted after '/' in ports and expose, as in Docker.
 const (
-	ProtoTCP  = "tcp"
-	ProtoUDP  = "udp"
-	ProtoSCTP = "sctp"
+	ProtoTCP  = model.ProtoTCP
+	ProtoUDP  = model.ProtoUDP
+	ProtoSCTP = model.ProtoSCTP
 )
 
 const portSyntax = "[host_ip:][host_port[-end]:]container_port[-end][/tcp|udp|sctp]"

@@ -4,13 +4,15 @@ package spec
 
 import (
 	"net/netip"
+
+	"github.com/netctl/netctl/model"
 )
 
 // Built-in networks, as in Docker.
 const (
-	NetworkBridge = "bridge" // the default network (kernel bridge netctl0)
-	NetworkHost   = "host"
-	NetworkNone   = "none"
+	NetworkBridge = model.DefaultNetwork // the default network (kernel bridge netctl0)
+	NetworkHost   = model.HostNetwork
+	NetworkNone   = model.NoneNetwork
 )
 
 // Drivers.

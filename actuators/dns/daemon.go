@@ -22,7 +22,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // Paths under --root.

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/actuators/files"
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // Manager is the DNS actuator (reconciler.Names): it keeps one file per

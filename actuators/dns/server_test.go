@@ -14,7 +14,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // The in-process server listens on 127.0.0.1 with no bridge; containers

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // sharedDir names the directory of objects no single project owns (the
@@ -212,7 +212,7 @@ func (s *Store) settingsPaths(scope model.Scope) ([]string, error) {
 	}
 	var paths []string
 	for id := range scope {
-		project, name, ok := strings.Cut(id, "/")
+		project, name, ok := model.SplitID(id)
 		if !ok || strings.ContainsAny(project+name, "/\x00") || project == ".." || name == ".." {
 			continue
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 func TestContainerRoundTripAndScope(t *testing.T) {

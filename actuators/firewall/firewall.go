@@ -25,7 +25,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // ModeEnv overrides the detected iptables flavour ("nft" or "legacy").
@@ -163,20 +163,20 @@ func (f *Firewall) Observe(ctx context.Context, st *model.State) error {
 	}
 	o := r.o
 	fw := o.fw
-	for _, key := range []string{"net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables"} {
+	for _, key := range []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4} {
 		if err := f.readSysctl(fw, key); err != nil {
 			return err
 		}
 	}
 	for _, n := range st.Networks {
 		if n.Bridge != "" && checkBridge(n.Bridge) == nil {
-			if err := f.readSysctl(fw, "net.ipv4.conf."+n.Bridge+".route_localnet"); err != nil {
+			if err := f.readSysctl(fw, model.SysctlRouteLocalnet(n.Bridge)); err != nil {
 				return err
 			}
 		}
 	}
 	for port, on := range r.hairpins {
-		fw.Sysctls[hairpinPrefix+port+hairpinSuffix] = map[bool]string{false: "0", true: "1"}[on]
+		fw.Sysctls[model.SysctlHairpin(port)] = map[bool]string{false: "0", true: "1"}[on]
 	}
 	fw.EphemeralLow, fw.EphemeralHigh, fw.Bound = r.low, r.high, r.bound
 	for _, p := range fw.Ports {
@@ -253,7 +253,7 @@ func (f *Firewall) Apply(ctx context.Context, b *model.FirewallBatch) error {
 	}
 	hairpin := map[string]bool{}
 	for _, s := range b.Sysctls {
-		if port, ok := hairpinPort(s.Key); ok {
+		if port, ok := model.HairpinPort(s.Key); ok {
 			if err := checkBridge(port); err != nil {
 				return err
 			}

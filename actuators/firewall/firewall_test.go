@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

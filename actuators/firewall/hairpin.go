@@ -16,19 +16,7 @@ import (
 // happens in the bridge path and the bridge only sends a frame back out
 // of its ingress port in hairpin mode (Docker turns it on for the same
 // reason when its userland proxy is off). The mode is set like a sysctl,
-// under the sysfs name it has: brport.<veth>.hairpin_mode.
-const (
-	hairpinPrefix = "brport."
-	hairpinSuffix = ".hairpin_mode"
-)
-
-func hairpinPort(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, hairpinPrefix)
-	if !ok {
-		return "", false
-	}
-	return strings.CutSuffix(rest, hairpinSuffix)
-}
+// under the sysfs name it has (model.SysctlHairpin).
 
 // hairpins reads the hairpin mode of every bridge port of the host
 // namespace with one AF_BRIDGE link dump.

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // The layout mirrors Docker 28's, in chains of netctl's own:
@@ -133,35 +133,29 @@ func projectJump(table, project string) rule {
 	return r(table, projectJumpChain[table], withComment(commentPrefix+project, "-j", projectChain(project))...)
 }
 
-var (
-	labelRE  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
-)
-
 func checkProject(p string, shared bool) error {
-	if (shared && p == "") || labelRE.MatchString(p) {
+	if (shared && p == "") || model.IsLabel(p) {
 		return nil
 	}
 	return fmt.Errorf("project name %q cannot go into a rule", p)
 }
 
 func checkName(what, s string) error {
-	if labelRE.MatchString(s) {
+	if model.IsLabel(s) {
 		return nil
 	}
 	return fmt.Errorf("%s name %q cannot go into a rule", what, s)
 }
 
 func checkBridge(s string) error {
-	if ifnameRE.MatchString(s) {
+	if model.IsIfname(s) {
 		return nil
 	}
 	return fmt.Errorf("bridge name %q cannot go into a rule", s)
 }
 
 func checkProto(p string) error {
-	switch p {
-	case "tcp", "udp", "sctp":
+	if model.IsProto(p) {
 		return nil
 	}
 	return fmt.Errorf("protocol %q is not tcp, udp or sctp", p)

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // dump is an iptables-save output, parsed: the chains of every table and

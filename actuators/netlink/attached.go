@@ -12,7 +12,7 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // attach checks that an External container's namespace exists, is a network

@@ -9,7 +9,7 @@ import (
 
 	vnl "github.com/vishvananda/netlink"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // EnsureBridge creates n's bridge or brings it to n: mark, MTU, exactly the

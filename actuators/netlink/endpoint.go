@@ -14,7 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // EnsureEndpoint creates c's veth pair on n, its peer created directly in
@@ -294,7 +294,7 @@ func (l *Links) DeleteEndpoint(ctx context.Context, c *model.Container, ep *mode
 }
 
 func (l *Links) deleteEndpoint(c *model.Container, ep *model.Endpoint) error {
-	mark := endpointMark(c, networkName(ep.Network))
+	mark := endpointMark(c, model.IDName(ep.Network))
 	log := l.log.With().Str("container", c.ID()).Str("network", ep.Network).Logger()
 	if ep.HostIf != "" {
 		host, err := linkByName(l.host, ep.HostIf)

@@ -11,7 +11,7 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // twoContainers wires shop/web (10.250.1.10) and shop/db (10.250.1.11) on

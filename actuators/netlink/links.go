@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/netctl/netctl/model"
 	"github.com/rs/zerolog"
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -123,12 +124,12 @@ func newHandle(ns netns.NsHandle) (*vnl.Handle, error) {
 	return h, nil
 }
 
-func (l *Links) netnsDir() string    { return filepath.Join(l.root, "netns") }
+func (l *Links) netnsDir() string    { return model.NetnsDir(l.root) }
 func (l *Links) attachedDir() string { return filepath.Join(l.root, "attached") }
 
 // ownedNetnsPath is where an owned container's namespace is mounted.
 func (l *Links) ownedNetnsPath(project, name string) string {
-	return filepath.Join(l.netnsDir(), project, name)
+	return model.NetnsPath(l.root, project, name)
 }
 
 // attachedPath is where an external container's attachment is recorded.

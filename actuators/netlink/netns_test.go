@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 func TestDeleteNamespaceRemovesVeths(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // Observe reads every netctl-owned bridge, container namespace and
@@ -220,7 +220,7 @@ func (l *Links) listContainers(scope model.Scope) ([]target, error) {
 func (l *Links) scopedTargets(scope model.Scope) []target {
 	var targets []target
 	for _, id := range slices.Sorted(maps.Keys(scope)) {
-		project, name, ok := strings.Cut(id, "/")
+		project, name, ok := model.SplitID(id)
 		if !ok || checkPathElem("project", project) != nil || checkPathElem("container", name) != nil {
 			continue
 		}

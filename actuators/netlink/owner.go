@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	vnl "github.com/vishvananda/netlink"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // creationGroup is the link group (IFLA_GROUP) netctl puts in the very
@@ -35,11 +34,6 @@ func bridgeMark(n *model.Network) string {
 // named network.
 func endpointMark(c *model.Container, network string) string {
 	return model.Owner{Project: c.Project, Network: network, Container: c.Name}.String()
-}
-
-// networkName returns the name part of a network ID ("<project>/<name>").
-func networkName(networkID string) string {
-	return networkID[strings.LastIndexByte(networkID, '/')+1:]
 }
 
 // linkByName returns the link called name, or nil if there is none.

@@ -12,8 +12,8 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/reconciler"
-	"github.com/netctl/netctl/reconciler/model"
 )
 
 var _ reconciler.Links = (*Links)(nil)
@@ -102,8 +102,8 @@ func TestRunWorkers(t *testing.T) {
 
 func TestNetworkName(t *testing.T) {
 	for id, want := range map[string]string{"shop/backend": "backend", "/bridge": "bridge", model.NetworkID("x", "bridge"): "bridge"} {
-		if got := networkName(id); got != want {
-			t.Errorf("networkName(%q) = %q", id, got)
+		if got := model.IDName(id); got != want {
+			t.Errorf("model.IDName(%q) = %q", id, got)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/actuators/files"
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 func (a *app) execCommand() *cobra.Command {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 func (a *app) portCommand() *cobra.Command {
@@ -50,11 +50,9 @@ func (a *app) portCommand() *cobra.Command {
 func parsePortArg(s string) (model.PortProto, error) {
 	port, proto, found := strings.Cut(s, "/")
 	if !found {
-		proto = "tcp"
+		proto = model.ProtoTCP
 	}
-	switch proto {
-	case "tcp", "udp", "sctp":
-	default:
+	if !model.IsProto(proto) {
 		return model.PortProto{}, fmt.Errorf("port %q: protocol must be tcp, udp or sctp", s)
 	}
 	n, err := strconv.ParseUint(port, 10, 16)

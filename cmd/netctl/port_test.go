@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 func TestPortViews(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netctl/netctl/reconciler/model"
+	"github.com/netctl/netctl/model"
 )
 
 // objectID is a Docker-looking 64-hex ID derived from a stable identity.
@@ -173,7 +173,7 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 		v.HostConfig.DNS = append(v.HostConfig.DNS, a.String())
 	}
 	for i, ep := range c.Endpoints {
-		name := networkName(ep.Network)
+		name := model.IDName(ep.Network)
 		if i == 0 && c.Mode == model.ModeBridge {
 			v.HostConfig.NetworkMode = name
 		}
@@ -196,11 +196,6 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 		v.NetworkSettings.Networks[name] = nv
 	}
 	return v
-}
-
-func networkName(id string) string {
-	_, name, _ := strings.Cut(id, "/")
-	return name
 }
 
 func prefixOrEmpty(p interface{ IsValid() bool }) string {
@@ -291,7 +286,7 @@ func (a *app) psCommand() *cobra.Command {
 				}
 				var nets, addrs []string
 				for _, ep := range c.Endpoints {
-					nets = append(nets, networkName(ep.Network))
+					nets = append(nets, model.IDName(ep.Network))
 					addrs = append(addrs, ep.Addr.Addr().String())
 				}
 				if len(nets) == 0 {
@@ -338,7 +333,7 @@ func (a *app) inspectCommand() *cobra.Command {
 
 // findView resolves a name to one network or container, refusing ambiguity.
 func findView(st *model.State, project, arg string) (any, error) {
-	if p, name, ok := strings.Cut(arg, "/"); ok {
+	if p, name, ok := model.SplitID(arg); ok {
 		project, arg = p, name
 	}
 	var found []any

@@ -11,13 +11,6 @@ import (
 	"strings"
 )
 
-// DefaultNetwork is the built-in network every project shares, as Docker's
-// "bridge". Its kernel bridge is DefaultBridge.
-const (
-	DefaultNetwork = "bridge"
-	DefaultBridge  = "netctl0"
-)
-
 // State is a set of networks and containers keyed by their IDs.
 type State struct {
 	Networks   map[string]*Network   // by Network.ID()
@@ -68,13 +61,6 @@ func (n *Network) ID() string { return NetworkID(n.Project, n.Name) }
 // Shared reports whether the network belongs to no single project.
 func (n *Network) Shared() bool { return n.Project == "" }
 
-// NetworkID builds a network ID.
-func NetworkID(project, name string) string {
-	if name == DefaultNetwork {
-		project = ""
-	}
-	return project + "/" + name
-}
 
 // Mode says how a container is networked.
 type Mode string
@@ -132,8 +118,6 @@ type Container struct {
 // ID is the container's stable identity: "<project>/<name>".
 func (c *Container) ID() string { return ContainerID(c.Project, c.Name) }
 
-// ContainerID builds a container ID.
-func ContainerID(project, name string) string { return project + "/" + name }
 
 // Endpoint returns the container's endpoint on the network, or nil.
 func (c *Container) Endpoint(networkID string) *Endpoint {

@@ -1,0 +1,142 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Built-in networks and their defaults, as in Docker. Every project shares
+// the default network, so its kernel bridge has one fixed name.
+const (
+	DefaultNetwork = "bridge"
+	HostNetwork    = "host"
+	NoneNetwork    = "none"
+
+	DefaultBridge       = "netctl0"
+	DefaultBridgeSubnet = "172.17.0.0/16"
+	DefaultMTU          = 1500
+)
+
+// Transport protocols a port mapping may name.
+const (
+	ProtoTCP  = "tcp"
+	ProtoUDP  = "udp"
+	ProtoSCTP = "sctp"
+)
+
+// IsProto reports whether s is a protocol a port mapping may name.
+func IsProto(s string) bool {
+	return s == ProtoTCP || s == ProtoUDP || s == ProtoSCTP
+}
+
+// Names that reach kernel objects, paths under --root, rule comments and DNS
+// answers are held to these patterns. None of them admits '/', ':',
+// whitespace, quotes, NUL or non-ASCII bytes, so a name can never escape a
+// path, split a comment or forge a hosts-file line.
+var (
+	labelRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// IFNAMSIZ is 16 with the terminating NUL. The kernel accepts more
+	// characters than this, but '.', '-' and '_' are all a bridge name needs.
+	ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
+)
+
+// MaxIfname is the longest kernel interface name (IFNAMSIZ less the NUL).
+const MaxIfname = 15
+
+// IsLabel reports whether s is a DNS label (RFC 1123, case-insensitive):
+// the rule for project, network, container and alias names.
+func IsLabel(s string) bool { return labelRE.MatchString(s) }
+
+// IsEnvName reports whether s is a shell-safe environment variable name.
+func IsEnvName(s string) bool { return envNameRE.MatchString(s) }
+
+// IsIfname reports whether s is a kernel interface name netctl accepts.
+func IsIfname(s string) bool { return ifnameRE.MatchString(s) && !strings.Contains(s, "..") }
+
+// NetworkID builds a network ID: "<project>/<name>", or "/bridge" for the
+// default network shared by all projects.
+func NetworkID(project, name string) string {
+	if name == DefaultNetwork {
+		project = ""
+	}
+	return project + "/" + name
+}
+
+// ContainerID builds a container ID: "<project>/<name>".
+func ContainerID(project, name string) string { return project + "/" + name }
+
+// SplitID splits a network or container ID into its project and name.
+func SplitID(id string) (project, name string, ok bool) {
+	return strings.Cut(id, "/")
+}
+
+// IDName is the name part of a network or container ID.
+func IDName(id string) string {
+	_, name, _ := SplitID(id)
+	return name
+}
+
+// NetnsPath is where netctl mounts an owned container namespace under root.
+func NetnsPath(root, project, container string) string {
+	return filepath.Join(NetnsDir(root), project, container)
+}
+
+// NetnsDir holds the owned container namespaces of every project.
+func NetnsDir(root string) string { return filepath.Join(root, "netns") }
+
+// BridgeName derives a network's kernel bridge name (<= 15 bytes) from its
+// identity, so the same network always gets the same bridge.
+func BridgeName(project, network string) string {
+	if network == DefaultNetwork {
+		return DefaultBridge
+	}
+	return "br-" + shortHash(project+"/"+network, 12)
+}
+
+// HostVethName derives the host end of an endpoint's veth pair (15 bytes).
+func HostVethName(project, container, network string) string {
+	return "veth" + shortHash(project+"/"+container+"/"+network, 11)
+}
+
+func shortHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+// Sysctls netctl sets in the host namespace (never resets: other software
+// may rely on them too, and Docker leaves them on as well).
+const (
+	SysctlIPForward      = "net.ipv4.ip_forward"
+	SysctlBridgeNFCallV4 = "net.bridge.bridge-nf-call-iptables"
+)
+
+// SysctlRouteLocalnet is the key that lets 127.0.0.1 be DNATed out of
+// bridge: without it the kernel drops the packets as martians.
+func SysctlRouteLocalnet(bridge string) string {
+	return "net.ipv4.conf." + bridge + ".route_localnet"
+}
+
+// Hairpin mode of a bridge port, keyed by its sysfs name
+// (brport.<veth>.hairpin_mode): on for the veth of a container that
+// publishes ports, so that it reaches its own published ports through the
+// host.
+const (
+	hairpinPrefix = "brport."
+	hairpinSuffix = ".hairpin_mode"
+)
+
+// SysctlHairpin is the hairpin key of a bridge port.
+func SysctlHairpin(veth string) string { return hairpinPrefix + veth + hairpinSuffix }
+
+// HairpinPort returns the bridge port a hairpin key names.
+func HairpinPort(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, hairpinPrefix)
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(rest, hairpinSuffix)
+}
