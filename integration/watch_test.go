@@ -500,8 +500,8 @@ func TestWatchMetricsAndHealth(t *testing.T) {
 
 	_, m := get("/metrics")
 	for _, want := range []string{
-		`netctl_watch_reconciles_total{trigger="file",result="converged"} 1`,
-		`netctl_watch_reconciles_total{trigger="host",result="converged"}`,
+		`netctl_watch_reconciles_total{result="converged",trigger="file"} 1`,
+		`netctl_watch_reconciles_total{result="converged",trigger="host"}`,
 		`netctl_watch_drift_repairs_total{kind="endpoint"} 1`,
 		`netctl_watch_errors_total{type="file"} 1`,
 		`netctl_watch_managed_objects{kind="container"} 2`,
@@ -512,6 +512,9 @@ func TestWatchMetricsAndHealth(t *testing.T) {
 		`netctl_watch_last_success_timestamp_seconds 1.`,
 		`netctl_watch_file_valid 1`,
 		"# TYPE netctl_watch_reconcile_duration_seconds histogram",
+		`netctl_build_info{goversion="go`,
+		"go_goroutines ",
+		"process_resident_memory_bytes ",
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, m)

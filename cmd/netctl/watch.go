@@ -124,9 +124,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	}()
 	defer func() { cancel(); <-fwDone }()
 
-	if sub, ok := r.Links.(interface {
-		Subscribe(context.Context) (<-chan struct{}, error)
-	}); ok {
+	if sub, ok := r.Links.(hostEventSource); ok {
 		events, err := sub.Subscribe(ctx)
 		if err != nil {
 			return err
@@ -167,6 +165,13 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	return err
 }
 
+// hostEventSource is the optional capability of a Links actuator to report
+// kernel changes to netctl's objects as they happen, so that watch repairs
+// drift at once rather than at the next resync.
+type hostEventSource interface {
+	Subscribe(ctx context.Context) (<-chan struct{}, error)
+}
+
 // serveMetrics serves /metrics and /healthz on addr until stop is called.
 func (a *app) serveMetrics(addr string, m *watchMetrics) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
@@ -174,7 +179,7 @@ func (a *app) serveMetrics(addr string, m *watchMetrics) (stop func(), err error
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", m.serveMetrics)
+	mux.Handle("GET /metrics", m.metricsHandler())
 	mux.HandleFunc("GET /healthz", m.serveHealth)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

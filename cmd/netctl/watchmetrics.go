@@ -3,25 +3,31 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
-	"github.com/netctl/netctl/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/netctl/netctl/reconciler"
 )
 
 // watchMetrics turns the watcher's reports into Prometheus metrics and
-// the health endpoint's state.
+// the health endpoint's state. Its registry is its own (not the client
+// library's global one), with the Go and process collectors beside
+// netctl's series.
 type watchMetrics struct {
-	reg         *metrics.Registry
-	reconciles  *metrics.Counter
-	duration    *metrics.Histogram
-	drift       *metrics.Counter
-	errors      *metrics.Counter
-	objects     *metrics.Gauge
-	lastSuccess *metrics.Gauge
-	editLatency *metrics.Histogram
-	fileValid   *metrics.Gauge
+	reg         *prometheus.Registry
+	reconciles  *prometheus.CounterVec
+	duration    prometheus.Histogram
+	drift       *prometheus.CounterVec
+	errors      *prometheus.CounterVec
+	objects     *prometheus.GaugeVec
+	lastSuccess prometheus.Gauge
+	editLatency prometheus.Histogram
+	fileValid   prometheus.Gauge
 
 	mu          sync.Mutex
 	healthy     bool // the last finished reconcile converged
@@ -35,36 +41,69 @@ type watchMetrics struct {
 }
 
 func newWatchMetrics() *watchMetrics {
-	reg := &metrics.Registry{}
+	reg := prometheus.NewRegistry()
 	buckets := []float64{.005, .01, .025, .05, .1, .2, .5, 1, 2.5, 5, 10, 30, 60}
 	m := &watchMetrics{
 		reg: reg,
-		reconciles: reg.NewCounter("netctl_watch_reconciles_total",
-			"Reconciles run by the watcher, by what triggered them and how they ended (converged, blocked, failed, cancelled).",
-			"trigger", "result"),
-		duration: reg.NewHistogram("netctl_watch_reconcile_duration_seconds",
-			"Duration of a reconcile: observe, plan, apply and verify.", buckets),
-		drift: reg.NewCounter("netctl_watch_drift_repairs_total",
-			"Actions carried out to repair drift (a change nobody made in the file), by object kind.", "kind"),
-		errors: reg.NewCounter("netctl_watch_errors_total",
-			"Errors: file (the file could not be read or is invalid), reconcile (a reconcile failed).", "type"),
-		objects: reg.NewGauge("netctl_watch_managed_objects",
-			"Objects of the topology in force, by kind (network, container, endpoint).", "kind"),
-		lastSuccess: reg.NewGauge("netctl_watch_last_success_timestamp_seconds",
-			"Unix time of the last reconcile that converged."),
-		editLatency: reg.NewHistogram("netctl_watch_edit_to_converged_seconds",
-			"Time from the first file event of an edit to the host converged to it.", buckets),
-		fileValid: reg.NewGauge("netctl_watch_file_valid",
-			"1 when the file on disk can be applied, 0 while it cannot (the last good topology stays in force)."),
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_watch_reconciles_total",
+			Help: "Reconciles run by the watcher, by what triggered them and how they ended (converged, blocked, failed, cancelled)."},
+			[]string{"trigger", "result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "netctl_watch_reconcile_duration_seconds",
+			Help: "Duration of a reconcile: observe, plan, apply and verify.", Buckets: buckets}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_watch_drift_repairs_total",
+			Help: "Actions carried out to repair drift (a change nobody made in the file), by object kind."},
+			[]string{"kind"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_watch_errors_total",
+			Help: "Errors: file (the file could not be read or is invalid), reconcile (a reconcile failed)."},
+			[]string{"type"}),
+		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "netctl_watch_managed_objects",
+			Help: "Objects of the topology in force, by kind (network, container, endpoint)."},
+			[]string{"kind"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "netctl_watch_last_success_timestamp_seconds",
+			Help: "Unix time of the last reconcile that converged."}),
+		editLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "netctl_watch_edit_to_converged_seconds",
+			Help: "Time from the first file event of an edit to the host converged to it.", Buckets: buckets}),
+		fileValid: prometheus.NewGauge(prometheus.GaugeOpts{Name: "netctl_watch_file_valid",
+			Help: "1 when the file on disk can be applied, 0 while it cannot (the last good topology stays in force)."}),
 	}
+	reg.MustRegister(m.reconciles, m.duration, m.drift, m.errors, m.objects, m.lastSuccess, m.editLatency, m.fileValid,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfoGauge())
+	// Series that exist from the start, so that rate() and absent() work
+	// before the first event of their kind.
 	for _, t := range []string{"file", "reconcile"} {
-		m.errors.Touch(t)
+		m.errors.WithLabelValues(t)
 	}
 	for _, k := range []reconciler.Kind{reconciler.KindNetwork, reconciler.KindContainer, reconciler.KindEndpoint, reconciler.KindRoute, reconciler.KindFiles} {
-		m.drift.Touch(string(k))
+		m.drift.WithLabelValues(string(k))
 	}
-	m.reconciles.Touch(string(reconciler.TriggerStart), reconciler.OutcomeConverged)
+	m.reconciles.WithLabelValues(string(reconciler.TriggerStart), reconciler.OutcomeConverged)
 	return m
+}
+
+// buildInfoGauge is netctl_build_info: always 1, the build in its labels,
+// as Prometheus' own *_build_info series.
+func buildInfoGauge() prometheus.Collector {
+	version, revision, goVersion := "(devel)", "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "netctl_build_info",
+		Help:        "A metric with a constant '1' value labelled by the version, revision and Go version netctl was built from.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
 }
 
 func (m *watchMetrics) ReconcileStarted(reconciler.WatchTrigger) {
@@ -74,23 +113,23 @@ func (m *watchMetrics) ReconcileStarted(reconciler.WatchTrigger) {
 }
 
 func (m *watchMetrics) ReconcileDone(rep *reconciler.WatchReport) {
-	m.reconciles.Inc(string(rep.Trigger), rep.Outcome)
+	m.reconciles.WithLabelValues(string(rep.Trigger), rep.Outcome).Inc()
 	m.duration.Observe(rep.Took.Seconds())
 	if rep.Drift {
 		for _, a := range rep.Done {
-			m.drift.Inc(string(a.Kind))
+			m.drift.WithLabelValues(string(a.Kind)).Inc()
 		}
 	}
-	m.objects.Set(float64(rep.Networks), "network")
-	m.objects.Set(float64(rep.Containers), "container")
-	m.objects.Set(float64(rep.Endpoints), "endpoint")
+	m.objects.WithLabelValues("network").Set(float64(rep.Networks))
+	m.objects.WithLabelValues("container").Set(float64(rep.Containers))
+	m.objects.WithLabelValues("endpoint").Set(float64(rep.Endpoints))
 	ok := rep.Outcome == reconciler.OutcomeConverged || rep.Outcome == reconciler.OutcomeBlocked
 	now := time.Now()
 	if ok {
 		m.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
 	}
 	if rep.Outcome == reconciler.OutcomeFailed {
-		m.errors.Inc("reconcile")
+		m.errors.WithLabelValues("reconcile").Inc()
 	}
 	if rep.EditToConverged > 0 {
 		m.editLatency.Observe(rep.EditToConverged.Seconds())
@@ -116,7 +155,7 @@ func (m *watchMetrics) FileChecked(err error) {
 	v := 1.0
 	if err != nil {
 		v = 0
-		m.errors.Inc("file")
+		m.errors.WithLabelValues("file").Inc()
 	}
 	m.fileValid.Set(v)
 	m.mu.Lock()
@@ -127,9 +166,10 @@ func (m *watchMetrics) FileChecked(err error) {
 	}
 }
 
-func (m *watchMetrics) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", metrics.ContentType)
-	_ = m.reg.WriteText(w)
+// metricsHandler serves the registry in the exposition format the scraper
+// asks for.
+func (m *watchMetrics) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
 // serveHealth answers 200 while the host is converged to the topology in

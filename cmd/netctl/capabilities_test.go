@@ -1,0 +1,9 @@
+package main
+
+import (
+	nlact "github.com/netctl/netctl/actuators/netlink"
+)
+
+// The netlink actuator must keep offering host events: watch finds them
+// through hostEventSource and would silently fall back to resyncs alone.
+var _ hostEventSource = (*nlact.Links)(nil)
