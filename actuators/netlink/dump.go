@@ -139,6 +139,12 @@ func (d *dumper) routes(table uint8) ([]rtRoute, error) {
 		}
 		return err
 	})
+	if errors.Is(err, unix.ENOENT) {
+		// A strict dump of a table the namespace does not have yet (a
+		// fresh namespace with lo down has no routes at all): no routes,
+		// not a failure.
+		return nil, nil
+	}
 	return out, err
 }
 

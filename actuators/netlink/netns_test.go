@@ -238,3 +238,24 @@ func settled(ctx context.Context, l *Links, err error) error {
 	}
 	return l.Settle(ctx)
 }
+
+// A SIGKILL between creating a namespace and bringing lo up leaves it
+// mounted, lo down and without any routing table; observing it must not
+// fail (it used to wedge every command of the root with "list routes: no
+// such file or directory") but report it as drift to finish.
+func TestObserveHalfMadeNamespace(t *testing.T) {
+	s := newSandbox(t)
+	c := s.container("p", "half")
+	s.newNetns(c.Netns)
+	st := s.observe()
+	got := st.Containers[c.ID()]
+	if got == nil || !got.NetnsOK || got.LoUp {
+		t.Fatalf("half-made namespace observed as %+v, want NetnsOK with lo down", got)
+	}
+	if err := s.links.EnsureNamespace(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.observe().Containers[c.ID()]; got == nil || !got.LoUp {
+		t.Errorf("after EnsureNamespace: %+v, want lo up", got)
+	}
+}
