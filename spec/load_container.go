@@ -263,14 +263,9 @@ func (p *parser) env(n *yaml.Node, what string) map[string]string {
 }
 
 func (p *parser) extraHosts(n *yaml.Node, what string) []*ExtraHost {
-	items, _ := p.Seq(n, what)
 	var out []*ExtraHost
-	for _, item := range items {
-		s, ok := p.Str(item, what)
-		if !ok {
-			continue
-		}
-		pos := yamlwalk.ValPos(item)
+	for _, item := range p.Strings(n, what) {
+		s, pos := item.Value, item.Pos
 		// Split at the first colon: the address may be IPv6.
 		name, ip, found := strings.Cut(s, ":")
 		if !found {
@@ -295,14 +290,9 @@ func (p *parser) extraHosts(n *yaml.Node, what string) []*ExtraHost {
 }
 
 func (p *parser) links(n *yaml.Node, what string) []*Link {
-	items, _ := p.Seq(n, what)
 	var out []*Link
-	for _, item := range items {
-		s, ok := p.Str(item, what)
-		if !ok {
-			continue
-		}
-		pos := yamlwalk.ValPos(item)
+	for _, item := range p.Strings(n, what) {
+		s, pos := item.Value, item.Pos
 		ctr, alias, hasAlias := strings.Cut(s, ":")
 		if !hasAlias {
 			alias = ctr

@@ -287,6 +287,25 @@ func (w *Walker) Str(n *yaml.Node, what string) (string, bool) {
 	return s.Value, true
 }
 
+// String is a string list item with where it is written.
+type String struct {
+	Value string
+	Pos   Pos
+}
+
+// Strings returns a list's items that are strings (any scalar, as Str),
+// each with its position; items that are not are reported and left out.
+func (w *Walker) Strings(n *yaml.Node, what string) []String {
+	items, _ := w.Seq(n, what)
+	var out []String
+	for _, item := range items {
+		if s, ok := w.Str(item, what); ok {
+			out = append(out, String{Value: s, Pos: ValPos(item)})
+		}
+	}
+	return out
+}
+
 // Integer accepts a YAML integer only: "80" in quotes is not one.
 func (w *Walker) Integer(n *yaml.Node, what string) (int64, bool) {
 	s := w.Scalar(n, what, "an integer")

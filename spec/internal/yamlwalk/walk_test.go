@@ -286,3 +286,12 @@ func TestSuggestAndQuote(t *testing.T) {
 		t.Errorf("Quote(long) = %s", got)
 	}
 }
+
+func TestStrings(t *testing.T) {
+	w, root, reports := walk(t, "l: [a, 2, [x], b]\n")
+	fs, _ := w.Fields(root, "top", "key")
+	if got := fmt.Sprint(w.Strings(fs[0].Value, "l")); got != "[{a {1 5}} {2 {1 8}} {b {1 16}}]" {
+		t.Errorf("Strings = %s", got)
+	}
+	wantReports(t, reports(), "1:11 l: expected a string, got a list")
+}
