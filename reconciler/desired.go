@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
@@ -38,11 +37,9 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := desirePorts(t, observed, d); err != nil {
 		return nil, err
 	}
-	for _, c := range d.Containers {
-		c.HostsFile = renderHosts(c, d)
-		c.ResolvFile = renderResolv(c, opt.HostResolv)
-	}
-	desireNames(t, d, opt)
+	hr := parseHostResolv(opt.HostResolv)
+	desireNames(t, d, hr)
+	desireFiles(d, hr)
 	d.Firewall = desireFirewall(d)
 	return d, nil
 }
@@ -330,62 +327,4 @@ func sortEndpoints(eps []*model.Endpoint) {
 			eps[j-1], eps[j] = eps[j], eps[j-1]
 		}
 	}
-}
-
-// renderHosts writes the container's /etc/hosts the way Docker does:
-// localhost lines, the container's own addresses with its hostname, then
-// extra_hosts.
-func renderHosts(c *model.Container, d *model.State) string {
-	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost\n")
-	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-	self := c.Hostname
-	if c.Name != c.Hostname {
-		self += " " + c.Name
-	}
-	for _, ep := range c.Endpoints {
-		fmt.Fprintf(&b, "%s\t%s\n", ep.Addr.Addr(), self)
-	}
-	for _, h := range c.ExtraHosts {
-		fmt.Fprintf(&b, "%s\t%s\n", h.IP, strings.Join(h.Names, " "))
-	}
-	return b.String()
-}
-
-// renderResolv writes the container's resolv.conf: the container's `dns`
-// servers, else the host's non-loopback ones (a loopback resolver on the
-// host is unreachable from a container), with the host's search and options.
-func renderResolv(c *model.Container, hostResolv []byte) string {
-	var servers, rest []string
-	for _, line := range strings.Split(string(hostResolv), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
-			continue
-		}
-		switch f[0] {
-		case "nameserver":
-			if len(f) > 1 {
-				if a, err := netip.ParseAddr(f[1]); err == nil && (!a.IsLoopback() || c.Mode == model.ModeHost) {
-					servers = append(servers, a.String())
-				}
-			}
-		case "search", "domain", "options":
-			rest = append(rest, strings.Join(f, " "))
-		}
-	}
-	if len(c.DNS) > 0 {
-		servers = servers[:0]
-		for _, a := range c.DNS {
-			servers = append(servers, a.String())
-		}
-	}
-	var b strings.Builder
-	for _, s := range servers {
-		fmt.Fprintf(&b, "nameserver %s\n", s)
-	}
-	for _, r := range rest {
-		b.WriteString(r + "\n")
-	}
-	return b.String()
 }

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/netctl/netctl/model"
 )
@@ -79,26 +78,6 @@ func publishingEndpoint(d *model.State, c *model.Container) (*model.Endpoint, *m
 		}
 	}
 	return nil, nil
-}
-
-// linkedPorts are the ports a link opens: the linked container's exposed
-// and published container ports, as Docker's links do.
-func linkedPorts(c *model.Container) []model.PortProto {
-	seen := map[model.PortProto]bool{}
-	for _, e := range c.Expose {
-		seen[e] = true
-	}
-	for _, p := range c.Ports {
-		seen[model.PortProto{Port: p.ContainerPort, Proto: p.Proto}] = true
-	}
-	out := slices.Collect(maps.Keys(seen))
-	slices.SortFunc(out, func(a, b model.PortProto) int {
-		if a.Port != b.Port {
-			return int(a.Port) - int(b.Port)
-		}
-		return strings.Compare(a.Proto, b.Proto)
-	})
-	return out
 }
 
 func sortedMapKeys[V any](m map[string]V) []string {

@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
@@ -15,28 +14,18 @@ import (
 // asked: resolv.conf has no way to name another port.
 const dnsPort = 53
 
-// desireNames adds what names need to a desired state: the project's DNS
-// configuration, each container's resolv.conf pointing at the embedded
-// server when it is on a user-defined network, the hosts lines and env vars
-// of legacy links. It runs after addresses are allocated.
-func desireNames(t *spec.Topology, d *model.State, opt Options) {
-	cfg := desireDNS(t, d, opt)
-	if cfg != nil {
-		if d.DNS == nil {
-			d.DNS = map[string]*model.DNS{}
-		}
-		d.DNS[t.Name] = cfg
+// desireNames adds the project's DNS configuration to a desired state. It
+// runs after addresses are allocated; the files that point containers at
+// the embedded server are rendered afterwards, by desireFiles.
+func desireNames(t *spec.Topology, d *model.State, hr hostResolv) {
+	cfg := desireDNS(t, d, hr)
+	if cfg == nil {
+		return
 	}
-	for _, c := range d.Containers {
-		if c.Project != t.Name {
-			continue
-		}
-		if gw, ok := dnsServerFor(c, d); ok {
-			c.ResolvFile = renderResolvEmbedded(gw, opt.HostResolv)
-		}
-		c.HostsFile += renderLinkHosts(c, d)
-		c.EnvFile = renderLinkEnv(t, c, d)
+	if d.DNS == nil {
+		d.DNS = map[string]*model.DNS{}
 	}
+	d.DNS[t.Name] = cfg
 }
 
 // hasNames reports whether names resolve on the network: every network but
@@ -57,10 +46,10 @@ func dnsServerFor(c *model.Container, d *model.State) (netip.Addr, bool) {
 
 // desireDNS builds the project's DNS configuration, or nil when no
 // container of the project is on a user-defined network.
-func desireDNS(t *spec.Topology, d *model.State, opt Options) *model.DNS {
+func desireDNS(t *spec.Topology, d *model.State, hr hostResolv) *model.DNS {
 	cfg := &model.DNS{Project: t.Name}
 	byNet := map[string]*model.DNSNetwork{}
-	hostUp := hostUpstreams(opt.HostResolv)
+	hostUp := hr.upstreams()
 	for _, id := range d.SortedContainerIDs() {
 		c := d.Containers[id]
 		if c.Project != t.Name {
@@ -161,181 +150,4 @@ func linkRecords(c *model.Container, d *model.State) []model.DNSRecord {
 		}
 	}
 	return out
-}
-
-// linkTarget is a link's target container and the address the linking
-// container sees it at: the one on the first network they share, in the
-// linking container's interface order.
-func linkTarget(c *model.Container, l model.Link, d *model.State) (*model.Container, netip.Addr, bool) {
-	target := d.Containers[model.ContainerID(c.Project, l.Container)]
-	if target == nil {
-		return nil, netip.Addr{}, false
-	}
-	for _, ep := range c.Endpoints {
-		if tep := target.Endpoint(ep.Network); tep != nil {
-			return target, tep.Addr.Addr(), true
-		}
-	}
-	return target, netip.Addr{}, false
-}
-
-// renderLinkHosts writes one hosts line per link, as Docker does:
-// "IP alias name hostname" (repeats left out). The address is rendered from
-// the desired state, so the line follows the target when it moves.
-func renderLinkHosts(c *model.Container, d *model.State) string {
-	var b strings.Builder
-	for _, l := range c.Links {
-		target, ip, ok := linkTarget(c, l, d)
-		if !ok {
-			continue
-		}
-		names := []string{l.Alias}
-		for _, n := range []string{target.Name, target.Hostname} {
-			if n != "" && !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
-		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
-	}
-	return b.String()
-}
-
-// renderLinkEnv writes the env vars of a container's legacy links, sorted,
-// one NAME=value a line, exactly as Docker names them:
-//
-//	WEBDB_NAME=/web/webdb
-//	WEBDB_PORT=tcp://172.17.0.2:5432            (lowest port, tcp first)
-//	WEBDB_PORT_5432_TCP=tcp://172.17.0.2:5432   (every exposed or published port)
-//	WEBDB_PORT_5432_TCP_ADDR=172.17.0.2
-//	WEBDB_PORT_5432_TCP_PORT=5432
-//	WEBDB_PORT_5432_TCP_PROTO=tcp
-//	WEBDB_ENV_POSTGRES_DB=shop                  (the target's env)
-func renderLinkEnv(t *spec.Topology, c *model.Container, d *model.State) string {
-	var lines []string
-	for _, l := range c.Links {
-		target, ip, ok := linkTarget(c, l, d)
-		if !ok {
-			continue
-		}
-		prefix := envPrefix(l.Alias)
-		lines = append(lines, fmt.Sprintf("%s_NAME=/%s/%s", prefix, c.Name, l.Alias))
-		ports := linkPorts(t.Container(target.Name), target)
-		if len(ports) > 0 {
-			p := ports[0]
-			lines = append(lines, fmt.Sprintf("%s_PORT=%s://%s:%d", prefix, p.Proto, ip, p.Port))
-		}
-		for _, p := range ports {
-			v := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(p.Proto))
-			lines = append(lines,
-				fmt.Sprintf("%s=%s://%s:%d", v, p.Proto, ip, p.Port),
-				fmt.Sprintf("%s_ADDR=%s", v, ip),
-				fmt.Sprintf("%s_PORT=%d", v, p.Port),
-				fmt.Sprintf("%s_PROTO=%s", v, p.Proto),
-			)
-		}
-		for name, val := range target.Env {
-			lines = append(lines, fmt.Sprintf("%s_ENV_%s=%s", prefix, name, val))
-		}
-	}
-	if len(lines) == 0 {
-		return ""
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
-}
-
-// envPrefix is a link alias as an env var prefix (Docker: upper case, '-'
-// becomes '_').
-func envPrefix(alias string) string {
-	return strings.ReplaceAll(strings.ToUpper(alias), "-", "_")
-}
-
-// linkPorts are the ports a link shows: the target's exposed ports and the
-// container side of its published ports, sorted by number with tcp before
-// udp (and udp before sctp) on the same number, without repeats.
-func linkPorts(sc *spec.Container, target *model.Container) []model.PortProto {
-	seen := map[model.PortProto]bool{}
-	var out []model.PortProto
-	add := func(p model.PortProto) {
-		if p.Port != 0 && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, e := range target.Expose {
-		add(e)
-	}
-	for _, p := range target.Ports {
-		add(model.PortProto{Port: p.ContainerPort, Proto: p.Proto})
-	}
-	if sc != nil {
-		for _, m := range sc.Ports {
-			for port := uint32(m.ContainerPortStart); port <= uint32(m.ContainerPortEnd); port++ {
-				add(model.PortProto{Port: uint16(port), Proto: m.Proto})
-			}
-		}
-	}
-	protoRank := func(p string) int {
-		switch p {
-		case "tcp":
-			return 0
-		case "udp":
-			return 1
-		}
-		return 2
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Port != out[j].Port {
-			return out[i].Port < out[j].Port
-		}
-		return protoRank(out[i].Proto) < protoRank(out[j].Proto)
-	})
-	return out
-}
-
-// hostUpstreams are the host's resolvers, loopback ones included: the
-// embedded server runs in the host's namespace, where they answer.
-func hostUpstreams(hostResolv []byte) []netip.AddrPort {
-	var out []netip.AddrPort
-	for _, line := range strings.Split(string(hostResolv), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || f[0] != "nameserver" {
-			continue
-		}
-		// A zone ("fe80::1%eth0") is kept by ParseAddr.
-		if a, err := netip.ParseAddr(f[1]); err == nil {
-			out = append(out, netip.AddrPortFrom(a, dnsPort))
-		}
-	}
-	return out
-}
-
-// renderResolvEmbedded is the resolv.conf of a container on a user-defined
-// network: the embedded server only, the host's search and options, and
-// ndots:0 (as Docker writes it) unless the host sets ndots.
-func renderResolvEmbedded(server netip.Addr, hostResolv []byte) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "nameserver %s\n", server)
-	ndots := false
-	for _, line := range strings.Split(string(hostResolv), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "search", "domain":
-			b.WriteString(strings.Join(f, " ") + "\n")
-		case "options":
-			for _, o := range f[1:] {
-				if strings.HasPrefix(o, "ndots:") {
-					ndots = true
-				}
-			}
-			b.WriteString(strings.Join(f, " ") + "\n")
-		}
-	}
-	if !ndots {
-		b.WriteString("options ndots:0\n")
-	}
-	return b.String()
 }

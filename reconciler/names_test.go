@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -182,14 +183,61 @@ func TestReverseAndRecordNames(t *testing.T) {
 	if got := strings.Join(recordNames(c, ep), ","); got != "web,api" {
 		t.Errorf("recordNames = %s, want web,api", got)
 	}
-	if got := hostUpstreams([]byte("# c\nnameserver 127.0.0.53\nnameserver  10.0.0.1 \nnameserver bogus\noptions edns0\n")); len(got) != 2 || got[0].String() != "127.0.0.53:53" {
-		t.Errorf("hostUpstreams = %v", got)
+
+}
+
+func TestHostResolvParsedOnce(t *testing.T) {
+	hr := parseHostResolv([]byte("# c\nnameserver 127.0.0.53\nnameserver  10.0.0.1 \nnameserver bogus\nnameserver fe80::1%eth0\nsearch  a.test b.test\r\noptions edns0\n#options ndots:5\n"))
+	if got := fmt.Sprint(hr.upstreams()); got != "[127.0.0.53:53 10.0.0.1:53 [fe80::1%eth0]:53]" {
+		t.Errorf("upstreams = %s", got)
 	}
-	gw := netip.MustParseAddr("172.18.0.1")
-	if got := renderResolvEmbedded(gw, []byte("nameserver 1.1.1.1\nsearch a.test\noptions edns0\n")); got != "nameserver 172.18.0.1\nsearch a.test\noptions edns0\noptions ndots:0\n" {
-		t.Errorf("resolv.conf:\n%s", got)
+	if got := strings.Join(hr.lines, "|"); got != "search a.test b.test|options edns0" || hr.ndots {
+		t.Errorf("lines = %q, ndots = %v", got, hr.ndots)
 	}
-	if got := renderResolvEmbedded(gw, []byte("options ndots:2\n")); got != "nameserver 172.18.0.1\noptions ndots:2\n" {
-		t.Errorf("resolv.conf keeping the host's ndots:\n%s", got)
+	if !parseHostResolv([]byte("options rotate ndots:2\n")).ndots {
+		t.Error("ndots:2 not seen")
+	}
+	if parseHostResolv(nil).upstreams() != nil {
+		t.Error("no resolv.conf gives upstreams")
+	}
+}
+
+func TestRenderResolv(t *testing.T) {
+	d := model.NewState()
+	back := &model.Network{Project: "x", Name: "back", Gateway: netip.MustParseAddr("172.18.0.1")}
+	def := &model.Network{Name: model.DefaultNetwork, Gateway: netip.MustParseAddr("172.17.0.1")}
+	d.Networks[back.ID()], d.Networks[def.ID()] = back, def
+	onBack := &model.Container{Mode: model.ModeBridge, Endpoints: []*model.Endpoint{{Network: def.ID()}, {Network: back.ID()}}, DNS: []netip.Addr{netip.MustParseAddr("9.9.9.9")}}
+	onDefault := &model.Container{Mode: model.ModeBridge, Endpoints: []*model.Endpoint{{Network: def.ID()}}}
+	own := &model.Container{Mode: model.ModeBridge, DNS: []netip.Addr{netip.MustParseAddr("9.9.9.9")}}
+	host := &model.Container{Mode: model.ModeHost}
+	hr := parseHostResolv([]byte("nameserver 127.0.0.53\nnameserver 1.1.1.1\nsearch a.test\noptions edns0\n"))
+	for _, tc := range []struct {
+		name string
+		c    *model.Container
+		hr   hostResolv
+		want string
+	}{
+		{"user-defined network: the embedded server, ndots:0", onBack, hr, "nameserver 172.18.0.1\nsearch a.test\noptions edns0\noptions ndots:0\n"},
+		{"the host's ndots wins", onBack, parseHostResolv([]byte("options ndots:2\n")), "nameserver 172.18.0.1\noptions ndots:2\n"},
+		{"default network: the host's servers but loopback", onDefault, hr, "nameserver 1.1.1.1\nsearch a.test\noptions edns0\n"},
+		{"own dns servers", own, hr, "nameserver 9.9.9.9\nsearch a.test\noptions edns0\n"},
+		{"host namespace keeps loopback", host, hr, "nameserver 127.0.0.53\nnameserver 1.1.1.1\nsearch a.test\noptions edns0\n"},
+	} {
+		if got := renderResolv(tc.c, d, tc.hr); got != tc.want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The link env vars and the firewall's link openings list the same ports
+// in the same order: by number, tcp before udp before sctp, no repeats.
+func TestLinkedPorts(t *testing.T) {
+	c := &model.Container{
+		Expose: []model.PortProto{{Port: 53, Proto: "sctp"}, {Port: 5432, Proto: "tcp"}, {Port: 53, Proto: "udp"}},
+		Ports:  []model.Port{{HostPort: 8053, ContainerPort: 53, Proto: "tcp"}, {HostPort: 8054, ContainerPort: 53, Proto: "udp"}, {ContainerPort: 80, Proto: "tcp"}},
+	}
+	if got := fmt.Sprint(linkedPorts(c)); got != "[{53 tcp} {53 udp} {53 sctp} {80 tcp} {5432 tcp}]" {
+		t.Errorf("linkedPorts = %s", got)
 	}
 }

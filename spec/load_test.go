@@ -148,27 +148,6 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestErrorRendering(t *testing.T) {
-	for _, tc := range []struct {
-		e    Error
-		want string
-	}{
-		{Error{"t.yaml", Pos{3, 5}, "bad"}, "t.yaml:3:5: bad"},
-		{Error{"t.yaml", Pos{3, 0}, "bad"}, "t.yaml:3: bad"},
-		{Error{"t.yaml", Pos{}, "bad"}, "t.yaml: bad"},
-		{Error{"", Pos{3, 5}, "bad"}, "3:5: bad"},
-		{Error{"", Pos{}, "bad"}, "bad"},
-	} {
-		if got := tc.e.Error(); got != tc.want {
-			t.Errorf("%+v: got %q, want %q", tc.e, got, tc.want)
-		}
-	}
-	es := Errors{{"f", Pos{1, 2}, "a"}, {"f", Pos{3, 4}, "b"}}
-	if got, want := es.Error(), "f:1:2: a\nf:3:4: b"; got != want {
-		t.Errorf("Errors.Error() = %q, want %q", got, want)
-	}
-}
-
 func TestDefaults(t *testing.T) {
 	top := mustParse(t, lines(
 		`containers:`,
@@ -234,7 +213,7 @@ func TestExplicitBridge(t *testing.T) {
 		t.Fatalf("networks = %v", top.Networks)
 	}
 	br := top.Network(NetworkBridge)
-	if br.Implicit || br.Subnet != netip.MustParsePrefix("10.99.0.0/16") || br.MTU != 9000 || br.ICC || br.Pos != (Pos{3, 3}) {
+	if br.Implicit || br.Subnet != netip.MustParsePrefix("10.99.0.0/16") || br.MTU != 9000 || br.ICC || br.Pos != (Pos{Line: 3, Column: 3}) {
 		t.Errorf("bridge = %+v", br)
 	}
 }
@@ -252,7 +231,7 @@ func TestNetworkForms(t *testing.T) {
 		`      c: {}`,
 	))
 	l := top.Container("list").Networks
-	if len(l) != 2 || l[0].Network != "a" || l[0].Pos != (Pos{4, 16}) || l[1].Network != "b" || l[1].Pos != (Pos{4, 19}) {
+	if len(l) != 2 || l[0].Network != "a" || l[0].Pos != (Pos{Line: 4, Column: 16}) || l[1].Network != "b" || l[1].Pos != (Pos{Line: 4, Column: 19}) {
 		t.Errorf("list form: %+v %+v", l[0], l[1])
 	}
 	m := top.Container("map").Networks
@@ -262,7 +241,7 @@ func TestNetworkForms(t *testing.T) {
 	if m[0].IPv4Address != netip.MustParseAddr("10.1.0.5") || !slices.Equal(m[0].Aliases, []string{"x", "x.y"}) {
 		t.Errorf("map form a: %+v", m[0])
 	}
-	if m[0].Pos != (Pos{7, 7}) || m[0].FieldPos["ipv4_address"] != (Pos{7, 11}) || m[0].FieldPos["aliases"] != (Pos{7, 35}) {
+	if m[0].Pos != (Pos{Line: 7, Column: 7}) || m[0].FieldPos["ipv4_address"] != (Pos{Line: 7, Column: 11}) || m[0].FieldPos["aliases"] != (Pos{Line: 7, Column: 35}) {
 		t.Errorf("map form positions: %+v", m[0])
 	}
 }
@@ -312,7 +291,7 @@ func TestScalarForms(t *testing.T) {
 	if len(b.DNS) != 2 || b.DNS[1] != netip.MustParseAddr("2606:4700::1111") {
 		t.Errorf("dns = %v", b.DNS)
 	}
-	if len(b.Links) != 2 || *b.Links[0] != (Link{"a", "a", Pos{11, 13}}) || *b.Links[1] != (Link{"a", "other", Pos{11, 16}}) {
+	if len(b.Links) != 2 || *b.Links[0] != (Link{"a", "a", Pos{Line: 11, Column: 13}}) || *b.Links[1] != (Link{"a", "other", Pos{Line: 11, Column: 16}}) {
 		t.Errorf("links = %+v %+v", b.Links[0], b.Links[1])
 	}
 	if b.Hostname != "b.example.com" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/netctl/netctl/model"
+	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
 // Protocols accepted after '/' in ports and expose, as in Docker.
@@ -45,7 +46,7 @@ func parsePortMapping(raw string) (*PortMapping, string) {
 		a, err := netip.ParseAddr(ip)
 		switch {
 		case err != nil:
-			return nil, fmt.Sprintf("host address %s is not an IP address", quote(ip))
+			return nil, fmt.Sprintf("host address %s is not an IP address", yamlwalk.Quote(ip))
 		case !a.Is4():
 			return nil, "IPv6 host addresses are not supported; bind to an IPv4 address or leave the address out"
 		case !a.IsUnspecified():
@@ -104,7 +105,7 @@ func splitProto(raw string) (rest, proto, why string) {
 	case ProtoTCP, ProtoUDP, ProtoSCTP:
 		return rest, proto, ""
 	}
-	return "", "", fmt.Sprintf("unknown protocol %s (tcp, udp or sctp)", quote(proto))
+	return "", "", fmt.Sprintf("unknown protocol %s (tcp, udp or sctp)", yamlwalk.Quote(proto))
 }
 
 func parsePortRange(s, what string) (start, end uint16, why string) {
@@ -127,7 +128,7 @@ func parsePortRange(s, what string) (start, end uint16, why string) {
 func parsePort(s, what string) (uint16, string) {
 	// strconv alone would accept "+80" and "0x50".
 	if s == "" || len(s) > 5 || strings.Trim(s, "0123456789") != "" {
-		return 0, fmt.Sprintf("%s %s is not a number", what, quote(s))
+		return 0, fmt.Sprintf("%s %s is not a number", what, yamlwalk.Quote(s))
 	}
 	n, _ := strconv.Atoi(s)
 	if n < 1 || n > 65535 {

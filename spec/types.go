@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/netctl/netctl/model"
+	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
 // Built-in networks, as in Docker.
@@ -21,11 +22,9 @@ const (
 	DriverOverlay = "overlay"
 )
 
-// Pos is a position in the topology file (1-based).
-type Pos struct {
-	Line   int
-	Column int
-}
+// Pos is a position in the topology file (1-based). It is the walker's,
+// so that spec's errors and the walker's are one type.
+type Pos = yamlwalk.Pos
 
 // Topology is a loaded, defaulted and validated topology file.
 type Topology struct {

@@ -4,84 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
+
+	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
-
-// Error is one problem in a topology file.
-type Error struct {
-	File string
-	Pos  Pos // zero when the problem has no place in the file
-	Msg  string
-}
-
-// Error renders "file:line:col: msg", leaving out the parts that are
-// unknown (YAML syntax errors carry a line but no column).
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteByte(':')
-	}
-	if e.Pos.Line > 0 {
-		fmt.Fprintf(&b, "%d:", e.Pos.Line)
-		if e.Pos.Column > 0 {
-			fmt.Fprintf(&b, "%d:", e.Pos.Column)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Errors is every problem found in a topology file, sorted by position.
-type Errors []*Error
-
-// Error renders one error a line.
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// sorted orders errors by position and drops repeats, which aliases produce
-// when an anchored value is used in several places.
-func (es Errors) sorted() Errors {
-	type key struct {
-		pos Pos
-		msg string
-	}
-	seen := map[key]bool{}
-	out := make(Errors, 0, len(es))
-	for _, e := range es {
-		k := key{e.Pos, e.Msg}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, e)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Pos, out[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
-	return out
-}
-
-type collector struct {
-	file string
-	errs Errors
-}
-
-func (c *collector) add(pos Pos, format string, args ...any) {
-	c.errs = append(c.errs, &Error{File: c.file, Pos: pos, Msg: fmt.Sprintf(format, args...)})
-}
 
 func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 
@@ -89,7 +15,7 @@ func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 // overlaps, conflicts. What concerns a single value was checked while
 // parsing, at the value; errors here point at the key that holds the
 // offending value, or at the entry for list items.
-func validate(t *Topology, c *collector, info *parseInfo) {
+func validate(t *Topology, c *yamlwalk.Collector, info *parseInfo) {
 	v := &validator{t: t, c: c, info: info, containers: map[string]*Container{}, nets: map[string]*Network{}, netnsPaths: map[string]*Container{}}
 	for _, ct := range t.Containers {
 		v.containers[ct.Name] = ct
@@ -109,7 +35,7 @@ func validate(t *Topology, c *collector, info *parseInfo) {
 
 type validator struct {
 	t          *Topology
-	c          *collector
+	c          *yamlwalk.Collector
 	info       *parseInfo
 	containers map[string]*Container
 	nets       map[string]*Network
@@ -166,7 +92,7 @@ func (v *validator) caseClashes() {
 	for _, n := range v.t.Networks {
 		k := strings.ToLower(n.Name)
 		if first, ok := nets[k]; ok && first.Name != n.Name {
-			v.c.add(n.Pos, "network %q differs from network %q (at %s) only in case; names are case-insensitive", n.Name, first.Name, at(first.Pos))
+			v.c.Addf(n.Pos, "network %q differs from network %q (at %s) only in case; names are case-insensitive", n.Name, first.Name, at(first.Pos))
 		} else if !ok {
 			nets[k] = n
 		}
@@ -175,7 +101,7 @@ func (v *validator) caseClashes() {
 	for _, ct := range v.t.Containers {
 		k := strings.ToLower(ct.Name)
 		if first, ok := ctrs[k]; ok && first.Name != ct.Name {
-			v.c.add(ct.Pos, "container %q differs from container %q (at %s) only in case; names are case-insensitive", ct.Name, first.Name, at(first.Pos))
+			v.c.Addf(ct.Pos, "container %q differs from container %q (at %s) only in case; names are case-insensitive", ct.Name, first.Name, at(first.Pos))
 		} else if !ok {
 			ctrs[k] = ct
 		}
@@ -199,17 +125,17 @@ func (v *validator) networks() {
 
 		if n.Name == NetworkBridge {
 			if n.Driver != DriverBridge {
-				v.c.add(fp["driver"], "%s: the default network uses the bridge driver", ctx)
+				v.c.Addf(fp["driver"], "%s: the default network uses the bridge driver", ctx)
 			}
 			if pos, ok := fp["bridge_name"]; ok {
-				v.c.add(pos, "%s: bridge_name cannot be set; the default network's bridge is always %s, shared by every project", ctx, DefaultBridgeIfname)
+				v.c.Addf(pos, "%s: bridge_name cannot be set; the default network's bridge is always %s, shared by every project", ctx, DefaultBridgeIfname)
 			}
 		}
 		if n.BridgeName != "" {
 			if n.BridgeName == DefaultBridgeIfname && n.Name != NetworkBridge {
-				v.c.add(fp["bridge_name"], "%s: bridge_name %s is reserved for the default network bridge", ctx, DefaultBridgeIfname)
+				v.c.Addf(fp["bridge_name"], "%s: bridge_name %s is reserved for the default network bridge", ctx, DefaultBridgeIfname)
 			} else if first, ok := ifnames[n.BridgeName]; ok {
-				v.c.add(fp["bridge_name"], "%s: bridge_name %s is already used by network %q (at %s)", ctx, n.BridgeName, first.Name, at(first.FieldPos["bridge_name"]))
+				v.c.Addf(fp["bridge_name"], "%s: bridge_name %s is already used by network %q (at %s)", ctx, n.BridgeName, first.Name, at(first.FieldPos["bridge_name"]))
 			} else {
 				ifnames[n.BridgeName] = n
 			}
@@ -217,33 +143,33 @@ func (v *validator) networks() {
 		if n.Driver == DriverOverlay {
 			hasOverlay = true
 			if len(v.t.Nodes) == 0 && !v.info.brokenNodes {
-				v.c.add(fp["driver"], "%s: an overlay network needs nodes: (the hosts it spans)", ctx)
+				v.c.Addf(fp["driver"], "%s: an overlay network needs nodes: (the hosts it spans)", ctx)
 			}
 		}
 
 		if pos, ok := fp["gateway"]; ok && n.Gateway.IsValid() {
 			switch {
 			case !haveSubnet && !explicit:
-				v.c.add(pos, "%s: gateway needs an explicit subnet", ctx)
+				v.c.Addf(pos, "%s: gateway needs an explicit subnet", ctx)
 			case haveSubnet:
 				if why := hostAddrProblem(subnet, n.Gateway); why != "" {
-					v.c.add(pos, "%s: gateway %s %s", ctx, n.Gateway, why)
+					v.c.Addf(pos, "%s: gateway %s %s", ctx, n.Gateway, why)
 				}
 			}
 		}
 		if pos, ok := fp["ip_range"]; ok && n.IPRange.IsValid() {
 			switch {
 			case !haveSubnet && !explicit:
-				v.c.add(pos, "%s: ip_range needs an explicit subnet", ctx)
+				v.c.Addf(pos, "%s: ip_range needs an explicit subnet", ctx)
 			case haveSubnet && (n.IPRange.Bits() < subnet.Bits() || !subnet.Contains(n.IPRange.Addr())):
-				v.c.add(pos, "%s: ip_range %s is not inside the subnet %s", ctx, n.IPRange, subnet)
+				v.c.Addf(pos, "%s: ip_range %s is not inside the subnet %s", ctx, n.IPRange, subnet)
 			}
 		}
 
 		if !n.EnableIPv6 {
 			for _, k := range []string{"subnet_v6", "gateway_v6"} {
 				if pos, ok := fp[k]; ok {
-					v.c.add(pos, "%s: %s needs enable_ipv6: true", ctx, k)
+					v.c.Addf(pos, "%s: %s needs enable_ipv6: true", ctx, k)
 				}
 			}
 		}
@@ -251,10 +177,10 @@ func (v *validator) networks() {
 			_, hasV6 := fp["subnet_v6"]
 			switch {
 			case !hasV6:
-				v.c.add(pos, "%s: gateway_v6 needs subnet_v6", ctx)
+				v.c.Addf(pos, "%s: gateway_v6 needs subnet_v6", ctx)
 			case n.SubnetV6.IsValid():
 				if why := hostAddrProblem(n.SubnetV6, n.GatewayV6); why != "" {
-					v.c.add(pos, "%s: gateway_v6 %s %s", ctx, n.GatewayV6, why)
+					v.c.Addf(pos, "%s: gateway_v6 %s %s", ctx, n.GatewayV6, why)
 				}
 			}
 		}
@@ -277,11 +203,11 @@ func (v *validator) networks() {
 				// the other; the implied default subnet has no place.
 				switch {
 				case b.ok && a.ok:
-					v.c.add(b.pos, "network %q: %s %s overlaps %s %s of network %q (at %s)", b.n.Name, key, b.subnet, key, a.subnet, a.n.Name, at(a.pos))
+					v.c.Addf(b.pos, "network %q: %s %s overlaps %s %s of network %q (at %s)", b.n.Name, key, b.subnet, key, a.subnet, a.n.Name, at(a.pos))
 				case b.ok:
-					v.c.add(b.pos, "network %q: %s %s overlaps the default network bridge's %s; choose another, or move bridge with networks.bridge.subnet", b.n.Name, key, b.subnet, a.subnet)
+					v.c.Addf(b.pos, "network %q: %s %s overlaps the default network bridge's %s; choose another, or move bridge with networks.bridge.subnet", b.n.Name, key, b.subnet, a.subnet)
 				case a.ok:
-					v.c.add(a.pos, "network %q: %s %s overlaps the default network bridge's %s; choose another, or move bridge with networks.bridge.subnet", a.n.Name, key, a.subnet, b.subnet)
+					v.c.Addf(a.pos, "network %q: %s %s overlaps the default network bridge's %s; choose another, or move bridge with networks.bridge.subnet", a.n.Name, key, a.subnet, b.subnet)
 				}
 			}
 		}
@@ -290,7 +216,7 @@ func (v *validator) networks() {
 	overlaps(v6, "subnet_v6")
 
 	if len(v.t.Nodes) > 0 && !hasOverlay && !v.info.brokenNetworks {
-		v.c.add(v.info.nodesPos, "nodes: only overlay networks use nodes, and no network has driver: overlay")
+		v.c.Addf(v.info.nodesPos, "nodes: only overlay networks use nodes, and no network has driver: overlay")
 	}
 }
 
@@ -306,14 +232,14 @@ func (v *validator) container(ct *Container) {
 	if ct.NetworkMode != "" {
 		for _, k := range networkModeExcludes {
 			if pos, ok := fp[k]; ok {
-				v.c.add(pos, "%s: %s is not allowed with network_mode: %s (no other network settings)", ctx, k, ct.NetworkMode)
+				v.c.Addf(pos, "%s: %s is not allowed with network_mode: %s (no other network settings)", ctx, k, ct.NetworkMode)
 			}
 		}
 		return
 	}
 	if ct.NetnsPath != "" {
 		if other, dup := v.netnsPaths[ct.NetnsPath]; dup {
-			v.c.add(fp["netns_path"], "%s: netns_path %s is already wired as container %q (at %s)", ctx, ct.NetnsPath, other.Name, at(other.FieldPos["netns_path"]))
+			v.c.Addf(fp["netns_path"], "%s: netns_path %s is already wired as container %q (at %s)", ctx, ct.NetnsPath, other.Name, at(other.FieldPos["netns_path"]))
 		} else {
 			v.netnsPaths[ct.NetnsPath] = ct
 		}
@@ -324,12 +250,12 @@ func (v *validator) container(ct *Container) {
 	allInternal := len(ct.Networks) > 0
 	for _, a := range ct.Networks {
 		if a.Network == NetworkHost || a.Network == NetworkNone {
-			v.c.add(a.Pos, "%s: %q is not a network to join; use network_mode: %s", ctx, a.Network, a.Network)
+			v.c.Addf(a.Pos, "%s: %q is not a network to join; use network_mode: %s", ctx, a.Network, a.Network)
 			allInternal = false
 			continue
 		}
 		if first, dup := seen[a.Network]; dup {
-			v.c.add(a.Pos, "%s: network %q listed twice (first at %s)", ctx, a.Network, at(first.Pos))
+			v.c.Addf(a.Pos, "%s: network %q listed twice (first at %s)", ctx, a.Network, at(first.Pos))
 			continue
 		}
 		seen[a.Network] = a
@@ -337,7 +263,7 @@ func (v *validator) container(ct *Container) {
 		if n == nil {
 			allInternal = false
 			if !v.info.brokenNetworks {
-				v.c.add(a.Pos, "%s: unknown network %q%s", ctx, a.Network, suggest(a.Network, v.networkNames()))
+				v.c.Addf(a.Pos, "%s: unknown network %q%s", ctx, a.Network, yamlwalk.Suggest(a.Network, v.networkNames()))
 			}
 			continue
 		}
@@ -348,47 +274,47 @@ func (v *validator) container(ct *Container) {
 			onOverlay = a
 		}
 		if pos, ok := a.FieldPos["aliases"]; ok && n.Name == NetworkBridge && len(a.Aliases) > 0 {
-			v.c.add(pos, "%s: aliases need a user-defined network; names do not resolve on the default network bridge (use links)", ctx)
+			v.c.Addf(pos, "%s: aliases need a user-defined network; names do not resolve on the default network bridge (use links)", ctx)
 		}
 	}
 
 	if pos, ok := fp["ports"]; ok && len(ct.Ports) > 0 && allInternal {
-		v.c.add(pos, "%s: published ports need a network that is not internal; every network of this container is internal", ctx)
+		v.c.Addf(pos, "%s: published ports need a network that is not internal; every network of this container is internal", ctx)
 	}
 
 	if pos, ok := fp["node"]; ok && ct.Node != "" {
 		switch {
 		case !v.hasNode(ct.Node):
 			if !v.info.brokenNodes {
-				v.c.add(pos, "%s: unknown node %q%s", ctx, ct.Node, suggest(ct.Node, v.nodeNames()))
+				v.c.Addf(pos, "%s: unknown node %q%s", ctx, ct.Node, yamlwalk.Suggest(ct.Node, v.nodeNames()))
 			}
 		case onOverlay == nil:
-			v.c.add(pos, "%s: node only applies to containers on an overlay network", ctx)
+			v.c.Addf(pos, "%s: node only applies to containers on an overlay network", ctx)
 		}
 	}
 	if _, ok := fp["node"]; !ok && onOverlay != nil {
-		v.c.add(onOverlay.Pos, "%s: on overlay network %q, the container needs node: to say which host runs it", ctx, onOverlay.Network)
+		v.c.Addf(onOverlay.Pos, "%s: on overlay network %q, the container needs node: to say which host runs it", ctx, onOverlay.Network)
 	}
 
 	aliases := map[string]*Link{}
 	for _, l := range ct.Links {
 		if first, dup := aliases[l.Alias]; dup {
-			v.c.add(l.Pos, "%s: link alias %q is already used (at %s)", ctx, l.Alias, at(first.Pos))
+			v.c.Addf(l.Pos, "%s: link alias %q is already used (at %s)", ctx, l.Alias, at(first.Pos))
 			continue
 		}
 		aliases[l.Alias] = l
 		if l.Container == ct.Name {
-			v.c.add(l.Pos, "%s: a container cannot link to itself", ctx)
+			v.c.Addf(l.Pos, "%s: a container cannot link to itself", ctx)
 			continue
 		}
 		target := v.containers[l.Container]
 		switch {
 		case target == nil:
 			if !v.info.brokenContainers {
-				v.c.add(l.Pos, "%s: link to unknown container %q%s", ctx, l.Container, suggest(l.Container, v.containerNames()))
+				v.c.Addf(l.Pos, "%s: link to unknown container %q%s", ctx, l.Container, yamlwalk.Suggest(l.Container, v.containerNames()))
 			}
 		case !shareNetwork(ct, target):
-			v.c.add(l.Pos, "%s: cannot link to container %q: they share no network (on the default network, both must be on bridge)", ctx, l.Container)
+			v.c.Addf(l.Pos, "%s: cannot link to container %q: they share no network (on the default network, both must be on bridge)", ctx, l.Container)
 		}
 	}
 }
@@ -425,24 +351,24 @@ func (v *validator) statics() {
 			subnet, explicit, ok := subnetOf(n)
 			switch {
 			case !ok && !explicit:
-				v.c.add(pos, "%s: ipv4_address needs an explicit subnet on network %q", ctx, a.Network)
+				v.c.Addf(pos, "%s: ipv4_address needs an explicit subnet on network %q", ctx, a.Network)
 				continue
 			case !ok:
 				continue // the subnet itself is invalid, and reported
 			}
 			if why := hostAddrProblem(subnet, a.IPv4Address); why != "" {
-				v.c.add(pos, "%s: ipv4_address %s %s", ctx, a.IPv4Address, why)
+				v.c.Addf(pos, "%s: ipv4_address %s %s", ctx, a.IPv4Address, why)
 				continue
 			}
 			if a.IPv4Address == gatewayOf(n, subnet) {
-				v.c.add(pos, "%s: ipv4_address %s is the network's gateway", ctx, a.IPv4Address)
+				v.c.Addf(pos, "%s: ipv4_address %s is the network's gateway", ctx, a.IPv4Address)
 				continue
 			}
 			if taken[n.Name] == nil {
 				taken[n.Name] = map[netip.Addr]owner{}
 			}
 			if first, dup := taken[n.Name][a.IPv4Address]; dup {
-				v.c.add(pos, "%s: ipv4_address %s is already container %q's (at %s)", ctx, a.IPv4Address, first.ct.Name, at(first.pos))
+				v.c.Addf(pos, "%s: ipv4_address %s is already container %q's (at %s)", ctx, a.IPv4Address, first.ct.Name, at(first.pos))
 				continue
 			}
 			taken[n.Name][a.IPv4Address] = owner{ct, pos}
@@ -457,7 +383,7 @@ func (v *validator) nodes() {
 			continue
 		}
 		if first, dup := seen[n.Address]; dup {
-			v.c.add(n.Pos, "node %q: address %s is already node %q's (at %s)", n.Name, n.Address, first.Name, at(first.Pos))
+			v.c.Addf(n.Pos, "node %q: address %s is already node %q's (at %s)", n.Name, n.Address, first.Name, at(first.Pos))
 			continue
 		}
 		seen[n.Address] = n
@@ -514,8 +440,8 @@ func (v *validator) publishedPorts() {
 			if hi != lo {
 				ports = fmt.Sprintf("%d-%d", lo, hi)
 			}
-			v.c.add(later.m.Pos, "container %q: host port %s/%s on %s is already published by container %q (%s at %s)",
-				later.ct.Name, ports, later.m.Proto, hostIPText(later.m.HostIP, first.m.HostIP), first.ct.Name, quote(first.m.Raw), at(first.m.Pos))
+			v.c.Addf(later.m.Pos, "container %q: host port %s/%s on %s is already published by container %q (%s at %s)",
+				later.ct.Name, ports, later.m.Proto, hostIPText(later.m.HostIP, first.m.HostIP), first.ct.Name, yamlwalk.Quote(first.m.Raw), at(first.m.Pos))
 		}
 	}
 }
