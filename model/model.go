@@ -61,7 +61,6 @@ func (n *Network) ID() string { return NetworkID(n.Project, n.Name) }
 // Shared reports whether the network belongs to no single project.
 func (n *Network) Shared() bool { return n.Project == "" }
 
-
 // Mode says how a container is networked.
 type Mode string
 
@@ -117,7 +116,6 @@ type Container struct {
 
 // ID is the container's stable identity: "<project>/<name>".
 func (c *Container) ID() string { return ContainerID(c.Project, c.Name) }
-
 
 // Endpoint returns the container's endpoint on the network, or nil.
 func (c *Container) Endpoint(networkID string) *Endpoint {
