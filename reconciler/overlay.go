@@ -237,3 +237,37 @@ func addrList(addrs []netip.Addr) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// planNode is the node a desired state was computed for, or "".
+func planNode(d *model.State) string {
+	for _, n := range d.Networks {
+		if n.Overlay != nil {
+			return n.Overlay.Node
+		}
+	}
+	return ""
+}
+
+// nodeBefore adapts a per-node review to the old file: a node the old file
+// did not have ran nothing of it (ok false), and an old file without nodes
+// ran on the host whatever its name.
+func nodeBefore(old *spec.Topology, opt Options) (Options, bool) {
+	if opt.Node == "" {
+		return opt, true
+	}
+	if len(old.Nodes) == 0 {
+		opt.Node = ""
+		return opt, true
+	}
+	return opt, slices.ContainsFunc(old.Nodes, func(n *spec.Node) bool { return n.Name == opt.Node })
+}
+
+// NodeNames lists the file's nodes by name, sorted: a review without
+// --node shows one plan per node.
+func NodeNames(t *spec.Topology) []string {
+	var out []string
+	for _, n := range model.SortedNodes(modelNodes(t)) {
+		out = append(out, n.Name)
+	}
+	return out
+}

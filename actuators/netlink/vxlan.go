@@ -223,3 +223,28 @@ func (l *Links) addOverlays(st *model.State, host *hostView, bridges map[string]
 	}
 	return nil
 }
+
+// LocalAddrs maps every IPv4 address of the host namespace to the MTU of
+// the link that holds it: how a node recognises itself in a file's nodes
+// and what its overlays' MTU is derived from.
+func (l *Links) LocalAddrs() (map[netip.Addr]int, error) {
+	links, err := l.hostLinks()
+	if err != nil {
+		return nil, err
+	}
+	mtu := make(map[int]int, len(links))
+	for _, lk := range links {
+		mtu[lk.index] = lk.mtu
+	}
+	l.hostDumpMu.Lock()
+	addrs, err := l.hostDump.addrs()
+	l.hostDumpMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("list host addresses: %w", err)
+	}
+	out := make(map[netip.Addr]int, len(addrs))
+	for _, a := range addrs {
+		out[a.prefix.Addr()] = mtu[a.index]
+	}
+	return out, nil
+}
