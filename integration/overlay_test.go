@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ networks:
   other: {driver: overlay, subnet: 10.61.0.0/24}
   local: {subnet: 172.30.0.0/24}
 containers:
-  web: {networks: {app: {aliases: [www]}}, node: a}
+  web: {networks: {app: {aliases: [www]}}, node: a, ports: ["8080:80"]}
   api: {networks: {app: {aliases: [backend]}}, node: b}
   pg: {networks: {other: {ipv4_address: 10.61.0.200}}, node: c}
   worker: {networks: [app, other], node: c}
@@ -122,6 +123,18 @@ func TestOverlayAcrossNodes(t *testing.T) {
 	if r := a.Netctl("exec", "web", "--", "dig", "+short", "+time=2", "+tries=1", "pg"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("web resolves pg, which shares no network with it: %s", r)
 	}
+	// Egress and published ports go through the container's own node.
+	out := a.AddNetns(t, "out")
+	c.Plug(t, filepath.Base(out), "eth0", "10.250.0.100/24")
+	outside := serve(t, out, "tcp", 9000, "outside")
+	expectServed(t, "web (a) to the outside", a.ContainerNetns("mesh", "web"), "tcp", "10.250.0.100:9000", "outside")
+	if peers := outside.Peers(); len(peers) != 1 || !strings.HasPrefix(peers[0], "10.250.0.1:") {
+		t.Errorf("the outside saw web as %v, want node a's 10.250.0.1 (masquerade)", peers)
+	}
+	serve(t, a.ContainerNetns("mesh", "web"), "tcp", 80, "web")
+	expectServed(t, "web's published port on node a", out, "tcp", "10.250.0.1:8080", "web")
+	expectBlocked(t, "web's port on node b, which does not run it", out, "tcp", "10.250.0.2:8080")
+
 	// The data plane as the kernel holds it: one VXLAN device per overlay,
 	// local = the node, one flood entry per other node.
 	vx := model.VXLANName("mesh", "app")
