@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,6 +147,26 @@ func TestOverlayAcrossNodes(t *testing.T) {
 	}
 	if got := floodPeers(t, a, vx); got != "10.250.0.2 10.250.0.3" {
 		t.Errorf("a's flood entries = %q", got)
+	}
+
+	// ls, inspect and ps show the overlay in Docker's shape.
+	ls := a.MustNetctl(t, "ls").Stdout
+	if !regexp.MustCompile(`app\s+overlay\s+swarm`).MatchString(ls) {
+		t.Errorf("ls does not show app as an overlay of scope swarm:\n%s", ls)
+	}
+	var nets []struct {
+		Driver, Scope string
+		Options       map[string]string
+		Peers         []struct{ IP string }
+	}
+	if err := json.Unmarshal([]byte(a.MustNetctl(t, "inspect", "app").Stdout), &nets); err != nil || len(nets) != 1 {
+		t.Fatalf("inspect app: %v", err)
+	}
+	if n := nets[0]; n.Driver != "overlay" || n.Scope != "swarm" || n.Options["com.docker.network.driver.overlay.vxlanid_list"] != itoa(int(model.DerivedVNI("mesh", "app"))) || len(n.Peers) != 2 {
+		t.Errorf("inspect app = %+v", n)
+	}
+	if ps := a.MustNetctl(t, "ps").Stdout; !regexp.MustCompile(`(?m)^\S+\s+web\s.*\sa$`).MatchString(ps) {
+		t.Errorf("ps does not show web's node a:\n%s", ps)
 	}
 
 	// Sticky: containers added on other nodes renumber nothing.
