@@ -225,3 +225,23 @@ func floodPeers(t *testing.T, h *sandbox.Host, dev string) string {
 	}
 	return strings.Join(peers, " ")
 }
+
+// examples/overlay.yaml does what its comments say, on three hosts that
+// find themselves by address.
+func TestOverlayExample(t *testing.T) {
+	c := sandbox.NewCluster(t, 3)
+	topo := example(t, "overlay.yaml")
+	for _, h := range c.Hosts {
+		h.MustNetctl(t, "apply", "-f", h.WriteFile(t, "overlay.yaml", topo))
+	}
+	a, b := c.Hosts[0], c.Hosts[1]
+	if !pingName(t, a, "web", "api") {
+		t.Error("web (node-a) cannot reach api (node-b) by name")
+	}
+	if !b.Ping(t, "shop", "api", "10.61.0.200") || !pingName(t, b, "api", "db") {
+		t.Error("api (node-b) cannot reach db (node-c) on data")
+	}
+	if pingName(t, a, "web", "db") {
+		t.Error("web reaches db, which is on data only")
+	}
+}
