@@ -18,6 +18,8 @@ type DNS struct {
 	Networks []DNSNetwork `json:"networks"`
 	// Clients are the containers that may ask, sorted by name.
 	Clients []DNSClient `json:"clients"`
+	// Peers is set for a project with overlay networks.
+	Peers *DNSPeers `json:"peers,omitempty"`
 
 	// Serving is observed only: the server runs, has exactly this
 	// configuration loaded and listens on every network's gateway.
@@ -34,6 +36,27 @@ type DNSNetwork struct {
 	Gateway  netip.Addr   `json:"gateway"` // listen address
 	Internal bool         `json:"internal,omitempty"`
 	Records  []DNSRecord  `json:"records"` // sorted by container, then address
+	// Remote are the names of containers other nodes run on an overlay
+	// network: the server asks their node for the address.
+	Remote []DNSRemote `json:"remote,omitempty"`
+}
+
+// DNSRemote is a container on another node of an overlay network: its
+// names there and the address of the node whose DNS server knows it.
+type DNSRemote struct {
+	Container string     `json:"container"`
+	Node      netip.Addr `json:"node"`
+	Names     []string   `json:"names"` // lower case, container name first
+}
+
+// DNSPeers is a project's side of the DNS servers of an overlay's nodes:
+// the server listens on this node's underlay address and answers the
+// other nodes (and nobody else) with the addresses of its own containers
+// on the overlay networks.
+type DNSPeers struct {
+	Listen   netip.Addr   `json:"listen"`   // this node's underlay address
+	Nodes    []netip.Addr `json:"nodes"`    // the other nodes, sorted
+	Networks []string     `json:"networks"` // overlay network IDs, sorted
 }
 
 // DNSRecord is one container's names at one address: its name, hostname

@@ -37,7 +37,7 @@ type Network struct {
 	// Project owning the network; "" for the shared default network.
 	Project string
 	Name    string
-	Driver  string // "bridge"
+	Driver  string // DriverBridge or DriverOverlay
 	Bridge  string // kernel link name, <= 15 bytes
 	Subnet  netip.Prefix
 	Gateway netip.Addr
@@ -48,6 +48,10 @@ type Network struct {
 	ICC      bool
 	IPRange  netip.Prefix
 	Labels   map[string]string
+
+	// Overlay is the VXLAN side of an overlay network on this node; nil
+	// for a bridge network.
+	Overlay *Overlay
 
 	// Observed only.
 	Up      bool
@@ -77,6 +81,8 @@ type Container struct {
 	Name     string
 	Hostname string
 	Mode     Mode
+	// Node runs the container (overlay topologies); "" on one host.
+	Node string
 
 	// Netns is the path of the namespace: a bind mount netctl owns under
 	// --root, or the user's netns_path when External.

@@ -96,7 +96,9 @@ func (r *Reconciler) plan(project string, t *spec.Topology, observed *model.Stat
 			return nil, err
 		}
 	}
-	return Diff(project, desired, observed), nil
+	p := Diff(project, desired, observed)
+	p.Node = planNode(desired)
+	return p, nil
 }
 
 // Result is what an apply did.

@@ -16,6 +16,15 @@ type Options struct {
 	Root string
 	// HostResolv is the host's resolv.conf, the base of the containers'.
 	HostResolv []byte
+
+	// Node names this host among the file's nodes (--node); "" picks the
+	// node whose address LocalAddrs holds. LocalAddrs maps each address of
+	// the host to the MTU of its link; nil when the host is unknown (diff
+	// --from).
+	Node       string
+	LocalAddrs map[netip.Addr]int
+
+	self *spec.Node // the resolved node; nil on one host
 }
 
 // Desired computes the state the topology asks for. observed makes it
@@ -27,8 +36,16 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	d := model.NewState()
 	used := usedNetworks(t)
+	self, err := ResolveNode(t, opt.Node, opt.LocalAddrs)
+	if err != nil {
+		return nil, err
+	}
+	opt.self = self
 
 	if err := desireNetworks(t, used, observed, d); err != nil {
+		return nil, err
+	}
+	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
 		return nil, err
 	}
 	if err := desireContainers(t, observed, d, opt); err != nil {
@@ -38,7 +55,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 		return nil, err
 	}
 	hr := parseHostResolv(opt.HostResolv)
-	desireNames(t, d, hr)
+	desireNames(t, self, d, hr)
 	desireFiles(d, hr)
 	d.Firewall = desireFirewall(d)
 	return d, nil
@@ -154,11 +171,15 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 	}
 	var dynamic []slot
 	for _, sc := range t.Containers {
+		if !runsHere(sc, opt.self) {
+			continue
+		}
 		c := &model.Container{
 			Project:  t.Name,
 			Name:     sc.Name,
 			Hostname: sc.Hostname,
 			Mode:     model.ModeBridge,
+			Node:     sc.Node,
 			DNS:      sc.DNS,
 		}
 		for _, h := range sc.ExtraHosts {
@@ -256,7 +277,11 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 func addressPools(t *spec.Topology, observed *model.State, d *model.State) map[string]*addrPool {
 	pools := map[string]*addrPool{}
 	for id, n := range d.Networks {
-		pools[id] = newAddrPool(n.Subnet, n.IPRange, n.Gateway)
+		rng := n.IPRange
+		if n.Overlay != nil {
+			rng = n.Overlay.Block
+		}
+		pools[id] = newAddrPool(n.Subnet, rng, n.Gateway)
 	}
 	for _, sc := range t.Containers {
 		for _, a := range sc.Networks {

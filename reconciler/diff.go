@@ -91,11 +91,11 @@ func otherProjectsOn(st *model.State, networkID, project string) bool {
 }
 
 func networkDetails(n *model.Network) []string {
-	return []string{
+	return append([]string{
 		"bridge " + n.Bridge,
 		fmt.Sprintf("subnet %s gateway %s", n.Subnet, n.Gateway),
 		fmt.Sprintf("mtu %d", n.MTU),
-	}
+	}, overlayDetails(n)...)
 }
 
 // networkRecreate lists the differences that need a new bridge.
@@ -118,7 +118,7 @@ func networkUpdate(d, o *model.Network) []string {
 	c.str("icc", fmt.Sprint(o.ICC), fmt.Sprint(d.ICC))
 	c.str("ip_range", prefixString(o.IPRange), prefixString(d.IPRange))
 	c.str("labels", labelString(o.Labels), labelString(d.Labels))
-	return c
+	return append(c, overlayChanges(d.Overlay, o.Overlay)...)
 }
 
 func diffContainers(p *Plan, project string, desired, observed *model.State, recreated map[string]bool) {
@@ -261,6 +261,7 @@ func endpointChanges(d, o *model.Endpoint) []string {
 func settingsChanges(d, o *model.Container) []string {
 	var c changes
 	c.str("hostname", o.Hostname, d.Hostname)
+	c.str("node", o.Node, d.Node)
 	c.str("mode", string(o.Mode), string(d.Mode))
 	for _, dep := range d.Endpoints {
 		var old []string

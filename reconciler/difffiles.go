@@ -10,9 +10,12 @@ import (
 // if it had been applied to an empty host. It is the same code path as a
 // live diff, so a review shows what apply would do after the old file.
 func DiffFiles(old, new *spec.Topology, opt Options) (*Plan, error) {
-	before, err := Desired(old, nil, opt)
-	if err != nil {
-		return nil, err
+	before := model.NewState()
+	if oldOpt, ok := nodeBefore(old, opt); ok {
+		var err error
+		if before, err = Desired(old, nil, oldOpt); err != nil {
+			return nil, err
+		}
 	}
 	markApplied(before)
 	after, err := Desired(new, before, opt)
@@ -20,6 +23,7 @@ func DiffFiles(old, new *spec.Topology, opt Options) (*Plan, error) {
 		return nil, err
 	}
 	p := Diff(new.Name, after, before)
+	p.Node = planNode(after)
 	if old.Name != new.Name {
 		// A renamed project is a new project: the old one goes away.
 		gone := Diff(old.Name, model.NewState(), before)

@@ -56,6 +56,11 @@ func (f *fakeHost) EnsureBridge(_ context.Context, n *model.Network) error {
 	}
 	// Settings live in files, not in the kernel.
 	c.Internal, c.ICC, c.IPRange, c.Labels, c.Driver = false, false, netip.Prefix{}, nil, "bridge"
+	if n.Overlay != nil {
+		// The kernel holds the VXLAN device, not the node's name or block.
+		c.Overlay = &model.Overlay{VNI: n.Overlay.VNI, VXLAN: n.Overlay.VXLAN, Local: n.Overlay.Local,
+			Port: n.Overlay.Port, Peers: slices.Clone(n.Overlay.Peers), DeviceOK: true}
+	}
 	f.st.Networks[n.ID()] = &c
 	return nil
 }
@@ -179,7 +184,7 @@ func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scop
 			st.Containers[id] = c
 		}
 		c.Hostname, c.Mode, c.ExtraHosts, c.DNS, c.HostsFile, c.ResolvFile = s.Hostname, s.Mode, s.ExtraHosts, s.DNS, s.HostsFile, s.ResolvFile
-		c.EnvFile = s.EnvFile
+		c.EnvFile, c.Node = s.EnvFile, s.Node
 		for _, ep := range c.Endpoints {
 			if sep := s.Endpoint(ep.Network); sep != nil {
 				ep.Aliases = sep.Aliases

@@ -17,8 +17,9 @@ const dnsPort = 53
 // desireNames adds the project's DNS configuration to a desired state. It
 // runs after addresses are allocated; the files that point containers at
 // the embedded server are rendered afterwards, by desireFiles.
-func desireNames(t *spec.Topology, d *model.State, hr hostResolv) {
+func desireNames(t *spec.Topology, self *spec.Node, d *model.State, hr hostResolv) {
 	cfg := desireDNS(t, d, hr)
+	addOverlayNames(t, self, d, cfg)
 	if cfg == nil {
 		return
 	}

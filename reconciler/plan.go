@@ -75,7 +75,9 @@ type Blocked struct {
 // Plan is the ordered list of actions that takes the observed state to the
 // desired one.
 type Plan struct {
-	Project string    `json:"project"`
+	Project string `json:"project"`
+	// Node is the node of an overlay topology the plan is for.
+	Node    string    `json:"node,omitempty"`
 	Actions []*Action `json:"actions"`
 	// Blocked lists deletions refused because the object holds something
 	// netctl does not own; the rest of the plan still applies.
@@ -122,6 +124,9 @@ func (o Op) symbol() string {
 // indented under it, in execution order.
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
+	if p.Node != "" {
+		fmt.Fprintf(&b, "node %s:\n", p.Node)
+	}
 	if p.Empty() && len(p.Blocked) == 0 {
 		fmt.Fprintf(&b, "project %s: no changes\n", p.Project)
 	}

@@ -15,22 +15,9 @@ func Unsupported(t *spec.Topology) error {
 		errs = append(errs, &spec.Error{File: t.File, Pos: pos, Msg: what + ": not implemented yet"})
 	}
 	for _, n := range t.Networks {
-		if n.Driver == spec.DriverOverlay {
-			add(fieldPos(n.FieldPos, "driver", n.Pos), "network "+n.Name+": driver overlay")
-		}
 		if n.EnableIPv6 {
 			add(fieldPos(n.FieldPos, "enable_ipv6", n.Pos), "network "+n.Name+": enable_ipv6")
 		}
-	}
-	for _, c := range t.Containers {
-		for _, key := range []string{"node"} {
-			if p, ok := c.FieldPos[key]; ok {
-				add(p, "container "+c.Name+": "+key)
-			}
-		}
-	}
-	if len(t.Nodes) > 0 {
-		add(t.Nodes[0].Pos, "nodes")
 	}
 	if len(errs) == 0 {
 		return nil

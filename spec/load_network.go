@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec/internal/yamlwalk"
 	"gopkg.in/yaml.v3"
 )
@@ -25,7 +26,7 @@ func (p *parser) networks(t *Topology, n *yaml.Node) {
 	}
 }
 
-var networkKeys = []string{"driver", "subnet", "gateway", "ip_range", "internal", "icc", "mtu", "bridge_name", "enable_ipv6", "subnet_v6", "gateway_v6", "labels"}
+var networkKeys = []string{"driver", "subnet", "gateway", "ip_range", "internal", "icc", "mtu", "bridge_name", "enable_ipv6", "subnet_v6", "gateway_v6", "labels", "vni"}
 
 func (p *parser) network(name string, pos Pos, n *yaml.Node) *Network {
 	nw := &Network{
@@ -85,6 +86,14 @@ func (p *parser) network(name string, pos Pos, n *yaml.Node) *Network {
 			nw.GatewayV6 = p.addr(f.Value, what, true)
 		case "labels":
 			nw.Labels = p.labels(f.Value, what)
+		case "vni":
+			if v, ok := p.Integer(f.Value, what); ok {
+				if v < 1 || v > model.MaxVNI {
+					p.Addf(yamlwalk.ValPos(f.Value), "%s: %d is out of range 1-%d", what, v, model.MaxVNI)
+				} else {
+					nw.VNI = uint32(v)
+				}
+			}
 		default:
 			p.UnknownKey(f, "in "+ctx, networkKeys)
 			continue

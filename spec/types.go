@@ -61,6 +61,9 @@ type Network struct {
 	SubnetV6   netip.Prefix
 	GatewayV6  netip.Addr
 	Labels     map[string]string
+	// VNI is an overlay network's VXLAN network identifier; 0 when absent
+	// (derived from the project and network name).
+	VNI uint32
 
 	// Implicit is set for the default network "bridge" when the file does
 	// not mention it.

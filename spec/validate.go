@@ -40,6 +40,7 @@ type validator struct {
 	containers map[string]*Container
 	nets       map[string]*Network
 	netnsPaths map[string]*Container
+	vnis       map[uint32]*Network // overlay networks by VNI
 }
 
 // subnetOf is the subnet a network's addresses come from as far as the
@@ -142,9 +143,11 @@ func (v *validator) networks() {
 		}
 		if n.Driver == DriverOverlay {
 			hasOverlay = true
-			if len(v.t.Nodes) == 0 && !v.info.brokenNodes {
-				v.c.Addf(fp["driver"], "%s: an overlay network needs nodes: (the hosts it spans)", ctx)
+			if n.Name != NetworkBridge {
+				v.overlay(n, explicit)
 			}
+		} else if pos, ok := fp["vni"]; ok {
+			v.c.Addf(pos, "%s: vni needs driver: overlay", ctx)
 		}
 
 		if pos, ok := fp["gateway"]; ok && n.Gateway.IsValid() {
@@ -424,6 +427,9 @@ func (v *validator) publishedPorts() {
 				break
 			}
 			if a.m.HostIP.IsValid() && b.m.HostIP.IsValid() && a.m.HostIP != b.m.HostIP {
+				continue
+			}
+			if onOtherNodes(a.ct, b.ct) {
 				continue
 			}
 			first, later := a, b

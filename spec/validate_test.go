@@ -1,8 +1,11 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/netctl/netctl/model"
 )
 
 func TestNames(t *testing.T) {
@@ -76,7 +79,7 @@ func TestNames(t *testing.T) {
 			`8:36 alias "" is not a DNS label`,
 			`10:15 container "b": hostname:`,
 		}},
-		{"node names", lines(`networks: {o: {driver: overlay}}`, `nodes: {"n_1": {address: 10.0.0.1}}`), []string{
+		{"node names", lines(`networks: {o: {driver: overlay, subnet: 10.9.0.0/24}}`, `nodes: {"n_1": {address: 10.0.0.1}}`), []string{
 			`2:9 node name "n_1" is not a DNS label`,
 		}},
 	})
@@ -527,14 +530,14 @@ func TestLinks(t *testing.T) {
 
 func TestNodes(t *testing.T) {
 	runErrorCases(t, []errorCase{
-		{"overlay needs nodes", lines(`networks:`, `  o: {driver: overlay}`), []string{
+		{"overlay needs nodes", lines(`networks:`, `  o: {driver: overlay, subnet: 10.9.0.0/24}`), []string{
 			`2:7 network "o": an overlay network needs nodes: (the hosts it spans)`,
 		}},
 		{"nodes need an overlay network", lines(`networks: {n: {}}`, `nodes:`, `  a: {address: 10.0.0.1}`), []string{
 			`2:1 nodes: only overlay networks use nodes, and no network has driver: overlay`,
 		}},
 		{"node rules", lines(
-			`networks: {o: {driver: overlay}, b: {}}`,
+			`networks: {o: {driver: overlay, subnet: 10.9.0.0/24}, b: {}}`,
 			`containers:`,
 			`  a: {networks: [o], node: nod-a}`,
 			`  b: {networks: [b], node: node-a}`,
@@ -558,6 +561,47 @@ func TestNodes(t *testing.T) {
 			`12:3 node "node-d": address is required`,
 			`13:3 node "node-e": address is required`,
 		}},
+		{"overlay subnet and vni", lines(
+			`networks:`,
+			`  o1: {driver: overlay, vni: 42}`,
+			`  o2: {driver: overlay, subnet: 10.9.0.0/24, vni: 42}`,
+			`  o3: {driver: overlay, subnet: 10.9.1.0/24, vni: 16777216}`,
+			`  b: {vni: 7}`,
+			`nodes: {n: {address: 10.0.0.1}}`,
+		), []string{
+			`2:8 network "o1": an overlay network needs subnet: (every node must derive the same addresses)`,
+			`3:46 network "o2": vni 42 (set) is already network "o1"'s (at 2:3); set another vni`,
+			`4:51 network "o3": vni: 16777216 is out of range 1-16777215`,
+			`5:7 network "b": vni needs driver: overlay`,
+		}},
+		{"one host port on two nodes", lines(
+			`networks: {o: {driver: overlay, subnet: 10.9.0.0/24}}`,
+			`containers:`,
+			`  a: {networks: [o], node: n1, ports: ["80:80"]}`,
+			`  b: {networks: [o], node: n2, ports: ["80:80"]}`,
+			`  c: {networks: [o], node: n1, ports: ["80:80"]}`,
+			`nodes: {n1: {address: 10.0.0.1}, n2: {address: 10.0.0.2}}`,
+		), []string{
+			`5:40 container "c": host port 80/tcp on all addresses is already published by container "a" ("80:80" at 3:40)`,
+		}},
+	})
+}
+
+// Two overlays whose derived VNIs clash are refused; the check uses the
+// same derivation the reconciler does.
+func TestDerivedVNIClash(t *testing.T) {
+	if model.DerivedVNI("p", "a") == model.DerivedVNI("p", "b") {
+		t.Fatal("test premise: distinct names give distinct VNIs")
+	}
+	src := lines(
+		`name: p`,
+		`networks:`,
+		`  a: {driver: overlay, subnet: 10.9.0.0/24}`,
+		fmt.Sprintf(`  b: {driver: overlay, subnet: 10.9.1.0/24, vni: %d}`, model.DerivedVNI("p", "a")),
+		`nodes: {n: {address: 10.0.0.1}}`,
+	)
+	checkErrors(t, "t.yaml", src, []string{
+		fmt.Sprintf(`4:45 network "b": vni %d (set) is already network "a"'s (at 3:3); set another vni`, model.DerivedVNI("p", "a")),
 	})
 }
 

@@ -16,6 +16,9 @@ import (
 // passed on as is: the client retries over TCP, and that query is
 // forwarded over TCP.
 func (s *Server) forward(r *mdns.Msg, cl *client, udp bool) *mdns.Msg {
+	if m := s.askNodes(r, cl); m != nil {
+		return m
+	}
 	if len(cl.upstreams) == 0 {
 		return reply(r, mdns.RcodeServerFailure)
 	}

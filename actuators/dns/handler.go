@@ -72,6 +72,13 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 	}
 	addrs, ok := cl.lookup(name)
 	if !ok {
+		if cl.peer {
+			// Another node asks only for our containers; nothing else is
+			// ever forwarded for it.
+			m := authoritative(r)
+			m.Rcode = mdns.RcodeNameError
+			return m, cl
+		}
 		return nil, cl
 	}
 	m := authoritative(r)

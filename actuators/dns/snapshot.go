@@ -19,6 +19,9 @@ type netIndex struct {
 	subnet netip.Prefix
 	names  map[string][]netip.Addr // lower-case name without the final dot
 	ptr    map[netip.Addr][]string // fully qualified names
+	// remote: names of containers on other nodes (overlay), by the
+	// addresses of the nodes that know them.
+	remote map[string][]netip.Addr
 }
 
 // client is what one container may see.
@@ -27,6 +30,8 @@ type client struct {
 	nets          []*netIndex
 	links         map[string][]netip.Addr
 	upstreams     []netip.AddrPort
+	// peer: another node of an overlay, which sees local names only.
+	peer bool
 }
 
 // lookup returns the addresses of name on the client's networks and its
@@ -127,8 +132,10 @@ func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]s
 					}
 				}
 			}
+			indexRemote(idx, n.Remote)
 			nets[n.ID] = idx
 		}
+		addPeers(snap, wanted, d, nets)
 		for _, c := range d.Clients {
 			cl := &client{project: d.Project, name: c.Container, links: map[string][]netip.Addr{}}
 			for _, id := range c.Networks {

@@ -96,6 +96,15 @@ var relayBufs = sync.Pool{New: func() any { b := make([]byte, mdns.MaxMsgSize); 
 // was too large for the client's own buffer size, so the client retries
 // over TCP.
 func (s *Server) forwardUDP(conn *net.UDPConn, client netip.AddrPort, raw []byte, req *mdns.Msg, cl *client) {
+	if m := s.askNodes(req, cl); m != nil {
+		m.Truncate(udpSize(req))
+		if b, err := m.Pack(); err == nil {
+			if _, err := conn.WriteToUDPAddrPort(b, client); err != nil {
+				s.log.Debug().Err(err).Str("client", client.String()).Msg("write answer")
+			}
+		}
+		return
+	}
 	origID := [2]byte{raw[0], raw[1]}
 	id := mdns.Id()
 	raw[0], raw[1] = byte(id>>8), byte(id)

@@ -57,6 +57,7 @@ type containerSettings struct {
 	Aliases    map[string][]string `json:"aliases,omitempty"` // by network ID
 	ExtraHosts []model.HostEntry   `json:"extra_hosts,omitempty"`
 	DNS        []netip.Addr        `json:"dns,omitempty"`
+	Node       string              `json:"node,omitempty"` // overlay topologies
 }
 
 // Hosts and Resolv are the file names of a container's hosts and resolv.conf.
@@ -148,7 +149,7 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State, scope mo
 			st.Containers[id] = c
 		}
 		cs := f.settings
-		c.Hostname, c.Mode, c.ExtraHosts, c.DNS = cs.Hostname, cs.Mode, cs.ExtraHosts, cs.DNS
+		c.Hostname, c.Mode, c.ExtraHosts, c.DNS, c.Node = cs.Hostname, cs.Mode, cs.ExtraHosts, cs.DNS, cs.Node
 		for _, ep := range c.Endpoints {
 			ep.Aliases = cs.Aliases[ep.Network]
 		}
@@ -270,7 +271,7 @@ func (s *Store) WriteContainer(_ context.Context, c *model.Container) error {
 	if err := writeOptional(filepath.Join(dir, Env), c.EnvFile); err != nil {
 		return err
 	}
-	cs := containerSettings{Hostname: c.Hostname, Mode: c.Mode, Netns: c.Netns, External: c.External,
+	cs := containerSettings{Hostname: c.Hostname, Mode: c.Mode, Netns: c.Netns, External: c.External, Node: c.Node,
 		ExtraHosts: c.ExtraHosts, DNS: c.DNS}
 	for _, ep := range c.Endpoints {
 		if len(ep.Aliases) > 0 {

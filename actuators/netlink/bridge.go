@@ -70,7 +70,7 @@ func (l *Links) ensureBridge(n *model.Network) error {
 		}
 		log.Debug().Msg("set bridge up")
 	}
-	return nil
+	return l.ensureOverlay(n, br)
 }
 
 func (l *Links) createBridge(n *model.Network) (vnl.Link, error) {
@@ -122,6 +122,9 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	}
 	if foreign := foreignPorts(links, br.Attrs().Index, n.ID()); len(foreign) > 0 {
 		return fmt.Errorf("has ports netctl does not own: %s", strings.Join(foreign, ", "))
+	}
+	if err := l.deleteVXLAN(n); err != nil {
+		return err
 	}
 	if err := l.queueDelete(br); err != nil {
 		return fmt.Errorf("delete: %w", err)

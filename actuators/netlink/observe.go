@@ -62,6 +62,9 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	st := model.NewState()
 	st.HostRoutes = hostRoutes(hr.v.routes)
 	bridges := l.addNetworks(st, hr.v)
+	if err := l.addOverlays(st, hr.v, bridges); err != nil {
+		return nil, err
+	}
 	for _, v := range seen {
 		st.Containers[v.c.ID()] = v.c
 	}
@@ -162,7 +165,7 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 func foreignPorts(links []link, brIndex int, networkID string) []string {
 	var foreign []string
 	for _, p := range links {
-		if p.master != brIndex {
+		if p.master != brIndex || isOverlayPort(p, networkID) {
 			continue
 		}
 		o, ok := model.ParseOwner(p.alias)

@@ -29,6 +29,9 @@ type app struct {
 	stderr   io.Writer
 	log      zerolog.Logger
 
+	// node is --node: which of the file's nodes this host is (overlay).
+	node string
+
 	// resolvConf is the host's resolv.conf: its resolvers are the
 	// containers' upstreams (tests point it at a file of their own).
 	resolvConf string
@@ -47,6 +50,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&a.root, "root", "/run/netctl", "directory holding netctl's namespace mounts, files and lock")
 	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.PersistentFlags().StringVar(&a.node, "node", "", "which of the file's nodes this host is (default: the node whose address the host holds)")
 	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", "/etc/resolv.conf", "the host's resolv.conf, whose resolvers containers use as upstreams")
 	cmd.AddCommand(
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
@@ -110,12 +114,18 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		return nil, nil, err
 	}
 	resolv, _ := os.ReadFile(a.resolvConf)
+	local, err := links.LocalAddrs()
+	if err != nil {
+		links.Close()
+		host.Close()
+		return nil, nil, err
+	}
 	r := &reconciler.Reconciler{
 		Links:    links,
 		Files:    files.New(a.root),
 		Firewall: fw,
 		Names:    a.names(),
-		Options:  reconciler.Options{Root: a.root, HostResolv: resolv},
+		Options:  reconciler.Options{Root: a.root, HostResolv: resolv, Node: a.node, LocalAddrs: local},
 		Log:      a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {

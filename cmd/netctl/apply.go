@@ -172,24 +172,30 @@ func (a *app) diffCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var p *reconciler.Plan
+			var plans []*reconciler.Plan
 			if from != "" {
-				p, err = a.diffFiles(t, from)
+				plans, err = a.diffFiles(t, from)
 			} else {
+				var p *reconciler.Plan
 				p, err = a.diffHost(cmd, t)
+				plans = append(plans, p)
 			}
 			if err != nil {
 				return err
 			}
-			if out.format == "json" {
-				err = p.WriteJSON(a.stdout)
-			} else {
-				err = p.WriteText(a.stdout)
+			pending := false
+			for _, p := range plans {
+				if out.format == "json" {
+					err = p.WriteJSON(a.stdout)
+				} else {
+					err = p.WriteText(a.stdout)
+				}
+				if err != nil {
+					return err
+				}
+				pending = pending || !p.Empty() || len(p.Blocked) > 0
 			}
-			if err != nil {
-				return err
-			}
-			if !p.Empty() || len(p.Blocked) > 0 {
+			if pending {
 				return &exitError{code: 2}
 			}
 			return nil
@@ -210,13 +216,27 @@ func (a *app) diffHost(cmd *cobra.Command, t *spec.Topology) (*reconciler.Plan, 
 	return r.Plan(cmd.Context(), t.Name, t)
 }
 
-func (a *app) diffFiles(t *spec.Topology, from string) (*reconciler.Plan, error) {
+// diffFiles reviews a change of file: for an overlay topology one plan per
+// node (only --node's when given), as each node would apply it.
+func (a *app) diffFiles(t *spec.Topology, from string) ([]*reconciler.Plan, error) {
 	old, err := loadForApply(from)
 	if err != nil {
 		return nil, err
 	}
 	resolv, _ := os.ReadFile(a.resolvConf)
-	return reconciler.DiffFiles(old, t, reconciler.Options{Root: a.root, HostResolv: resolv})
+	nodes := []string{a.node}
+	if a.node == "" && len(t.Nodes) > 0 {
+		nodes = reconciler.NodeNames(t)
+	}
+	var plans []*reconciler.Plan
+	for _, node := range nodes {
+		p, err := reconciler.DiffFiles(old, t, reconciler.Options{Root: a.root, HostResolv: resolv, Node: node})
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
 }
 
 func (a *app) validateCommand() *cobra.Command {

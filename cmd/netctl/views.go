@@ -35,6 +35,15 @@ type NetworkView struct {
 	Containers map[string]EndpointView
 	Options    map[string]string
 	Labels     map[string]string
+	// Peers are an overlay's other nodes, as docker network inspect shows
+	// a swarm overlay's (here by underlay address).
+	Peers []PeerView `json:",omitempty"`
+}
+
+// PeerView is one other node of an overlay network.
+type PeerView struct {
+	Name string
+	IP   string
 }
 
 // IPAMView is a network's address configuration.
@@ -126,6 +135,7 @@ func networkView(st *model.State, n *model.Network) NetworkView {
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
 	}
+	addOverlayView(&v, n)
 	if n.Subnet.IsValid() {
 		cfg := IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}
 		if n.IPRange.IsValid() {
@@ -252,8 +262,8 @@ func (a *app) lsCommand() *cobra.Command {
 					fmt.Fprintln(w, objectID("network", id)[:12])
 					continue
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\tlocal\t%s\t%s\t%s\n", objectID("network", id)[:12], n.Name,
-					orDefault(n.Driver, "bridge"), orDefault(n.Project, "-"), prefixOrEmpty(n.Subnet), orDefault(n.Bridge, "(missing)"))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", objectID("network", id)[:12], n.Name,
+					orDefault(n.Driver, "bridge"), networkScope(n), orDefault(n.Project, "-"), prefixOrEmpty(n.Subnet), orDefault(n.Bridge, "(missing)"))
 			}
 			if !quiet {
 				fmt.Fprintf(w, "%s\thost\thost\tlocal\t-\t\t\n", objectID("network", "/host")[:12])
@@ -278,7 +288,12 @@ func (a *app) psCommand() *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "CONTAINER ID\tNAMES\tPROJECT\tNETWORKS\tADDRESSES\tPORTS")
+			nodes := anyNode(st)
+			fmt.Fprint(w, "CONTAINER ID\tNAMES\tPROJECT\tNETWORKS\tADDRESSES\tPORTS")
+			if nodes {
+				fmt.Fprint(w, "\tNODE")
+			}
+			fmt.Fprintln(w)
 			for _, id := range st.SortedContainerIDs() {
 				c := st.Containers[id]
 				if project != "" && c.Project != project {
@@ -292,8 +307,12 @@ func (a *app) psCommand() *cobra.Command {
 				if len(nets) == 0 {
 					nets = []string{string(c.Mode)}
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", objectID("container", id)[:12], c.Name, c.Project,
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s", objectID("container", id)[:12], c.Name, c.Project,
 					strings.Join(nets, ","), strings.Join(addrs, ","), displayPorts(c.Ports))
+				if nodes {
+					fmt.Fprintf(w, "\t%s", orDefault(c.Node, "-"))
+				}
+				fmt.Fprintln(w)
 			}
 			return w.Flush()
 		},
