@@ -13,7 +13,7 @@ import (
 // other commands. One call from rootCommand keeps the command files as
 // they are.
 func (a *app) addPackagingCommands(root *cobra.Command) {
-	root.AddCommand(a.schemaCommand(), a.completionCommand(), a.manCommand())
+	root.AddCommand(a.schemaCommand(), a.convertCommand(), a.completionCommand(), a.manCommand())
 	a.wireCompletion(root)
 }
 
