@@ -226,4 +226,3 @@ func goarch(t *testing.T) string {
 	}
 	return strings.TrimSpace(out)
 }
-
