@@ -54,7 +54,7 @@ install: build man completions
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 $(BUILD)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -D -m 0644 $(BUILD)/completion/netctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/netctl
-	install -D -m 0644 $(BUILD)/completion/_netctl $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_netctl
+	install -D -m 0644 $(BUILD)/completion/_netctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_netctl
 	install -D -m 0644 $(BUILD)/completion/netctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/netctl.fish
 	install -D -m 0644 schema/netctl.schema.json $(DESTDIR)$(PREFIX)/share/netctl/netctl.schema.json
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
