@@ -102,6 +102,9 @@ func unitKeys(t *testing.T, path string) map[string][]string {
 // runs on one machine share one dpkg database.
 func lockDpkg(t *testing.T) {
 	t.Helper()
+	if err := os.MkdirAll("/run/lock", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile("/run/lock/netctl-deb-test.lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +140,11 @@ func TestDebianPackage(t *testing.T) {
 		t.Fatal("installing a package needs root (CI runs as root)")
 	}
 	lockDpkg(t)
+	// A netctl package someone installed is theirs: the test would
+	// replace it and purge it at the end.
+	if out, _ := run(t, time.Minute, "dpkg-query", "-W", "-f", "${Status}", "netctl"); strings.Contains(out, " installed") {
+		t.Fatalf("a netctl package is installed on this machine (%s): remove it first (dpkg -r netctl)", out)
+	}
 	build := t.TempDir()
 	out, err := run(t, 20*time.Minute, "make", "-C", "..", "deb", "BUILD="+build, "BIN="+filepath.Join(build, "netctl"))
 	if err != nil {
