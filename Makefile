@@ -10,6 +10,8 @@ PREFIX      ?= /usr/local
 # Generated files (man pages, completions) and the .deb go here.
 BUILD       ?= build
 BIN         ?= bin/netctl
+# The program behind `netctl convert` (compose-go lives there, not in netctl).
+CONVERT_BIN ?= $(dir $(BIN))netctl-convert
 TESTFLAGS   ?=
 # staticcheck 2025.1.1: the module proxy knows it by its semver, v0.6.1.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
@@ -30,11 +32,13 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/netctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(CONVERT_BIN) ./cmd/netctl-convert
 
 # Man pages (section 8) generated from the commands by cobra's doc
-# generator.
-man: build
-	rm -rf $(BUILD)/man && $(BIN) man $(BUILD)/man
+# generator, which only this build of netctl holds (-tags mangen).
+man:
+	rm -rf $(BUILD)/man
+	$(GO) run -tags mangen ./cmd/netctl man $(BUILD)/man
 
 completions: build
 	mkdir -p $(BUILD)/completion
@@ -51,6 +55,7 @@ schema:
 # /usr/local/lib/systemd/system, which systemd reads too.
 install: build man completions
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/netctl
+	install -D -m 0755 $(CONVERT_BIN) $(DESTDIR)$(PREFIX)/bin/netctl-convert
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 $(BUILD)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -D -m 0644 $(BUILD)/completion/netctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/netctl
@@ -66,7 +71,7 @@ install: build man completions
 deb: man completions
 	rm -rf $(BUILD)/man-gz && mkdir -p $(BUILD)/man-gz
 	for m in $(BUILD)/man/*.8; do gzip -9n < $$m > $(BUILD)/man-gz/$$(basename $$m).gz; done
-	BUILD=$(BUILD) NETCTL_BIN=$(BIN) VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) \
+	BUILD=$(BUILD) NETCTL_BIN=$(BIN) NETCTL_CONVERT_BIN=$(CONVERT_BIN) VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) \
 		$(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(BUILD)/netctl_$(VERSION)_$(DEB_ARCH).deb
 
 # Unit and integration tests in one run. -race also builds the netctl binary

@@ -146,7 +146,7 @@ func TestDebianPackage(t *testing.T) {
 		t.Fatalf("a netctl package is installed on this machine (%s): remove it first (dpkg -r netctl)", out)
 	}
 	build := t.TempDir()
-	out, err := run(t, 20*time.Minute, "make", "-C", "..", "deb", "BUILD="+build, "BIN="+filepath.Join(build, "netctl"))
+	out, err := run(t, 20*time.Minute, "make", "-C", "..", "deb", "BUILD="+build, "BIN="+filepath.Join(build, "bin", "netctl"))
 	if err != nil {
 		t.Fatalf("make deb: %v\n%s", err, out)
 	}
@@ -177,6 +177,7 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 	for _, f := range []string{
+		"/usr/bin/netctl-convert",
 		"/usr/lib/systemd/system/netctl-watch.service",
 		"/usr/lib/systemd/system/netctl-dns.service",
 		"/usr/share/man/man8/netctl.8.gz",
@@ -210,6 +211,11 @@ func TestDebianPackage(t *testing.T) {
 		if e := exposure(t, "/usr/lib/systemd/system/"+u); e > maxExposure {
 			t.Errorf("installed %s: exposure %.1f", u, e)
 		}
+	}
+	// convert runs its helper, installed next to netctl.
+	conv, err := run(t, time.Minute, "/usr/bin/netctl", "convert", "-f", "/usr/share/doc/netctl/examples/compose/docker-guide.yaml")
+	if err != nil || !strings.Contains(conv, "my-net:") {
+		t.Errorf("netctl convert: %v\n%s", err, conv)
 	}
 	// The bash completion loads and completes the commands.
 	script := `source /usr/share/bash-completion/completions/netctl && complete -p netctl && netctl __complete con 2>/dev/null`

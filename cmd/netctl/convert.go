@@ -4,17 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/netctl/netctl/convert/compose"
 )
+
+// convertHelper is the program that does the conversion (cmd/netctl-convert),
+// installed next to netctl: linking compose-go into netctl would slow
+// every netctl start by its package initialisation.
+const convertHelper = "netctl-convert"
 
 func (a *app) convertCommand() *cobra.Command {
 	var (
-		file     string
-		opts     compose.Options
-		profiles []string
+		file, name string
+		profiles   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "convert -f compose.yaml",
@@ -34,21 +39,39 @@ as netctl validate.
 			if file == "" {
 				return errors.New("no Compose file: use -f FILE")
 			}
-			opts.Env = os.Environ()
-			opts.Profiles = profiles
-			res, err := compose.Convert(cmd.Context(), file, opts)
+			argv := []string{convertHelper, "-f", file}
+			if name != "" {
+				argv = append(argv, "-p", name)
+			}
+			for _, p := range profiles {
+				argv = append(argv, "--profile", p)
+			}
+			path, err := findHelper(convertHelper)
 			if err != nil {
 				return err
 			}
-			for _, n := range compose.Group(res.Notes) {
-				fmt.Fprintf(a.stderr, "netctl convert: %s: %s\n", file, n)
-			}
-			_, err = a.stdout.Write(res.YAML)
-			return err
+			// The helper takes this process's place: its exit code and
+			// output are convert's.
+			return syscall.Exec(path, argv, os.Environ())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "Compose file")
-	cmd.Flags().StringVarP(&opts.Name, "project-name", "p", "", "project name (default: the file's name:, else its directory's name, as in Compose)")
+	cmd.Flags().StringVarP(&name, "project-name", "p", "", "project name (default: the file's name:, else its directory's name, as in Compose)")
 	cmd.Flags().StringArrayVar(&profiles, "profile", nil, "enable the services of this Compose profile (repeatable)")
 	return cmd
+}
+
+// findHelper finds a helper program next to this binary, else in PATH.
+func findHelper(name string) (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("convert needs %s, installed next to netctl (make install, the .deb): %w", name, err)
+	}
+	return p, nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/netctl/netctl/convert/compose"
 	"github.com/netctl/netctl/spec"
-	"github.com/netctl/netctl/spec/schema"
+	"github.com/netctl/netctl/spec/schema/schemacheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -28,7 +28,7 @@ func convert(t *testing.T, path string, opts compose.Options) *compose.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := schema.NewValidator()
+	v, err := schemacheck.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netctl/netctl/spec"
 	"github.com/netctl/netctl/spec/schema"
+	"github.com/netctl/netctl/spec/schema/schemacheck"
 )
 
 // committed is the schema users and editors fetch.
@@ -40,9 +41,9 @@ func TestCommittedSchemaIsCurrent(t *testing.T) {
 	}
 }
 
-func validator(t *testing.T) *schema.Validator {
+func validator(t *testing.T) *schemacheck.Validator {
 	t.Helper()
-	v, err := schema.NewValidator()
+	v, err := schemacheck.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
