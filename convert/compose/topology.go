@@ -44,7 +44,9 @@ func (c *converter) network(path string, n types.NetworkConfig) *network {
 	switch n.Driver {
 	case "", "bridge":
 	case "overlay":
-		out.Driver = "overlay"
+		// netctl's overlay needs the hosts (nodes:) and each container's
+		// node:, which a Compose file does not say (Swarm decides).
+		c.note(path+".driver", "overlay: netctl's overlay needs the file's nodes: and each container's node:, which Compose does not say: converted as a bridge network (add driver: overlay, nodes: and node: by hand)")
 	default:
 		c.note(path+".driver", fmt.Sprintf("%q has no netctl equivalent: converted as a bridge network", n.Driver))
 	}

@@ -89,6 +89,7 @@ type Network struct {
 	SubnetV6   string            `json:"subnet_v6,omitempty" jsonschema_description:"IPv6 subnet in CIDR notation, e.g. fd00:18::/64. Default: from a ULA pool."`
 	GatewayV6  string            `json:"gateway_v6,omitempty" jsonschema:"format=ipv6" jsonschema_description:"IPv6 address of the bridge, inside subnet_v6. Default: the subnet's first address."`
 	Labels     map[string]Scalar `json:"labels,omitempty" jsonschema_description:"Free-form key/value metadata, shown by netctl inspect. A null value is the empty string."`
+	VNI        int               `json:"vni,omitempty" jsonschema:"minimum=1,maximum=16777215" jsonschema_description:"VXLAN network identifier of an overlay network (driver: overlay only), the same on every node. Default: derived from the project and network names."`
 }
 
 // JSONSchemaExtend adds the formats of the fields.
