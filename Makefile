@@ -7,20 +7,72 @@
 
 GO          ?= go
 PREFIX      ?= /usr/local
-BIN         := bin/netctl
+# Generated files (man pages, completions) and the .deb go here.
+BUILD       ?= build
+BIN         ?= bin/netctl
+# The program behind `netctl convert` (compose-go lives there, not in netctl).
+CONVERT_BIN ?= $(dir $(BIN))netctl-convert
 TESTFLAGS   ?=
 # staticcheck 2025.1.1: the module proxy knows it by its semver, v0.6.1.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
+# nfpm builds the .deb; `go run pkg@version` builds it from the module
+# proxy, outside this module: no binary download, no go.mod change.
+NFPM        ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+VERSION     ?= $(shell packaging/version.sh)
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+# Reproducible man pages and package: dated by the last commit.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+# -s -w: no symbol table nor DWARF (stack traces keep working).
+LDFLAGS     := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build install test lint bench bench-watch bench-ports fuzz clean
+.PHONY: all build install test lint bench bench-watch bench-ports fuzz clean man completions schema deb
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/netctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/netctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(CONVERT_BIN) ./cmd/netctl-convert
 
-install: build
+# Man pages (section 8) generated from the commands by cobra's doc
+# generator, which only this build of netctl holds (-tags mangen).
+man:
+	rm -rf $(BUILD)/man
+	$(GO) run -tags mangen ./cmd/netctl man $(BUILD)/man
+
+completions: build
+	mkdir -p $(BUILD)/completion
+	$(BIN) completion bash > $(BUILD)/completion/netctl.bash
+	$(BIN) completion zsh > $(BUILD)/completion/_netctl
+	$(BIN) completion fish > $(BUILD)/completion/netctl.fish
+
+# The committed JSON Schema (spec/schema's test fails when it is stale).
+schema:
+	$(GO) run ./cmd/netctl schema > schema/netctl.schema.json
+
+# Binary, man pages, completions, systemd units and schema; the units are
+# installed, not enabled. PREFIX=/usr/local puts the units in
+# /usr/local/lib/systemd/system, which systemd reads too.
+install: build man completions
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/netctl
+	install -D -m 0755 $(CONVERT_BIN) $(DESTDIR)$(PREFIX)/bin/netctl-convert
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BUILD)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -D -m 0644 $(BUILD)/completion/netctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/netctl
+	install -D -m 0644 $(BUILD)/completion/_netctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_netctl
+	install -D -m 0644 $(BUILD)/completion/netctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/netctl.fish
+	install -D -m 0644 schema/netctl.schema.json $(DESTDIR)$(PREFIX)/share/netctl/netctl.schema.json
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for u in packaging/systemd/*.service; do \
+		sed 's|/usr/bin/netctl|$(PREFIX)/bin/netctl|' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); \
+	done
+
+# The Debian package: $(BUILD)/netctl_$(VERSION)_$(DEB_ARCH).deb.
+deb: man completions
+	rm -rf $(BUILD)/man-gz && mkdir -p $(BUILD)/man-gz
+	for m in $(BUILD)/man/*.8; do gzip -9n < $$m > $(BUILD)/man-gz/$$(basename $$m).gz; done
+	BUILD=$(BUILD) NETCTL_BIN=$(BIN) NETCTL_CONVERT_BIN=$(CONVERT_BIN) VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) \
+		$(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(BUILD)/netctl_$(VERSION)_$(DEB_ARCH).deb
 
 # Unit and integration tests in one run. -race also builds the netctl binary
 # the integration tests exec with -race (internal/sandbox does that).
@@ -49,4 +101,4 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 
 clean:
-	rm -rf bin bench/.cache
+	rm -rf bin $(BUILD) bench/.cache

@@ -57,6 +57,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
 		a.watchCommand(), a.portCommand(), a.envCommand(), a.dnsCommand(),
 	)
+	a.addPackagingCommands(cmd)
 	return cmd
 }
 

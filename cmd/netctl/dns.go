@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -34,12 +33,7 @@ func (a *app) dnsCommand() *cobra.Command {
 		Short: "Run the DNS server for --root in the foreground",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := dnsact.Serve(cmd.Context(), a.root, dnsact.Options{Log: a.log})
-			if errors.Is(err, dnsact.ErrRunning) {
-				a.log.Info().Str("root", a.root).Msg("a DNS server already runs for this root")
-				return nil
-			}
-			return err
+			return a.serveDNS(cmd.Context())
 		},
 	}
 	status := &cobra.Command{

@@ -91,6 +91,11 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := newWatchMetrics()
+	// Under systemd (Type=notify): ready after the first converge, watchdog.
+	sd := a.systemdNotifier()
+	hooks := sd.watchHooks(m)
+	go sd.runWatchdog(ctx, hooks)
+	defer sd.Stopping()
 	w := &reconciler.Watch{
 		Reconciler: r,
 		Read:       func() ([]byte, error) { return os.ReadFile(path) },
@@ -108,7 +113,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 		QuietAtomic: min(o.debounce, 20*time.Millisecond),
 		MaxDelay:    max(10*o.debounce, 100*time.Millisecond),
 		Log:         a.log,
-		Hooks:       m,
+		Hooks:       hooks,
 	}
 
 	fw, err := filewatch.New(path, a.log)
