@@ -304,10 +304,10 @@ func TestPingAndConnect(t *testing.T) {
 
 	out := h.AddNetns(t, "outside")
 	h.Connect(t, out, "nctout0", "10.250.0.1/30", "10.250.0.2/30")
-	if res := h.InNetns(out, "ping", "-c1", "-W1", "10.250.0.1"); res.Code != 0 {
+	if res := h.InNetns(out, "ping", "-c1", "-w2", "-i0.2", "10.250.0.1"); res.Code != 0 {
 		t.Errorf("outside cannot reach the sandbox host: %s", res)
 	}
-	if res := h.InHost("ping", "-c1", "-W1", "10.250.0.2"); res.Code != 0 {
+	if res := h.InHost("ping", "-c1", "-w2", "-i0.2", "10.250.0.2"); res.Code != 0 {
 		t.Errorf("sandbox host cannot reach outside: %s", res)
 	}
 	if _, err := os.Stat("/sys/class/net/nctout0"); err == nil {
