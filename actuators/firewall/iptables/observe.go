@@ -1,63 +1,12 @@
-package firewall
+package iptables
 
 import (
-	"bufio"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/netctl/netctl/model"
 )
-
-// dump is an iptables-save output, parsed: the chains of every table and
-// the rules of every chain, in order.
-type dump struct {
-	chains map[string]map[string]bool   // table -> chain -> exists
-	rules  map[string]map[string][]rule // table -> chain -> rules
-}
-
-func (d *dump) hasChain(table, chain string) bool { return d.chains[table][chain] }
-
-// parseSave reads iptables-save output.
-func parseSave(text string) (*dump, error) {
-	d := &dump{chains: map[string]map[string]bool{}, rules: map[string]map[string][]rule{}}
-	table := ""
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case line == "" || line[0] == '#':
-		case line[0] == '*':
-			table = line[1:]
-			if d.chains[table] == nil {
-				d.chains[table] = map[string]bool{}
-				d.rules[table] = map[string][]rule{}
-			}
-		case line == "COMMIT":
-			table = ""
-		case line[0] == ':':
-			name, _, _ := strings.Cut(line[1:], " ")
-			if table == "" || name == "" {
-				return nil, fmt.Errorf("iptables-save line %d: chain outside a table: %q", n, line)
-			}
-			d.chains[table][name] = true
-		case strings.HasPrefix(line, "-A "):
-			if table == "" {
-				return nil, fmt.Errorf("iptables-save line %d: rule outside a table: %q", n, line)
-			}
-			chain, raw, _ := strings.Cut(line[3:], " ")
-			args, err := splitArgs(raw)
-			if err != nil {
-				return nil, fmt.Errorf("iptables-save line %d: %w", n, err)
-			}
-			d.rules[table][chain] = append(d.rules[table][chain], newRule(table, chain, args, raw))
-		default:
-			return nil, fmt.Errorf("iptables-save line %d: unexpected %q", n, line)
-		}
-	}
-	return d, sc.Err()
-}
 
 // observation is a dump sorted into netctl's objects: what Observe reports
 // and what Apply needs to change the rules without reading them again.
@@ -97,9 +46,9 @@ func classify(d *dump) *observation {
 				// Checked as a whole with the base.
 			case networkChains[table+" "+chain]:
 				for _, r := range rules {
-					n, ok := parseNetworkComment(r.comment())
+					n, ok := model.DecodeNetworkComment(r.comment())
 					if !ok {
-						addStray(ownerOf(r.comment()), r)
+						addStray(commentOwner(r.comment()), r)
 						continue
 					}
 					if prev := o.fw.Networks[n.ID()]; prev == nil {
@@ -114,8 +63,8 @@ func classify(d *dump) *observation {
 				}
 			case chain == projectJumpChain[table]:
 				for _, r := range rules {
-					project, ok := strings.CutPrefix(r.comment(), commentPrefix)
-					if !ok || checkProject(project, false) != nil || r.key() != projectJump(table, project).key() {
+					project, ok := model.DecodeProjectComment(r.comment())
+					if !ok || r.key() != projectJump(table, project).key() {
 						addStray("", r)
 						continue
 					}
@@ -124,10 +73,10 @@ func classify(d *dump) *observation {
 			case strings.HasPrefix(chain, projectChainPrefix):
 				for i := range rules {
 					r := rules[i]
-					if !strings.HasPrefix(r.comment(), commentPrefix) {
+					if _, ok := model.RuleCommentOwner(r.comment()); !ok {
 						continue
 					}
-					if p, ok := parsePortComment(r.comment()); ok && projectChain(p.Project) == chain {
+					if p, ok := model.DecodePortComment(r.comment()); ok && projectChain(p.Project) == chain {
 						owned[&rules[i]] = true
 						chainOwner[chain] = p.Project
 						if prev := o.fw.Ports[p.Key()]; prev == nil {
@@ -138,7 +87,7 @@ func classify(d *dump) *observation {
 						portLines[p.Key()] = append(portLines[p.Key()], r)
 						continue
 					}
-					if l, ok := parseLinkComment(r.comment()); ok && projectChain(l.Project) == chain {
+					if l, ok := model.DecodeLinkComment(r.comment()); ok && projectChain(l.Project) == chain {
 						owned[&rules[i]] = true
 						chainOwner[chain] = l.Project
 						if o.fw.Links[l.Key()] == nil {
@@ -200,19 +149,18 @@ func classify(d *dump) *observation {
 		sort.Strings(o.fw.Stray[owner])
 	}
 	o.fw.BaseMissing = o.checkBase()
+	o.fw.Installed = o.installed()
+	o.fw.Snapshot = o
 	return o
 }
 
-// ownerOf is the project named by a netctl mark, "" for anything else.
-func ownerOf(comment string) string {
-	rest, ok := strings.CutPrefix(comment, commentPrefix)
-	if !ok {
-		return ""
-	}
-	project, _, _ := strings.Cut(rest, ":")
-	if checkProject(project, false) != nil {
-		return ""
-	}
+// Backend implements model.FirewallSnapshot: an observation is the
+// snapshot Apply gets back.
+func (o *observation) Backend() string { return Name }
+
+// commentOwner is the project a netctl comment names, "" for anything else.
+func commentOwner(comment string) string {
+	project, _ := model.RuleCommentOwner(comment)
 	return project
 }
 
@@ -248,90 +196,4 @@ func matchRules[H interface{ key() string }](want []rule, have []H) (missing []r
 		}
 	}
 	return missing, extra
-}
-
-// checkBase lists what is wrong with netctl's fixed chains and jumps.
-func (o *observation) checkBase() []string {
-	var missing []string
-	present := 0
-	total := 0
-	for _, table := range tables {
-		for _, c := range baseChains[table] {
-			total++
-			if o.dump.hasChain(table, c) {
-				present++
-			} else {
-				missing = append(missing, fmt.Sprintf("chain %s %s missing", table, c))
-			}
-		}
-	}
-	for _, j := range baseJumps() {
-		total++
-		switch n := o.jumpCount(j); {
-		case n == 0:
-			missing = append(missing, fmt.Sprintf("jump %s %s -> %s missing", j.table, j.chain, j.rule.target()))
-			continue
-		case n > 1:
-			missing = append(missing, fmt.Sprintf("jump %s %s -> %s present %d times", j.table, j.chain, j.rule.target(), n))
-		}
-		present++
-		if j.chain == "FORWARD" && !o.forwardJumpPlaced() {
-			missing = append(missing, "jump filter FORWARD -> "+chainForward+" comes before "+dockerUser)
-		}
-	}
-	if o.dump.hasChain(tableFilter, chainForward) && !sameRules(o.dump.rules[tableFilter][chainForward], skeleton()) {
-		missing = append(missing, "chain filter "+chainForward+": rules differ")
-	}
-	if present == 0 {
-		return []string{fmt.Sprintf("none of netctl's %d chains and jumps exist", total)}
-	}
-	return missing
-}
-
-// jumpCount counts the exact copies of a base jump in its chain.
-func (o *observation) jumpCount(j jump) int {
-	n := 0
-	for _, r := range o.dump.rules[j.table][j.chain] {
-		if r.key() == j.rule.key() {
-			n++
-		}
-	}
-	return n
-}
-
-// forwardJumpPlaced reports whether netctl's FORWARD jump comes after
-// DOCKER-USER's (when there is one): the user's own policy goes first.
-func (o *observation) forwardJumpPlaced() bool {
-	want := baseJumps()[len(baseJumps())-1].rule.key()
-	user := -1
-	for i, r := range o.dump.rules[tableFilter]["FORWARD"] {
-		if r.target() == dockerUser && user < 0 {
-			user = i
-		}
-		if r.key() == want {
-			return user >= 0 || !o.hasDockerUserJump()
-		}
-	}
-	return true
-}
-
-func (o *observation) hasDockerUserJump() bool {
-	for _, r := range o.dump.rules[tableFilter]["FORWARD"] {
-		if r.target() == dockerUser {
-			return true
-		}
-	}
-	return false
-}
-
-func sameRules(a, b []rule) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].key() != b[i].key() {
-			return false
-		}
-	}
-	return true
 }
