@@ -116,31 +116,29 @@ func classify(d *dump) *observation {
 		}
 	}
 
+	// An object is damaged when one of the rules it renders to is missing;
+	// the rules carrying its mark that it does not render to are stray.
+	check := func(owner string, want []rule, renderErr error, have []rule) bool {
+		damaged, extra := compare(want, have, renderErr)
+		for _, r := range extra {
+			addStray(owner, r)
+		}
+		return damaged
+	}
 	for id, rules := range o.networks {
 		n := o.fw.Networks[id]
 		want, err := networkRules(n)
-		n.Damaged, rules = compare(want, rules, err)
-		for _, r := range rules {
-			addStray(n.Project, r)
-		}
+		n.Damaged = check(n.Project, want, err, rules)
 	}
 	for key, rules := range portLines {
 		p := o.fw.Ports[key]
 		want, err := portRules(p)
-		var extra []rule
-		p.Damaged, extra = compare(want, rules, err)
-		for _, r := range extra {
-			addStray(p.Project, r)
-		}
+		p.Damaged = check(p.Project, want, err, rules)
 	}
 	for key, rules := range linkLines {
 		l := o.fw.Links[key]
 		want, err := linkRules(l)
-		var extra []rule
-		l.Damaged, extra = compare(want, rules, err)
-		for _, r := range extra {
-			addStray(l.Project, r)
-		}
+		l.Damaged = check(l.Project, want, err, rules)
 	}
 	for owner, rules := range o.stray {
 		for _, r := range rules {
