@@ -33,8 +33,9 @@
 //     netctl's own chains or tables that belong to no object; BaseMissing,
 //     what is wrong with the fixed part; Installed, whether a teardown
 //     would remove anything; and Snapshot, the backend's own reading.
-//     Sysctls and HostPorts are left empty (this layer and hostfacts fill
-//     them).
+//     Sysctls and HostPorts are left empty (this layer adds the hairpin
+//     mode, the reconciler the other sysctls and the host facts of
+//     actuators/hostfacts).
 //   - Apply carries out the rule part of a batch (Base, Networks,
 //     DropNetworks, Rewrite with the project's complete Ports and Links,
 //     Stray, Teardown) in one transaction, relative to batch.Observed (the
