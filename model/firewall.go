@@ -11,7 +11,7 @@ import (
 // lay them out as it likes: per-network isolation and NAT, published ports,
 // the openings legacy links make on icc=false networks, and the sysctls
 // forwarding depends on. Observed, it also carries the host facts that port
-// picks depend on.
+// picks depend on (HostPorts, read by their own actuator).
 type Firewall struct {
 	Networks map[string]*NetworkRules // by network ID
 	Ports    map[string]*PortRule     // by PortRule.Key()
@@ -29,11 +29,36 @@ type Firewall struct {
 	// or altered by hand), by the project that owns the chain they are in
 	// ("" for the chains all projects share).
 	Stray map[string][]string
+	// Installed: something of netctl's is in the packet filter that a
+	// teardown (FirewallBatch.Teardown) would remove: a fixed chain, a jump
+	// from a built-in chain, a project's chain.
+	Installed bool
+	// Snapshot is the backend's own reading of the rules this was observed
+	// from; the reconciler hands it back to the backend in the batch
+	// (FirewallBatch.Observed). nil when not observed from a kernel.
+	Snapshot FirewallSnapshot
+	// HostPorts are the host facts port picks depend on.
+	HostPorts
+}
+
+// HostPorts are the facts of the host namespace that picking a host port
+// depends on (observed only).
+type HostPorts struct {
 	// Bound is every port some program has bound in the host namespace.
 	Bound map[PortProto]bool
 	// EphemeralLow..EphemeralHigh is the host's ip_local_port_range, where
-	// ephemeral host ports are picked.
+	// ephemeral host ports are picked (0 when unknown).
 	EphemeralLow, EphemeralHigh uint16
+}
+
+// FirewallSnapshot is a backend's own reading of its rules (for iptables,
+// the parsed iptables-save output), taken by Observe and handed back to
+// Apply in the batch, so that Apply changes exactly what was read without
+// reading it again and without the backend keeping it between calls. Only
+// the backend that made it looks inside.
+type FirewallSnapshot interface {
+	// Backend names the backend that took the snapshot ("iptables").
+	Backend() string
 }
 
 // NewFirewall returns an empty firewall state.
@@ -44,7 +69,9 @@ func NewFirewall() *Firewall {
 		Links:    map[string]*LinkRule{},
 		Sysctls:  map[string]string{},
 		Stray:    map[string][]string{},
-		Bound:    map[PortProto]bool{},
+		HostPorts: HostPorts{
+			Bound: map[PortProto]bool{},
+		},
 	}
 }
 
@@ -166,6 +193,11 @@ type Sysctl struct {
 // one transaction per table.
 type FirewallBatch struct {
 	Project string
+	// Observed is the snapshot of the observation the batch was planned
+	// from (Firewall.Snapshot): the backend changes the rules relative to
+	// it. nil (a batch made by hand, a plan from files): the backend reads
+	// the rules itself first.
+	Observed FirewallSnapshot
 	// Base installs or repairs netctl's fixed chains and jumps.
 	Base bool
 	// Networks have their rules created or rewritten; DropNetworks have
@@ -181,6 +213,10 @@ type FirewallBatch struct {
 	// Stray removes the stray rules of the project's chains and of the
 	// shared ones.
 	Stray bool
+	// Teardown removes everything of netctl's from the packet filter: its
+	// chains and its jumps from the built-in chains. Planned once no project
+	// has anything left in it.
+	Teardown bool
 	// Flush lists the ports whose conntrack entries must go so that
 	// connectionless traffic follows a new target at once.
 	Flush []Port
@@ -191,6 +227,6 @@ type FirewallBatch struct {
 
 // Empty reports whether the batch changes nothing.
 func (b *FirewallBatch) Empty() bool {
-	return !b.Base && len(b.Networks) == 0 && len(b.DropNetworks) == 0 && !b.Rewrite && !b.Stray &&
+	return !b.Base && len(b.Networks) == 0 && len(b.DropNetworks) == 0 && !b.Rewrite && !b.Stray && !b.Teardown &&
 		len(b.Flush) == 0 && len(b.Sysctls) == 0
 }

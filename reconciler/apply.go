@@ -33,8 +33,10 @@ type Reconciler struct {
 	Progress func(done, total int)
 
 	// Firewall, when set, is observed and converged too; nil leaves the
-	// packet filter alone.
-	Firewall Firewall
+	// packet filter alone. HostFacts tells port picks what the host has
+	// bound (nil: nothing is known to be bound).
+	Firewall  Firewall
+	HostFacts HostFacts
 }
 
 // Observe reads the kernel and netctl's files into one state.
@@ -46,11 +48,12 @@ func (r *Reconciler) Observe(ctx context.Context) (*model.State, error) {
 func (r *Reconciler) observe(ctx context.Context, scope model.Scope) (*model.State, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, a := range []any{r.Files, r.Firewall, r.Names} {
+	for _, a := range []any{r.Files, r.Names} {
 		if p, ok := a.(Prefetcher); ok && a != nil {
 			wg.Go(func() { p.Prefetch(ctx, scope) })
 		}
 	}
+	fw := r.readFirewall(ctx, &wg)
 	st, err := r.Links.Observe(ctx, scope)
 	wg.Wait()
 	if err != nil {
@@ -61,10 +64,8 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope) (*model.Sta
 		return nil, fmt.Errorf("observe files: %w", err)
 	}
 	files := time.Since(start)
-	if r.Firewall != nil {
-		if err := r.Firewall.Observe(ctx, st); err != nil {
-			return nil, fmt.Errorf("observe firewall: %w", err)
-		}
+	if err := r.finishFirewall(ctx, st, fw); err != nil {
+		return nil, fmt.Errorf("observe firewall: %w", err)
 	}
 	firewall := time.Since(start)
 	if r.Names != nil {

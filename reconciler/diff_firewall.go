@@ -8,11 +8,13 @@ import (
 	"github.com/netctl/netctl/model"
 )
 
-// fwBase and fwStray are the fwObject of the actions that repair netctl's
-// fixed chains and remove stray rules.
+// fwBase, fwStray and fwTeardown are the fwObject of the actions that
+// repair netctl's fixed chains, remove stray rules, and remove everything
+// of netctl's once no project is left.
 type (
-	fwBase  struct{}
-	fwStray struct{}
+	fwBase     struct{}
+	fwStray    struct{}
+	fwTeardown struct{}
 )
 
 // diffFirewall plans the firewall and sysctl actions of one project: its
@@ -29,7 +31,7 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 	if want == nil {
 		want = model.NewFirewall()
 	}
-	p.firewall = want
+	p.firewall, p.fwObserved = want, have.Snapshot
 	add := func(a *Action) {
 		a.Kind, a.phase, a.group = KindFirewall, phaseFirewall, "firewall"
 		if _, ok := a.fwObject.(model.Sysctl); ok {
@@ -131,6 +133,10 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 			Details: stray, fwObject: fwStray{}})
 	}
 
+	if len(want.Networks)+len(want.Ports)+len(want.Links) == 0 {
+		planTeardown(p, observed, func(owner, _ string) bool { return owner == project && owner != "" })
+	}
+
 	for _, key := range sortedMapKeys(want.Sysctls) {
 		v := want.Sysctls[key]
 		old, ok := have.Sysctls[key]
@@ -194,7 +200,7 @@ func linkName(l *model.LinkRule) string {
 // firewallBatch gathers the plan's firewall and sysctl actions into the
 // one batch the backend applies.
 func firewallBatch(p *Plan, actions []*Action) *model.FirewallBatch {
-	b := &model.FirewallBatch{Project: p.Project}
+	b := &model.FirewallBatch{Project: p.Project, Observed: p.fwObserved}
 	flushed := map[model.PortProto]bool{}
 	flush := func(pt model.Port) {
 		pp := model.PortProto{Port: pt.HostPort, Proto: pt.Proto}
@@ -209,6 +215,8 @@ func firewallBatch(p *Plan, actions []*Action) *model.FirewallBatch {
 			b.Base = true
 		case fwStray:
 			b.Stray, b.Rewrite = true, true
+		case fwTeardown:
+			b.Teardown = true
 		case *model.NetworkRules:
 			if a.Op == OpDelete {
 				b.DropNetworks = append(b.DropNetworks, o)
@@ -244,7 +252,52 @@ func pruneNetworkRules(p *Plan, st *model.State, id string) {
 	if st.Firewall == nil || st.Firewall.Networks[id] == nil {
 		return
 	}
+	p.fwObserved = st.Firewall.Snapshot
 	o := st.Firewall.Networks[id]
 	p.add(&Action{Op: OpDelete, Kind: KindFirewall, Project: o.Project, Name: o.Name, Reason: "its bridge is pruned",
 		Details: networkRuleDetails(o), fwObject: o, phase: phaseFirewall, group: "firewall"})
+}
+
+// pruneFirewall plans the teardown of netctl's packet filter when the
+// prune leaves no network and no rule of any project: removed are the
+// networks the prune deletes.
+func pruneFirewall(p *Plan, st *model.State, removed map[string]bool) {
+	planTeardown(p, st, func(_, networkID string) bool { return removed[networkID] })
+}
+
+// planTeardown plans the removal of everything netctl has in the packet
+// filter (its chains, its jumps) once nothing observed needs it any more:
+// no bridge network and no network, port or link rules of any project,
+// leaving aside what gone says the plan removes (by owning project, and
+// network ID for networks). Without it, `down` of the last project and
+// `prune` would leave empty chains and jumps behind.
+func planTeardown(p *Plan, st *model.State, gone func(project, networkID string) bool) {
+	fw := st.Firewall
+	if fw == nil || !fw.Installed {
+		return
+	}
+	for id, n := range st.Networks {
+		if !gone(n.Project, id) {
+			return
+		}
+	}
+	for id, n := range fw.Networks {
+		if !gone(n.Project, id) {
+			return
+		}
+	}
+	for _, pr := range fw.Ports {
+		if !gone(pr.Project, "") {
+			return
+		}
+	}
+	for _, l := range fw.Links {
+		if !gone(l.Project, "") {
+			return
+		}
+	}
+	p.fwObserved = fw.Snapshot
+	p.add(&Action{Op: OpDelete, Kind: KindFirewall, Project: "", Name: "netctl chains", Reason: "no project has rules left",
+		Details: []string{"remove netctl's chains and its jumps from the built-in chains"}, fwObject: fwTeardown{},
+		phase: phaseFirewall, group: "firewall"})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 
 	"github.com/netctl/netctl/model"
@@ -23,7 +24,15 @@ type fakeFirewall struct {
 	lo, hi   uint16
 	batches  []*model.FirewallBatch
 	fail     bool // the next Apply fails
+	// gen counts observations; stale counts batches that did not carry
+	// the snapshot of the latest one.
+	gen, stale int
 }
+
+// fakeSnapshot is the fake's model.FirewallSnapshot: which observation.
+type fakeSnapshot struct{ gen int }
+
+func (fakeSnapshot) Backend() string { return "fake" }
 
 func newFakeFirewall() *fakeFirewall {
 	return &fakeFirewall{
@@ -37,13 +46,16 @@ func newFakeFirewall() *fakeFirewall {
 	}
 }
 
-func (f *fakeFirewall) Observe(_ context.Context, st *model.State) error {
+func (f *fakeFirewall) Observe(context.Context) (*model.Firewall, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fw := model.NewFirewall()
+	f.gen++
+	fw.Snapshot = fakeSnapshot{f.gen}
 	if !f.base {
 		fw.BaseMissing = []string{"none of netctl's chains and jumps exist"}
 	}
+	fw.Installed = f.base || len(f.networks)+len(f.ports)+len(f.links) > 0
 	for k, n := range f.networks {
 		c := *n
 		fw.Networks[k] = &c
@@ -51,35 +63,53 @@ func (f *fakeFirewall) Observe(_ context.Context, st *model.State) error {
 	for k, p := range f.ports {
 		c := *p
 		fw.Ports[k] = &c
-		if ct := st.Containers[model.ContainerID(p.Project, p.Container)]; ct != nil {
-			ct.Ports = append(ct.Ports, p.Port)
-		}
 	}
 	for k, l := range f.links {
 		c := *l
 		fw.Links[k] = &c
 	}
-	for _, n := range st.Networks {
-		if n.Bridge != "" {
-			if _, ok := f.sysctls[model.SysctlRouteLocalnet(n.Bridge)]; !ok {
-				f.sysctls[model.SysctlRouteLocalnet(n.Bridge)] = "0"
-			}
+	for k, v := range f.sysctls {
+		if _, ok := model.HairpinPort(k); ok {
+			fw.Sysctls[k] = v
 		}
 	}
-	maps.Copy(fw.Sysctls, f.sysctls)
 	for k, v := range f.stray {
 		fw.Stray[k] = append([]string(nil), v...)
 	}
-	maps.Copy(fw.Bound, f.bound)
-	fw.EphemeralLow, fw.EphemeralHigh = f.lo, f.hi
-	st.Firewall = fw
-	return nil
+	return fw, nil
+}
+
+// Sysctls reads the fake's sysctls; a bridge's route_localnet exists (as
+// "0") once asked for, as it would for a bridge the kernel has.
+func (f *fakeFirewall) Sysctls(_ context.Context, keys []string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for _, k := range keys {
+		if _, ok := f.sysctls[k]; !ok && strings.HasSuffix(k, ".route_localnet") {
+			f.sysctls[k] = "0"
+		}
+		if v, ok := f.sysctls[k]; ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// Ports implements HostFacts.
+func (f *fakeFirewall) Ports(context.Context) (model.HostPorts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return model.HostPorts{Bound: maps.Clone(f.bound), EphemeralLow: f.lo, EphemeralHigh: f.hi}, nil
 }
 
 func (f *fakeFirewall) Apply(_ context.Context, b *model.FirewallBatch) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.batches = append(f.batches, b)
+	if b.Observed != (fakeSnapshot{f.gen}) {
+		f.stale++
+	}
 	if f.fail {
 		f.fail = false
 		return fmt.Errorf("injected failure")
@@ -118,6 +148,13 @@ func (f *fakeFirewall) Apply(_ context.Context, b *model.FirewallBatch) error {
 		delete(f.stray, "")
 		delete(f.stray, b.Project)
 	}
+	if b.Teardown {
+		f.base = false
+		clear(f.networks)
+		clear(f.ports)
+		clear(f.links)
+		clear(f.stray)
+	}
 	for _, s := range b.Sysctls {
 		f.sysctls[s.Key] = s.Value
 	}
@@ -127,6 +164,6 @@ func (f *fakeFirewall) Apply(_ context.Context, b *model.FirewallBatch) error {
 func newFirewallHarness() (*harness, *fakeFirewall) {
 	h := newHarness()
 	fw := newFakeFirewall()
-	h.r.Firewall = fw
+	h.r.Firewall, h.r.HostFacts = fw, fw
 	return h, fw
 }

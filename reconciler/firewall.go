@@ -1,8 +1,11 @@
 package reconciler
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/netctl/netctl/model"
 )
@@ -82,4 +85,74 @@ func publishingEndpoint(d *model.State, c *model.Container) (*model.Endpoint, *m
 
 func sortedMapKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// fwReading is the part of the firewall's observation that needs nothing
+// of the rest of the state: started before the links are read, finished
+// (finishFirewall) once they are.
+type fwReading struct {
+	fw    *model.Firewall
+	ports model.HostPorts
+	err   error
+}
+
+// readFirewall starts reading the rules and the host's port facts on wg;
+// nil when there is no firewall backend.
+func (r *Reconciler) readFirewall(ctx context.Context, wg *sync.WaitGroup) *fwReading {
+	if r.Firewall == nil {
+		return nil
+	}
+	rd := &fwReading{}
+	wg.Go(func() {
+		if rd.fw, rd.err = r.Firewall.Observe(ctx); rd.err != nil {
+			return
+		}
+		if r.HostFacts != nil {
+			if rd.ports, rd.err = r.HostFacts.Ports(ctx); rd.err != nil {
+				rd.err = fmt.Errorf("host ports: %w", rd.err)
+			}
+		}
+	})
+	return rd
+}
+
+// finishFirewall completes a reading with what depends on the observed
+// links (the sysctls of their bridges) and puts it in st.Firewall, each
+// observed published port also in its container's Ports.
+func (r *Reconciler) finishFirewall(ctx context.Context, st *model.State, rd *fwReading) error {
+	if rd == nil {
+		return nil
+	}
+	if rd.err != nil {
+		return rd.err
+	}
+	fw := rd.fw
+	keys := []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4}
+	for _, id := range st.SortedNetworkIDs() {
+		if br := st.Networks[id].Bridge; model.IsIfname(br) {
+			keys = append(keys, model.SysctlRouteLocalnet(br))
+		}
+	}
+	values, err := r.Firewall.Sysctls(ctx, keys)
+	if err != nil {
+		return err
+	}
+	if fw.Sysctls == nil {
+		fw.Sysctls = map[string]string{}
+	}
+	maps.Copy(fw.Sysctls, values)
+	fw.HostPorts = rd.ports
+	if fw.Bound == nil {
+		fw.Bound = map[model.PortProto]bool{}
+	}
+	for _, p := range fw.Ports {
+		if c := st.Containers[model.ContainerID(p.Project, p.Container)]; c != nil {
+			c.Ports = append(c.Ports, p.Port)
+		}
+	}
+	for _, c := range st.Containers {
+		model.SortPorts(c.Ports)
+	}
+	st.Firewall = fw
+	return nil
 }

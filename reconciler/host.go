@@ -84,21 +84,34 @@ type Files interface {
 }
 
 // Firewall is the packet filter as the reconciler needs it, in terms of
-// objects (model.Firewall) so that the backend lays out the rules.
+// objects (model.Firewall) so that the backend lays out the rules. It
+// keeps nothing between calls: what Apply needs travels in the batch.
 type Firewall interface {
-	// Observe fills st.Firewall with every netctl rule object of every
-	// project (marking damaged ones and stray rules), the sysctls netctl
-	// may set and the host's bound ports and ephemeral port range, and adds
-	// each observed published port to its container's Ports.
-	Observe(ctx context.Context, st *model.State) error
-	// Apply carries out a batch in one transaction per table, touching
-	// only the batch's project's rules, the shared default network's and
-	// netctl's fixed chains; then flushes conntrack and sets sysctls.
+	// Observe reads every netctl rule object of every project (marking
+	// damaged ones and listing stray rules), with the backend's own reading
+	// of them in Snapshot, and the hairpin mode of every bridge port (in
+	// Sysctls). It needs nothing of the rest of the state, so the
+	// reconciler runs it alongside the link observation.
+	Observe(ctx context.Context) (*model.Firewall, error)
+	// Sysctls reads the current value of each key; a key missing from the
+	// result does not exist on the host.
+	Sysctls(ctx context.Context, keys []string) (map[string]string, error)
+	// Apply carries out a batch: the rules in one transaction relative to
+	// b.Observed (the Snapshot the plan was made from), touching only the
+	// batch's project's rules, the shared default network's and netctl's
+	// fixed part; then it flushes conntrack and sets sysctls.
 	Apply(ctx context.Context, b *model.FirewallBatch) error
 }
 
+// HostFacts reads what picking a host port depends on.
+type HostFacts interface {
+	// Ports returns the ports programs of the host have bound and the
+	// host's ephemeral port range.
+	Ports(ctx context.Context) (model.HostPorts, error)
+}
+
 // Prefetcher is implemented by actuators whose observation has a slow part
-// that needs nothing from the rest of the state (an exec, file reads). The
+// that needs nothing from the rest of the state (file reads). The
 // reconciler runs Prefetch alongside the link observation; the actuator's
 // Observe that follows then uses what was read, and reads afresh when
 // there was no Prefetch (or one for another scope).

@@ -84,8 +84,11 @@ type Plan struct {
 	Blocked []Blocked `json:"blocked,omitempty"`
 
 	// firewall is the project's desired firewall, whose ports and links a
-	// rewrite of the project's chains needs in full.
-	firewall *model.Firewall
+	// rewrite of the project's chains needs in full; fwObserved the
+	// backend's snapshot of the observation the plan was made from, which
+	// its batch carries back to the backend.
+	firewall   *model.Firewall
+	fwObserved model.FirewallSnapshot
 }
 
 // Empty reports whether the plan changes nothing.

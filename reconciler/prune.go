@@ -24,14 +24,17 @@ func PrunePlan(st *model.State) *Plan {
 			}
 		}
 	}
+	removed := map[string]bool{}
 	for _, id := range st.SortedNetworkIDs() {
 		n := st.Networks[id]
 		if n.Shared() && !inUse[id] {
 			if deleteNetwork(p, n, "no container uses the default network") {
 				pruneNetworkRules(p, st, id)
+				removed[id] = true
 			}
 		}
 	}
+	pruneFirewall(p, st, removed)
 	return p
 }
 

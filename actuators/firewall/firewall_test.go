@@ -1,382 +1,148 @@
 package firewall
 
 import (
-	"flag"
-	"net/netip"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/netctl/netctl/model"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+// fakeBackend records what it was asked, in order, into a shared log.
+type fakeBackend struct {
+	log  *[]string
+	fw   *model.Firewall
+	fail bool
+}
 
-func golden(t *testing.T, name, got string) {
+func (b *fakeBackend) Name() string { return "fake" }
+
+func (b *fakeBackend) Observe(context.Context) (*model.Firewall, error) {
+	*b.log = append(*b.log, "observe")
+	return b.fw, nil
+}
+
+func (b *fakeBackend) Apply(_ context.Context, batch *model.FirewallBatch) error {
+	*b.log = append(*b.log, "rules")
+	if b.fail {
+		return errors.New("restore failed")
+	}
+	return nil
+}
+
+type fakeHairpin struct {
+	log   *[]string
+	ports map[string]bool
+}
+
+func (h *fakeHairpin) Hairpins(context.Context) (map[string]bool, error) {
+	return h.ports, nil
+}
+
+func (h *fakeHairpin) SetHairpin(_ context.Context, ports map[string]bool) error {
+	*h.log = append(*h.log, "hairpin")
+	for k, v := range ports {
+		h.ports[k] = v
+	}
+	return nil
+}
+
+func newTestFirewall(t *testing.T) (*Firewall, *fakeBackend, *fakeHairpin, *[]string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./actuators/firewall -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run go test ./actuators/firewall -update to accept):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
-
-func addr(s string) netip.Addr     { return netip.MustParseAddr(s) }
-func prefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-
-// shop is a representative topology: the shared default network, a user
-// network with icc off, an internal one; every form of published port; a
-// link; and a second project on the default network.
-func shop() *model.Firewall {
-	fw := model.NewFirewall()
-	for _, n := range []*model.NetworkRules{
-		{Project: "", Name: "bridge", Bridge: "netctl0", Subnet: prefix("172.17.0.0/16"), ICC: true},
-		{Project: "shop", Name: "backend", Bridge: "br-backend", Subnet: prefix("172.18.0.0/16"), ICC: false},
-		{Project: "shop", Name: "vault", Bridge: "br-1a2b3c4d5e6f", Subnet: prefix("172.19.0.0/16"), ICC: true, Internal: true},
+	var log []string
+	procSys := t.TempDir()
+	for path, v := range map[string]string{
+		"net/ipv4/ip_forward":                  "0\n",
+		"net/ipv4/conf/br-x/route_localnet":    "0\n",
+		"net/bridge/bridge-nf-call-iptables":   "1\n",
+		"net/ipv4/conf/netctl0/route_localnet": "1\n",
 	} {
-		fw.Networks[n.ID()] = n
-	}
-	for _, p := range []*model.PortRule{
-		{Project: "shop", Container: "web", Target: addr("172.18.0.3"), Port: model.Port{HostPort: 80, ContainerPort: 5000, Proto: "tcp"}},
-		{Project: "shop", Container: "web", Target: addr("172.18.0.3"), Port: model.Port{HostIP: addr("127.0.0.1"), HostPort: 8080, ContainerPort: 5000, Proto: "tcp"}},
-		{Project: "shop", Container: "web", Target: addr("172.18.0.3"), Port: model.Port{HostIP: addr("10.250.0.1"), HostPort: 32768, ContainerPort: 5001, Proto: "tcp"}},
-		{Project: "shop", Container: "web", Target: addr("172.18.0.3"), Port: model.Port{HostPort: 53, ContainerPort: 53, Proto: "udp"}},
-		{Project: "shop", Container: "web", Target: addr("172.18.0.3"), Port: model.Port{HostPort: 9000, ContainerPort: 9000, Proto: "sctp"}},
-		{Project: "blog", Container: "app", Target: addr("172.17.0.2"), Port: model.Port{HostPort: 8000, ContainerPort: 80, Proto: "tcp"}},
-	} {
-		fw.Ports[p.Key()] = p
-	}
-	l := &model.LinkRule{Project: "shop", Container: "web", Target: "db", Bridge: "br-backend",
-		Src: addr("172.18.0.3"), Dst: addr("172.18.0.2"), Port: 5432, Proto: "tcp"}
-	fw.Links[l.Key()] = l
-	return fw
-}
-
-func TestRenderGolden(t *testing.T) {
-	out, err := Render(shop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "shop.iptables-save", out)
-
-	// The smallest topology: one container on the default network,
-	// `docker run -p 8080:80`.
-	solo := model.NewFirewall()
-	n := &model.NetworkRules{Name: "bridge", Bridge: "netctl0", Subnet: prefix("172.17.0.0/16"), ICC: true}
-	solo.Networks[n.ID()] = n
-	p := &model.PortRule{Project: "solo", Container: "web", Target: addr("172.17.0.2"), Port: model.Port{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}}
-	solo.Ports[p.Key()] = p
-	if out, err = Render(solo); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "solo.iptables-save", out)
-}
-
-// What Render shows is what Observe reads back: every object, none
-// damaged, no stray rule, the base intact.
-func TestRenderedRulesObserveAsTheirObjects(t *testing.T) {
-	fw := shop()
-	out, err := Render(fw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := parseSave(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := classify(d)
-	if len(o.fw.BaseMissing) > 0 {
-		t.Errorf("base reported broken: %v", o.fw.BaseMissing)
-	}
-	if len(o.fw.Stray) > 0 {
-		t.Errorf("stray rules: %v", o.fw.Stray)
-	}
-	for id, n := range fw.Networks {
-		got := o.fw.Networks[id]
-		if got == nil || !got.Equal(n) || got.Damaged || got.Project != n.Project || got.Name != n.Name {
-			t.Errorf("network %s observed as %+v, want %+v", id, got, n)
-		}
-	}
-	for key, p := range fw.Ports {
-		got := o.fw.Ports[key]
-		if got == nil || got.String() != p.String() || got.Container != p.Container || got.Damaged {
-			t.Errorf("port %s observed as %+v, want %+v", key, got, p)
-		}
-	}
-	for key, l := range fw.Links {
-		got := o.fw.Links[key]
-		if got == nil || got.String() != l.String() || got.Damaged {
-			t.Errorf("link %s observed as %+v, want %+v", key, got, l)
-		}
-	}
-	if len(o.fw.Ports) != len(fw.Ports) || len(o.fw.Networks) != len(fw.Networks) || len(o.fw.Links) != len(fw.Links) {
-		t.Errorf("observed %d networks, %d ports, %d links; want %d, %d, %d", len(o.fw.Networks), len(o.fw.Ports),
-			len(o.fw.Links), len(fw.Networks), len(fw.Ports), len(fw.Links))
-	}
-}
-
-func batchFor(project string, fw *model.Firewall) *model.FirewallBatch {
-	b := &model.FirewallBatch{Project: project, Base: true, Rewrite: true}
-	for _, id := range sortedKeys(fw.Networks) {
-		if n := fw.Networks[id]; n.Project == project || n.Project == "" {
-			b.Networks = append(b.Networks, n)
-		}
-	}
-	for _, k := range sortedKeys(fw.Ports) {
-		if p := fw.Ports[k]; p.Project == project {
-			b.Ports = append(b.Ports, p)
-		}
-	}
-	for _, k := range sortedKeys(fw.Links) {
-		if l := fw.Links[k]; l.Project == project {
-			b.Links = append(b.Links, l)
-		}
-	}
-	return b
-}
-
-// emptySave is what iptables-save shows in a fresh namespace.
-const emptySave = `*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-COMMIT
-`
-
-func observeText(t *testing.T, text string) *observation {
-	t.Helper()
-	d, err := parseSave(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return classify(d)
-}
-
-func TestRestoreScriptFromScratchGolden(t *testing.T) {
-	s, err := buildScript(observeText(t, emptySave), batchFor("shop", shop()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "shop-create.restore", s)
-}
-
-// Applying the same objects again writes nothing.
-func TestRestoreScriptIsEmptyWhenNothingDiffers(t *testing.T) {
-	out, err := Render(shop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := buildScript(observeText(t, out), batchFor("shop", shop()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s != "" {
-		t.Errorf("no-op batch wrote:\n%s", s)
-	}
-}
-
-// Down of one project deletes its rules and chains and leaves the other
-// project's and the shared network's alone.
-func TestRestoreScriptDownGolden(t *testing.T) {
-	out, err := Render(shop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := observeText(t, out)
-	b := &model.FirewallBatch{Project: "shop", Rewrite: true}
-	for _, id := range []string{"shop/backend", "shop/vault"} {
-		b.DropNetworks = append(b.DropNetworks, o.fw.Networks[id])
-	}
-	s, err := buildScript(o, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "shop-down.restore", s)
-	if strings.Contains(s, "blog") || strings.Contains(s, "netctl0") {
-		t.Errorf("down of shop touches blog's or the shared network's rules:\n%s", s)
-	}
-}
-
-// One changed port rewrites the project's chains in nat and filter only.
-func TestRestoreScriptPortChange(t *testing.T) {
-	out, err := Render(shop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := observeText(t, out)
-	fw := shop()
-	p := fw.Ports["shop 0.0.0.0:80/tcp"]
-	p.Target = addr("172.18.0.9")
-	s, err := buildScript(o, batchFor("shop", fw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "shop-retarget.restore", s)
-	if strings.Contains(s, "*raw") || strings.Contains(s, "NETCTL-ISOLATION") {
-		t.Errorf("retargeting a port rewrites more than the project's nat and filter chains:\n%s", s)
-	}
-}
-
-// A flushed chain, a deleted jump, a foreign rule in a netctl chain and a
-// removed port rule are all seen, and repaired by the next batch; a
-// foreign rule in a built-in chain is left alone.
-func TestDriftIsObservedAndRepaired(t *testing.T) {
-	out, err := Render(shop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kept []string
-	for _, l := range strings.Split(out, "\n") {
-		switch {
-		case strings.HasPrefix(l, "-A NETCTL-FORWARD "): // iptables -F NETCTL-FORWARD
-		case strings.HasPrefix(l, "-A FORWARD "): // our jump deleted
-		case strings.HasPrefix(l, "-A NETCTL-P-") && strings.Contains(l, "-j DNAT") && strings.Contains(l, "0.0.0.0:80->"):
-		default:
-			kept = append(kept, l)
-		}
-		if l == ":NETCTL-CT - [0:0]" {
-			kept = append(kept, "-A NETCTL-CT -j ACCEPT")
-		}
-		if l == ":FORWARD ACCEPT [0:0]" {
-			kept = append(kept, "-A FORWARD -s 10.9.9.9/32 -m comment --comment \"hand made\" -j DROP")
-		}
-	}
-	o := observeText(t, strings.Join(kept, "\n"))
-	if len(o.fw.BaseMissing) == 0 {
-		t.Error("flushed NETCTL-FORWARD and deleted FORWARD jump not reported")
-	}
-	if p := o.fw.Ports["shop 0.0.0.0:80/tcp"]; p == nil || !p.Damaged {
-		t.Errorf("port with its DNAT deleted observed as %+v, want damaged", p)
-	}
-	if got := o.fw.Stray[""]; len(got) != 1 || !strings.Contains(got[0], "NETCTL-CT -j ACCEPT") {
-		t.Errorf("stray rules = %q, want the hand-made NETCTL-CT rule", got)
-	}
-	b := batchFor("shop", shop())
-	b.Stray = true
-	s, err := buildScript(o, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "shop-repair.restore", s)
-	if strings.Contains(s, "10.9.9.9") {
-		t.Errorf("repair touches a foreign rule of FORWARD:\n%s", s)
-	}
-}
-
-func TestForwardJumpGoesAfterDockerUser(t *testing.T) {
-	text := `*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
-:DOCKER-USER - [0:0]
--A FORWARD -j DOCKER-USER
--A FORWARD -m comment --comment netctl -j NETCTL-FORWARD
--A FORWARD -j DOCKER-FORWARD
-COMMIT
-`
-	if o := observeText(t, text); containsLine(o.fw.BaseMissing, "DOCKER-USER") {
-		t.Errorf("jump after DOCKER-USER reported misplaced: %v", o.fw.BaseMissing)
-	}
-	text = strings.Replace(text, "-A FORWARD -j DOCKER-USER\n-A FORWARD -m comment --comment netctl -j NETCTL-FORWARD\n",
-		"-A FORWARD -m comment --comment netctl -j NETCTL-FORWARD\n-A FORWARD -j DOCKER-USER\n", 1)
-	o := observeText(t, text)
-	if !containsLine(o.fw.BaseMissing, "DOCKER-USER") {
-		t.Errorf("jump before DOCKER-USER not reported: %v", o.fw.BaseMissing)
-	}
-	s, err := buildScript(o, &model.FirewallBatch{Project: "shop", Base: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "-D FORWARD -m comment --comment netctl -j NETCTL-FORWARD\n"
-	if !strings.Contains(s, want) || !strings.Contains(s, "-I FORWARD 2 -m comment --comment netctl -j NETCTL-FORWARD\n") {
-		t.Errorf("script does not move the jump after DOCKER-USER:\n%s", s)
-	}
-}
-
-func containsLine(lines []string, sub string) bool {
-	for _, l := range lines {
-		if strings.Contains(l, sub) {
-			return true
-		}
-	}
-	return false
-}
-
-// Nothing from a file can break out of a rule: names are checked against
-// strict patterns and every word against a whitelist.
-func TestUnsafeTextIsRefused(t *testing.T) {
-	bad := []*model.PortRule{
-		{Project: "shop\" -j ACCEPT", Container: "web", Target: addr("172.18.0.2"), Port: model.Port{HostPort: 1, ContainerPort: 1, Proto: "tcp"}},
-		{Project: "shop", Container: "web\n-A FORWARD -j ACCEPT", Target: addr("172.18.0.2"), Port: model.Port{HostPort: 1, ContainerPort: 1, Proto: "tcp"}},
-		{Project: "shop", Container: "web", Target: addr("172.18.0.2"), Port: model.Port{HostPort: 1, ContainerPort: 1, Proto: "icmp"}},
-		{Project: "shop", Container: "web", Target: netip.MustParseAddr("::1"), Port: model.Port{HostPort: 1, ContainerPort: 1, Proto: "tcp"}},
-	}
-	for _, p := range bad {
-		if _, err := portRules(p); err == nil {
-			t.Errorf("portRules(%+v) accepted", p)
-		}
-	}
-	if _, err := networkRules(&model.NetworkRules{Project: "shop", Name: "n", Bridge: "br x", Subnet: prefix("10.0.0.0/8")}); err == nil {
-		t.Error("bridge name with a space accepted")
-	}
-	if err := checkArgs([]string{"ok", "a\"b"}); err == nil {
-		t.Error("quote accepted in a rule word")
-	}
-}
-
-func TestSplitArgs(t *testing.T) {
-	got, err := splitArgs(`-s 10.0.0.0/8 -m comment --comment "a \"quoted\" word" -j ACCEPT`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"-s", "10.0.0.0/8", "-m", "comment", "--comment", `a "quoted" word`, "-j", "ACCEPT"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("splitArgs = %q, want %q", got, want)
-	}
-	if _, err := splitArgs(`--comment "open`); err == nil {
-		t.Error("unterminated quote accepted")
-	}
-}
-
-func TestBoundPorts(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+		p := filepath.Join(procSys, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("tcp", "  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A\n   1: 0100007F:A000 0100007F:1F90 01\n")
-	write("tcp6", "  sl  local_address rem_address   st\n   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A\n")
-	write("udp", "  sl  local_address rem_address   st\n   0: 00000000:0035 00000000:0000 07\n")
-	write("sctp/eps", " ENDPT     SOCK   STY SST HBKT LPORT   UID INODE LADDRS\n ffff 0 2 10 5 9000 0 1 10.0.0.1\n")
-	got, err := boundPorts(dir)
+	b := &fakeBackend{log: &log, fw: &model.Firewall{}}
+	h := &fakeHairpin{log: &log, ports: map[string]bool{"veth1": true, "veth2": false}}
+	return &Firewall{backend: b, hairpin: h, log: zerolog.Nop(), procSys: procSys}, b, h, &log
+}
+
+// Observe is the backend's objects plus every bridge port's hairpin mode.
+func TestObserveAddsHairpinMode(t *testing.T) {
+	f, _, _, _ := newTestFirewall(t)
+	fw, err := f.Observe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[model.PortProto]bool{{Port: 8080, Proto: "tcp"}: true, {Port: 80, Proto: "tcp"}: true,
-		{Port: 53, Proto: "udp"}: true, {Port: 9000, Proto: "sctp"}: true}
-	if len(got) != len(want) {
-		t.Errorf("bound = %v, want %v", got, want)
+	want := map[string]string{model.SysctlHairpin("veth1"): "1", model.SysctlHairpin("veth2"): "0"}
+	if !reflect.DeepEqual(fw.Sysctls, want) {
+		t.Errorf("sysctls = %v, want %v", fw.Sysctls, want)
 	}
-	for k := range want {
-		if !got[k] {
-			t.Errorf("bound lacks %v: %v", k, got)
-		}
+}
+
+func TestSysctlsReadsTheKeysAsked(t *testing.T) {
+	f, _, _, _ := newTestFirewall(t)
+	got, err := f.Sysctls(context.Background(), []string{
+		model.SysctlIPForward, model.SysctlRouteLocalnet("br-x"), model.SysctlRouteLocalnet("br-gone"),
+		model.SysctlHairpin("veth1"), model.SysctlHairpin("veth-gone"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{model.SysctlIPForward: "0", model.SysctlRouteLocalnet("br-x"): "0", model.SysctlHairpin("veth1"): "1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Sysctls = %v, want %v", got, want)
+	}
+	if _, err := f.Sysctls(context.Background(), []string{"net.ipv4.conf.../x.route_localnet"}); err == nil {
+		t.Error("a key escaping /proc/sys accepted")
+	}
+}
+
+// Apply: the rules first, then the sysctls and hairpin mode (forwarding
+// never goes on before isolation is in place); nothing after a failed
+// restore.
+func TestApplyOrder(t *testing.T) {
+	f, b, h, log := newTestFirewall(t)
+	batch := &model.FirewallBatch{Project: "shop", Base: true, Sysctls: []model.Sysctl{
+		{Key: model.SysctlIPForward, Value: "1"},
+		{Key: model.SysctlHairpin("veth2"), Value: "1"},
+	}}
+	if err := f.Apply(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(*log, ","); got != "rules,hairpin" {
+		t.Errorf("calls %s, want rules,hairpin", got)
+	}
+	if v, _, _ := readSysctl(f.procSys, model.SysctlIPForward); v != "1" {
+		t.Errorf("ip_forward = %q after Apply", v)
+	}
+	if !h.ports["veth2"] {
+		t.Error("hairpin not set on veth2")
+	}
+
+	*log = nil
+	b.fail = true
+	batch.Sysctls = []model.Sysctl{{Key: model.SysctlRouteLocalnet("br-x"), Value: "1"}}
+	if err := f.Apply(context.Background(), batch); err == nil {
+		t.Fatal("failed restore not reported")
+	}
+	if v, _, _ := readSysctl(f.procSys, model.SysctlRouteLocalnet("br-x")); v != "0" {
+		t.Errorf("sysctl set although the rules failed")
+	}
+}
+
+func TestUnknownBackendIsRefused(t *testing.T) {
+	if _, err := New(Config{Backend: "pf"}); err == nil || !strings.Contains(err.Error(), `"pf"`) {
+		t.Errorf("New(pf) = %v", err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/netctl/netctl/actuators/files"
 	"github.com/netctl/netctl/actuators/firewall"
+	"github.com/netctl/netctl/actuators/hostfacts"
 	nlact "github.com/netctl/netctl/actuators/netlink"
 	"github.com/netctl/netctl/reconciler"
 	"github.com/netctl/netctl/spec"
@@ -108,10 +109,21 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		host.Close()
 		return nil, nil, err
 	}
-	fw, err := firewall.New(host, a.log)
+	// NETCTL_IPTABLES=nft|legacy overrides the iptables flavour the
+	// host's iptables command reports.
+	iptablesMode := os.Getenv("NETCTL_IPTABLES")
+	fw, err := firewall.New(firewall.Config{
+		IptablesMode: iptablesMode,
+		Host:         host,
+		Hairpin:      nlact.NewHairpin(host),
+		Log:          a.log,
+	})
 	if err != nil {
 		links.Close()
 		host.Close()
+		if iptablesMode != "" {
+			err = fmt.Errorf("NETCTL_IPTABLES=%q: %w", iptablesMode, err)
+		}
 		return nil, nil, err
 	}
 	resolv, _ := os.ReadFile(a.resolvConf)
@@ -122,12 +134,13 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		return nil, nil, err
 	}
 	r := &reconciler.Reconciler{
-		Links:    links,
-		Files:    files.New(a.root),
-		Firewall: fw,
-		Names:    a.names(),
-		Options:  reconciler.Options{Root: a.root, HostResolv: resolv, Node: a.node, LocalAddrs: local},
-		Log:      a.log,
+		Links:     links,
+		Files:     files.New(a.root),
+		Firewall:  fw,
+		HostFacts: hostfacts.New(host),
+		Names:     a.names(),
+		Options:   reconciler.Options{Root: a.root, HostResolv: resolv, Node: a.node, LocalAddrs: local},
+		Log:       a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
 		r.Workers = w

@@ -1,10 +1,13 @@
-package firewall
+package iptables
 
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/netctl/netctl/model"
 )
 
 // Tables netctl writes to, in the order a restore input lists them.
@@ -164,6 +167,54 @@ func splitArgs(s string) ([]string, error) {
 		args = append(args, cur.String())
 	}
 	return args, nil
+}
+
+// The checks below hold the objects' fields to what can go into a rule,
+// whatever the caller checked before: the restore input is a shell-free but
+// line-oriented format that a stray quote or newline would break.
+
+func checkProject(p string, shared bool) error {
+	if (shared && p == "") || model.IsLabel(p) {
+		return nil
+	}
+	return fmt.Errorf("project name %q cannot go into a rule", p)
+}
+
+func checkName(what, s string) error {
+	if model.IsLabel(s) {
+		return nil
+	}
+	return fmt.Errorf("%s name %q cannot go into a rule", what, s)
+}
+
+func checkBridge(s string) error {
+	if model.IsIfname(s) {
+		return nil
+	}
+	return fmt.Errorf("bridge name %q cannot go into a rule", s)
+}
+
+func checkProto(p string) error {
+	if model.IsProto(p) {
+		return nil
+	}
+	return fmt.Errorf("protocol %q is not tcp, udp or sctp", p)
+}
+
+func checkAddr(what string, a netip.Addr) error {
+	if a.Is4() {
+		return nil
+	}
+	return fmt.Errorf("%s %s is not an IPv4 address", what, a)
+}
+
+func checkAll(rules []rule) error {
+	for _, r := range rules {
+		if err := checkArgs(r.args); err != nil {
+			return fmt.Errorf("%s %s: %w", r.table, r.chain, err)
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

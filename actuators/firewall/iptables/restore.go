@@ -1,4 +1,4 @@
-package firewall
+package iptables
 
 import (
 	"fmt"
@@ -85,6 +85,11 @@ func (s *script) String() string {
 // against the observed rules: only what differs is written.
 func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 	s := newScript()
+	if b.Teardown {
+		// Everything goes: whatever else the batch says is moot.
+		teardown(s, o)
+		return s.String(), nil
+	}
 	d := o.dump
 	if b.Base {
 		writeBase(s, o)
@@ -141,49 +146,6 @@ func observedRules(d *dump, rules []rule) []*rule {
 		}
 	}
 	return out
-}
-
-// writeBase creates netctl's fixed chains that are missing, rewrites
-// NETCTL-FORWARD when it differs, and puts every jump from a built-in chain
-// back in place, exactly once (FORWARD's after DOCKER-USER's).
-func writeBase(s *script, o *observation) {
-	d := o.dump
-	for _, t := range tables {
-		for _, c := range baseChains[t] {
-			if !d.hasChain(t, c) {
-				s.declare(t, c)
-			}
-		}
-	}
-	if !d.hasChain(tableFilter, chainForward) || !sameRules(d.rules[tableFilter][chainForward], skeleton()) {
-		s.declare(tableFilter, chainForward)
-		for _, r := range skeleton() {
-			s.append(r)
-		}
-	}
-	for _, j := range baseJumps() {
-		if o.jumpCount(j) == 1 && (j.chain != "FORWARD" || o.forwardJumpPlaced()) {
-			continue
-		}
-		rules := d.rules[j.table][j.chain]
-		pos := 1
-		kept := 0
-		for i := range rules {
-			if rules[i].key() == j.rule.key() {
-				s.remove(&rules[i])
-				continue
-			}
-			kept++
-			if j.chain == "FORWARD" && rules[i].target() == dockerUser && pos == 1 {
-				pos = kept + 1
-			}
-		}
-		if j.chain == "FORWARD" {
-			s.insert(j.rule, pos)
-		} else {
-			s.append(j.rule)
-		}
-	}
 }
 
 // rewriteProject writes the project's complete set of ports and links

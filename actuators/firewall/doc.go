@@ -1,0 +1,54 @@
+// Package firewall is netctl's packet-filter actuator: the backend-neutral
+// layer between the reconciler and one firewall backend.
+//
+// The reconciler speaks in objects (model.Firewall): per-network isolation
+// and NAT (model.NetworkRules), published ports (model.PortRule), the
+// openings legacy links make (model.LinkRule), and netctl's fixed part
+// every project shares. A backend lays those objects out in its own
+// representation (actuators/firewall/iptables: chains of netctl's own;
+// nftables: a table of netctl's own) and is the only code that knows it.
+// This package holds what every backend shares:
+//
+//   - the choice of the backend (New, Config.Backend);
+//   - the sysctls the rules depend on (ip_forward, bridge-nf-call-iptables,
+//     route_localnet), read and written under /proc/sys;
+//   - hairpin mode, which the model carries as a host setting key
+//     (model.SysctlHairpin) but which is a bridge-port flag kept by the
+//     netlink actuator: this package only routes those keys to it (Hairpin);
+//   - the conntrack flush after a connectionless port changes target.
+//
+// # Adding a backend
+//
+// A backend is a package beside iptables that implements Backend in terms
+// of model types only (so this package can import it to choose it) and
+// gets a case in newBackend. The reconciler does not change: it sees one
+// Firewall whichever backend is behind it. What a backend must do:
+//
+//   - Observe reads all of netctl's rules of every project in one pass and
+//     returns them as objects: Networks, Ports and Links rebuilt from the
+//     marks on the rules (the persisted encodings of model/rulecomment.go:
+//     the host port picked for an ephemeral mapping is read back from
+//     there, so a backend must store and decode them exactly), each
+//     Damaged when some of its rules are missing; Stray, the rules in
+//     netctl's own chains or tables that belong to no object; BaseMissing,
+//     what is wrong with the fixed part; Installed, whether a teardown
+//     would remove anything; and Snapshot, the backend's own reading.
+//     Sysctls and HostPorts are left empty (this layer adds the hairpin
+//     mode, the reconciler the other sysctls and the host facts of
+//     actuators/hostfacts).
+//   - Apply carries out the rule part of a batch (Base, Networks,
+//     DropNetworks, Rewrite with the project's complete Ports and Links,
+//     Stray, Teardown) in one transaction, relative to batch.Observed (the
+//     Snapshot of its own Observe that the plan was made from; when it is
+//     nil or another backend's, Apply reads the rules first). It touches
+//     only the batch's project's objects, the shared default network's and
+//     the fixed part; a project's apply never rewrites another's rules.
+//     Flush and Sysctls are this layer's.
+//   - Neither keeps state between calls: everything Apply needs is in the
+//     batch.
+//
+// Switching a host from one backend to another (TOPOLOGY: "the next apply
+// removes them from the other backend") fits here too: Firewall would hold
+// the inactive backends, observe them alongside the active one, and apply a
+// Teardown batch to each that reports Installed.
+package firewall

@@ -1,0 +1,188 @@
+// Package iptables is netctl's iptables firewall backend
+// (firewall.Backend): it renders netctl's packet-filter objects
+// (model.Firewall) as iptables rules in chains of its own, observes them
+// with one iptables-save, and applies each reconcile's changes with one
+// iptables-restore --noflush (one transaction per table), of the flavour
+// (nft or legacy) the host's iptables command uses.
+//
+// It only ever edits netctl's own chains and its own jumps from the
+// built-in chains. The files follow the objects: base.go (the fixed chains
+// and jumps), network.go, port.go and link.go (each object's rules),
+// cleanup.go (the teardown once no project is left); parse.go and
+// observe.go read iptables-save back into objects, restore.go writes the
+// restore input, rule.go is the rule text itself.
+package iptables
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/netctl/netctl/model"
+)
+
+// Name is the backend's name.
+const Name = "iptables"
+
+// Config is what the backend needs from its caller.
+type Config struct {
+	// Mode is the iptables flavour, "nft" or "legacy"; "" asks the host's
+	// iptables command, as Docker does.
+	Mode string
+	Log  zerolog.Logger
+}
+
+// Backend is the iptables backend. It holds no state between calls: what
+// Observe read travels to Apply in the batch (model.FirewallBatch.Observed).
+type Backend struct {
+	log zerolog.Logger
+	// mode is the iptables flavour in use: "nft" or "legacy".
+	mode    string
+	save    string
+	restore string
+}
+
+// New finds the iptables tools of the flavour in use.
+func New(cfg Config) (*Backend, error) {
+	mode, err := detectMode(cfg.Mode)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{log: cfg.Log, mode: mode}
+	if b.save, err = flavourTool("iptables-save", mode); err != nil {
+		return nil, err
+	}
+	if b.restore, err = flavourTool("iptables-restore", mode); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Name implements firewall.Backend.
+func (b *Backend) Name() string { return Name }
+
+// Mode is the iptables flavour in use: "nft" or "legacy".
+func (b *Backend) Mode() string { return b.mode }
+
+var versionRE = regexp.MustCompile(`v[0-9]+\.[0-9]+(\.[0-9]+)?(\s+\((\w+)\))?`)
+
+// detectMode asks the host's iptables which flavour it is, as Docker does:
+// netctl's rules must live where the host's other tools look.
+func detectMode(override string) (string, error) {
+	switch override {
+	case "nft", "legacy":
+		return override, nil
+	case "":
+	default:
+		return "", fmt.Errorf("iptables flavour %q: want nft or legacy", override)
+	}
+	path, err := exec.LookPath("iptables")
+	if err != nil {
+		return "", fmt.Errorf("iptables not found (install the iptables package): %w", err)
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", path, err)
+	}
+	m := versionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return "", fmt.Errorf("%s --version: unexpected output %q", path, strings.TrimSpace(string(out)))
+	}
+	if m[3] == "nf_tables" {
+		return "nft", nil
+	}
+	return "legacy", nil
+}
+
+// flavourTool finds iptables-save/-restore of the flavour: the
+// iptables-<mode>-save name when installed, else the plain one.
+func flavourTool(base, mode string) (string, error) {
+	name := strings.Replace(base, "iptables-", "iptables-"+mode+"-", 1)
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	p, err := exec.LookPath(base)
+	if err != nil {
+		return "", fmt.Errorf("%s not found (install the iptables package): %w", base, err)
+	}
+	return p, nil
+}
+
+// Observe implements firewall.Backend: one iptables-save, sorted into
+// netctl's objects. The observation itself is the snapshot Apply gets back.
+func (b *Backend) Observe(ctx context.Context) (*model.Firewall, error) {
+	o, err := b.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return o.fw, nil
+}
+
+// observe reads every table with one iptables-save.
+func (b *Backend) observe(ctx context.Context) (*observation, error) {
+	start := time.Now()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.save)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %w: %s", b.save, err, strings.TrimSpace(stderr.String()))
+	}
+	d, err := parseSave(stdout.String())
+	if err != nil {
+		return nil, err
+	}
+	o := classify(d)
+	b.log.Debug().Str("mode", b.mode).Int("bytes", stdout.Len()).Dur("took", time.Since(start)).Msg("firewall observed")
+	return o, nil
+}
+
+// Apply implements firewall.Backend: one iptables-restore for the rules of
+// every table the batch touches, written against the observation the batch
+// was planned from (read afresh when the batch carries none of ours).
+func (b *Backend) Apply(ctx context.Context, batch *model.FirewallBatch) error {
+	o, ok := batch.Observed.(*observation)
+	if !ok || o == nil {
+		var err error
+		if o, err = b.observe(ctx); err != nil {
+			return err
+		}
+	}
+	input, err := buildScript(o, batch)
+	if err != nil {
+		return err
+	}
+	if input == "" {
+		return nil
+	}
+	return b.runRestore(ctx, input)
+}
+
+// restoreLineRE finds the failing line in iptables-restore's error.
+var restoreLineRE = regexp.MustCompile(`line ([0-9]+) failed`)
+
+func (b *Backend) runRestore(ctx context.Context, input string) error {
+	start := time.Now()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.restore, "-w", "10", "--noflush")
+	cmd.Stdin = strings.NewReader(input)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if m := restoreLineRE.FindStringSubmatch(msg); m != nil {
+			var n int
+			fmt.Sscan(m[1], &n)
+			if lines := strings.Split(input, "\n"); n >= 1 && n <= len(lines) {
+				msg += fmt.Sprintf(" (line %d: %s)", n, lines[n-1])
+			}
+		}
+		return fmt.Errorf("%s --noflush: %w: %s", b.restore, err, msg)
+	}
+	b.log.Debug().Int("lines", strings.Count(input, "\n")).Dur("took", time.Since(start)).Msg("firewall rules restored")
+	return nil
+}

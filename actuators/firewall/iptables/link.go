@@ -1,0 +1,41 @@
+package iptables
+
+import (
+	"strconv"
+
+	"github.com/netctl/netctl/model"
+)
+
+// linkRules renders a link's opening, both ways as Docker does (the
+// answers would pass as ESTABLISHED anyway).
+func linkRules(l *model.LinkRule) ([]rule, error) {
+	if err := checkProject(l.Project, false); err != nil {
+		return nil, err
+	}
+	for what, s := range map[string]string{"container": l.Container, "linked container": l.Target} {
+		if err := checkName(what, s); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkBridge(l.Bridge); err != nil {
+		return nil, err
+	}
+	if err := checkProto(l.Proto); err != nil {
+		return nil, err
+	}
+	if err := checkAddr("link source", l.Src); err != nil {
+		return nil, err
+	}
+	if err := checkAddr("link destination", l.Dst); err != nil {
+		return nil, err
+	}
+	chain, c, port := projectChain(l.Project), model.EncodeLinkComment(l), strconv.Itoa(int(l.Port))
+	src, dst := l.Src.String()+"/32", l.Dst.String()+"/32"
+	rules := []rule{
+		r(tableFilter, chain, append([]string{"-s", src, "-d", dst, "-i", l.Bridge, "-o", l.Bridge, "-p", l.Proto},
+			withComment(c, "-m", l.Proto, "--dport", port, "-j", "ACCEPT")...)...),
+		r(tableFilter, chain, append([]string{"-s", dst, "-d", src, "-i", l.Bridge, "-o", l.Bridge, "-p", l.Proto},
+			withComment(c, "-m", l.Proto, "--sport", port, "-j", "ACCEPT")...)...),
+	}
+	return rules, checkAll(rules)
+}

@@ -1,0 +1,197 @@
+package iptables
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/netctl/netctl/model"
+)
+
+// observation is a dump sorted into netctl's objects: what Observe reports
+// and what Apply needs to change the rules without reading them again.
+type observation struct {
+	dump     *dump
+	fw       *model.Firewall
+	networks map[string][]rule // by network ID: the rules carrying its mark
+	stray    map[string][]rule // by owner ("" for the shared chains)
+}
+
+// classify sorts a dump's netctl rules into objects, checks each object's
+// rules against what it renders to (a missing rule marks it damaged, an
+// unexpected one is stray) and checks the fixed chains and jumps.
+func classify(d *dump) *observation {
+	o := &observation{
+		dump:     d,
+		fw:       model.NewFirewall(),
+		networks: map[string][]rule{},
+		stray:    map[string][]rule{},
+	}
+	// Project chains are named by a hash; the jumps to them and the
+	// marks of their rules tell whose they are.
+	chainOwner := map[string]string{}
+	addStray := func(owner string, r rule) { o.stray[owner] = append(o.stray[owner], r) }
+	owned := map[*rule]bool{} // rules of project chains that belong to a port or link
+	portLines := map[string][]rule{}
+	linkLines := map[string][]rule{}
+
+	for _, table := range tables {
+		for _, chain := range sortedKeys(d.rules[table]) {
+			rules := d.rules[table][chain]
+			if !isOurChain(chain) {
+				continue // netctl's jumps there are checked with the base
+			}
+			switch {
+			case chain == chainForward:
+				// Checked as a whole with the base.
+			case networkChains[table+" "+chain]:
+				for _, r := range rules {
+					n, ok := model.DecodeNetworkComment(r.comment())
+					if !ok {
+						addStray(commentOwner(r.comment()), r)
+						continue
+					}
+					if prev := o.fw.Networks[n.ID()]; prev == nil {
+						o.fw.Networks[n.ID()] = n
+					} else if !prev.Equal(n) {
+						// Rules of one network with two different marks: keep
+						// the first; the others don't render from it and
+						// turn up as stray below.
+						n = prev
+					}
+					o.networks[n.ID()] = append(o.networks[n.ID()], r)
+				}
+			case chain == projectJumpChain[table]:
+				for _, r := range rules {
+					project, ok := model.DecodeProjectComment(r.comment())
+					if !ok || r.key() != projectJump(table, project).key() {
+						addStray("", r)
+						continue
+					}
+					chainOwner[projectChain(project)] = project
+				}
+			case strings.HasPrefix(chain, projectChainPrefix):
+				for i := range rules {
+					r := rules[i]
+					if _, ok := model.RuleCommentOwner(r.comment()); !ok {
+						continue
+					}
+					if p, ok := model.DecodePortComment(r.comment()); ok && projectChain(p.Project) == chain {
+						owned[&rules[i]] = true
+						chainOwner[chain] = p.Project
+						if prev := o.fw.Ports[p.Key()]; prev == nil {
+							o.fw.Ports[p.Key()] = p
+						} else if prev.String() != p.String() || prev.Container != p.Container {
+							p = prev
+						}
+						portLines[p.Key()] = append(portLines[p.Key()], r)
+						continue
+					}
+					if l, ok := model.DecodeLinkComment(r.comment()); ok && projectChain(l.Project) == chain {
+						owned[&rules[i]] = true
+						chainOwner[chain] = l.Project
+						if o.fw.Links[l.Key()] == nil {
+							o.fw.Links[l.Key()] = l
+						}
+						linkLines[l.Key()] = append(linkLines[l.Key()], r)
+					}
+				}
+			}
+		}
+	}
+
+	// Whatever else is in a project chain is stray.
+	for _, table := range tables {
+		for _, chain := range sortedKeys(d.rules[table]) {
+			rules := d.rules[table][chain]
+			if !strings.HasPrefix(chain, projectChainPrefix) {
+				continue
+			}
+			owner, known := chainOwner[chain]
+			for i := range rules {
+				if !known || !owned[&rules[i]] {
+					addStray(owner, rules[i])
+				}
+			}
+		}
+	}
+
+	// An object is damaged when one of the rules it renders to is missing;
+	// the rules carrying its mark that it does not render to are stray.
+	check := func(owner string, want []rule, renderErr error, have []rule) bool {
+		damaged, extra := compare(want, have, renderErr)
+		for _, r := range extra {
+			addStray(owner, r)
+		}
+		return damaged
+	}
+	for id, rules := range o.networks {
+		n := o.fw.Networks[id]
+		want, err := networkRules(n)
+		n.Damaged = check(n.Project, want, err, rules)
+	}
+	for key, rules := range portLines {
+		p := o.fw.Ports[key]
+		want, err := portRules(p)
+		p.Damaged = check(p.Project, want, err, rules)
+	}
+	for key, rules := range linkLines {
+		l := o.fw.Links[key]
+		want, err := linkRules(l)
+		l.Damaged = check(l.Project, want, err, rules)
+	}
+	for owner, rules := range o.stray {
+		for _, r := range rules {
+			o.fw.Stray[owner] = append(o.fw.Stray[owner], fmt.Sprintf("%s -A %s %s", r.table, r.chain, r.raw))
+		}
+		sort.Strings(o.fw.Stray[owner])
+	}
+	o.fw.BaseMissing = o.checkBase()
+	o.fw.Installed = o.installed()
+	o.fw.Snapshot = o
+	return o
+}
+
+// Backend implements model.FirewallSnapshot: an observation is the
+// snapshot Apply gets back.
+func (o *observation) Backend() string { return Name }
+
+// commentOwner is the project a netctl comment names, "" for anything else.
+func commentOwner(comment string) string {
+	project, _ := model.RuleCommentOwner(comment)
+	return project
+}
+
+// compare matches an object's observed rules with the ones it renders to:
+// damaged when one is missing; the observed ones left over are returned.
+func compare(want, have []rule, renderErr error) (damaged bool, extra []rule) {
+	if renderErr != nil {
+		return true, have
+	}
+	missing, extra := matchRules(want, have)
+	return len(missing) > 0, extra
+}
+
+// matchRules pairs wanted rules with observed ones, counting duplicates:
+// missing are the wanted rules nothing observed matches (in want's order),
+// extra the observed rules nothing wanted matches.
+func matchRules[H interface{ key() string }](want []rule, have []H) (missing []rule, extra []H) {
+	left := map[string]int{}
+	for _, r := range want {
+		left[r.key()]++
+	}
+	for _, r := range have {
+		if left[r.key()] > 0 {
+			left[r.key()]--
+			continue
+		}
+		extra = append(extra, r)
+	}
+	for _, r := range want {
+		if left[r.key()] > 0 {
+			left[r.key()]--
+			missing = append(missing, r)
+		}
+	}
+	return missing, extra
+}

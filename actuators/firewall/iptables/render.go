@@ -1,0 +1,88 @@
+package iptables
+
+import (
+	"strings"
+
+	"github.com/netctl/netctl/model"
+)
+
+// Render shows a firewall's objects the way iptables-save would show
+// netctl's part of the rules once they are in place: the fixed chains, and
+// every network's, port's and link's rules. Used for golden tests and
+// documentation.
+func Render(fw *model.Firewall) (string, error) {
+	byTable := map[string]map[string][]rule{}
+	add := func(rs []rule) {
+		for _, r := range rs {
+			if byTable[r.table] == nil {
+				byTable[r.table] = map[string][]rule{}
+			}
+			byTable[r.table][r.chain] = append(byTable[r.table][r.chain], r)
+		}
+	}
+	for _, j := range baseJumps() {
+		add([]rule{j.rule})
+	}
+	add(skeleton())
+	for _, id := range sortedKeys(fw.Networks) {
+		rs, err := networkRules(fw.Networks[id])
+		if err != nil {
+			return "", err
+		}
+		add(rs)
+	}
+	projects := map[string]bool{}
+	for _, key := range sortedKeys(fw.Ports) {
+		p := fw.Ports[key]
+		rs, err := portRules(p)
+		if err != nil {
+			return "", err
+		}
+		add(rs)
+		projects[p.Project] = true
+	}
+	for _, key := range sortedKeys(fw.Links) {
+		l := fw.Links[key]
+		rs, err := linkRules(l)
+		if err != nil {
+			return "", err
+		}
+		add(rs)
+		projects[l.Project] = true
+	}
+	for _, p := range sortedKeys(projects) {
+		for _, t := range tables {
+			if len(byTable[t][projectChain(p)]) > 0 {
+				add([]rule{projectJump(t, p)})
+			}
+		}
+	}
+	var b strings.Builder
+	builtin := map[string][]string{
+		tableRaw:    {"PREROUTING", "OUTPUT"},
+		tableNAT:    {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
+		tableFilter: {"INPUT", "FORWARD", "OUTPUT"},
+	}
+	for _, t := range tables {
+		b.WriteString("*" + t + "\n")
+		for _, c := range builtin[t] {
+			b.WriteString(":" + c + " ACCEPT [0:0]\n")
+		}
+		var own []string
+		for c := range byTable[t] {
+			if isOurChain(c) {
+				own = append(own, c)
+			}
+		}
+		for _, c := range sortedStrings(own) {
+			b.WriteString(":" + c + " - [0:0]\n")
+		}
+		for _, c := range append(builtin[t], sortedStrings(own)...) {
+			for _, r := range byTable[t][c] {
+				b.WriteString("-A " + c + " " + r.spec() + "\n")
+			}
+		}
+		b.WriteString("COMMIT\n")
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,83 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/netctl/netctl/model"
+)
+
+// The files below /proc/sys/net and /proc/thread-self/net show the network
+// namespace of the thread that opens them. netctl runs in the host
+// namespace and only ever leaves it on threads locked for the purpose, so
+// any other goroutine sees the host's.
+
+// sysctlPath maps a sysctl key to its file. Interface names may hold dots,
+// so "net.ipv4.conf.<if>.<name>" is split around the interface.
+func sysctlPath(procSys, key string) (string, error) {
+	if rest, ok := strings.CutPrefix(key, "net.ipv4.conf."); ok {
+		i := strings.LastIndexByte(rest, '.')
+		if i <= 0 {
+			return "", fmt.Errorf("sysctl %q: no interface", key)
+		}
+		ifname, name := rest[:i], rest[i+1:]
+		if !model.IsIfname(ifname) {
+			return "", fmt.Errorf("sysctl %q: bad interface name %q", key, ifname)
+		}
+		return filepath.Join(procSys, "net", "ipv4", "conf", ifname, name), nil
+	}
+	if strings.ContainsAny(key, "/\x00") || strings.Contains(key, "..") {
+		return "", fmt.Errorf("sysctl %q: bad key", key)
+	}
+	return filepath.Join(procSys, strings.ReplaceAll(key, ".", "/")), nil
+}
+
+// readSysctl returns a sysctl's value; ok is false when it does not exist.
+func readSysctl(procSys, key string) (string, bool, error) {
+	path, err := sysctlPath(procSys, key)
+	if err != nil {
+		return "", false, err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("sysctl %s: %w", key, err)
+	}
+	return strings.TrimSpace(string(b)), true, nil
+}
+
+func writeSysctl(procSys, key, value string) error {
+	path, err := sysctlPath(procSys, key)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) && key == "net.bridge.bridge-nf-call-iptables" {
+		// As Docker does: the module that hands bridged traffic to
+		// iptables may not be loaded yet.
+		if out, merr := exec.Command("modprobe", "br_netfilter").CombinedOutput(); merr != nil {
+			return fmt.Errorf("sysctl %s does not exist and modprobe br_netfilter failed (%v: %s): icc: false needs the module",
+				key, merr, strings.TrimSpace(string(out)))
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sysctl %s does not exist", key)
+	}
+	if err != nil {
+		return fmt.Errorf("sysctl %s: %w", key, err)
+	}
+	_, werr := f.WriteString(value)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		return fmt.Errorf("sysctl %s = %s: %w", key, value, err)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package netlink
+
+import (
+	"context"
+	"testing"
+)
+
+// Hairpin mode is read from and set on the sandbox host's bridge ports,
+// and only on bridge ports.
+func TestHairpin(t *testing.T) {
+	s := newSandbox(t)
+	s.mustIn(s.hostPath, "ip", "link", "add", "br-hp", "type", "bridge")
+	s.mustIn(s.hostPath, "ip", "link", "add", "hp-a", "type", "veth", "peer", "name", "hp-b")
+	s.mustIn(s.hostPath, "ip", "link", "set", "hp-a", "master", "br-hp")
+	ns, _, err := openNetns(s.hostPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	h := NewHairpin(ns)
+	ctx := context.Background()
+
+	got, err := h.Hairpins(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on, ok := got["hp-a"]; !ok || on || len(got) != 1 {
+		t.Errorf("hairpins = %v, want hp-a off and nothing else", got)
+	}
+	if err := h.SetHairpin(ctx, map[string]bool{"hp-a": true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = h.Hairpins(ctx); err != nil || !got["hp-a"] {
+		t.Errorf("after SetHairpin: %v, %v", got, err)
+	}
+	if err := h.SetHairpin(ctx, map[string]bool{"absent0": true}); err == nil {
+		t.Error("hairpin on a missing port accepted")
+	}
+}

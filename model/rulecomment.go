@@ -1,0 +1,164 @@
+package model
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Rule comments mark netctl's packet-filter rules and carry the object each
+// rule is built from. They are a persisted encoding: observation reads them
+// back from live hosts to rebuild the networks, published ports (including
+// the host port picked for a range or ephemeral mapping, which lives
+// nowhere else) and links, and to tell netctl's rules from anybody else's.
+//
+// COMPATIBILITY: hosts running an older netctl carry these exact texts.
+// Never change what an Encode function writes or stop accepting what a
+// Decode function accepts; a new form may only be added beside the old one
+// (decode both, encode the new one once every supported version decodes
+// it). The golden tests in rulecomment_test.go hold the texts of live
+// hosts. Display strings (PortRule.String, plan details) are separate and
+// free to change.
+//
+// Every text is made of names the spec checked (DNS labels, interface
+// names), addresses, ports, protocols and the fixed words below: no quote,
+// backslash or newline, and at most a few dozen bytes, within xt_comment's
+// 255 and nftables' 128.
+
+// RuleCommentBase marks netctl's fixed chains and the jumps into them from
+// the built-in chains, which belong to no project.
+const RuleCommentBase = "netctl"
+
+// ruleCommentPrefix starts every comment that names a project.
+const ruleCommentPrefix = RuleCommentBase + ":"
+
+// EncodeProjectComment marks what belongs to a project as a whole (the jump
+// to its own chain): "netctl:shop".
+func EncodeProjectComment(project string) string {
+	return ruleCommentPrefix + project
+}
+
+// DecodeProjectComment is the inverse of EncodeProjectComment.
+func DecodeProjectComment(c string) (project string, ok bool) {
+	project, ok = strings.CutPrefix(c, ruleCommentPrefix)
+	if !ok || !IsLabel(project) {
+		return "", false
+	}
+	return project, true
+}
+
+// RuleCommentOwner is the project a netctl comment of any kind names: ""
+// and false for the base comment, a foreign comment, or one whose project
+// is not a name netctl would write.
+func RuleCommentOwner(c string) (project string, ok bool) {
+	rest, ok := strings.CutPrefix(c, ruleCommentPrefix)
+	if !ok {
+		return "", false
+	}
+	project, _, _ = strings.Cut(rest, ":")
+	if !IsLabel(project) {
+		return "", false
+	}
+	return project, true
+}
+
+// EncodeNetworkComment marks a network's rules with what they are built
+// from: "netctl:shop:backend br-1a2b 172.18.0.0/16[ internal][ no-icc]"
+// ("netctl::bridge ..." for the shared default network).
+func EncodeNetworkComment(n *NetworkRules) string {
+	c := fmt.Sprintf("%s%s:%s %s %s", ruleCommentPrefix, n.Project, n.Name, n.Bridge, n.Subnet)
+	if n.Internal {
+		c += " internal"
+	}
+	if !n.ICC {
+		c += " no-icc"
+	}
+	return c
+}
+
+var networkCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]*):([A-Za-z0-9-]+) ([A-Za-z0-9_.-]+) ([0-9./]+)( internal)?( no-icc)?$`)
+
+// DecodeNetworkComment is the inverse of EncodeNetworkComment; Damaged is
+// left false.
+func DecodeNetworkComment(c string) (*NetworkRules, bool) {
+	m := networkCommentRE.FindStringSubmatch(c)
+	if m == nil {
+		return nil, false
+	}
+	subnet, err := netip.ParsePrefix(m[4])
+	if err != nil || !subnet.Addr().Is4() {
+		return nil, false
+	}
+	n := &NetworkRules{Project: m[1], Name: m[2], Bridge: m[3], Subnet: subnet, Internal: m[5] != "", ICC: m[6] == ""}
+	if (n.Project == "") != (n.Name == DefaultNetwork) {
+		return nil, false
+	}
+	return n, true
+}
+
+// EncodePortComment marks a published port's rules with the mapping:
+// "netctl:shop:web 0.0.0.0:8080->172.18.0.2:5000/tcp" (0.0.0.0: every
+// host address). It is where the host port picked for a range or
+// ephemeral mapping is read back from.
+func EncodePortComment(p *PortRule) string {
+	hostIP := "0.0.0.0"
+	if p.HostIP.IsValid() {
+		hostIP = p.HostIP.String()
+	}
+	return fmt.Sprintf("%s%s:%s %s:%d->%s:%d/%s", ruleCommentPrefix, p.Project, p.Container,
+		hostIP, p.HostPort, p.Target, p.ContainerPort, p.Proto)
+}
+
+var portCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) ([0-9.]+):([0-9]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp)$`)
+
+// DecodePortComment is the inverse of EncodePortComment; Damaged is left
+// false.
+func DecodePortComment(c string) (*PortRule, bool) {
+	m := portCommentRE.FindStringSubmatch(c)
+	if m == nil {
+		return nil, false
+	}
+	hostIP, err1 := netip.ParseAddr(m[3])
+	target, err2 := netip.ParseAddr(m[5])
+	hp, err3 := strconv.ParseUint(m[4], 10, 16)
+	cp, err4 := strconv.ParseUint(m[6], 10, 16)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !hostIP.Is4() || !target.Is4() || hp == 0 || cp == 0 {
+		return nil, false
+	}
+	if hostIP.IsUnspecified() {
+		hostIP = netip.Addr{}
+	}
+	return &PortRule{
+		Project: m[1], Container: m[2], Target: target,
+		Port: Port{HostIP: hostIP, HostPort: uint16(hp), ContainerPort: uint16(cp), Proto: m[7]},
+	}, true
+}
+
+// EncodeLinkComment marks a link's rules with the opening:
+// "netctl:shop:web link db 172.18.0.3->172.18.0.2:5432/tcp br-1a2b"
+// (the linking container, the linked one, source, destination and port,
+// bridge).
+func EncodeLinkComment(l *LinkRule) string {
+	return fmt.Sprintf("%s%s:%s link %s %s->%s:%d/%s %s", ruleCommentPrefix, l.Project, l.Container, l.Target,
+		l.Src, l.Dst, l.Port, l.Proto, l.Bridge)
+}
+
+var linkCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9.]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+
+// DecodeLinkComment is the inverse of EncodeLinkComment; Damaged is left
+// false.
+func DecodeLinkComment(c string) (*LinkRule, bool) {
+	m := linkCommentRE.FindStringSubmatch(c)
+	if m == nil {
+		return nil, false
+	}
+	src, err1 := netip.ParseAddr(m[4])
+	dst, err2 := netip.ParseAddr(m[5])
+	port, err3 := strconv.ParseUint(m[6], 10, 16)
+	if err1 != nil || err2 != nil || err3 != nil || !src.Is4() || !dst.Is4() || port == 0 {
+		return nil, false
+	}
+	return &LinkRule{Project: m[1], Container: m[2], Target: m[3], Src: src, Dst: dst, Port: uint16(port), Proto: m[7], Bridge: m[8]}, true
+}
