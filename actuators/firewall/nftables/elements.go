@@ -101,14 +101,14 @@ func desire(objs objects) (*needs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", id, err)
 		}
-		add(networkMark(n), els)
+		add(model.EncodeNetworkComment(n), els)
 		if !n.Internal {
 			masq = append(masq, n)
 		}
 	}
 	for _, cover := range coverSubnets(masq) {
 		for _, n := range cover.networks {
-			add(networkMark(n), []element{subnetElement(cover.prefix)})
+			add(model.EncodeNetworkComment(n), []element{subnetElement(cover.prefix)})
 		}
 	}
 	for _, key := range sortedKeys(objs.ports) {
@@ -117,7 +117,7 @@ func desire(objs objects) (*needs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("port %s: %w", key, err)
 		}
-		add(portMark(p), els)
+		add(model.EncodePortComment(p), els)
 	}
 	for _, key := range sortedKeys(objs.links) {
 		l := objs.links[key]
@@ -125,7 +125,7 @@ func desire(objs objects) (*needs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("link %s: %w", key, err)
 		}
-		add(linkMark(l), els)
+		add(model.EncodeLinkComment(l), els)
 	}
 	for _, n := range ns.byID {
 		sort.Strings(n.owners)
@@ -194,7 +194,7 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
 		return nil, fmt.Errorf("subnet %s is not IPv4", n.Subnet)
 	}
-	if err := checkMark(networkMark(n)); err != nil {
+	if err := checkMark(model.EncodeNetworkComment(n)); err != nil {
 		return nil, err
 	}
 	br := ifnameBytes(n.Bridge)
@@ -254,7 +254,7 @@ func portElements(p *model.PortRule) ([]element, error) {
 	if p.HostPort == 0 || p.ContainerPort == 0 {
 		return nil, fmt.Errorf("no host or container port")
 	}
-	if err := checkMark(portMark(p)); err != nil {
+	if err := checkMark(model.EncodePortComment(p)); err != nil {
 		return nil, err
 	}
 	target := cat(addr(p.Target), port(p.ContainerPort))
@@ -292,7 +292,7 @@ func linkElements(l *model.LinkRule) ([]element, error) {
 	if l.Port == 0 {
 		return nil, fmt.Errorf("no port")
 	}
-	if err := checkMark(linkMark(l)); err != nil {
+	if err := checkMark(model.EncodeLinkComment(l)); err != nil {
 		return nil, err
 	}
 	return []element{{set: setLinks, key: cat(ifnameBytes(l.Bridge), addr(l.Src), addr(l.Dst), protoKey(proto), port(l.Port))}}, nil
@@ -412,4 +412,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// maxMark bounds a mark (an element's comment): the kernel keeps at most
+// 256 bytes of user data per element, and the comment takes 3 of them
+// (type, length, NUL).
+const maxMark = 253
+
+// commentOwner is the project an element's comment names: "" for the
+// shared default network and for anything that is not netctl's mark.
+func commentOwner(c string) string {
+	project, _ := model.RuleCommentOwner(c)
+	return project
 }

@@ -65,6 +65,32 @@ func (b *Backend) Available() error {
 // Name implements firewall.Backend.
 func (b *Backend) Name() string { return Name }
 
+// Observe implements firewall.Backend: one reading of netctl's table,
+// sorted into objects, with the reading as the snapshot Apply works from.
+func (b *Backend) Observe(ctx context.Context) (*model.Firewall, error) {
+	s, err := b.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.fw.Installed = s.installed()
+	s.fw.Snapshot = s
+	return s.fw, nil
+}
+
+// Apply implements firewall.Backend: the rule part of the batch in one
+// transaction, relative to the batch's snapshot when it is one of ours,
+// else to a fresh reading.
+func (b *Backend) Apply(ctx context.Context, batch *model.FirewallBatch) error {
+	s, ok := batch.Observed.(*state)
+	if !ok || s == nil {
+		var err error
+		if s, err = b.observe(ctx); err != nil {
+			return err
+		}
+	}
+	return b.apply(ctx, s, batch)
+}
+
 // observe reads the table and sorts it into objects.
 func (b *Backend) observe(ctx context.Context) (*state, error) {
 	if err := ctx.Err(); err != nil {

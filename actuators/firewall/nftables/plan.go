@@ -32,7 +32,7 @@ func plan(s *state, b *model.FirewallBatch) (*txn, error) {
 	if b.Project != "" && !model.IsLabel(b.Project) {
 		return nil, fmt.Errorf("project name %q cannot go into a set", b.Project)
 	}
-	if batchTeardown(b) {
+	if b.Teardown {
 		return &txn{deleteTable: s.installed()}, nil
 	}
 	objs, err := afterBatch(s.objs, b)
@@ -152,13 +152,13 @@ func newScope(b *model.FirewallBatch) scope {
 
 // in reports whether the object a mark names is the batch's to change.
 func (sc scope) in(mark string) bool {
-	if n, ok := parseNetworkMark(mark); ok {
+	if n, ok := model.DecodeNetworkComment(mark); ok {
 		return sc.networks[n.ID()]
 	}
-	if p, ok := parsePortMark(mark); ok {
+	if p, ok := model.DecodePortComment(mark); ok {
 		return sc.b.Rewrite && p.Project == sc.b.Project
 	}
-	if l, ok := parseLinkMark(mark); ok {
+	if l, ok := model.DecodeLinkComment(mark); ok {
 		return sc.b.Rewrite && l.Project == sc.b.Project
 	}
 	return false
@@ -179,6 +179,6 @@ func (sc scope) stray(comment string) bool {
 	if !sc.b.Stray {
 		return false
 	}
-	owner := markOwner(comment)
+	owner := commentOwner(comment)
 	return owner == "" || owner == sc.b.Project
 }

@@ -92,7 +92,7 @@ func classify(r *reading) *state {
 		if n != nil && n.el.value() == el.value() && n.ownedBy(el.comment) {
 			continue
 		}
-		owner := markOwner(el.comment)
+		owner := commentOwner(el.comment)
 		s.fw.Stray[owner] = append(s.fw.Stray[owner], fmt.Sprintf("set %s: element %s", el.set, formatElement(el)))
 	}
 	for _, f := range s.foreign {
@@ -194,19 +194,19 @@ func (s *state) rebuildObjects() {
 // addObject adds the object a mark names to objs, unless objs has one
 // under its key already or its elements cannot be built.
 func addObject(objs objects, mark string) {
-	if n, ok := parseNetworkMark(mark); ok {
+	if n, ok := model.DecodeNetworkComment(mark); ok {
 		if _, err := networkElements(n); err == nil && objs.networks[n.ID()] == nil {
 			objs.networks[n.ID()] = n
 		}
 		return
 	}
-	if p, ok := parsePortMark(mark); ok {
+	if p, ok := model.DecodePortComment(mark); ok {
 		if _, err := portElements(p); err == nil && objs.ports[p.Key()] == nil {
 			objs.ports[p.Key()] = p
 		}
 		return
 	}
-	if l, ok := parseLinkMark(mark); ok {
+	if l, ok := model.DecodeLinkComment(mark); ok {
 		if _, err := linkElements(l); err == nil && objs.links[l.Key()] == nil {
 			objs.links[l.Key()] = l
 		}
@@ -233,18 +233,18 @@ func (s *state) needs() *needs {
 }
 
 func (s *state) setDamaged(mark string) {
-	if n, ok := parseNetworkMark(mark); ok {
-		if o := s.objs.networks[n.ID()]; o != nil && networkMark(o) == mark {
+	if n, ok := model.DecodeNetworkComment(mark); ok {
+		if o := s.objs.networks[n.ID()]; o != nil && model.EncodeNetworkComment(o) == mark {
 			o.Damaged = true
 		}
 	}
-	if p, ok := parsePortMark(mark); ok {
-		if o := s.objs.ports[p.Key()]; o != nil && portMark(o) == mark {
+	if p, ok := model.DecodePortComment(mark); ok {
+		if o := s.objs.ports[p.Key()]; o != nil && model.EncodePortComment(o) == mark {
 			o.Damaged = true
 		}
 	}
-	if l, ok := parseLinkMark(mark); ok {
-		if o := s.objs.links[l.Key()]; o != nil && linkMark(o) == mark {
+	if l, ok := model.DecodeLinkComment(mark); ok {
+		if o := s.objs.links[l.Key()]; o != nil && model.EncodeLinkComment(o) == mark {
 			o.Damaged = true
 		}
 	}
