@@ -74,10 +74,20 @@ deb: man completions
 	BUILD=$(BUILD) NETCTL_BIN=$(BIN) NETCTL_CONVERT_BIN=$(CONVERT_BIN) VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) \
 		$(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(BUILD)/netctl_$(VERSION)_$(DEB_ARCH).deb
 
+# The integration tests whose outcome depends on the firewall backend: after
+# the full run (auto: iptables where installed), they run again on nftables
+# and, where installed, on iptables-legacy. Tests of one backend in
+# particular (coexistence, switching, legacy) pin it themselves and run once.
+FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall)$$
+
 # Unit and integration tests in one run. -race also builds the netctl binary
 # the integration tests exec with -race (internal/sandbox does that).
 test:
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 40m $(TESTFLAGS) ./...
+	NETCTL_FIREWALL=nftables $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/
+	if command -v iptables-legacy >/dev/null 2>&1; then \
+		NETCTL_FIREWALL=iptables NETCTL_IPTABLES=legacy $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/; \
+	fi
 
 # `go run pkg@version` builds staticcheck outside this module: no go.mod
 # changes.

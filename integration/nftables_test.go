@@ -17,7 +17,7 @@ import (
 // netctl with: iptables-save, or nft's listing of the whole ruleset.
 func firewallRules(t *testing.T, h *sandbox.Host) string {
 	t.Helper()
-	argv := []string{sandbox.IptablesSave()}
+	argv := []string{sandbox.Iptables("iptables-save")}
 	if sandbox.Firewall() == "nftables" {
 		argv = []string{"nft", "list", "ruleset"}
 	}
@@ -264,4 +264,145 @@ func TestAutoWithoutIptables(t *testing.T) {
 	if r := netctl("down", "-f", file); r.Code != 0 {
 		t.Errorf("down: %s", r)
 	}
+}
+
+// netctl only ever writes its own table: other tables (hand-made, or
+// iptables-nft's with Docker's chains) survive apply and down unchanged;
+// drift in netctl's table is reported by diff and repaired by apply.
+func TestNftablesCoexistenceAndRepair(t *testing.T) {
+	t.Setenv("NETCTL_FIREWALL", "nftables")
+	h := sandbox.New(t)
+	out := outside(t, h)
+	for _, cmd := range [][]string{
+		{"nft", "add table inet filter"},
+		{"nft", "add chain inet filter input { type filter hook input priority 0; policy accept; }"},
+		{"nft", "add rule inet filter input tcp dport 22 counter accept comment \"hand made\""},
+		{"iptables", "-N", "DOCKER-USER"},
+		{"iptables", "-A", "FORWARD", "-j", "DOCKER-USER"},
+		{"iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "10.8.8.0/24", "-j", "MASQUERADE"},
+	} {
+		if r := h.InHost(cmd...); r.Code != 0 {
+			t.Fatalf("%v: %s", cmd, r)
+		}
+	}
+	foreign := func() string {
+		r := h.InHost("nft", "--stateless", "list", "ruleset")
+		if r.Code != 0 {
+			t.Fatalf("nft list ruleset: %s", r)
+		}
+		s := r.Stdout
+		if i := strings.Index(s, "table inet netctl {"); i >= 0 {
+			end := strings.Index(s[i:], "\n}\n")
+			s = s[:i] + s[i+end+3:]
+		}
+		return s
+	}
+	before := foreign()
+
+	file := h.WriteFile(t, "co.yaml", "name: co\ncontainers:\n  web:\n    ports: [\"8080:80\"]\n")
+	h.MustNetctl(t, "apply", "-f", file)
+	serve(t, h.ContainerNetns("co", "web"), "tcp", 80, "web")
+	expectServed(t, "published", out, "tcp", "10.250.0.1:8080", "web")
+	if got := foreign(); got != before {
+		t.Errorf("apply changed other tables:\n%s", diffLines(before, got))
+	}
+
+	for _, drift := range []struct {
+		name   string
+		cmd    []string
+		report string
+	}{
+		{"deleted table", []string{"nft", "delete table inet netctl"}, "table inet netctl missing"},
+		{"flushed forward chain", []string{"nft", "flush chain inet netctl forward"}, "chain forward: rules differ"},
+		{"deleted port element", []string{"nft", "delete element inet netctl ports-any { tcp . 8080 }"}, "firewall web 0.0.0.0:8080/tcp: rules missing"},
+		{"stray element", []string{"nft", "add element inet netctl bridges { \"docker0\" }"}, `set bridges: element "docker0"`},
+		{"flushed bridges", []string{"nft", "flush set inet netctl bridges"}, "firewall bridge (shared): rules missing"},
+		{"hand-made chain", []string{"nft", "add chain inet netctl mine"}, "chain mine is not netctl's"},
+	} {
+		if r := h.InHost(drift.cmd...); r.Code != 0 {
+			t.Fatalf("%s: %s", drift.name, r)
+		}
+		r := h.Netctl("diff", "-f", file)
+		if r.Code != 2 || !strings.Contains(r.Stdout, drift.report) {
+			t.Errorf("%s: diff exit %d, want 2 and %q:\n%s", drift.name, r.Code, drift.report, r.Stdout)
+		}
+		h.MustNetctl(t, "apply", "-f", file)
+		if r := h.Netctl("diff", "-f", file); r.Code != 0 {
+			t.Errorf("%s: not repaired by apply:\n%s", drift.name, r)
+		}
+		expectServed(t, drift.name+" repaired", out, "tcp", "10.250.0.1:8080", "web")
+	}
+
+	h.MustNetctl(t, "down", "-f", file)
+	h.MustNetctl(t, "prune")
+	if got := foreign(); got != before {
+		t.Errorf("down changed other tables:\n%s", diffLines(before, got))
+	}
+	if nft := nftTable(h, "inet", "netctl"); nft != "" {
+		t.Errorf("netctl's table left after down and prune:\n%s", nft)
+	}
+}
+
+// When another table drops forwarded traffic by default (Docker sets
+// iptables' FORWARD policy to DROP), netctl's accepts cannot overrule it:
+// apply says so, and once that table accepts the bridge, ports serve.
+func TestNftablesWarnsOfForwardDrop(t *testing.T) {
+	t.Setenv("NETCTL_FIREWALL", "nftables")
+	h := sandbox.New(t)
+	out := outside(t, h)
+	if r := h.InHost("iptables", "-P", "FORWARD", "DROP"); r.Code != 0 {
+		t.Fatal(r)
+	}
+	file := h.WriteFile(t, "drop.yaml", "name: drop\ncontainers:\n  web:\n    ports: [\"8080:80\"]\n")
+	r := h.MustNetctl(t, "apply", "-f", file)
+	if !strings.Contains(r.Stderr, "table ip filter chain FORWARD drops forwarded traffic (policy drop)") ||
+		!strings.Contains(r.Stderr, "netctl0") {
+		t.Errorf("apply does not warn of the FORWARD policy:\n%s", r.Stderr)
+	}
+	serve(t, h.ContainerNetns("drop", "web"), "tcp", 80, "web")
+	expectBlocked(t, "FORWARD policy drop", out, "tcp", "10.250.0.1:8080")
+
+	for _, dir := range []string{"-i", "-o"} {
+		if r := h.InHost("iptables", "-I", "FORWARD", dir, "netctl0", "-j", "ACCEPT"); r.Code != 0 {
+			t.Fatal(r)
+		}
+	}
+	expectServed(t, "bridge accepted in FORWARD", out, "tcp", "10.250.0.1:8080", "web")
+	h.WriteFile(t, "drop.yaml", "name: drop\ncontainers:\n  web:\n    ports: [\"8080:80\", \"8081:80\"]\n")
+	if r := h.MustNetctl(t, "apply", "-f", file); strings.Contains(r.Stderr, "drops forwarded traffic") {
+		t.Errorf("warns although FORWARD accepts the bridge:\n%s", r.Stderr)
+	}
+}
+
+// watch repairs the rules within seconds when somebody removes them:
+// netctl's nftables table deleted, or its iptables DNAT jump deleted.
+func TestWatchRepairsFirewall(t *testing.T) {
+	h := sandbox.New(t)
+	out := outside(t, h)
+	path := h.WriteFile(t, "fw.yaml", "name: fw\ncontainers:\n  web:\n    ports: [\"8080:80\"]\n")
+	w := startWatch(t, h, path, "--resync", "1s")
+	defer w.stop()
+	serve(t, h.ContainerNetns("fw", "web"), "tcp", 80, "web")
+	expectServed(t, "watch", out, "tcp", "10.250.0.1:8080", "web")
+
+	drift := []string{sandbox.Iptables("iptables"), "-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL",
+		"-m", "comment", "--comment", "netctl", "-j", "NETCTL"}
+	if sandbox.Firewall() == "nftables" {
+		drift = []string{"nft", "delete", "table", "inet", "netctl"}
+	}
+	if r := h.InHost(drift...); r.Code != 0 {
+		t.Fatal(r)
+	}
+	start := time.Now()
+	expectBlocked(t, "rules removed", out, "tcp", "10.250.0.1:8080")
+	for {
+		if got, err := request(out, "tcp", "10.250.0.1:8080", time.Second); err == nil && strings.HasPrefix(got, "web ") {
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("rules not repaired within 15s (%v); log:\n%s", drift, w.p.Stderr())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%v repaired in %s", drift, time.Since(start).Round(time.Millisecond))
 }

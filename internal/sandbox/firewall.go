@@ -3,6 +3,7 @@ package sandbox
 import (
 	"os"
 	"os/exec"
+	"strings"
 )
 
 // Firewall is the firewall backend the tests' netctl runs with: the
@@ -21,11 +22,12 @@ func Firewall() string {
 	return "nftables"
 }
 
-// IptablesSave is the iptables-save of the flavour netctl writes to
-// (NETCTL_IPTABLES: nft or legacy; the host's iptables otherwise).
-func IptablesSave() string {
+// Iptables names an iptables tool ("iptables", "iptables-save") of the
+// flavour netctl writes to (NETCTL_IPTABLES: nft or legacy; the host's
+// default flavour otherwise).
+func Iptables(tool string) string {
 	if mode := os.Getenv("NETCTL_IPTABLES"); mode == "nft" || mode == "legacy" {
-		return "iptables-" + mode + "-save"
+		return "iptables-" + mode + strings.TrimPrefix(tool, "iptables")
 	}
-	return "iptables-save"
+	return tool
 }
