@@ -26,7 +26,7 @@ export SOURCE_DATE_EPOCH
 # -s -w: no symbol table nor DWARF (stack traces keep working).
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build install test lint bench bench-watch bench-ports fuzz clean man completions schema deb
+.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables fuzz clean man completions schema deb
 
 all: build
 
@@ -106,6 +106,12 @@ bench-watch: build
 # same rules loaded by one iptables-restore (docs/benchmarks.md).
 bench-ports: build
 	bench/ports.sh
+
+# Firewall backends: the same topology with 2 ports per container applied
+# with nftables and with iptables, and one iptables-restore of the same
+# rules (docs/benchmarks.md).
+bench-nftables: build
+	bench/nftables.sh
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

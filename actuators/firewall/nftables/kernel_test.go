@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netns"
@@ -211,5 +212,48 @@ func TestKernelForwardDrops(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("forward drops:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Subscribe reports other processes' changes to netctl's table, not
+// netctl's own nor changes to other tables.
+func TestKernelSubscribe(t *testing.T) {
+	h, b := newKernelBackend(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := b.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := func() bool {
+		select {
+		case <-events:
+			return true
+		case <-time.After(300 * time.Millisecond):
+			return false
+		}
+	}
+	if err := b.Apply(ctx, batchFor(shopFirewall(), "shop")); err != nil {
+		t.Fatal(err)
+	}
+	if got() {
+		t.Error("netctl's own transaction was reported")
+	}
+	if r := h.InHost("nft", "add table inet other"); r.Code != 0 {
+		t.Fatal(r)
+	}
+	if got() {
+		t.Error("a change to another table was reported")
+	}
+	for _, cmd := range []string{"delete element inet netctl ports-any { tcp . 8080 }", "delete table inet netctl"} {
+		if r := h.InHost("nft", cmd); r.Code != 0 {
+			t.Fatal(r)
+		}
+		if !got() {
+			t.Errorf("%s: not reported", cmd)
+		}
+	}
+	cancel()
+	for range events {
 	}
 }

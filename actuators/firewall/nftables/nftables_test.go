@@ -342,3 +342,15 @@ func TestElementsRefuseWhatCannotGoIn(t *testing.T) {
 		t.Error("a bad bridge name was accepted")
 	}
 }
+
+func TestPlanMakesNoEmptyTable(t *testing.T) {
+	n := shopFirewall().Networks["shop/backend"]
+	tx, err := plan(classify(&reading{}), &model.FirewallBatch{Project: "shop", Rewrite: true, DropNetworks: []*model.NetworkRules{n}})
+	if err != nil || !tx.empty() {
+		t.Errorf("down with no table: %+v, %v", tx, err)
+	}
+	tx, err = plan(classify(&reading{}), &model.FirewallBatch{Project: "shop", Base: true, Networks: []*model.NetworkRules{n}})
+	if err != nil || !tx.build || tx.deleteTable || len(tx.adds) != 4 {
+		t.Errorf("first apply: %+v, %v", tx, err)
+	}
+}

@@ -43,6 +43,9 @@ func plan(s *state, b *model.FirewallBatch) (*txn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !s.r.exists && objs.empty() {
+		return &txn{}, nil // nothing to hold: no table to make
+	}
 	if !s.r.exists || (b.Base && len(s.problems) > 0) || (b.Stray && len(s.foreign) > 0) {
 		t := &txn{deleteTable: s.r.exists, build: true, bridges: bridgesOf(objs.networks)}
 		for _, id := range sortedKeys(ns.byID) {
