@@ -79,7 +79,10 @@ type needs struct {
 // each interval needed by every network it covers.
 func desire(objs objects) (*needs, error) {
 	ns := &needs{byID: map[string]*need{}, byMark: map[string][]string{}}
-	add := func(mark string, els []element) {
+	add := func(mark string, els []element) error {
+		if len(mark) > maxMark {
+			return fmt.Errorf("mark %q is longer than %d bytes", mark, maxMark)
+		}
 		for _, el := range els {
 			el.comment = mark
 			id := el.id()
@@ -93,39 +96,46 @@ func desire(objs objects) (*needs, error) {
 			}
 			ns.byMark[mark] = append(ns.byMark[mark], id)
 		}
+		return nil
 	}
 	var masq []*model.NetworkRules
 	for _, id := range sortedKeys(objs.networks) {
 		n := objs.networks[id]
 		els, err := networkElements(n)
+		if err == nil {
+			err = add(model.EncodeNetworkComment(n), els)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", id, err)
 		}
-		add(model.EncodeNetworkComment(n), els)
 		if !n.Internal {
 			masq = append(masq, n)
 		}
 	}
 	for _, cover := range coverSubnets(masq) {
 		for _, n := range cover.networks {
-			add(model.EncodeNetworkComment(n), []element{subnetElement(cover.prefix)})
+			_ = add(model.EncodeNetworkComment(n), []element{subnetElement(cover.prefix)}) // checked above
 		}
 	}
 	for _, key := range sortedKeys(objs.ports) {
 		p := objs.ports[key]
 		els, err := portElements(p)
+		if err == nil {
+			err = add(model.EncodePortComment(p), els)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("port %s: %w", key, err)
 		}
-		add(model.EncodePortComment(p), els)
 	}
 	for _, key := range sortedKeys(objs.links) {
 		l := objs.links[key]
 		els, err := linkElements(l)
+		if err == nil {
+			err = add(model.EncodeLinkComment(l), els)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("link %s: %w", key, err)
 		}
-		add(model.EncodeLinkComment(l), els)
 	}
 	for _, n := range ns.byID {
 		sort.Strings(n.owners)
@@ -174,13 +184,6 @@ func checkLabel(what, s string, empty bool) error {
 	return fmt.Errorf("%s name %q cannot go into a set", what, s)
 }
 
-func checkMark(m string) error {
-	if len(m) > maxMark {
-		return fmt.Errorf("mark %q is longer than %d bytes", m, maxMark)
-	}
-	return nil
-}
-
 func networkElements(n *model.NetworkRules) ([]element, error) {
 	if err := checkLabel("project", n.Project, true); err != nil {
 		return nil, err
@@ -193,9 +196,6 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 	}
 	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
 		return nil, fmt.Errorf("subnet %s is not IPv4", n.Subnet)
-	}
-	if err := checkMark(model.EncodeNetworkComment(n)); err != nil {
-		return nil, err
 	}
 	br := ifnameBytes(n.Bridge)
 	icc := "accept"
@@ -254,9 +254,6 @@ func portElements(p *model.PortRule) ([]element, error) {
 	if p.HostPort == 0 || p.ContainerPort == 0 {
 		return nil, fmt.Errorf("no host or container port")
 	}
-	if err := checkMark(model.EncodePortComment(p)); err != nil {
-		return nil, err
-	}
 	target := cat(addr(p.Target), port(p.ContainerPort))
 	els := []element{{set: setPublished, key: cat(addr(p.Target), protoKey(proto), port(p.ContainerPort))}}
 	if !p.HostIP.IsValid() {
@@ -291,9 +288,6 @@ func linkElements(l *model.LinkRule) ([]element, error) {
 	}
 	if l.Port == 0 {
 		return nil, fmt.Errorf("no port")
-	}
-	if err := checkMark(model.EncodeLinkComment(l)); err != nil {
-		return nil, err
 	}
 	return []element{{set: setLinks, key: cat(ifnameBytes(l.Bridge), addr(l.Src), addr(l.Dst), protoKey(proto), port(l.Port))}}, nil
 }

@@ -46,6 +46,7 @@ type state struct {
 	// chains and sets in the table that are not netctl's.
 	problems, foreign []string
 	objs              objects
+	byMark            map[string]any     // the object each mark of objs names
 	elements          map[string]element // by id, from the sets that are OK
 	fw                *model.Firewall
 }
@@ -180,35 +181,33 @@ func describeRules(rules []ruleDef) []string {
 
 // rebuildObjects decodes the marks on the elements. When two marks name
 // one object (a network whose subnet changed half way), the first in
-// sorted order wins; the other's elements then turn out stray.
+// sorted order wins; the other's elements then turn out stray. An object
+// whose mark is too long or whose elements cannot be built is not one.
 func (s *state) rebuildObjects() {
 	marks := map[string]bool{}
 	for _, el := range s.elements {
 		marks[el.comment] = true
 	}
+	s.byMark = make(map[string]any, len(marks))
 	for _, m := range sortedKeys(marks) {
-		addObject(s.objs, m)
-	}
-}
-
-// addObject adds the object a mark names to objs, unless objs has one
-// under its key already or its elements cannot be built.
-func addObject(objs objects, mark string) {
-	if n, ok := model.DecodeNetworkComment(mark); ok {
-		if _, err := networkElements(n); err == nil && objs.networks[n.ID()] == nil {
-			objs.networks[n.ID()] = n
+		if len(m) > maxMark {
+			continue
 		}
-		return
-	}
-	if p, ok := model.DecodePortComment(mark); ok {
-		if _, err := portElements(p); err == nil && objs.ports[p.Key()] == nil {
-			objs.ports[p.Key()] = p
-		}
-		return
-	}
-	if l, ok := model.DecodeLinkComment(mark); ok {
-		if _, err := linkElements(l); err == nil && objs.links[l.Key()] == nil {
-			objs.links[l.Key()] = l
+		if n, ok := model.DecodeNetworkComment(m); ok {
+			if _, err := networkElements(n); err == nil && s.objs.networks[n.ID()] == nil {
+				s.objs.networks[n.ID()] = n
+				s.byMark[m] = n
+			}
+		} else if p, ok := model.DecodePortComment(m); ok {
+			if _, err := portElements(p); err == nil && s.objs.ports[p.Key()] == nil {
+				s.objs.ports[p.Key()] = p
+				s.byMark[m] = p
+			}
+		} else if l, ok := model.DecodeLinkComment(m); ok {
+			if _, err := linkElements(l); err == nil && s.objs.links[l.Key()] == nil {
+				s.objs.links[l.Key()] = l
+				s.byMark[m] = l
+			}
 		}
 	}
 }
@@ -233,19 +232,12 @@ func (s *state) needs() *needs {
 }
 
 func (s *state) setDamaged(mark string) {
-	if n, ok := model.DecodeNetworkComment(mark); ok {
-		if o := s.objs.networks[n.ID()]; o != nil && model.EncodeNetworkComment(o) == mark {
-			o.Damaged = true
-		}
-	}
-	if p, ok := model.DecodePortComment(mark); ok {
-		if o := s.objs.ports[p.Key()]; o != nil && model.EncodePortComment(o) == mark {
-			o.Damaged = true
-		}
-	}
-	if l, ok := model.DecodeLinkComment(mark); ok {
-		if o := s.objs.links[l.Key()]; o != nil && model.EncodeLinkComment(o) == mark {
-			o.Damaged = true
-		}
+	switch o := s.byMark[mark].(type) {
+	case *model.NetworkRules:
+		o.Damaged = true
+	case *model.PortRule:
+		o.Damaged = true
+	case *model.LinkRule:
+		o.Damaged = true
 	}
 }
