@@ -3,10 +3,10 @@ package nftables
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/mdlayher/netlink"
@@ -21,7 +21,8 @@ const eventBuffer = 4 << 20
 // (deleted, flushed, an element removed, a rule or chain added by hand):
 // one value per transaction that touched the table, the channel holding at
 // most one (the receiver learns that something changed; a reconcile finds
-// out what). netctl's own transactions (this process's) are not reported.
+// out what). netctl's own transactions are not reported: the kernel names
+// the thread that made each one, and threads carry their process's name.
 // The channel is closed when ctx is done or the socket fails; an overflow
 // of the socket is reported as a change.
 func (b *Backend) Subscribe(ctx context.Context) (<-chan struct{}, error) {
@@ -34,6 +35,12 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 		return nil, fmt.Errorf("nftables: subscribe: %w", err)
 	}
 	_ = c.SetReadBuffer(eventBuffer) // a smaller buffer overflows sooner, which reads as a change
+	self, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("nftables: subscribe: %w", err)
+	}
+	name := string(bytes.TrimSpace(self))
 	out := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -50,7 +57,6 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 	go func() {
 		defer close(out)
 		defer stop()
-		self := uint32(os.Getpid())
 		touched := false // the transaction being announced touched netctl's table
 		for {
 			msgs, err := c.Receive()
@@ -71,7 +77,7 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 				switch typ := int(m.Header.Type & 0xff); typ {
 				case unix.NFT_MSG_NEWGEN:
 					// The end of a transaction's announcements: who made it.
-					if touched && genPID(m.Data[4:]) != self {
+					if touched && genProcess(m.Data[4:]) != name {
 						notify()
 					}
 					touched = false
@@ -105,17 +111,17 @@ func ofOurTable(attrs []byte) bool {
 	return false
 }
 
-// genPID is the process that made the transaction a NEWGEN message ends.
-func genPID(attrs []byte) uint32 {
+// genProcess is the name of the process (of its thread: NFTA_GEN_PROC_PID
+// is a thread id) that made the transaction a NEWGEN message ends.
+func genProcess(attrs []byte) string {
 	ad, err := netlink.NewAttributeDecoder(attrs)
 	if err != nil {
-		return 0
+		return ""
 	}
-	ad.ByteOrder = binary.BigEndian
 	for ad.Next() {
-		if ad.Type() == unix.NFTA_GEN_PROC_PID {
-			return ad.Uint32()
+		if ad.Type() == unix.NFTA_GEN_PROC_NAME {
+			return strings.TrimRight(ad.String(), "\x00")
 		}
 	}
-	return 0
+	return ""
 }
