@@ -180,8 +180,20 @@ func TestNftablesDownAndPruneLeaveNothing(t *testing.T) {
 		}
 		return b.String()
 	}
-	before := state()
+	leaveAsFound(t, h, state, func(string) bool {
+		nft := nftTable(h, "inet", "netctl")
+		return strings.Contains(nft, "netctl:shop:app link db") && strings.Contains(nft, "netctl::bridge")
+	})
+}
 
+// leaveAsFound applies two projects that make every kind of firewall
+// object, downs both and prunes, and checks that state() reads as it did
+// before; then the same with down of the last project alone, which takes
+// everything when no default network is in use. applied checks state()
+// while the projects are up.
+func leaveAsFound(t *testing.T, h *sandbox.Host, state func() string, applied func(string) bool) {
+	t.Helper()
+	before := state()
 	shop := h.WriteFile(t, "shop.yaml", `name: shop
 networks:
   back: {icc: false}
@@ -200,8 +212,8 @@ containers:
 	blog := h.WriteFile(t, "blog.yaml", "name: blog\ncontainers:\n  app:\n    ports: [\"8000:80\"]\n")
 	h.MustNetctl(t, "apply", "-f", shop)
 	h.MustNetctl(t, "apply", "-f", blog)
-	if nft := nftTable(h, "inet", "netctl"); !strings.Contains(nft, "netctl:shop:app link db") || !strings.Contains(nft, "netctl::bridge") {
-		t.Fatalf("rules missing after apply:\n%s", nft)
+	if during := state(); !applied(during) {
+		t.Fatalf("rules missing after apply:\n%s", during)
 	}
 	h.MustNetctl(t, "down", "-f", shop)
 	h.MustNetctl(t, "down", "-f", blog)
@@ -209,15 +221,13 @@ containers:
 	if after := state(); after != before {
 		t.Errorf("after down and prune the packet filter differs from before the first apply:\n%s", diffLines(before, after))
 	}
-	// down of the last project takes the table when no default network
-	// is in use.
+	if r := h.MustNetctl(t, "prune"); strings.Contains(r.Stdout, "firewall") {
+		t.Errorf("a second prune plans firewall work:\n%s", r.Stdout)
+	}
 	h.MustNetctl(t, "apply", "-f", shop)
 	h.MustNetctl(t, "down", "-f", shop)
 	if after := state(); after != before {
 		t.Errorf("after the last project's down:\n%s", diffLines(before, after))
-	}
-	if r := h.MustNetctl(t, "prune"); strings.Contains(r.Stdout, "firewall") {
-		t.Errorf("prune after a clean down plans firewall work:\n%s", r.Stdout)
 	}
 }
 
@@ -266,6 +276,33 @@ func TestAutoWithoutIptables(t *testing.T) {
 	}
 }
 
+// drift is a change somebody makes to netctl's rules by hand, and what
+// diff reports of it.
+type drift struct {
+	name   string
+	cmd    []string
+	report string
+}
+
+// check makes the drift and checks that diff reports it, that apply
+// repairs it and that file's published port 8080 (served by "web") answers
+// out again.
+func (d drift) check(t *testing.T, h *sandbox.Host, file, out string) {
+	t.Helper()
+	if r := h.InHost(d.cmd...); r.Code != 0 {
+		t.Fatalf("%s: %s", d.name, r)
+	}
+	r := h.Netctl("diff", "-f", file)
+	if r.Code != 2 || !strings.Contains(r.Stdout, d.report) {
+		t.Errorf("%s: diff exit %d, want 2 and %q:\n%s", d.name, r.Code, d.report, r.Stdout)
+	}
+	h.MustNetctl(t, "apply", "-f", file)
+	if r := h.Netctl("diff", "-f", file); r.Code != 0 {
+		t.Errorf("%s: not repaired by apply:\n%s", d.name, r)
+	}
+	expectServed(t, d.name+" repaired", out, "tcp", "10.250.0.1:8080", "web")
+}
+
 // netctl only ever writes its own table: other tables (hand-made, or
 // iptables-nft's with Docker's chains) survive apply and down unchanged;
 // drift in netctl's table is reported by diff and repaired by apply.
@@ -307,11 +344,7 @@ func TestNftablesCoexistenceAndRepair(t *testing.T) {
 		t.Errorf("apply changed other tables:\n%s", diffLines(before, got))
 	}
 
-	for _, drift := range []struct {
-		name   string
-		cmd    []string
-		report string
-	}{
+	for _, d := range []drift{
 		{"deleted table", []string{"nft", "delete table inet netctl"}, "table inet netctl missing"},
 		{"flushed forward chain", []string{"nft", "flush chain inet netctl forward"}, "chain forward: rules differ"},
 		{"deleted port element", []string{"nft", "delete element inet netctl ports-any { tcp . 8080 }"}, "firewall web 0.0.0.0:8080/tcp: rules missing"},
@@ -319,18 +352,7 @@ func TestNftablesCoexistenceAndRepair(t *testing.T) {
 		{"flushed bridges", []string{"nft", "flush set inet netctl bridges"}, "firewall bridge (shared): rules missing"},
 		{"hand-made chain", []string{"nft", "add chain inet netctl mine"}, "chain mine is not netctl's"},
 	} {
-		if r := h.InHost(drift.cmd...); r.Code != 0 {
-			t.Fatalf("%s: %s", drift.name, r)
-		}
-		r := h.Netctl("diff", "-f", file)
-		if r.Code != 2 || !strings.Contains(r.Stdout, drift.report) {
-			t.Errorf("%s: diff exit %d, want 2 and %q:\n%s", drift.name, r.Code, drift.report, r.Stdout)
-		}
-		h.MustNetctl(t, "apply", "-f", file)
-		if r := h.Netctl("diff", "-f", file); r.Code != 0 {
-			t.Errorf("%s: not repaired by apply:\n%s", drift.name, r)
-		}
-		expectServed(t, drift.name+" repaired", out, "tcp", "10.250.0.1:8080", "web")
+		d.check(t, h, file, out)
 	}
 
 	h.MustNetctl(t, "down", "-f", file)

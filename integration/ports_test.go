@@ -399,29 +399,14 @@ func TestCoexistenceAndRepair(t *testing.T) {
 		t.Errorf("apply changed foreign rules:\n%s", diffLines(strings.Join(before, "\n"), strings.Join(got, "\n")))
 	}
 
-	for _, drift := range []struct {
-		name   string
-		cmd    []string
-		report string
-	}{
+	for _, d := range []drift{
 		{"flushed NETCTL-FORWARD", []string{"iptables", "-F", "NETCTL-FORWARD"}, "firewall netctl chains"},
 		{"deleted FORWARD jump", []string{"iptables", "-D", "FORWARD", "-m", "comment", "--comment", "netctl", "-j", "NETCTL-FORWARD"}, "jump filter FORWARD -> NETCTL-FORWARD missing"},
 		{"flushed project chain", []string{"sh", "-c", "iptables -t nat -F $(iptables -t nat -S | awk '/^-N NETCTL-P-/{print $2; exit}')"}, "firewall web 0.0.0.0:8080/tcp: rules missing"},
 		{"stray rule", []string{"iptables", "-A", "NETCTL-CT", "-j", "ACCEPT"}, "-A NETCTL-CT -j ACCEPT"},
 		{"flushed isolation", []string{"iptables", "-F", "NETCTL-ISOLATION-2"}, "firewall bridge (shared): rules missing"},
 	} {
-		if r := h.InHost(drift.cmd...); r.Code != 0 {
-			t.Fatalf("%s: %s", drift.name, r)
-		}
-		r := h.Netctl("diff", "-f", file)
-		if r.Code != 2 || !strings.Contains(r.Stdout, drift.report) {
-			t.Errorf("%s: diff exit %d, want 2 and %q:\n%s", drift.name, r.Code, drift.report, r.Stdout)
-		}
-		h.MustNetctl(t, "apply", "-f", file)
-		if r := h.Netctl("diff", "-f", file); r.Code != 0 {
-			t.Errorf("%s: not repaired by apply:\n%s", drift.name, r)
-		}
-		expectServed(t, drift.name+" repaired", out, "tcp", "10.250.0.1:8080", "web")
+		d.check(t, h, file, out)
 	}
 
 	h.MustNetctl(t, "down", "-f", file)

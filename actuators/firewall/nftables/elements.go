@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -399,14 +400,7 @@ func verdictName(k expr.VerdictKind) string {
 	return fmt.Sprintf("verdict %d", int64(k))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // maxMark bounds a mark (an element's comment): the kernel keeps at most
 // 256 bytes of user data per element, and the comment takes 3 of them

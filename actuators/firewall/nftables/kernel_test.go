@@ -3,10 +3,13 @@ package nftables
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netctl/netctl/internal/golden"
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netns"
@@ -106,7 +109,7 @@ func TestKernelNftListing(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatal(r)
 	}
-	golden(t, "shop.nft-list", r.Stdout)
+	golden.File(t, filepath.Join("testdata", "shop.nft-list"), r.Stdout)
 }
 
 // Changes are element changes, in place; a damaged fixed part is rebuilt

@@ -1,36 +1,15 @@
 package nftables
 
 import (
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func objectsOf(fw *model.Firewall) objects {
 	return objects{networks: fw.Networks, ports: fw.Ports, links: fw.Links}
@@ -51,7 +30,7 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop.nft", out)
+	golden.File(t, filepath.Join("testdata", "shop.nft"), out)
 }
 
 func TestObserveIntactTable(t *testing.T) {
@@ -213,7 +192,7 @@ func TestPlanTouchesOnlyTheBatch(t *testing.T) {
 	if tx.build || tx.deleteTable {
 		t.Fatalf("rebuild: %+v", tx)
 	}
-	golden(t, "plan-shop-down.txt", "del:\n"+strings.Join(formatAll(tx.dels), "\n")+"\nadd:\n"+strings.Join(formatAll(tx.adds), "\n")+"\n")
+	golden.File(t, filepath.Join("testdata", "plan-shop-down.txt"), "del:\n"+strings.Join(formatAll(tx.dels), "\n")+"\nadd:\n"+strings.Join(formatAll(tx.adds), "\n")+"\n")
 	for _, el := range tx.dels {
 		if strings.Contains(el.comment, "blog") || strings.Contains(el.comment, "netctl::bridge") {
 			t.Errorf("deletes another's element %s", formatElement(el))
@@ -237,7 +216,7 @@ func TestPlanRetarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan-retarget.txt", "del:\n"+strings.Join(formatAll(tx.dels), "\n")+"\nadd:\n"+strings.Join(formatAll(tx.adds), "\n")+"\n")
+	golden.File(t, filepath.Join("testdata", "plan-retarget.txt"), "del:\n"+strings.Join(formatAll(tx.dels), "\n")+"\nadd:\n"+strings.Join(formatAll(tx.adds), "\n")+"\n")
 }
 
 func TestPlanRebuildsADamagedBase(t *testing.T) {

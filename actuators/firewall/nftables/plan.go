@@ -103,16 +103,8 @@ func afterBatch(observed objects, b *model.FirewallBatch) (objects, error) {
 	if !b.Rewrite {
 		return objs, nil
 	}
-	for k, p := range objs.ports {
-		if p.Project == b.Project {
-			delete(objs.ports, k)
-		}
-	}
-	for k, l := range objs.links {
-		if l.Project == b.Project {
-			delete(objs.links, k)
-		}
-	}
+	maps.DeleteFunc(objs.ports, func(_ string, p *model.PortRule) bool { return p.Project == b.Project })
+	maps.DeleteFunc(objs.links, func(_ string, l *model.LinkRule) bool { return l.Project == b.Project })
 	for _, p := range b.Ports {
 		if p.Project != b.Project {
 			return objects{}, fmt.Errorf("port %s belongs to project %s, not %s", p.Key(), p.Project, b.Project)
