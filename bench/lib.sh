@@ -77,6 +77,13 @@ sandbox_down() { # never fails, whatever errexit says
 }
 
 
+# median N NAME: the median of the values recorded for N and NAME in
+# $TIMES (lines "N NAME value"); nothing when there are none.
+median() {
+  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
+
 # cleanup_on_exit: whatever ends the script (an error, ^C, a TERM), the
 # sandbox goes and so does $WORK, and the exit status is kept.
 on_exit() {

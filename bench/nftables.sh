@@ -122,11 +122,6 @@ floor() { # N
   sandbox_down
 }
 
-median() {
-  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
-    awk '{ a[NR] = $1 } END { if (NR == 0) { print 0; exit } if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
-}
-
 report() {
   local n be
   echo "# netctl firewall backends benchmark $STAMP"

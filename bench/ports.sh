@@ -120,11 +120,6 @@ rules_floor() { # N
   sandbox_down
 }
 
-median_us() {
-  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
-    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
-}
-
 report() {
   local n
   echo "# netctl published-ports benchmark $STAMP"
@@ -135,11 +130,11 @@ report() {
   echo "| N | cold s, no ports | cold s, $PORTS ports | ports add | ms/ctr with ports | no-op ms (0 / $PORTS ports) | down s (0 / $PORTS ports) ¹ | firewall batch ms (0 / $PORTS ports) ² | its iptables-restore ms | rules | floor: 1 iptables-restore ms ³ |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
-    awk -v n="$n" -v c0="$(median_us "$n" p0cold)" -v c2="$(median_us "$n" p2cold)" \
-      -v n0="$(median_us "$n" p0noop)" -v n2="$(median_us "$n" p2noop)" \
-      -v d0="$(median_us "$n" p0down)" -v d2="$(median_us "$n" p2down)" \
-      -v fb0="$(median_us "$n" p0fwbatch)" -v fb="$(median_us "$n" p2fwbatch)" -v rs="$(median_us "$n" p2restore)" \
-      -v rules="$(median_us "$n" rules)" -v fl="$(median_us "$n" rules_floor)" '
+    awk -v n="$n" -v c0="$(median "$n" p0cold)" -v c2="$(median "$n" p2cold)" \
+      -v n0="$(median "$n" p0noop)" -v n2="$(median "$n" p2noop)" \
+      -v d0="$(median "$n" p0down)" -v d2="$(median "$n" p2down)" \
+      -v fb0="$(median "$n" p0fwbatch)" -v fb="$(median "$n" p2fwbatch)" -v rs="$(median "$n" p2restore)" \
+      -v rules="$(median "$n" rules)" -v fl="$(median "$n" rules_floor)" '
       BEGIN {
         printf "| %d | %.3f | %.3f | %+.1f %% | %.2f | %.0f / %.0f | %.3f / %.3f | %.0f / %.0f | %.0f | %d | %.0f |\n", n,
           c0 / 1e6, c2 / 1e6, 100 * (c2 - c0) / c0, c2 / 1e3 / n, n0 / 1e3, n2 / 1e3, d0 / 1e6, d2 / 1e6,
