@@ -49,42 +49,17 @@ cleanup_on_exit
 
 in_sandbox() { nsenter --net="/run/netns/$HOSTNS" "$@"; }
 
-# timed N NAME BACKEND ARGS...: netctl in the sandbox, wall time recorded
-# (µs); its debug log (JSON) kept in $WORK/NAME.log.
-timed() {
-  local n=$1 name=$2 backend=$3 t0 t1 rc=0
-  shift 3
-  t0=${EPOCHREALTIME/./}
-  in_sandbox "$NETCTL" --root "$ROOT" --firewall "$backend" --log-level debug "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  if (( rc != 0 )); then
-    tail -n 20 "$WORK/$name.out" "$WORK/$name.log" >&2
-    die "netctl $* failed with exit $rc (N=$n, $name)"
-  fi
-  echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
-}
-
-# logged N LOG MESSAGE NAME [FIELD]: a numeric field ("took", in ms, kept
-# in µs; else as is) of the last debug log line with MESSAGE.
-logged() {
-  local field=${5:-took}
-  awk -v n="$1" -v name="$4" -v f="\"$field\":" -v msg="\"message\":\"$3\"" 'index($0, msg) && (i = index($0, f)) {
-      v = substr($0, i + length(f)); sub(/[,}].*/, "", v)
-      last = (f == "\"took\":") ? int(v * 1000) : v
-    } END { if (last != "") print n, name, last }' "$WORK/$2.log" >>"$TIMES"
-}
-
 run() { # N BACKEND
   local n=$1 be=$2 t0 t1 deadline
   SEQ=$(( SEQ + 1 ))
   sandbox_up "ncn-$$-$SEQ"
-  timed "$n" "$be.cold" "$be" apply -f "$WORK/bench.yaml"
+  timed "$n" "$be.cold" --firewall "$be" apply -f "$WORK/bench.yaml"
   logged "$n" "$be.cold" "firewall batch applied" "$be.fwphase"
   logged "$n" "$be.cold" "nftables transaction" "$be.transaction"
   logged "$n" "$be.cold" "firewall rules restored" "$be.transaction"
   rc=0; in_sandbox "$NETCTL" --root "$ROOT" --firewall "$be" diff -f "$WORK/bench.yaml" >/dev/null 2>&1 || rc=$?
   (( rc == 0 )) || log "WARNING: diff after apply exited $rc ($be, N=$n)"
-  timed "$n" "$be.noop" "$be" apply -f "$WORK/bench.yaml"
+  timed "$n" "$be.noop" --firewall "$be" apply -f "$WORK/bench.yaml"
   if [[ $be == nftables ]]; then
     logged "$n" "$be.noop" "nftables observed" "nftables.elements" elements
     logged "$n" "$be.noop" "nftables observed" "nftables.observe"
@@ -101,7 +76,7 @@ run() { # N BACKEND
     grep -c '^-A' "$WORK/rules-$n.txt" | awk -v n="$n" '{ print n, "iptables.rules", $1 }' >>"$TIMES"
   fi
   t0=${EPOCHREALTIME/./}
-  timed "$n" "$be.down_cmd" "$be" down -f "$WORK/bench.yaml"
+  timed "$n" "$be.down_cmd" --firewall "$be" down -f "$WORK/bench.yaml"
   deadline=$(( SECONDS + 120 ))
   while (( $(ip -n "$HOSTNS" -o link show type veth | wc -l) > 0 && SECONDS < deadline )); do sleep 0.005; done
   t1=${EPOCHREALTIME/./}

@@ -54,28 +54,6 @@ next_sandbox() {
 
 cleanup_on_exit
 
-# timed N PHASE ARGS...: netctl in the sandbox, wall time recorded; its
-# debug log (JSON) kept in $WORK/PHASE.log.
-timed() {
-  local n=$1 phase=$2 t0 t1 rc=0
-  shift 2
-  t0=${EPOCHREALTIME/./}
-  nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" --log-level debug "$@" >"$WORK/$phase.out" 2>"$WORK/$phase.log" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  if (( rc != 0 )); then
-    tail -n 20 "$WORK/$phase.out" "$WORK/$phase.log" >&2
-    die "netctl $* failed with exit $rc (N=$n, phase $phase)"
-  fi
-  echo "$n $phase $(( t1 - t0 ))" >>"$TIMES"
-}
-
-# logged N PHASE MESSAGE NAME: the "took" (ms) of a debug log line, in µs.
-logged() {
-  awk -v n="$1" -v name="$4" -v msg="\"message\":\"$3\"" 'index($0, msg) {
-      if (match($0, /"took":[0-9.]+/)) { print n, name, int(substr($0, RSTART + 7, RLENGTH - 7) * 1000) }
-    }' "$WORK/$2.log" | tail -n 1 >>"$TIMES"
-}
-
 veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
 run_netctl() { # N PORTS TAG
