@@ -34,7 +34,7 @@ type element struct {
 
 // id identifies the element within netctl's table: its set and key.
 func (e element) id() string {
-	return e.set + " " + hex.EncodeToString(e.key) + "-" + hex.EncodeToString(e.end)
+	return e.set + "\x00" + string(e.key) + "\x00" + string(e.end)
 }
 
 // value is what a map maps the key to.
@@ -79,7 +79,8 @@ type needs struct {
 // union of the subnets (an interval set refuses overlapping intervals),
 // each interval needed by every network it covers.
 func desire(objs objects) (*needs, error) {
-	ns := &needs{byID: map[string]*need{}, byMark: map[string][]string{}}
+	n := len(objs.networks) + len(objs.ports) + len(objs.links)
+	ns := &needs{byID: make(map[string]*need, 4*len(objs.networks)+2*len(objs.ports)+len(objs.links)), byMark: make(map[string][]string, n)}
 	add := func(mark string, els []element) error {
 		if len(mark) > maxMark {
 			return fmt.Errorf("mark %q is longer than %d bytes", mark, maxMark)

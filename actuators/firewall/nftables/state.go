@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/google/nftables"
 
@@ -193,20 +194,29 @@ func (s *state) rebuildObjects() {
 		if len(m) > maxMark {
 			continue
 		}
-		if n, ok := model.DecodeNetworkComment(m); ok {
-			if _, err := networkElements(n); err == nil && s.objs.networks[n.ID()] == nil {
-				s.objs.networks[n.ID()] = n
-				s.byMark[m] = n
+		// Only ports and links map one address to another: try the
+		// decoder the mark's form calls for first.
+		switch {
+		case strings.Contains(m, " link "):
+			if l, ok := model.DecodeLinkComment(m); ok {
+				if _, err := linkElements(l); err == nil && s.objs.links[l.Key()] == nil {
+					s.objs.links[l.Key()] = l
+					s.byMark[m] = l
+				}
 			}
-		} else if p, ok := model.DecodePortComment(m); ok {
-			if _, err := portElements(p); err == nil && s.objs.ports[p.Key()] == nil {
-				s.objs.ports[p.Key()] = p
-				s.byMark[m] = p
+		case strings.Contains(m, "->"):
+			if p, ok := model.DecodePortComment(m); ok {
+				if _, err := portElements(p); err == nil && s.objs.ports[p.Key()] == nil {
+					s.objs.ports[p.Key()] = p
+					s.byMark[m] = p
+				}
 			}
-		} else if l, ok := model.DecodeLinkComment(m); ok {
-			if _, err := linkElements(l); err == nil && s.objs.links[l.Key()] == nil {
-				s.objs.links[l.Key()] = l
-				s.byMark[m] = l
+		default:
+			if n, ok := model.DecodeNetworkComment(m); ok {
+				if _, err := networkElements(n); err == nil && s.objs.networks[n.ID()] == nil {
+					s.objs.networks[n.ID()] = n
+					s.byMark[m] = n
+				}
 			}
 		}
 	}
