@@ -26,7 +26,7 @@ export SOURCE_DATE_EPOCH
 # -s -w: no symbol table nor DWARF (stack traces keep working).
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build install test lint bench bench-watch bench-ports fuzz clean man completions schema deb
+.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables fuzz clean man completions schema deb
 
 all: build
 
@@ -74,10 +74,20 @@ deb: man completions
 	BUILD=$(BUILD) NETCTL_BIN=$(BIN) NETCTL_CONVERT_BIN=$(CONVERT_BIN) VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) \
 		$(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t $(BUILD)/netctl_$(VERSION)_$(DEB_ARCH).deb
 
+# The integration tests whose outcome depends on the firewall backend: after
+# the full run (auto: iptables where installed), they run again on nftables
+# and, where installed, on iptables-legacy. Tests of one backend in
+# particular (coexistence, switching, legacy) pin it themselves and run once.
+FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall)$$
+
 # Unit and integration tests in one run. -race also builds the netctl binary
 # the integration tests exec with -race (internal/sandbox does that).
 test:
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 40m $(TESTFLAGS) ./...
+	NETCTL_FIREWALL=nftables $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/
+	if command -v iptables-legacy >/dev/null 2>&1; then \
+		NETCTL_FIREWALL=iptables NETCTL_IPTABLES=legacy $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/; \
+	fi
 
 # `go run pkg@version` builds staticcheck outside this module: no go.mod
 # changes.
@@ -96,6 +106,12 @@ bench-watch: build
 # same rules loaded by one iptables-restore (docs/benchmarks.md).
 bench-ports: build
 	bench/ports.sh
+
+# Firewall backends: the same topology with 2 ports per container applied
+# with nftables and with iptables, and one iptables-restore of the same
+# rules (docs/benchmarks.md).
+bench-nftables: build
+	bench/nftables.sh
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

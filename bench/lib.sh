@@ -77,6 +77,39 @@ sandbox_down() { # never fails, whatever errexit says
 }
 
 
+# timed N NAME ARGS...: netctl --root $ROOT --log-level debug ARGS... in the
+# sandbox $HOSTNS, its wall time (µs) recorded in $TIMES as "N NAME µs"; its
+# output kept in $WORK/NAME.out and its debug log (JSON) in $WORK/NAME.log.
+timed() {
+  local n=$1 name=$2 t0 t1 rc=0
+  shift 2
+  t0=${EPOCHREALTIME/./}
+  nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" --log-level debug "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" || rc=$?
+  t1=${EPOCHREALTIME/./}
+  if (( rc != 0 )); then
+    tail -n 20 "$WORK/$name.out" "$WORK/$name.log" >&2
+    die "netctl $* failed with exit $rc (N=$n, $name)"
+  fi
+  echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
+}
+
+# logged N LOG MESSAGE NAME [FIELD]: a numeric field of the last line with
+# MESSAGE in $WORK/LOG.log, recorded in $TIMES as "N NAME value": "took"
+# (the default, in ms) in µs, any other field as it is.
+logged() {
+  awk -v n="$1" -v name="$4" -v f="\"${5:-took}\":" -v msg="\"message\":\"$3\"" 'index($0, msg) && (i = index($0, f)) {
+      v = substr($0, i + length(f)); sub(/[,}].*/, "", v)
+      last = (f == "\"took\":") ? int(v * 1000) : v
+    } END { if (last != "") print n, name, last }' "$WORK/$2.log" >>"$TIMES"
+}
+
+# median N NAME: the median of the values recorded for N and NAME in
+# $TIMES (lines "N NAME value"); nothing when there are none.
+median() {
+  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
+
 # cleanup_on_exit: whatever ends the script (an error, ^C, a TERM), the
 # sandbox goes and so does $WORK, and the exit status is kept.
 on_exit() {

@@ -54,28 +54,6 @@ next_sandbox() {
 
 cleanup_on_exit
 
-# timed N PHASE ARGS...: netctl in the sandbox, wall time recorded; its
-# debug log (JSON) kept in $WORK/PHASE.log.
-timed() {
-  local n=$1 phase=$2 t0 t1 rc=0
-  shift 2
-  t0=${EPOCHREALTIME/./}
-  nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" --log-level debug "$@" >"$WORK/$phase.out" 2>"$WORK/$phase.log" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  if (( rc != 0 )); then
-    tail -n 20 "$WORK/$phase.out" "$WORK/$phase.log" >&2
-    die "netctl $* failed with exit $rc (N=$n, phase $phase)"
-  fi
-  echo "$n $phase $(( t1 - t0 ))" >>"$TIMES"
-}
-
-# logged N PHASE MESSAGE NAME: the "took" (ms) of a debug log line, in µs.
-logged() {
-  awk -v n="$1" -v name="$4" -v msg="\"message\":\"$3\"" 'index($0, msg) {
-      if (match($0, /"took":[0-9.]+/)) { print n, name, int(substr($0, RSTART + 7, RLENGTH - 7) * 1000) }
-    }' "$WORK/$2.log" | tail -n 1 >>"$TIMES"
-}
-
 veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
 run_netctl() { # N PORTS TAG
@@ -120,11 +98,6 @@ rules_floor() { # N
   sandbox_down
 }
 
-median_us() {
-  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
-    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
-}
-
 report() {
   local n
   echo "# netctl published-ports benchmark $STAMP"
@@ -135,11 +108,11 @@ report() {
   echo "| N | cold s, no ports | cold s, $PORTS ports | ports add | ms/ctr with ports | no-op ms (0 / $PORTS ports) | down s (0 / $PORTS ports) ¹ | firewall batch ms (0 / $PORTS ports) ² | its iptables-restore ms | rules | floor: 1 iptables-restore ms ³ |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
-    awk -v n="$n" -v c0="$(median_us "$n" p0cold)" -v c2="$(median_us "$n" p2cold)" \
-      -v n0="$(median_us "$n" p0noop)" -v n2="$(median_us "$n" p2noop)" \
-      -v d0="$(median_us "$n" p0down)" -v d2="$(median_us "$n" p2down)" \
-      -v fb0="$(median_us "$n" p0fwbatch)" -v fb="$(median_us "$n" p2fwbatch)" -v rs="$(median_us "$n" p2restore)" \
-      -v rules="$(median_us "$n" rules)" -v fl="$(median_us "$n" rules_floor)" '
+    awk -v n="$n" -v c0="$(median "$n" p0cold)" -v c2="$(median "$n" p2cold)" \
+      -v n0="$(median "$n" p0noop)" -v n2="$(median "$n" p2noop)" \
+      -v d0="$(median "$n" p0down)" -v d2="$(median "$n" p2down)" \
+      -v fb0="$(median "$n" p0fwbatch)" -v fb="$(median "$n" p2fwbatch)" -v rs="$(median "$n" p2restore)" \
+      -v rules="$(median "$n" rules)" -v fl="$(median "$n" rules_floor)" '
       BEGIN {
         printf "| %d | %.3f | %.3f | %+.1f %% | %.2f | %.0f / %.0f | %.3f / %.3f | %.0f / %.0f | %.0f | %d | %.0f |\n", n,
           c0 / 1e6, c2 / 1e6, 100 * (c2 - c0) / c0, c2 / 1e3 / n, n0 / 1e3, n2 / 1e3, d0 / 1e6, d2 / 1e6,

@@ -136,13 +136,15 @@ func TestPublishedPorts(t *testing.T) {
 	expectServed(t, "other network through the host", stranger, "tcp", "10.250.0.1:8080", "web")
 	expectBlocked(t, "other network directly", stranger, "tcp", addr(t, h, "web", "front")+":5000")
 
-	rules := h.InHost("iptables-save").Stdout
-	for _, want := range []string{
-		`-A NETCTL-P-`, `-p sctp -m comment --comment "netctl:pub:web 0.0.0.0:9000->`,
-		`-d 127.0.0.1/32 ! -i lo -p tcp -m comment --comment "netctl:pub:web 127.0.0.1:8081->`,
-	} {
+	rules := firewallRules(t, h)
+	for _, want := range map[string][]string{
+		"iptables": {`-A NETCTL-P-`, `-p sctp -m comment --comment "netctl:pub:web 0.0.0.0:9000->`,
+			`-d 127.0.0.1/32 ! -i lo -p tcp -m comment --comment "netctl:pub:web 127.0.0.1:8081->`},
+		"nftables": {`sctp . 9000 comment "netctl:pub:web 0.0.0.0:9000->`,
+			`127.0.0.1 . tcp . 8081 comment "netctl:pub:web 127.0.0.1:8081->`},
+	}[sandbox.Firewall()] {
 		if !strings.Contains(rules, want) {
-			t.Errorf("iptables-save lacks %q", want)
+			t.Errorf("the %s rules lack %q:\n%s", sandbox.Firewall(), want, rules)
 		}
 	}
 	if got := sysctl(t, h, "net/ipv4/ip_forward"); got != "1" {
@@ -168,7 +170,7 @@ func TestPublishedPorts(t *testing.T) {
 
 	// down removes every rule of the project; a new apply may pick anew.
 	h.MustNetctl(t, "down", "-f", file)
-	if rules := h.InHost("iptables-save").Stdout; strings.Contains(rules, "netctl:pub") {
+	if rules := firewallRules(t, h); strings.Contains(rules, "netctl:pub") {
 		t.Errorf("rules of the project left after down:\n%s", rules)
 	}
 	h.MustNetctl(t, "apply", "-f", file)
@@ -357,6 +359,7 @@ containers:
 // and down, its FORWARD jump goes after DOCKER-USER, and flushed chains,
 // deleted jumps and stray rules are reported by diff and repaired by apply.
 func TestCoexistenceAndRepair(t *testing.T) {
+	t.Setenv("NETCTL_FIREWALL", "iptables") // TestNftablesCoexistenceAndRepair is nftables'
 	h := sandbox.New(t)
 	out := outside(t, h)
 	for _, args := range [][]string{
@@ -396,29 +399,14 @@ func TestCoexistenceAndRepair(t *testing.T) {
 		t.Errorf("apply changed foreign rules:\n%s", diffLines(strings.Join(before, "\n"), strings.Join(got, "\n")))
 	}
 
-	for _, drift := range []struct {
-		name   string
-		cmd    []string
-		report string
-	}{
+	for _, d := range []drift{
 		{"flushed NETCTL-FORWARD", []string{"iptables", "-F", "NETCTL-FORWARD"}, "firewall netctl chains"},
 		{"deleted FORWARD jump", []string{"iptables", "-D", "FORWARD", "-m", "comment", "--comment", "netctl", "-j", "NETCTL-FORWARD"}, "jump filter FORWARD -> NETCTL-FORWARD missing"},
 		{"flushed project chain", []string{"sh", "-c", "iptables -t nat -F $(iptables -t nat -S | awk '/^-N NETCTL-P-/{print $2; exit}')"}, "firewall web 0.0.0.0:8080/tcp: rules missing"},
 		{"stray rule", []string{"iptables", "-A", "NETCTL-CT", "-j", "ACCEPT"}, "-A NETCTL-CT -j ACCEPT"},
 		{"flushed isolation", []string{"iptables", "-F", "NETCTL-ISOLATION-2"}, "firewall bridge (shared): rules missing"},
 	} {
-		if r := h.InHost(drift.cmd...); r.Code != 0 {
-			t.Fatalf("%s: %s", drift.name, r)
-		}
-		r := h.Netctl("diff", "-f", file)
-		if r.Code != 2 || !strings.Contains(r.Stdout, drift.report) {
-			t.Errorf("%s: diff exit %d, want 2 and %q:\n%s", drift.name, r.Code, drift.report, r.Stdout)
-		}
-		h.MustNetctl(t, "apply", "-f", file)
-		if r := h.Netctl("diff", "-f", file); r.Code != 0 {
-			t.Errorf("%s: not repaired by apply:\n%s", drift.name, r)
-		}
-		expectServed(t, drift.name+" repaired", out, "tcp", "10.250.0.1:8080", "web")
+		d.check(t, h, file, out)
 	}
 
 	h.MustNetctl(t, "down", "-f", file)
@@ -471,6 +459,7 @@ func mustRead(t *testing.T, path string) string {
 // The legacy flavour of iptables works the same (NETCTL_IPTABLES picks it
 // here; on a host, netctl follows what `iptables --version` says).
 func TestLegacyIptables(t *testing.T) {
+	t.Setenv("NETCTL_FIREWALL", "iptables")
 	t.Setenv("NETCTL_IPTABLES", "legacy")
 	h := sandbox.New(t)
 	out := outside(t, h)

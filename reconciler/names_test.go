@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
 
@@ -56,7 +57,7 @@ func TestNamesDesired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("testdata", "names-dns.json"), string(got)+"\n")
+	golden.File(t, filepath.Join("testdata", "names-dns.json"), string(got)+"\n")
 
 	var env strings.Builder
 	for _, name := range []string{"web", "legacy"} {
@@ -65,7 +66,7 @@ func TestNamesDesired(t *testing.T) {
 		env.WriteString("# " + name + " hosts\n" + c.HostsFile)
 		env.WriteString("# " + name + " resolv.conf\n" + c.ResolvFile)
 	}
-	golden(t, filepath.Join("testdata", "names-links.txt"), env.String())
+	golden.File(t, filepath.Join("testdata", "names-links.txt"), env.String())
 }
 
 func TestLinkEnvExactly(t *testing.T) {

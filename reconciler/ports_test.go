@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
 
@@ -126,7 +127,7 @@ func TestFirewallPlanGolden(t *testing.T) {
 	p := h.plan(t, topo)
 	var text bytes.Buffer
 	must(t, p.WriteText(&text))
-	golden(t, filepath.Join("testdata", "firewall-create.txt"), text.String())
+	golden.File(t, filepath.Join("testdata", "firewall-create.txt"), text.String())
 
 	res := h.apply(t, topo)
 	if res.Rounds != 1 || len(fw.batches) != 1 {
@@ -157,7 +158,7 @@ func TestFirewallPlanGolden(t *testing.T) {
 	p = h.plan(t, parse(t, "shop.yaml", moved))
 	text.Reset()
 	must(t, p.WriteText(&text))
-	golden(t, filepath.Join("testdata", "firewall-move.txt"), text.String())
+	golden.File(t, filepath.Join("testdata", "firewall-move.txt"), text.String())
 	h.apply(t, parse(t, "shop.yaml", moved))
 	if len(fw.batches) != 1 || !fw.batches[0].Rewrite || fw.batches[0].Base || len(fw.batches[0].Networks) != 0 {
 		t.Errorf("moving db: batches %+v", fw.batches)

@@ -4,20 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netctl/netctl/internal/golden"
 
 	"github.com/rs/zerolog"
 
 	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const testRoot = "/run/netctl"
 
@@ -340,26 +338,9 @@ func TestGoldenPlans(t *testing.T) {
 			if err := p.WriteJSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", tc.name+".txt"), text.String())
-			golden(t, filepath.Join("testdata", tc.name+".json"), js.String())
+			golden.File(t, filepath.Join("testdata", tc.name+".txt"), text.String())
+			golden.File(t, filepath.Join("testdata", tc.name+".json"), js.String())
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reconciler -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", path, want, got)
 	}
 }
 

@@ -6,10 +6,13 @@
 // openings legacy links make (model.LinkRule), and netctl's fixed part
 // every project shares. A backend lays those objects out in its own
 // representation (actuators/firewall/iptables: chains of netctl's own;
-// nftables: a table of netctl's own) and is the only code that knows it.
+// actuators/firewall/nftables: a table of netctl's own) and is the only
+// code that knows it.
 // This package holds what every backend shares:
 //
-//   - the choice of the backend (New, Config.Backend);
+//   - the choice of the backend (New, Config.Backend; select.go) and the
+//     move of netctl's rules from the other backend when it holds some
+//     (switch.go);
 //   - the sysctls the rules depend on (ip_forward, bridge-nf-call-iptables,
 //     route_localnet), read and written under /proc/sys;
 //   - hairpin mode, which the model carries as a host setting key
@@ -21,7 +24,7 @@
 //
 // A backend is a package beside iptables that implements Backend in terms
 // of model types only (so this package can import it to choose it) and
-// gets a case in newBackend. The reconciler does not change: it sees one
+// gets a case in openBackend (select.go). The reconciler does not change: it sees one
 // Firewall whichever backend is behind it. What a backend must do:
 //
 //   - Observe reads all of netctl's rules of every project in one pass and
@@ -46,9 +49,6 @@
 //     Flush and Sysctls are this layer's.
 //   - Neither keeps state between calls: everything Apply needs is in the
 //     batch.
-//
-// Switching a host from one backend to another (TOPOLOGY: "the next apply
-// removes them from the other backend") fits here too: Firewall would hold
-// the inactive backends, observe them alongside the active one, and apply a
-// Teardown batch to each that reports Installed.
+//   - Optionally, Subscribe (EventSource) reports other processes' changes
+//     to netctl's rules, so that watch repairs them at once.
 package firewall

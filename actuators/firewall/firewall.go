@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/actuators/firewall/iptables"
 	"github.com/netctl/netctl/model"
 )
 
@@ -46,8 +45,8 @@ type Hairpin interface {
 // Config is what New needs. cmd/ fills it from flags and the environment;
 // nothing here reads either.
 type Config struct {
-	// Backend picks the packet filter: "iptables", or "" and "auto" for
-	// the default (iptables, the only backend so far).
+	// Backend picks the packet filter: "iptables", "nftables", or "" and
+	// "auto" for the default (iptables where installed, else nftables).
 	Backend string
 	// IptablesMode is the iptables flavour, "nft" or "legacy"; "" asks the
 	// host's iptables command.
@@ -64,6 +63,9 @@ type Config struct {
 // no state between calls.
 type Firewall struct {
 	backend Backend
+	// others are the backends not in use that work on this host: netctl's
+	// rules found there are moved to backend (switch.go).
+	others  []Backend
 	hairpin Hairpin
 	host    netns.NsHandle
 	log     zerolog.Logger
@@ -73,25 +75,12 @@ type Firewall struct {
 
 // New chooses and opens the backend.
 func New(cfg Config) (*Firewall, error) {
-	b, err := newBackend(cfg)
+	b, others, err := choose(cfg.Backend, openBackend(cfg))
 	if err != nil {
 		return nil, err
 	}
-	return &Firewall{backend: b, hairpin: cfg.Hairpin, host: cfg.Host, log: cfg.Log, procSys: "/proc/sys"}, nil
-}
-
-// newBackend is the one place that knows the backends.
-func newBackend(cfg Config) (Backend, error) {
-	switch cfg.Backend {
-	case "", "auto", iptables.Name:
-		b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Log: cfg.Log})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Log.Debug().Str("backend", iptables.Name).Str("mode", b.Mode()).Msg("firewall backend")
-		return b, nil
-	}
-	return nil, fmt.Errorf("firewall backend %q: want auto or iptables", cfg.Backend)
+	cfg.Log.Debug().Str("backend", b.Name()).Int("others", len(others)).Msg("firewall backend")
+	return &Firewall{backend: b, others: others, hairpin: cfg.Hairpin, host: cfg.Host, log: cfg.Log, procSys: "/proc/sys"}, nil
 }
 
 // Backend names the backend in use.
@@ -104,6 +93,7 @@ func (f *Firewall) Observe(ctx context.Context) (*model.Firewall, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.observeOthers(ctx, fw)
 	if fw.Sysctls == nil {
 		fw.Sysctls = map[string]string{}
 	}
@@ -163,7 +153,7 @@ func (f *Firewall) hairpins(ctx context.Context) (map[string]string, error) {
 // the rules, then the conntrack flushes, then the sysctls (forwarding goes
 // on only once isolation is in place) and hairpin mode.
 func (f *Firewall) Apply(ctx context.Context, b *model.FirewallBatch) error {
-	if err := f.backend.Apply(ctx, b); err != nil {
+	if err := f.applyRules(ctx, b); err != nil {
 		return err
 	}
 	if len(b.Flush) > 0 {

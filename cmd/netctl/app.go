@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,8 @@ import (
 
 	"github.com/netctl/netctl/actuators/files"
 	"github.com/netctl/netctl/actuators/firewall"
+	"github.com/netctl/netctl/actuators/firewall/iptables"
+	"github.com/netctl/netctl/actuators/firewall/nftables"
 	"github.com/netctl/netctl/actuators/hostfacts"
 	nlact "github.com/netctl/netctl/actuators/netlink"
 	"github.com/netctl/netctl/reconciler"
@@ -36,6 +39,8 @@ type app struct {
 	// resolvConf is the host's resolv.conf: its resolvers are the
 	// containers' upstreams (tests point it at a file of their own).
 	resolvConf string
+	// firewall is the packet-filter backend: auto, iptables or nftables.
+	firewall string
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -46,6 +51,9 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains([]string{firewall.Auto, iptables.Name, nftables.Name}, a.firewall) {
+				return fmt.Errorf("--firewall %q (or NETCTL_FIREWALL): want %s, %s or %s", a.firewall, firewall.Auto, iptables.Name, nftables.Name)
+			}
 			return a.setupLog()
 		},
 	}
@@ -53,6 +61,12 @@ func (a *app) rootCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.PersistentFlags().StringVar(&a.node, "node", "", "which of the file's nodes this host is (default: the node whose address the host holds)")
 	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", "/etc/resolv.conf", "the host's resolv.conf, whose resolvers containers use as upstreams")
+	fwDefault := os.Getenv("NETCTL_FIREWALL")
+	if fwDefault == "" {
+		fwDefault = firewall.Auto
+	}
+	cmd.PersistentFlags().StringVar(&a.firewall, "firewall", fwDefault,
+		"packet-filter backend: auto (iptables where installed, else nftables), iptables or nftables; default from NETCTL_FIREWALL")
 	cmd.AddCommand(
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
@@ -113,6 +127,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 	// host's iptables command reports.
 	iptablesMode := os.Getenv("NETCTL_IPTABLES")
 	fw, err := firewall.New(firewall.Config{
+		Backend:      a.firewall,
 		IptablesMode: iptablesMode,
 		Host:         host,
 		Hairpin:      nlact.NewHairpin(host),

@@ -129,17 +129,26 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	}()
 	defer func() { cancel(); <-fwDone }()
 
-	if sub, ok := r.Links.(hostEventSource); ok {
+	// The links' events, and the firewall's where its backend reports them
+	// (nftables: changes to netctl's table); a nil channel: none.
+	for _, src := range []any{r.Links, r.Firewall} {
+		sub, ok := src.(hostEventSource)
+		if !ok {
+			continue
+		}
 		events, err := sub.Subscribe(ctx)
 		if err != nil {
 			return err
+		}
+		if events == nil {
+			continue
 		}
 		go func() {
 			for range events {
 				w.NotifyHost()
 			}
 			if ctx.Err() == nil {
-				a.log.Error().Msg("host netlink events ended; only --resync will repair drift")
+				a.log.Error().Msg("host events ended; only --resync will repair drift")
 			}
 		}()
 	}
@@ -170,9 +179,10 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	return err
 }
 
-// hostEventSource is the optional capability of a Links actuator to report
-// kernel changes to netctl's objects as they happen, so that watch repairs
-// drift at once rather than at the next resync.
+// hostEventSource is the optional capability of an actuator (Links,
+// Firewall) to report kernel changes to netctl's objects as they happen,
+// so that watch repairs drift at once rather than at the next resync. A
+// nil channel: it has none to report here.
 type hostEventSource interface {
 	Subscribe(ctx context.Context) (<-chan struct{}, error)
 }

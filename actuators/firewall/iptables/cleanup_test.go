@@ -1,9 +1,11 @@
 package iptables
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
 
@@ -24,7 +26,7 @@ func TestTeardownGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop-teardown.restore", s)
+	golden.File(t, filepath.Join("testdata", "shop-teardown.restore"), s)
 	if strings.Contains(s, "HANDMADE") || strings.Contains(s, "10.9.9.9") {
 		t.Errorf("teardown touches foreign rules:\n%s", s)
 	}

@@ -1,37 +1,14 @@
 package iptables
 
 import (
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./actuators/firewall/iptables -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run go test ./actuators/firewall/iptables -update to accept):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
 
 func addr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 func prefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -69,7 +46,7 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop.iptables-save", out)
+	golden.File(t, filepath.Join("testdata", "shop.iptables-save"), out)
 
 	// The smallest topology: one container on the default network,
 	// `docker run -p 8080:80`.
@@ -81,7 +58,7 @@ func TestRenderGolden(t *testing.T) {
 	if out, err = Render(solo); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "solo.iptables-save", out)
+	golden.File(t, filepath.Join("testdata", "solo.iptables-save"), out)
 }
 
 // What Render shows is what Observe reads back: every object, none
@@ -169,7 +146,7 @@ func TestRestoreScriptFromScratchGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop-create.restore", s)
+	golden.File(t, filepath.Join("testdata", "shop-create.restore"), s)
 }
 
 // Applying the same objects again writes nothing.
@@ -203,7 +180,7 @@ func TestRestoreScriptDownGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop-down.restore", s)
+	golden.File(t, filepath.Join("testdata", "shop-down.restore"), s)
 	if strings.Contains(s, "blog") || strings.Contains(s, "netctl0") {
 		t.Errorf("down of shop touches blog's or the shared network's rules:\n%s", s)
 	}
@@ -223,7 +200,7 @@ func TestRestoreScriptPortChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop-retarget.restore", s)
+	golden.File(t, filepath.Join("testdata", "shop-retarget.restore"), s)
 	if strings.Contains(s, "*raw") || strings.Contains(s, "NETCTL-ISOLATION") {
 		t.Errorf("retargeting a port rewrites more than the project's nat and filter chains:\n%s", s)
 	}
@@ -269,7 +246,7 @@ func TestDriftIsObservedAndRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "shop-repair.restore", s)
+	golden.File(t, filepath.Join("testdata", "shop-repair.restore"), s)
 	if strings.Contains(s, "10.9.9.9") {
 		t.Errorf("repair touches a foreign rule of FORWARD:\n%s", s)
 	}

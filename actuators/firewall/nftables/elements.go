@@ -1,0 +1,416 @@
+package nftables
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+
+	"github.com/netctl/netctl/model"
+)
+
+// element is one entry of a set or map of netctl's table, as netctl
+// writes it and reads it back. Keys and data are the kernel's bytes: each
+// field of a concatenation padded to 4 bytes, addresses and ports in
+// network byte order.
+type element struct {
+	set string
+	key []byte
+	// end is, in an interval set, the address after the interval's last
+	// (nil: the interval runs to the end of the address space).
+	end []byte
+	// data is a map's value; verdict a verdict map's ("accept", "drop").
+	data    []byte
+	verdict string
+	comment string
+}
+
+// id identifies the element within netctl's table: its set and key.
+func (e element) id() string {
+	return e.set + "\x00" + string(e.key) + "\x00" + string(e.end)
+}
+
+// value is what a map maps the key to.
+func (e element) value() string {
+	if e.verdict != "" {
+		return e.verdict
+	}
+	return hex.EncodeToString(e.data)
+}
+
+// objects are netctl's firewall objects of every project.
+type objects struct {
+	networks map[string]*model.NetworkRules // by ID
+	ports    map[string]*model.PortRule     // by Key()
+	links    map[string]*model.LinkRule     // by Key()
+}
+
+func newObjects() objects {
+	return objects{networks: map[string]*model.NetworkRules{}, ports: map[string]*model.PortRule{}, links: map[string]*model.LinkRule{}}
+}
+
+func (o objects) empty() bool { return len(o.networks)+len(o.ports)+len(o.links) == 0 }
+
+// need is an element with the marks of the objects that need it (several
+// when objects share it: two ports to one container port, networks with
+// the same subnet); its comment is one of them.
+type need struct {
+	el     element
+	owners []string
+}
+
+func (n *need) ownedBy(mark string) bool { return slices.Contains(n.owners, mark) }
+
+// needs is every element a set of objects needs, by id, and the ids each
+// object needs, by mark.
+type needs struct {
+	byID   map[string]*need
+	byMark map[string][]string
+}
+
+// desire computes the elements objs need. The masquerade set holds the
+// union of the subnets (an interval set refuses overlapping intervals),
+// each interval needed by every network it covers.
+func desire(objs objects) (*needs, error) {
+	n := len(objs.networks) + len(objs.ports) + len(objs.links)
+	ns := &needs{byID: make(map[string]*need, 4*len(objs.networks)+2*len(objs.ports)+len(objs.links)), byMark: make(map[string][]string, n)}
+	add := func(mark string, els []element) error {
+		if len(mark) > maxMark {
+			return fmt.Errorf("mark %q is longer than %d bytes", mark, maxMark)
+		}
+		for _, el := range els {
+			el.comment = mark
+			id := el.id()
+			n := ns.byID[id]
+			if n == nil {
+				n = &need{el: el}
+				ns.byID[id] = n
+			}
+			if !n.ownedBy(mark) {
+				n.owners = append(n.owners, mark)
+			}
+			ns.byMark[mark] = append(ns.byMark[mark], id)
+		}
+		return nil
+	}
+	var masq []*model.NetworkRules
+	for _, id := range sortedKeys(objs.networks) {
+		n := objs.networks[id]
+		els, err := networkElements(n)
+		if err == nil {
+			err = add(model.EncodeNetworkComment(n), els)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("network %s: %w", id, err)
+		}
+		if !n.Internal {
+			masq = append(masq, n)
+		}
+	}
+	for _, cover := range coverSubnets(masq) {
+		for _, n := range cover.networks {
+			_ = add(model.EncodeNetworkComment(n), []element{subnetElement(cover.prefix)}) // checked above
+		}
+	}
+	for _, key := range sortedKeys(objs.ports) {
+		p := objs.ports[key]
+		els, err := portElements(p)
+		if err == nil {
+			err = add(model.EncodePortComment(p), els)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("port %s: %w", key, err)
+		}
+	}
+	for _, key := range sortedKeys(objs.links) {
+		l := objs.links[key]
+		els, err := linkElements(l)
+		if err == nil {
+			err = add(model.EncodeLinkComment(l), els)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("link %s: %w", key, err)
+		}
+	}
+	for _, n := range ns.byID {
+		sort.Strings(n.owners)
+		n.el.comment = n.owners[0]
+	}
+	return ns, nil
+}
+
+// cover is one interval of the masquerade set and the networks in it.
+type cover struct {
+	prefix   netip.Prefix
+	networks []*model.NetworkRules
+}
+
+// coverSubnets groups networks by the widest of their subnets that holds
+// theirs (IPv4 prefixes either nest or are disjoint).
+func coverSubnets(networks []*model.NetworkRules) []cover {
+	sorted := slices.Clone(networks)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Subnet.Bits() < sorted[j].Subnet.Bits() })
+	var out []cover
+next:
+	for _, n := range sorted {
+		p := n.Subnet.Masked()
+		for i := range out {
+			if out[i].prefix.Overlaps(p) {
+				out[i].networks = append(out[i].networks, n)
+				continue next
+			}
+		}
+		out = append(out, cover{prefix: p, networks: []*model.NetworkRules{n}})
+	}
+	return out
+}
+
+func checkIfname(what, s string) error {
+	if model.IsIfname(s) {
+		return nil
+	}
+	return fmt.Errorf("%s name %q cannot go into a set", what, s)
+}
+
+func checkLabel(what, s string, empty bool) error {
+	if (empty && s == "") || model.IsLabel(s) {
+		return nil
+	}
+	return fmt.Errorf("%s name %q cannot go into a set", what, s)
+}
+
+func networkElements(n *model.NetworkRules) ([]element, error) {
+	if err := checkLabel("project", n.Project, true); err != nil {
+		return nil, err
+	}
+	if err := checkLabel("network", n.Name, false); err != nil {
+		return nil, err
+	}
+	if err := checkIfname("bridge", n.Bridge); err != nil {
+		return nil, err
+	}
+	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
+		return nil, fmt.Errorf("subnet %s is not IPv4", n.Subnet)
+	}
+	br := ifnameBytes(n.Bridge)
+	icc := "accept"
+	if !n.ICC {
+		icc = "drop"
+	}
+	els := []element{
+		{set: setBridges, key: br},
+		{set: mapICC, key: cat(br, br), verdict: icc},
+	}
+	if !n.Internal {
+		els = append(els, element{set: setExternal, key: br})
+	}
+	return els, nil
+}
+
+// subnetElement is an interval of the masquerade set.
+func subnetElement(p netip.Prefix) element {
+	start := p.Masked().Addr().As4()
+	last := binary.BigEndian.Uint32(start[:]) | (1<<(32-p.Bits()) - 1)
+	el := element{set: setMasq, key: start[:]}
+	if last != 0xffffffff {
+		el.end = binary.BigEndian.AppendUint32(nil, last+1)
+	}
+	return el
+}
+
+var protoNumbers = map[string]byte{model.ProtoTCP: 6, model.ProtoUDP: 17, model.ProtoSCTP: 132}
+
+func protoName(n byte) string {
+	for name, v := range protoNumbers {
+		if v == n {
+			return name
+		}
+	}
+	return fmt.Sprint(n)
+}
+
+func portElements(p *model.PortRule) ([]element, error) {
+	if err := checkLabel("project", p.Project, false); err != nil {
+		return nil, err
+	}
+	if err := checkLabel("container", p.Container, false); err != nil {
+		return nil, err
+	}
+	proto, ok := protoNumbers[p.Proto]
+	if !ok {
+		return nil, fmt.Errorf("protocol %q is not tcp, udp or sctp", p.Proto)
+	}
+	if !p.Target.Is4() {
+		return nil, fmt.Errorf("target %s is not an IPv4 address", p.Target)
+	}
+	if p.HostIP.IsValid() && !p.HostIP.Is4() {
+		return nil, fmt.Errorf("host address %s is not an IPv4 address", p.HostIP)
+	}
+	if p.HostPort == 0 || p.ContainerPort == 0 {
+		return nil, fmt.Errorf("no host or container port")
+	}
+	target := cat(addr(p.Target), port(p.ContainerPort))
+	els := []element{{set: setPublished, key: cat(addr(p.Target), protoKey(proto), port(p.ContainerPort))}}
+	if !p.HostIP.IsValid() {
+		return append(els, element{set: mapPortsAny, key: cat(protoKey(proto), port(p.HostPort)), data: target}), nil
+	}
+	host := cat(addr(p.HostIP), protoKey(proto), port(p.HostPort))
+	els = append(els, element{set: mapPortsAddr, key: host, data: target})
+	if p.HostIP.IsLoopback() {
+		els = append(els, element{set: setLoopback, key: host})
+	}
+	return els, nil
+}
+
+func linkElements(l *model.LinkRule) ([]element, error) {
+	if err := checkLabel("project", l.Project, false); err != nil {
+		return nil, err
+	}
+	for what, s := range map[string]string{"container": l.Container, "linked container": l.Target} {
+		if err := checkLabel(what, s, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkIfname("bridge", l.Bridge); err != nil {
+		return nil, err
+	}
+	proto, ok := protoNumbers[l.Proto]
+	if !ok {
+		return nil, fmt.Errorf("protocol %q is not tcp, udp or sctp", l.Proto)
+	}
+	if !l.Src.Is4() || !l.Dst.Is4() {
+		return nil, fmt.Errorf("link %s->%s is not IPv4", l.Src, l.Dst)
+	}
+	if l.Port == 0 {
+		return nil, fmt.Errorf("no port")
+	}
+	return []element{{set: setLinks, key: cat(ifnameBytes(l.Bridge), addr(l.Src), addr(l.Dst), protoKey(proto), port(l.Port))}}, nil
+}
+
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func addr(a netip.Addr) []byte {
+	b := a.As4()
+	return b[:]
+}
+
+// protoKey and port are the padded fields of a concatenation.
+func protoKey(p byte) []byte { return []byte{p, 0, 0, 0} }
+
+func port(p uint16) []byte { return []byte{byte(p >> 8), byte(p), 0, 0} }
+
+// formatElement shows an element as nft writes it in a set's elements:
+// `"br-x" . "br-x" : accept`, `tcp . 8080 : 172.18.0.2 . 5000`.
+func formatElement(el element) string {
+	d, ok := findSetDef(el.set)
+	if !ok {
+		return hex.EncodeToString(el.key)
+	}
+	var s string
+	if d.interval {
+		s = formatInterval(el)
+	} else {
+		s = formatFields(d.key, el.key)
+	}
+	switch {
+	case d.verdict:
+		s += " : " + el.verdict
+	case len(d.data) > 0:
+		s += " : " + formatFields(d.data, el.data)
+	}
+	if el.comment != "" {
+		s += fmt.Sprintf(" comment %q", el.comment)
+	}
+	return s
+}
+
+func formatInterval(el element) string {
+	if len(el.key) != 4 {
+		return hex.EncodeToString(el.key)
+	}
+	start := binary.BigEndian.Uint32(el.key)
+	end := uint64(1) << 32
+	if len(el.end) == 4 {
+		end = uint64(binary.BigEndian.Uint32(el.end))
+	}
+	size := end - uint64(start)
+	a := netip.AddrFrom4([4]byte(el.key))
+	if size > 0 && size&(size-1) == 0 && uint64(start)%size == 0 {
+		bits := 32
+		for s := size; s > 1; s >>= 1 {
+			bits--
+		}
+		return netip.PrefixFrom(a, bits).String()
+	}
+	last := netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, uint32(end-1))))
+	return a.String() + "-" + last.String()
+}
+
+func formatFields(types []nftables.SetDatatype, b []byte) string {
+	var parts []string
+	for _, t := range types {
+		size := int(t.Bytes+3) / 4 * 4
+		if len(b) < int(t.Bytes) {
+			parts = append(parts, "?")
+			break
+		}
+		v := b[:t.Bytes]
+		switch t.Name {
+		case typeIfname.Name:
+			parts = append(parts, fmt.Sprintf("%q", strings.TrimRight(string(v), "\x00")))
+		case typeIPv4.Name:
+			parts = append(parts, netip.AddrFrom4([4]byte(v)).String())
+		case typeProto.Name:
+			parts = append(parts, protoName(v[0]))
+		case typeService.Name:
+			parts = append(parts, fmt.Sprint(binary.BigEndian.Uint16(v)))
+		default:
+			parts = append(parts, hex.EncodeToString(v))
+		}
+		if len(b) < size {
+			b = nil
+		} else {
+			b = b[size:]
+		}
+	}
+	return strings.Join(parts, " . ")
+}
+
+func verdictName(k expr.VerdictKind) string {
+	switch k {
+	case expr.VerdictAccept:
+		return "accept"
+	case expr.VerdictDrop:
+		return "drop"
+	case expr.VerdictReturn:
+		return "return"
+	}
+	return fmt.Sprintf("verdict %d", int64(k))
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// maxMark bounds a mark (an element's comment): the kernel keeps at most
+// 256 bytes of user data per element, and the comment takes 3 of them
+// (type, length, NUL).
+const maxMark = 253
+
+// commentOwner is the project an element's comment names: "" for the
+// shared default network and for anything that is not netctl's mark.
+func commentOwner(c string) string {
+	project, _ := model.RuleCommentOwner(c)
+	return project
+}
