@@ -24,7 +24,7 @@ func overlayPair(t *testing.T) (one, two string) {
 	sub := netip.MustParsePrefix("127.50.0.0/16")
 	node := func(listen, gw string, recs []model.DNSRecord, remote []model.DNSRemote, clients []model.DNSClient) string {
 		d := &model.DNS{
-			Project: "p",
+			Project:  "p",
 			Networks: []model.DNSNetwork{{ID: "p/o", Subnet: sub, Gateway: ip(gw), Records: recs, Remote: remote}},
 			Clients:  clients,
 			Peers:    &model.DNSPeers{Listen: ip(listen), Nodes: []netip.Addr{ip("127.0.0.1")}, Networks: []string{"p/o"}},
