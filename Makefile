@@ -26,7 +26,7 @@ export SOURCE_DATE_EPOCH
 # -s -w: no symbol table nor DWARF (stack traces keep working).
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables fuzz clean man completions schema deb
+.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz clean man completions schema deb
 
 all: build
 
@@ -112,6 +112,11 @@ bench-ports: build
 # rules (docs/benchmarks.md).
 bench-nftables: build
 	bench/nftables.sh
+
+# Overlay networks at scale: one node of 3 against a bridge, and 2-16
+# nodes (docs/benchmarks.md). A test binary, only built with this tag.
+bench-overlay:
+	$(GO) test -tags overlaybench -count=1 -v -timeout 60m ./bench/overlay/
 
 fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

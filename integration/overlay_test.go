@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ containers:
   web: {networks: {app: {aliases: [www]}}, node: a, ports: ["8080:80"]}
   api: {networks: {app: {aliases: [backend]}}, node: b}
   pg: {networks: {other: {ipv4_address: 10.61.0.200}}, node: c}
-  worker: {networks: [app, other], node: c}
+  worker: {networks: {app: {aliases: [www]}, other: {}}, node: c}
   loner: {networks: [local]}
 `
 
@@ -114,6 +115,15 @@ func TestOverlayAcrossNodes(t *testing.T) {
 	if !pingName(t, cc, "worker", "www") || !pingName(t, cc, "worker", "pg") {
 		t.Error("worker (c) cannot reach www (a) or pg (c) by name")
 	}
+	// An alias on two nodes answers with both; PTR of a remote address.
+	webAddr, workerAddr := ctrAddr(t, a, "web", "eth0"), ctrAddr(t, cc, "worker", "eth0")
+	r := b.Netctl("exec", "api", "--", "dig", "+short", "+time=2", "+tries=1", "www")
+	if got := strings.Fields(r.Stdout); len(got) != 2 || !slices.Contains(got, webAddr) || !slices.Contains(got, workerAddr) {
+		t.Errorf("www from api (b) = %q, want web's %s (a) and worker's %s (c)", got, webAddr, workerAddr)
+	}
+	if r := a.Netctl("exec", "web", "--", "dig", "+short", "+time=2", "+tries=1", "-x", apiAddr); !strings.Contains(r.Stdout, "api.") {
+		t.Errorf("PTR of api's %s from web (a) = %s, want api.", apiAddr, r)
+	}
 	// Isolation: another overlay, and the node's own bridge network.
 	if a.Ping(t, "mesh", "web", "10.61.0.200") {
 		t.Error("web (app) reaches pg on the other overlay")
@@ -139,7 +149,7 @@ func TestOverlayAcrossNodes(t *testing.T) {
 	// The data plane as the kernel holds it: one VXLAN device per overlay,
 	// local = the node, one flood entry per other node.
 	vx := model.VXLANName("mesh", "app")
-	r := a.InHost("ip", "-d", "link", "show", vx)
+	r = a.InHost("ip", "-d", "link", "show", vx)
 	for _, want := range []string{"vxlan id " + itoa(int(model.DerivedVNI("mesh", "app"))), "local 10.250.0.1", "dstport 4789", "mtu 1450"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("%s on a lacks %q:\n%s", vx, want, r)

@@ -318,6 +318,8 @@ func (v *validator) container(ct *Container) {
 			}
 		case !shareNetwork(ct, target):
 			v.c.Addf(l.Pos, "%s: cannot link to container %q: they share no network (on the default network, both must be on bridge)", ctx, l.Container)
+		case linkAcrossNodes(ct, target):
+			v.c.Addf(l.Pos, "%s: cannot link to container %q: it runs on node %q, this container %s; links need the target's address at apply time, which only its node knows (use its name or an alias on the overlay network: DNS resolves them across nodes)", ctx, l.Container, target.Node, nodeOf(ct))
 		}
 	}
 }

@@ -42,3 +42,21 @@ func (v *validator) overlay(n *Network, explicitSubnet bool) {
 func onOtherNodes(a, b *Container) bool {
 	return a.Node != "" && b.Node != "" && a.Node != b.Node
 }
+
+// linkAcrossNodes reports whether a link from ct to target would cross
+// nodes: a link writes the target's address into ct's hosts file and
+// environment and opens the target's ports to ct's address, at apply time,
+// and a node learns a remote container's address only by asking its node's
+// DNS server. A container on no node runs on every node, so a link to a
+// container that has a node crosses nodes everywhere but there.
+func linkAcrossNodes(ct, target *Container) bool {
+	return target.Node != "" && ct.Node != target.Node
+}
+
+// nodeOf says where ct runs, for messages.
+func nodeOf(ct *Container) string {
+	if ct.Node == "" {
+		return "on every node"
+	}
+	return fmt.Sprintf("on node %q", ct.Node)
+}

@@ -574,6 +574,19 @@ func TestNodes(t *testing.T) {
 			`4:51 network "o3": vni: 16777216 is out of range 1-16777215`,
 			`5:7 network "b": vni needs driver: overlay`,
 		}},
+		{"links across nodes", lines(
+			`networks: {o: {driver: overlay, subnet: 10.9.0.0/24}, b: {}}`,
+			`containers:`,
+			`  a: {networks: [o], node: n1, links: [b, c]}`,
+			`  b: {networks: [o], node: n2}`,
+			`  c: {networks: [o], node: n1}`,
+			`  d: {networks: [b, o], node: n1}`,
+			`  e: {networks: [b], links: [d]}`,
+			`nodes: {n1: {address: 10.0.0.1}, n2: {address: 10.0.0.2}}`,
+		), []string{
+			`3:40 container "a": cannot link to container "b": it runs on node "n2", this container on node "n1"`,
+			`7:30 container "e": cannot link to container "d": it runs on node "n1", this container on every node`,
+		}},
 		{"one host port on two nodes", lines(
 			`networks: {o: {driver: overlay, subnet: 10.9.0.0/24}}`,
 			`containers:`,

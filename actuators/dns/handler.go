@@ -62,12 +62,20 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 					m.Answer = append(m.Answer, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: n})
 				}
 				return m, cl
+			case inZone && len(cl.reverseNodes(addr)) > 0:
+				// Maybe a container on another node: askNodes.
+				return nil, cl
 			case inZone:
 				m := authoritative(r)
 				m.Rcode = mdns.RcodeNameError
 				return m, cl
 			}
 		}
+		return nil, cl
+	}
+	if nodes, _ := cl.remote(name); len(nodes) > 0 {
+		// Containers on other nodes answer to it too: askNodes merges
+		// their addresses with the local ones.
 		return nil, cl
 	}
 	addrs, ok := cl.lookup(name)
@@ -83,16 +91,7 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 	}
 	m := authoritative(r)
 	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
-		// Round robin: every query starts one further along the list.
-		n := len(addrs)
-		start := 0
-		if n > 1 {
-			start = int(s.rr.Add(1) % uint64(n))
-		}
-		for i := range n {
-			a := addrs[(start+i)%n]
-			m.Answer = append(m.Answer, &mdns.A{Hdr: header(q.Name, mdns.TypeA), A: a.AsSlice()})
-		}
+		m.Answer = s.roundRobin(q.Name, addrs)
 	}
 	// Compression only pays for long answers; computing it costs more
 	// than it saves on the usual one or two records.
@@ -100,6 +99,22 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 	// AAAA and other types of a container name: no data, but the name
 	// exists (NOERROR), and it is never asked upstream.
 	return m, cl
+}
+
+// roundRobin lists addrs as A records of qname, every call starting one
+// further along the list.
+func (s *Server) roundRobin(qname string, addrs []netip.Addr) []mdns.RR {
+	n := len(addrs)
+	start := 0
+	if n > 1 {
+		start = int(s.rr.Add(1) % uint64(n))
+	}
+	out := make([]mdns.RR, 0, n)
+	for i := range n {
+		a := addrs[(start+i)%n]
+		out = append(out, &mdns.A{Hdr: header(qname, mdns.TypeA), A: a.AsSlice()})
+	}
+	return out
 }
 
 func header(name string, t uint16) mdns.RR_Header {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"sync"
 
 	mdns "github.com/miekg/dns"
 
@@ -76,28 +77,56 @@ func (c *client) remote(name string) (nodes []netip.Addr, subnets []netip.Prefix
 	return nodes, subnets
 }
 
-// askNodes answers r for cl from the nodes that run the containers it
-// names, or returns nil when no remote container has the name.
+// reverseNodes returns the nodes that run containers on the client's
+// networks whose subnet holds addr: one of them may have it.
+func (c *client) reverseNodes(addr netip.Addr) []netip.Addr {
+	if c.peer {
+		return nil
+	}
+	var nodes []netip.Addr
+	for _, n := range c.nets {
+		if !n.subnet.Contains(addr) {
+			continue
+		}
+		for _, found := range n.remote {
+			nodes = appendNew(nodes, found)
+		}
+	}
+	slices.SortFunc(nodes, func(a, b netip.Addr) int { return a.Compare(b) })
+	return nodes
+}
+
+// remoteName reports whether node may answer name for the client: a
+// container there has the name on a network the client shares.
+func (c *client) remoteName(name string, node netip.Addr) bool {
+	return slices.ContainsFunc(c.nets, func(n *netIndex) bool { return hasAddr(n.remote[name], node) })
+}
+
+// askNodes answers r for cl with what other nodes know, or returns nil
+// when no container on another node concerns the question. A name shared
+// by containers here and on other nodes answers with all of them, in one
+// round robin, like a name shared by local containers; the addresses of
+// a node that does not answer are left out (a down node costs its own
+// containers, not the others'). A PTR of an address in a shared overlay
+// subnet is asked of the nodes that run containers there.
 func (s *Server) askNodes(r *mdns.Msg, cl *client) *mdns.Msg {
 	if cl == nil || len(r.Question) != 1 {
 		return nil
 	}
 	q := r.Question[0]
-	nodes, subnets := cl.remote(normalize(q.Name))
+	name := normalize(q.Name)
+	if q.Qtype == mdns.TypePTR {
+		return s.askReverse(r, cl, name)
+	}
+	nodes, subnets := cl.remote(name)
 	if len(nodes) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.ForwardTimeout)
-	defer cancel()
-	ask := new(mdns.Msg)
-	ask.SetQuestion(mdns.Fqdn(normalize(q.Name)), q.Qtype)
-	m := authoritative(r)
+	local, _ := cl.lookup(name)
+	addrs := slices.Clone(local)
 	answered := false
-	for _, node := range nodes {
-		c := &mdns.Client{Net: "udp", Timeout: s.opts.ForwardTimeout}
-		resp, _, err := c.ExchangeContext(ctx, ask, netip.AddrPortFrom(node, uint16(s.opts.Port)).String())
-		if err != nil || resp.Rcode != mdns.RcodeSuccess {
-			s.log.Debug().Err(err).Str("node", node.String()).Str("name", q.Name).Msg("ask node")
+	for _, resp := range s.exchange(name, q.Qtype, nodes) {
+		if resp == nil {
 			continue
 		}
 		answered = true
@@ -107,16 +136,88 @@ func (s *Server) askNodes(r *mdns.Msg, cl *client) *mdns.Msg {
 				continue
 			}
 			addr, ok := netip.AddrFromSlice(a.A)
-			if !ok || !slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Contains(addr.Unmap()) }) {
-				continue
+			addr = addr.Unmap()
+			if ok && slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Contains(addr) }) && !hasAddr(addrs, addr) {
+				addrs = append(addrs, addr)
 			}
-			m.Answer = append(m.Answer, &mdns.A{Hdr: header(q.Name, mdns.TypeA), A: a.A})
 		}
 	}
-	if !answered {
-		// The node is down or unreachable: a failure, not an answer, so
-		// the client tries again rather than caching a negative.
+	if !answered && len(local) == 0 {
+		// The nodes are down or unreachable: a failure, not an answer,
+		// so the client tries again rather than caching a negative.
 		return reply(r, mdns.RcodeServerFailure)
 	}
+	m := authoritative(r)
+	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
+		m.Answer = s.roundRobin(q.Name, addrs)
+	}
+	m.Compress = len(m.Answer) > 4
 	return m
+}
+
+// askReverse answers a PTR query for an address in a shared overlay
+// subnet that no local container holds, from the nodes that run
+// containers there; it keeps only the names the client may see (names
+// that node's containers have on the client's networks).
+func (s *Server) askReverse(r *mdns.Msg, cl *client, name string) *mdns.Msg {
+	addr, ok := reverseAddr(name)
+	if !ok {
+		return nil
+	}
+	if names, _ := cl.reverse(addr); len(names) > 0 {
+		return nil // local, answered before
+	}
+	nodes := cl.reverseNodes(addr)
+	if len(nodes) == 0 {
+		return nil
+	}
+	q := r.Question[0]
+	m := authoritative(r)
+	answered := false
+	for i, resp := range s.exchange(name, mdns.TypePTR, nodes) {
+		if resp == nil {
+			continue
+		}
+		answered = true
+		for _, rr := range resp.Answer {
+			p, ok := rr.(*mdns.PTR)
+			if ok && cl.remoteName(normalize(p.Ptr), nodes[i]) {
+				m.Answer = append(m.Answer, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: p.Ptr})
+			}
+		}
+	}
+	switch {
+	case !answered:
+		return reply(r, mdns.RcodeServerFailure)
+	case len(m.Answer) == 0:
+		m.Rcode = mdns.RcodeNameError
+	}
+	return m
+}
+
+// exchange asks every node the question at once, within ForwardTimeout,
+// and returns their answers in the nodes' order: nil for a node that did
+// not answer, or answered neither NOERROR nor NXDOMAIN.
+func (s *Server) exchange(name string, qtype uint16, nodes []netip.Addr) []*mdns.Msg {
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.ForwardTimeout)
+	defer cancel()
+	out := make([]*mdns.Msg, len(nodes))
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ask := new(mdns.Msg) // a fresh random id per node
+			ask.SetQuestion(mdns.Fqdn(name), qtype)
+			c := &mdns.Client{Net: "udp", Timeout: s.opts.ForwardTimeout}
+			resp, _, err := c.ExchangeContext(ctx, ask, netip.AddrPortFrom(node, uint16(s.opts.Port)).String())
+			if err != nil || resp.Rcode != mdns.RcodeSuccess && resp.Rcode != mdns.RcodeNameError {
+				s.log.Debug().Err(err).Str("node", node.String()).Str("name", name).Msg("ask node")
+				return
+			}
+			out[i] = resp
+		}()
+	}
+	wg.Wait()
+	return out
 }
