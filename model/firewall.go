@@ -33,6 +33,9 @@ type Firewall struct {
 	// teardown (FirewallBatch.Teardown) would remove: a fixed chain, a jump
 	// from a built-in chain, a project's chain.
 	Installed bool
+	// VXLANFiltered: the backend renders and reads back NetworkRules.VXLAN;
+	// a backend without it leaves this false and the filter is not diffed.
+	VXLANFiltered bool
 	// Snapshot is the backend's own reading of the rules this was observed
 	// from; the reconciler hands it back to the backend in the batch
 	// (FirewallBatch.Observed). nil when not observed from a kernel.
@@ -85,6 +88,9 @@ type NetworkRules struct {
 	Subnet   netip.Prefix
 	Internal bool
 	ICC      bool
+	// VXLAN is an overlay network's filter of its VXLAN endpoint (nil for
+	// a bridge network).
+	VXLAN *VXLANFilter
 
 	// Damaged (observed only): some of the network's rules are missing.
 	Damaged bool
@@ -95,7 +101,7 @@ func (n *NetworkRules) ID() string { return NetworkID(n.Project, n.Name) }
 
 // Equal reports whether two networks need the same rules.
 func (n *NetworkRules) Equal(o *NetworkRules) bool {
-	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC
+	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC && n.VXLAN.Equal(o.VXLAN)
 }
 
 // PortRule is one published port: HostIP:HostPort on the host forwarded to

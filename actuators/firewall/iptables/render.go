@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/netctl/netctl/model"
@@ -68,9 +69,10 @@ func Render(fw *model.Firewall) (string, error) {
 		for _, c := range builtin[t] {
 			b.WriteString(":" + c + " ACCEPT [0:0]\n")
 		}
-		var own []string
+		// Every fixed chain exists, empty or not (the jumps refer to them).
+		own := append([]string(nil), baseChains[t]...)
 		for c := range byTable[t] {
-			if isOurChain(c) {
+			if isOurChain(c) && !slices.Contains(baseChains[t], c) {
 				own = append(own, c)
 			}
 		}
