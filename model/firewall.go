@@ -33,9 +33,6 @@ type Firewall struct {
 	// teardown (FirewallBatch.Teardown) would remove: a fixed chain, a jump
 	// from a built-in chain, a project's chain.
 	Installed bool
-	// VXLANFiltered: the backend renders and reads back NetworkRules.VXLAN;
-	// a backend without it leaves this false and the filter is not diffed.
-	VXLANFiltered bool
 	// Snapshot is the backend's own reading of the rules this was observed
 	// from; the reconciler hands it back to the backend in the batch
 	// (FirewallBatch.Observed). nil when not observed from a kernel.

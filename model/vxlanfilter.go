@@ -14,6 +14,7 @@ import (
 // else, so that no other host can inject frames into the overlay. The
 // overlay itself is unencrypted; this only keeps strangers out.
 type VXLANFilter struct {
+	VNI   uint32 // the network's (a backend may filter per VNI)
 	Local netip.Addr
 	Port  uint16
 	Peers []netip.Addr
@@ -24,16 +25,16 @@ func (v *VXLANFilter) Equal(o *VXLANFilter) bool {
 	if v == nil || o == nil {
 		return v == o
 	}
-	return v.Local == o.Local && v.Port == o.Port && slices.Equal(v.Peers, o.Peers)
+	return v.VNI == o.VNI && v.Local == o.Local && v.Port == o.Port && slices.Equal(v.Peers, o.Peers)
 }
 
-// String describes the filter for plans: "udp 10.250.0.1:4789 only from
-// 10.250.0.2,10.250.0.3".
+// String describes the filter for plans: "vni 4242 udp 10.250.0.1:4789 only
+// from 10.250.0.2,10.250.0.3".
 func (v *VXLANFilter) String() string {
 	if v == nil {
 		return "(none)"
 	}
-	s := fmt.Sprintf("udp %s:%d only from", v.Local, v.Port)
+	s := fmt.Sprintf("vni %d udp %s:%d only from", v.VNI, v.Local, v.Port)
 	if len(v.Peers) == 0 {
 		return s + " (nobody)"
 	}
@@ -52,6 +53,7 @@ func (v *VXLANFilter) String() string {
 // of everybody else).
 type VXLANRule struct {
 	Project, Network string
+	VNI              uint32
 	Local            netip.Addr
 	Port             uint16
 	Peer             netip.Addr
@@ -61,18 +63,19 @@ type VXLANRule struct {
 func (r VXLANRule) NetworkID() string { return NetworkID(r.Project, r.Network) }
 
 // EncodeVXLANComment marks one rule of a network's VXLAN filter (see the
-// COMPATIBILITY note in rulecomment.go): "netctl:mesh:app vxlan
+// COMPATIBILITY note in rulecomment.go): "netctl:mesh:app vxlan 4242
 // 10.250.0.1:4789 from 10.250.0.2" for a peer's opening, "netctl:mesh:app
-// vxlan 10.250.0.1:4789 drop" for the drop of everybody else.
+// vxlan 4242 10.250.0.1:4789 drop" for the drop of everybody else (VNI,
+// endpoint, peer).
 func EncodeVXLANComment(r VXLANRule) string {
-	c := fmt.Sprintf("%s%s:%s vxlan %s:%d", ruleCommentPrefix, r.Project, r.Network, r.Local, r.Port)
+	c := fmt.Sprintf("%s%s:%s vxlan %d %s:%d", ruleCommentPrefix, r.Project, r.Network, r.VNI, r.Local, r.Port)
 	if r.Peer.IsValid() {
 		return c + " from " + r.Peer.String()
 	}
 	return c + " drop"
 }
 
-var vxlanCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) vxlan ([0-9.]+):([0-9]+) (?:from ([0-9.]+)|drop)$`)
+var vxlanCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) vxlan ([0-9]+) ([0-9.]+):([0-9]+) (?:from ([0-9.]+)|drop)$`)
 
 // DecodeVXLANComment is the inverse of EncodeVXLANComment.
 func DecodeVXLANComment(c string) (VXLANRule, bool) {
@@ -80,14 +83,15 @@ func DecodeVXLANComment(c string) (VXLANRule, bool) {
 	if m == nil || !IsLabel(m[1]) || !IsLabel(m[2]) {
 		return VXLANRule{}, false
 	}
-	local, err1 := netip.ParseAddr(m[3])
-	port, err2 := strconv.ParseUint(m[4], 10, 16)
-	if err1 != nil || err2 != nil || !local.Is4() || port == 0 {
+	vni, err0 := strconv.ParseUint(m[3], 10, 32)
+	local, err1 := netip.ParseAddr(m[4])
+	port, err2 := strconv.ParseUint(m[5], 10, 16)
+	if err0 != nil || err1 != nil || err2 != nil || vni == 0 || vni > MaxVNI || !local.Is4() || port == 0 {
 		return VXLANRule{}, false
 	}
-	r := VXLANRule{Project: m[1], Network: m[2], Local: local, Port: uint16(port)}
-	if m[5] != "" {
-		peer, err := netip.ParseAddr(m[5])
+	r := VXLANRule{Project: m[1], Network: m[2], VNI: uint32(vni), Local: local, Port: uint16(port)}
+	if m[6] != "" {
+		peer, err := netip.ParseAddr(m[6])
 		if err != nil || !peer.Is4() {
 			return VXLANRule{}, false
 		}

@@ -10,8 +10,8 @@ import (
 func TestVXLANCommentGolden(t *testing.T) {
 	local, peer := netip.MustParseAddr("10.250.0.1"), netip.MustParseAddr("10.250.0.2")
 	for text, r := range map[string]VXLANRule{
-		"netctl:mesh:app vxlan 10.250.0.1:4789 from 10.250.0.2": {Project: "mesh", Network: "app", Local: local, Port: 4789, Peer: peer},
-		"netctl:mesh:app vxlan 10.250.0.1:4789 drop":            {Project: "mesh", Network: "app", Local: local, Port: 4789},
+		"netctl:mesh:app vxlan 4242 10.250.0.1:4789 from 10.250.0.2": {Project: "mesh", Network: "app", VNI: 4242, Local: local, Port: 4789, Peer: peer},
+		"netctl:mesh:app vxlan 4242 10.250.0.1:4789 drop":            {Project: "mesh", Network: "app", VNI: 4242, Local: local, Port: 4789},
 	} {
 		if got := EncodeVXLANComment(r); got != text {
 			t.Errorf("EncodeVXLANComment(%+v) = %q, want %q", r, got, text)
@@ -27,11 +27,13 @@ func TestVXLANCommentGolden(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{
-		"netctl:mesh:app vxlan 10.250.0.1:4789",
-		"netctl:mesh:app vxlan 10.250.0.1:0 drop",
-		"netctl::app vxlan 10.250.0.1:4789 drop",
-		"netctl:mesh:app vxlan 10.250.0.1:4789 from fd00::1",
-		"netctl:mesh:app vxlan 10.250.0.1:4789 from 10.250.0.2 drop",
+		"netctl:mesh:app vxlan 4242 10.250.0.1:4789",
+		"netctl:mesh:app vxlan 10.250.0.1:4789 drop",
+		"netctl:mesh:app vxlan 16777216 10.250.0.1:4789 drop",
+		"netctl:mesh:app vxlan 4242 10.250.0.1:0 drop",
+		"netctl::app vxlan 4242 10.250.0.1:4789 drop",
+		"netctl:mesh:app vxlan 4242 10.250.0.1:4789 from fd00::1",
+		"netctl:mesh:app vxlan 4242 10.250.0.1:4789 from 10.250.0.2 drop",
 	} {
 		if r, ok := DecodeVXLANComment(bad); ok {
 			t.Errorf("DecodeVXLANComment(%q) = %+v, want rejected", bad, r)

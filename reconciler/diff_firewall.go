@@ -31,7 +31,6 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 	if want == nil {
 		want = model.NewFirewall()
 	}
-	want = withoutVXLANFilters(want, have)
 	p.firewall, p.fwObserved = want, have.Snapshot
 	add := func(a *Action) {
 		a.Kind, a.phase, a.group = KindFirewall, phaseFirewall, "firewall"

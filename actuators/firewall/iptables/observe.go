@@ -166,7 +166,6 @@ func classify(d *dump) *observation {
 	}
 	o.fw.BaseMissing = o.checkBase()
 	o.fw.Installed = o.installed()
-	o.fw.VXLANFiltered = true
 	o.fw.Snapshot = o
 	return o
 }

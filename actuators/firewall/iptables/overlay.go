@@ -31,7 +31,7 @@ func vxlanRules(n *model.NetworkRules) ([]rule, error) {
 	if !v.Local.Is4() || v.Port == 0 {
 		return nil, fmt.Errorf("network %s: vxlan endpoint %s:%d is not an IPv4 address and port", n.Name, v.Local, v.Port)
 	}
-	vr := model.VXLANRule{Project: n.Project, Network: n.Name, Local: v.Local, Port: v.Port}
+	vr := model.VXLANRule{Project: n.Project, Network: n.Name, VNI: v.VNI, Local: v.Local, Port: v.Port}
 	match := []string{"-d", v.Local.String() + "/32", "-p", "udp", "-m", "udp", "--dport", strconv.Itoa(int(v.Port))}
 	var out []rule
 	for _, p := range v.Peers {
@@ -75,12 +75,12 @@ func classifyVXLAN(rules []rule, addStray func(string, rule)) map[string]*vxlanP
 		}
 		p := out[vr.NetworkID()]
 		if p == nil {
-			p = &vxlanPiece{filter: &model.VXLANFilter{Local: vr.Local, Port: vr.Port}}
+			p = &vxlanPiece{filter: &model.VXLANFilter{VNI: vr.VNI, Local: vr.Local, Port: vr.Port}}
 			out[vr.NetworkID()] = p
 		}
 		// A rule with another endpoint than the first does not render
 		// from the filter and turns up as stray.
-		if vr.Peer.IsValid() && vr.Local == p.filter.Local && vr.Port == p.filter.Port && !slices.Contains(p.filter.Peers, vr.Peer) {
+		if vr.Peer.IsValid() && vr.VNI == p.filter.VNI && vr.Local == p.filter.Local && vr.Port == p.filter.Port && !slices.Contains(p.filter.Peers, vr.Peer) {
 			p.filter.Peers = append(p.filter.Peers, vr.Peer)
 		}
 		p.rules = append(p.rules, r)
