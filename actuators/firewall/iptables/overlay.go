@@ -50,11 +50,19 @@ func vxlanRules(n *model.NetworkRules) ([]rule, error) {
 // addVXLANRule puts a missing filter rule in place: openings at the top of
 // the chain, drops at its end.
 func addVXLANRule(s *script, r rule) {
-	if r.target() == "RETURN" {
+	if vxlanRank(r) == 0 {
 		s.insert(r, 1)
 		return
 	}
 	s.append(r)
+}
+
+// vxlanRank orders NETCTL-INPUT as Apply leaves it: openings, then drops.
+func vxlanRank(r rule) int {
+	if r.target() == "RETURN" {
+		return 0
+	}
+	return 1
 }
 
 // vxlanPiece is a network's filter rules found in NETCTL-INPUT.

@@ -58,6 +58,10 @@ func Render(fw *model.Firewall) (string, error) {
 			}
 		}
 	}
+	// Apply inserts the VXLAN openings at the top of their chain.
+	slices.SortStableFunc(byTable[tableFilter][chainInput], func(a, b rule) int {
+		return vxlanRank(a) - vxlanRank(b)
+	})
 	var b strings.Builder
 	builtin := map[string][]string{
 		tableRaw:    {"PREROUTING", "OUTPUT"},
