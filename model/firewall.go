@@ -85,6 +85,9 @@ type NetworkRules struct {
 	Subnet   netip.Prefix
 	Internal bool
 	ICC      bool
+	// VXLAN is an overlay network's filter of its VXLAN endpoint (nil for
+	// a bridge network).
+	VXLAN *VXLANFilter
 
 	// Damaged (observed only): some of the network's rules are missing.
 	Damaged bool
@@ -95,7 +98,7 @@ func (n *NetworkRules) ID() string { return NetworkID(n.Project, n.Name) }
 
 // Equal reports whether two networks need the same rules.
 func (n *NetworkRules) Equal(o *NetworkRules) bool {
-	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC
+	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC && n.VXLAN.Equal(o.VXLAN)
 }
 
 // PortRule is one published port: HostIP:HostPort on the host forwarded to

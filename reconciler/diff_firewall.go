@@ -67,6 +67,7 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 			c.str("subnet", prefixString(o.Subnet), prefixString(d.Subnet))
 			c.str("internal", fmt.Sprint(o.Internal), fmt.Sprint(d.Internal))
 			c.str("icc", fmt.Sprint(o.ICC), fmt.Sprint(d.ICC))
+			c.str("vxlan filter", o.VXLAN.String(), d.VXLAN.String())
 			reason := "differs from the file"
 			if len(c) == 0 && o.Damaged {
 				reason, c = "rules missing", networkRuleDetails(d)
@@ -182,6 +183,9 @@ func networkRuleDetails(n *model.NetworkRules) []string {
 		d = append(d, "internal: drop traffic to and from outside")
 	} else {
 		d = append(d, "masquerade "+n.Subnet.String()+" going out, hairpin and from the host")
+	}
+	if n.VXLAN != nil {
+		d = append(d, "vxlan filter: "+n.VXLAN.String())
 	}
 	return d
 }

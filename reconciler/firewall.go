@@ -19,7 +19,7 @@ func desireFirewall(d *model.State) *model.Firewall {
 	for _, n := range d.Networks {
 		fw.Networks[n.ID()] = &model.NetworkRules{
 			Project: n.Project, Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet,
-			Internal: n.Internal, ICC: n.ICC,
+			Internal: n.Internal, ICC: n.ICC, VXLAN: vxlanFilter(n.Overlay),
 		}
 		if !n.Internal {
 			fw.Sysctls[model.SysctlIPForward] = "1"

@@ -26,6 +26,8 @@ import (
 //	nat POSTROUTING           -j NETCTL-POSTROUTING
 //	  NETCTL-POSTROUTING      per network: masquerade going out, hairpin
 //	                          (DNAT'd back into the bridge), from the host
+//	filter INPUT              -j NETCTL-INPUT
+//	  NETCTL-INPUT            per overlay network: its VXLAN filter (overlay.go)
 //	raw PREROUTING            -j NETCTL-PREROUTING
 //	  NETCTL-PREROUTING       per project: -j NETCTL-P-<hash> (drops of remote
 //	                          traffic to its 127.0.0.1-bound ports)
@@ -51,7 +53,7 @@ const (
 
 // baseChains are the chains every project shares, by table.
 var baseChains = map[string][]string{
-	tableFilter: {chainForward, chainCT, chainProjects, chainIso1, chainIso2, chainNetworks},
+	tableFilter: {chainForward, chainCT, chainProjects, chainIso1, chainIso2, chainNetworks, chainInput},
 	tableNAT:    {chainDNAT, chainPost},
 	tableRaw:    {chainRaw},
 }
@@ -108,6 +110,7 @@ func baseJumps() []jump {
 		mk(tableNAT, "PREROUTING", chainDNAT, "-m", "addrtype", "--dst-type", "LOCAL"),
 		mk(tableNAT, "OUTPUT", chainDNAT, "-m", "addrtype", "--dst-type", "LOCAL"),
 		mk(tableNAT, "POSTROUTING", chainPost),
+		mk(tableFilter, "INPUT", chainInput),
 		mk(tableFilter, "FORWARD", chainForward),
 	}
 }

@@ -43,5 +43,10 @@ func networkRules(n *model.NetworkRules) ([]rule, error) {
 			r(tableNAT, chainPost, append([]string{"-o", br, "-m", "addrtype", "--src-type", "LOCAL"}, withComment(c, "-j", "MASQUERADE")...)...),
 		)
 	}
+	vx, err := vxlanRules(n)
+	if err != nil {
+		return nil, err
+	}
+	rules = append(rules, vx...)
 	return rules, checkAll(rules)
 }

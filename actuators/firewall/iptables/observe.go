@@ -34,6 +34,7 @@ func classify(d *dump) *observation {
 	owned := map[*rule]bool{} // rules of project chains that belong to a port or link
 	portLines := map[string][]rule{}
 	linkLines := map[string][]rule{}
+	var vxlan map[string]*vxlanPiece
 
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
@@ -44,6 +45,8 @@ func classify(d *dump) *observation {
 			switch {
 			case chain == chainForward:
 				// Checked as a whole with the base.
+			case table == tableFilter && chain == chainInput:
+				vxlan = classifyVXLAN(rules, addStray)
 			case networkChains[table+" "+chain]:
 				for _, r := range rules {
 					n, ok := model.DecodeNetworkComment(r.comment())
@@ -98,6 +101,21 @@ func classify(d *dump) *observation {
 				}
 			}
 		}
+	}
+
+	// A VXLAN filter belongs to its network's other rules; without them
+	// it is stray.
+	for _, id := range sortedKeys(vxlan) {
+		p := vxlan[id]
+		n := o.fw.Networks[id]
+		if n == nil {
+			for _, r := range p.rules {
+				addStray(commentOwner(r.comment()), r)
+			}
+			continue
+		}
+		n.VXLAN = p.filter
+		o.networks[id] = append(o.networks[id], p.rules...)
 	}
 
 	// Whatever else is in a project chain is stray.

@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/netctl/netctl/model"
@@ -57,6 +58,10 @@ func Render(fw *model.Firewall) (string, error) {
 			}
 		}
 	}
+	// Apply inserts the VXLAN openings at the top of their chain.
+	slices.SortStableFunc(byTable[tableFilter][chainInput], func(a, b rule) int {
+		return vxlanRank(a) - vxlanRank(b)
+	})
 	var b strings.Builder
 	builtin := map[string][]string{
 		tableRaw:    {"PREROUTING", "OUTPUT"},
@@ -68,9 +73,10 @@ func Render(fw *model.Firewall) (string, error) {
 		for _, c := range builtin[t] {
 			b.WriteString(":" + c + " ACCEPT [0:0]\n")
 		}
-		var own []string
+		// Every fixed chain exists, empty or not (the jumps refer to them).
+		own := append([]string(nil), baseChains[t]...)
 		for c := range byTable[t] {
-			if isOurChain(c) {
+			if isOurChain(c) && !slices.Contains(baseChains[t], c) {
 				own = append(own, c)
 			}
 		}

@@ -109,7 +109,11 @@ func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 			s.remove(r)
 		}
 		for _, r := range missing {
-			s.append(r)
+			if r.chain == chainInput {
+				addVXLANRule(s, r)
+			} else {
+				s.append(r)
+			}
 		}
 	}
 	for _, n := range b.DropNetworks {

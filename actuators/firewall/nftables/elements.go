@@ -211,7 +211,8 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 	if !n.Internal {
 		els = append(els, element{set: setExternal, key: br})
 	}
-	return els, nil
+	vx, err := vxlanElements(n)
+	return append(els, vx...), err
 }
 
 // subnetElement is an interval of the masquerade set.

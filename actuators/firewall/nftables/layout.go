@@ -32,6 +32,7 @@ import (
 //	  ip saddr @masq-subnets masquerade                     going out
 //	raw-prerouting   filter hook prerouting, priority raw+10
 //	  iifname != lo ip daddr . l4proto . th dport @loopback-ports drop
+//	input            filter hook input, priority filter+10: the VXLAN filter (overlay.go)
 //
 // It is Docker 28's iptables layout (and so the iptables backend's) with
 // each per-object rule turned into an element. The priorities are the
@@ -123,6 +124,7 @@ var setDefs = []setDef{
 		comment: "ports published on a loopback address: no remote access"},
 	{name: setLinks, key: []nftables.SetDatatype{typeIfname, typeIPv4, typeIPv4, typeProto, typeService},
 		comment: "legacy links on icc: false networks: bridge . source . destination . protocol . port"},
+	vxlanSetDefs[0], vxlanSetDefs[1],
 }
 
 func findSetDef(name string) (setDef, bool) {
@@ -321,6 +323,7 @@ func chainDefs() []chainDef {
 		{name: chainRaw, typ: nftables.ChainTypeFilter, hook: hook(*nftables.ChainHookPrerouting), priority: prioRaw, rules: []ruleDef{
 			rule("remote traffic to loopback-published ports", ipv4(), notLoopbackIn(), lookup(setLoopback, fDaddr, fProto, fDport), drop),
 		}},
+		vxlanChain(),
 	}
 }
 

@@ -40,7 +40,7 @@ func TestObserveIntactTable(t *testing.T) {
 		t.Fatalf("base missing %q, stray %q", s.fw.BaseMissing, s.fw.Stray)
 	}
 	for id, n := range want.Networks {
-		if g := s.fw.Networks[id]; g == nil || *g != *n {
+		if g := s.fw.Networks[id]; g == nil || !g.Equal(n) || g.ID() != n.ID() || g.Damaged {
 			t.Errorf("network %s: got %+v, want %+v", id, g, n)
 		}
 	}
@@ -54,7 +54,7 @@ func TestObserveIntactTable(t *testing.T) {
 			t.Errorf("link %s: got %+v", k, g)
 		}
 	}
-	if len(s.fw.Networks) != 3 || len(s.fw.Ports) != 3 || len(s.fw.Links) != 1 {
+	if len(s.fw.Networks) != 4 || len(s.fw.Ports) != 3 || len(s.fw.Links) != 1 {
 		t.Errorf("objects: %d networks, %d ports, %d links", len(s.fw.Networks), len(s.fw.Ports), len(s.fw.Links))
 	}
 }

@@ -79,6 +79,7 @@ func classify(r *reading) *state {
 		}
 	}
 	s.rebuildObjects()
+	s.rebuildVXLAN()
 	ns := s.needs()
 	for _, mark := range sortedKeys(ns.byMark) {
 		for _, id := range ns.byMark[mark] {

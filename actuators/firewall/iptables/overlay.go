@@ -1,0 +1,100 @@
+package iptables
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/netctl/netctl/model"
+)
+
+// An overlay network's VXLAN filter lives in NETCTL-INPUT, jumped to from
+// filter INPUT:
+//
+//	-s peer -d local -p udp --dport 4789 -j RETURN    per peer, at the top
+//	-d local -p udp --dport 4789 -j DROP              after every RETURN
+//
+// RETURN rather than ACCEPT, so that the host's own INPUT rules after the
+// jump still see the peers' packets. The RETURNs are inserted at the top
+// and the drops appended, so that every network's openings come before any
+// network's drop (two overlays share one endpoint: the kernel's VXLAN
+// devices with one local address and port share one socket).
+const chainInput = "NETCTL-INPUT"
+
+// vxlanRules renders a network's VXLAN filter (none for a bridge network).
+func vxlanRules(n *model.NetworkRules) ([]rule, error) {
+	v := n.VXLAN
+	if v == nil {
+		return nil, nil
+	}
+	if !v.Local.Is4() || v.Port == 0 {
+		return nil, fmt.Errorf("network %s: vxlan endpoint %s:%d is not an IPv4 address and port", n.Name, v.Local, v.Port)
+	}
+	vr := model.VXLANRule{Project: n.Project, Network: n.Name, VNI: v.VNI, Local: v.Local, Port: v.Port}
+	match := []string{"-d", v.Local.String() + "/32", "-p", "udp", "-m", "udp", "--dport", strconv.Itoa(int(v.Port))}
+	var out []rule
+	for _, p := range v.Peers {
+		if !p.Is4() {
+			return nil, fmt.Errorf("network %s: vxlan peer %s is not IPv4", n.Name, p)
+		}
+		vr.Peer = p
+		args := append([]string{"-s", p.String() + "/32"}, match...)
+		out = append(out, r(tableFilter, chainInput, append(args, withComment(model.EncodeVXLANComment(vr), "-j", "RETURN")...)...))
+	}
+	vr.Peer = netip.Addr{}
+	out = append(out, r(tableFilter, chainInput, append(slices.Clone(match), withComment(model.EncodeVXLANComment(vr), "-j", "DROP")...)...))
+	return out, nil
+}
+
+// addVXLANRule puts a missing filter rule in place: openings at the top of
+// the chain, drops at its end.
+func addVXLANRule(s *script, r rule) {
+	if vxlanRank(r) == 0 {
+		s.insert(r, 1)
+		return
+	}
+	s.append(r)
+}
+
+// vxlanRank orders NETCTL-INPUT as Apply leaves it: openings, then drops.
+func vxlanRank(r rule) int {
+	if r.target() == "RETURN" {
+		return 0
+	}
+	return 1
+}
+
+// vxlanPiece is a network's filter rules found in NETCTL-INPUT.
+type vxlanPiece struct {
+	filter *model.VXLANFilter
+	rules  []rule
+}
+
+// classifyVXLAN sorts NETCTL-INPUT's rules by network; what carries no
+// filter mark is stray.
+func classifyVXLAN(rules []rule, addStray func(string, rule)) map[string]*vxlanPiece {
+	out := map[string]*vxlanPiece{}
+	for _, r := range rules {
+		vr, ok := model.DecodeVXLANComment(r.comment())
+		if !ok {
+			addStray(commentOwner(r.comment()), r)
+			continue
+		}
+		p := out[vr.NetworkID()]
+		if p == nil {
+			p = &vxlanPiece{filter: &model.VXLANFilter{VNI: vr.VNI, Local: vr.Local, Port: vr.Port}}
+			out[vr.NetworkID()] = p
+		}
+		// A rule with another endpoint than the first does not render
+		// from the filter and turns up as stray.
+		if vr.Peer.IsValid() && vr.VNI == p.filter.VNI && vr.Local == p.filter.Local && vr.Port == p.filter.Port && !slices.Contains(p.filter.Peers, vr.Peer) {
+			p.filter.Peers = append(p.filter.Peers, vr.Peer)
+		}
+		p.rules = append(p.rules, r)
+	}
+	for _, p := range out {
+		slices.SortFunc(p.filter.Peers, func(a, b netip.Addr) int { return a.Compare(b) })
+	}
+	return out
+}
