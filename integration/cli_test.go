@@ -373,7 +373,7 @@ func TestCLIFilesErrorsLogs(t *testing.T) {
 	var plan struct {
 		FormatVersion string `json:"format_version"`
 		Actions       []struct {
-			Object struct{ Kind, Name, ID string }
+			Object    struct{ Kind, Name, ID string }
 			Operation string
 			Before    map[string]any
 			After     map[string]any
