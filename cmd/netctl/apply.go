@@ -173,6 +173,9 @@ func (a *app) diffCommand() *cobra.Command {
 					return &plainError{fmt.Errorf("%w; diff --from OLD compares two files without it", err)}
 				}
 			}
+			if path, err := f.path(); err == nil && path == "-" && from == "-" {
+				return errors.New("-f - and --from - both read stdin: give one of them a file")
+			}
 			t, err := f.loadForApply()
 			if err != nil {
 				return err
@@ -224,9 +227,6 @@ func (a *app) diffHost(cmd *cobra.Command, t *spec.Topology) (*reconciler.Plan, 
 // diffFiles reviews a change of file: for an overlay topology one plan per
 // node (only --node's when given), as each node would apply it.
 func (a *app) diffFiles(t *spec.Topology, from string) ([]*reconciler.Plan, error) {
-	if from == "-" && t.File == stdinName {
-		return nil, errors.New("-f - and --from - both read stdin: give one of them a file")
-	}
 	old, err := (&fileFlag{paths: []string{from}, stdin: a.stdin}).loadForApply()
 	if err != nil {
 		return nil, err
