@@ -169,6 +169,18 @@ func TestExecEnvHostnameTerminal(t *testing.T) {
 		!regexp.MustCompile(`^/dev/pts/[0-9]+\r?\nout-tty\r?\n$`).MatchString(r.Stdout) {
 		t.Errorf("exec -t (no terminal): %s", r)
 	}
+	// A signal to netctl reaches the command on the pseudo-terminal.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	sleeper, err := h.NetctlCommand(ctx, "exec", "-t", "web", "sleep", "60")
+	must(t, err)
+	sleeper.Cancel = func() error { return sleeper.Process.Signal(syscall.SIGTERM) }
+	start := time.Now()
+	err = sleeper.Run()
+	var ee *exec.ExitError
+	if !asExit(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) || time.Since(start) > 10*time.Second {
+		t.Errorf("exec -t sleep 60, SIGTERM after 2s: %v after %s, want exit 143 at once", err, time.Since(start))
+	}
 	if r := h.NetctlInput("x", "exec", "-it", "web", "tty"); r.Code != 1 || !strings.Contains(r.Stderr, "the input device is not a TTY") {
 		t.Errorf("exec -it from a pipe: %s", r)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"syscall"
 
@@ -44,6 +45,16 @@ func execWithPty(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The command is in a session of its own: signals sent to netctl (a
+	// timeout's SIGTERM, Ctrl-C on the pipeline) are passed on to it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer func() { signal.Stop(sigs); close(sigs) }()
+	go func() {
+		for sig := range sigs {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
 	copied := make(chan struct{})
 	go func() {
 		// Reading the master fails with EIO once every holder of the
@@ -55,7 +66,11 @@ func execWithPty(out io.Writer) error {
 	<-copied
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return &exitError{code: ee.ExitCode()}
+		code := ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal()) // as a shell reports it
+		}
+		return &exitError{code: code}
 	}
 	return err
 }
