@@ -82,17 +82,8 @@ func (cat *catalog) find(ref, kind, project string) (object, error) {
 	if ref == "" {
 		return object{}, fmt.Errorf("%w: empty name", errNoSuchObject)
 	}
-	// of lists the objects of kind k that the lookup may return.
-	of := func(k string) []object {
-		if kind != "" && k != "" && k != kind {
-			return nil
-		}
-		if k == "" {
-			k = kind
-		}
-		return cat.ofKind(k)
-	}
-	for _, o := range of("") {
+	candidates := cat.ofKind(kind)
+	for _, o := range candidates {
 		if o.id == ref {
 			return o, nil
 		}
@@ -103,12 +94,9 @@ func (cat *catalog) find(ref, kind, project string) (object, error) {
 	}
 	for _, k := range []string{kindContainer, kindNetwork} {
 		var hits []object
-		for _, o := range of(k) {
-			if o.name != name {
-				continue
-			}
+		for _, o := range candidates {
 			// Shared networks (bridge, host, none) belong to every project.
-			if wantProject == "" || o.project == wantProject || o.project == "" {
+			if o.kind == k && o.name == name && (wantProject == "" || o.project == wantProject || o.project == "") {
 				hits = append(hits, o)
 			}
 		}
@@ -126,7 +114,7 @@ func (cat *catalog) find(ref, kind, project string) (object, error) {
 	}
 	if isHexPrefix(ref) {
 		var hits []object
-		for _, o := range of("") {
+		for _, o := range candidates {
 			if strings.HasPrefix(o.id, ref) {
 				hits = append(hits, o)
 			}
