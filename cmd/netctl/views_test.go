@@ -156,40 +156,6 @@ func TestInspectGolden(t *testing.T) {
 	golden(t, "inspect.txt", out.String())
 }
 
-// Docker's template functions, one by one, with Docker's results.
-func TestTemplateFunctions(t *testing.T) {
-	data := map[string]any{"S": "Hello World", "L": []string{"a", "b"}, "E": "", "H": "<&>"}
-	for tpl, want := range map[string]string{
-		`{{json .L}}`:             `["a","b"]`,
-		`{{json .H}}`:             `"<&>"`,
-		`{{join .L ", "}}`:        "a, b",
-		`{{lower .S}}`:            "hello world",
-		`{{upper .S}}`:            "HELLO WORLD",
-		`{{title "hello wORLD"}}`: "Hello WORLD",
-		`{{split "a:b:c" ":"}}`:   "[a b c]",
-		`{{pad .S 2 1}}|`:         "  Hello World |",
-		`{{pad .E 2 1}}|`:         "|",
-		`{{truncate .S 5}}`:       "Hello",
-		`{{truncate .S 50}}`:      "Hello World",
-		`{{println .S}}`:          "Hello World\n",
-		`a\tb\nc`:                 "a\tb\nc",
-	} {
-		tp, err := format.Parse(tpl)
-		if err != nil {
-			t.Errorf("%s: %v", tpl, err)
-			continue
-		}
-		var b strings.Builder
-		if err := tp.Execute(&b, data); err != nil {
-			t.Errorf("%s: %v", tpl, err)
-			continue
-		}
-		if b.String() != want {
-			t.Errorf("%s = %q, want %q", tpl, b.String(), want)
-		}
-	}
-}
-
 func TestLookup(t *testing.T) {
 	cat := newCatalog(viewState())
 	for _, tc := range []struct{ ref, kind, project, want, err string }{
