@@ -276,24 +276,16 @@ func mountsUnder(t *testing.T, dir string) string {
 	return strings.Join(out, "\n")
 }
 
-// publish_all (docker run -P): every exposed port on a sticky ephemeral
-// host port, serving, shown by port, ps and inspect, in the link env.
+// publish_all (docker run -P), examples/publish-all.yaml: every exposed
+// port on a sticky ephemeral host port, serving, shown by port, ps and
+// inspect, in the link env.
 func TestPublishAll(t *testing.T) {
 	h := sandbox.New(t)
 	out := outside(t, h)
 	occupy(t, h, "32768") // picks skip what a program of the host holds
-	topo := `name: pa
-containers:
-  web:
-    expose: [5000, "5001/udp"]
-    ports: ["8080:5002"]
-    publish_all: true
-  client:
-    links: [web]
-`
-	file := h.WriteFile(t, "pa.yaml", topo)
+	file := h.WriteFile(t, "publish-all.yaml", example(t, "publish-all.yaml"))
 	h.MustNetctl(t, "apply", "-f", file)
-	web := h.ContainerNetns("pa", "web")
+	web := h.ContainerNetns("webapp", "web")
 	serve(t, web, "tcp", 5000, "web")
 	serve(t, web, "udp", 5001, "web")
 
