@@ -1,40 +1,14 @@
 package main
 
 import (
-	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/netctl/netctl/cmd/netctl/internal/format"
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/netctl -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 // viewState is a host as Observe would report it: a project with a
 // network of its own, the default network, host mode, and a second
@@ -127,7 +101,7 @@ func TestListGolden(t *testing.T) {
 	ls("--no-trunc --filter type=custom", listFlags{noTrunc: true}, "type=custom")
 	ls("--filter driver=null --filter driver=host", listFlags{}, "driver=null", "driver=host")
 	ls("--filter label=team --format '{{.Name}} {{.Labels}}'", listFlags{format: "{{.Name}} {{.Labels}}"}, "label=team")
-	golden(t, "list.txt", out.String())
+	golden.File(t, "testdata/list.txt", out.String())
 }
 
 func TestInspectGolden(t *testing.T) {
@@ -153,7 +127,7 @@ func TestInspectGolden(t *testing.T) {
 	run("{{.NoSuchField}}", "db", "back")
 	run("{{.Name", "db")
 	run("", "web")
-	golden(t, "inspect.txt", out.String())
+	golden.File(t, "testdata/inspect.txt", out.String())
 }
 
 func TestLookup(t *testing.T) {
