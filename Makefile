@@ -23,8 +23,11 @@ DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 # Reproducible man pages and package: dated by the last commit.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
-# -s -w: no symbol table nor DWARF (stack traces keep working).
-LDFLAGS     := -s -w -X main.version=$(VERSION)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# -s -w: no symbol table nor DWARF (stack traces keep working). version and
+# commit are what `netctl --version` prints; builds without them fall back
+# to Go's build info.
+LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz clean man completions schema deb
 

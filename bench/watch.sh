@@ -119,7 +119,14 @@ wait_converged() {
   grep "\"trigger\":\"$1\".*\"message\":\"converged\"" "$WORK/watch.log" | sed -n "$2p"
 }
 
-json_num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; } # KEY <<< line
+# KEY <<< line: a duration field ("took":"12.5ms", logged with its unit) in ms.
+json_ms() {
+  sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | awk '{
+    v = $0; u = v; sub(/^[0-9.]+/, "", u); n = substr(v, 1, length(v) - length(u))
+    f = (u == "ns") ? 1e-6 : (u == "µs" || u == "us") ? 1e-3 : (u == "ms") ? 1 : (u == "s") ? 1000 : -1
+    if (f < 0) { print "unparsed:" v; exit }
+    printf "%.3f\n", n * f }'
+}
 
 metric() { # NAME -> value of an unlabelled sample, or the sum over labels matching $2
   in_sandbox curl -s "http://127.0.0.1:9477/metrics" | awk -v n="$1" -v l="${2:-}" \
@@ -143,7 +150,7 @@ bench_n() { # N
     --metrics-addr 127.0.0.1:9477 2> >(stamp >>"$WORK/watch.log") &
   WPID=$!
   line=$(wait_converged start 1)
-  echo "$n cold_ms $(json_num took <<<"${line#* }")" >>"$TIMES"
+  echo "$n cold_ms $(json_ms took <<<"${line#* }")" >>"$TIMES"
   sleep 2 # let the verify reconcile after the start and the kernel settle
 
   added=$(awk '/^  [a-z0-9-]+:$/ { last = $1 } END { sub(":", "", last); print last }' "$WORK/topo-$(( n + 1 )).yaml")
@@ -170,11 +177,11 @@ bench_n() { # N
     line=$(wait_converged file $(( before + 1 )))
     t1=${line%% *}
     ext=$(( t1 - t0 ))
-    int=$(json_num edit_to_converged <<<"${line#* }")
+    int=$(json_ms edit_to_converged <<<"${line#* }")
     if (( rep <= REPS )); then
       echo "$n add_ext_us $ext" >>"$TIMES"
       echo "$n add_int_ms $int" >>"$TIMES"
-      echo "$n add_took_ms $(json_num took <<<"${line#* }")" >>"$TIMES"
+      echo "$n add_took_ms $(json_ms took <<<"${line#* }")" >>"$TIMES"
       nsenter --net="$ROOT/netns/bench/$added" ping -c1 -W1 -q "$gw" >/dev/null 2>&1 ||
         log "WARNING: N=$n rep $rep: the added container $added cannot ping its gateway $gw"
     fi

@@ -257,10 +257,12 @@ func TestDiffFromFilesWithoutRoot(t *testing.T) {
 	}
 	var plan struct {
 		Changes int
-		Actions []struct{ Op, Kind, Name string }
+		Actions []struct {
+			Object struct{ Kind, Name string }
+		}
 	}
 	must(t, json.Unmarshal(out, &plan))
-	if plan.Changes != 5 || plan.Actions[0].Kind != "container" || plan.Actions[0].Name != "web" || plan.Actions[4].Kind != "dns" {
+	if plan.Changes != 5 || plan.Actions[0].Object.Kind != "container" || plan.Actions[0].Object.Name != "web" || plan.Actions[4].Object.Kind != "dns" {
 		t.Errorf("plan = %+v, want web created (container, endpoint, route, files) and its name served (dns)", plan)
 	}
 }

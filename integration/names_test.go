@@ -295,8 +295,9 @@ func TestNamesLinkEnv(t *testing.T) {
 	if got := h.mustNC(t, "env", "legacy").Stdout; got != wantOld {
 		t.Errorf("netctl env legacy:\n%s\nwant:\n%s", got, wantOld)
 	}
-	if got := h.mustNC(t, "env", "db").Stdout; got != "" {
-		t.Errorf("netctl env db (no links) = %q", got)
+	// db links nowhere: only its own env:.
+	if got := h.mustNC(t, "env", "db").Stdout; got != "POSTGRES_DB=shop\n" {
+		t.Errorf("netctl env db (no links) = %q, want its own env only", got)
 	}
 	inside := h.mustNC(t, "exec", "web", "--", "env").Stdout
 	for _, line := range strings.Split(strings.TrimSpace(want), "\n") {

@@ -34,9 +34,11 @@ func (l logLine) str(key string) string {
 	return s
 }
 
-func (l logLine) num(key string) float64 {
-	f, _ := l[key].(float64)
-	return f
+// dur reads a duration field, logged with its unit ("12.5ms").
+func (l logLine) dur(key string) time.Duration {
+	s, _ := l[key].(string)
+	d, _ := time.ParseDuration(s)
+	return d
 }
 
 // watcher is a running `netctl watch` in a sandbox host.
@@ -162,7 +164,7 @@ func TestWatchFileWrites(t *testing.T) {
 	expectEdit := func(t *testing.T, w *watcher, project, addr string, add, remove func()) {
 		t.Helper()
 		l := w.next(isConverged("file"), "the edit adding web", add)
-		if l.num("edit_to_converged") <= 0 {
+		if l.dur("edit_to_converged") <= 0 {
 			t.Errorf("edit-to-converged time not logged: %v", l)
 		}
 		if !hasContainer(h, project, "web", addr) {

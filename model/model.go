@@ -111,13 +111,18 @@ type Container struct {
 	// Contents of the container's hosts and resolv.conf files.
 	HostsFile  string
 	ResolvFile string
-	// EnvFile holds the legacy link env vars, one NAME=value a line.
+	// EnvFile holds the env vars exec sets: the legacy link env vars and
+	// the container's own env, one NAME=value a line.
 	EnvFile string
 
 	// Observed only.
-	NetnsOK bool     // the namespace exists and is a network namespace
-	LoUp    bool     // loopback is up
-	IfNames []string // every interface name in the namespace, owned or not
+	NetnsOK bool // the namespace exists and is a network namespace
+	LoUp    bool // loopback is up
+	// UTSHostname is the hostname in the container's UTS namespace under
+	// --root; "" when it has none (host mode and netns_path containers
+	// never have one).
+	UTSHostname string
+	IfNames     []string // every interface name in the namespace, owned or not
 }
 
 // ID is the container's stable identity: "<project>/<name>".

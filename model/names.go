@@ -80,6 +80,53 @@ func IDName(id string) string {
 	return name
 }
 
+// Object kinds an ID is derived for.
+const (
+	IDKindNetwork   = "network"
+	IDKindContainer = "container"
+	IDKindEndpoint  = "endpoint"
+)
+
+// ShortIDLen is how many hex digits lists show of an ID, as Docker does.
+const ShortIDLen = 12
+
+// ObjectID is the ID users see for a network, container or endpoint,
+// shaped like Docker's (64 hex digits): the SHA-256 of "<kind>:<identity>".
+// It needs no state, so it is the same across reconciles, hosts and
+// netctl versions. Scripts keep IDs: never change this derivation.
+func ObjectID(kind, identity string) string {
+	sum := sha256.Sum256([]byte(kind + ":" + identity))
+	return hex.EncodeToString(sum[:])
+}
+
+// NetworkObjectID is a network's ID; the built-in networks (bridge, host,
+// none) belong to no project, whatever project is passed for them.
+func NetworkObjectID(project, name string) string {
+	if name == HostNetwork || name == NoneNetwork {
+		project = ""
+	}
+	return ObjectID(IDKindNetwork, NetworkID(project, name))
+}
+
+// ContainerObjectID is a container's ID.
+func ContainerObjectID(project, name string) string {
+	return ObjectID(IDKindContainer, ContainerID(project, name))
+}
+
+// EndpointObjectID is the ID of a container's attachment to a network,
+// both given by their identities (ContainerID, NetworkID).
+func EndpointObjectID(containerID, networkID string) string {
+	return ObjectID(IDKindEndpoint, containerID+"@"+networkID)
+}
+
+// ShortID is an ID as lists show it (its first ShortIDLen digits).
+func ShortID(id string) string {
+	if len(id) > ShortIDLen {
+		return id[:ShortIDLen]
+	}
+	return id
+}
+
 // NetnsPath is where netctl mounts an owned container namespace under root.
 func NetnsPath(root, project, container string) string {
 	return filepath.Join(NetnsDir(root), project, container)
@@ -87,6 +134,15 @@ func NetnsPath(root, project, container string) string {
 
 // NetnsDir holds the owned container namespaces of every project.
 func NetnsDir(root string) string { return filepath.Join(root, "netns") }
+
+// UTSPath is where netctl mounts an owned container's UTS namespace (its
+// hostname) under root, beside its network namespace.
+func UTSPath(root, project, container string) string {
+	return filepath.Join(UTSDir(root), project, container)
+}
+
+// UTSDir holds the owned containers' UTS namespaces of every project.
+func UTSDir(root string) string { return filepath.Join(root, "uts") }
 
 // BridgeName derives a network's kernel bridge name (<= 15 bytes) from its
 // identity, so the same network always gets the same bridge.

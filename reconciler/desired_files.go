@@ -2,23 +2,23 @@ package reconciler
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/netctl/netctl/model"
 )
 
-// desireFiles renders every container's hosts file, resolv.conf and link
-// env file, once, from the finished desired state: it runs after addresses
+// desireFiles renders every container's hosts file, resolv.conf and env
+// file, once, from the finished desired state: it runs after addresses
 // are allocated and the project's names are known, so nothing rendered here
 // is patched afterwards.
 func desireFiles(d *model.State, hr hostResolv) {
 	for _, c := range d.Containers {
 		c.HostsFile = renderHosts(c, d)
 		c.ResolvFile = renderResolv(c, d, hr)
-		c.EnvFile = renderLinkEnv(c, d)
+		c.EnvFile = renderEnv(c, d)
 	}
 }
 
@@ -142,8 +142,28 @@ func renderResolv(c *model.Container, d *model.State, hr hostResolv) string {
 	return b.String()
 }
 
-// renderLinkEnv writes the env vars of a container's legacy links, sorted,
-// one NAME=value a line, exactly as Docker names them:
+// renderEnv writes the env vars netctl exec sets in a container, sorted,
+// one NAME=value a line: its legacy links' and its own env:, which wins
+// over a link var of the same name (Docker's precedence).
+func renderEnv(c *model.Container, d *model.State) string {
+	vars := map[string]string{}
+	for _, line := range renderLinkEnv(c, d) {
+		k, v, _ := strings.Cut(line, "=")
+		vars[k] = v
+	}
+	maps.Copy(vars, c.Env)
+	if len(vars) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, vars[k])
+	}
+	return b.String()
+}
+
+// renderLinkEnv lists the env vars of a container's legacy links, exactly
+// as Docker names them:
 //
 //	WEBDB_NAME=/web/webdb
 //	WEBDB_PORT=tcp://172.17.0.2:5432            (lowest port, tcp first)
@@ -152,7 +172,7 @@ func renderResolv(c *model.Container, d *model.State, hr hostResolv) string {
 //	WEBDB_PORT_5432_TCP_PORT=5432
 //	WEBDB_PORT_5432_TCP_PROTO=tcp
 //	WEBDB_ENV_POSTGRES_DB=shop                  (the target's env)
-func renderLinkEnv(c *model.Container, d *model.State) string {
+func renderLinkEnv(c *model.Container, d *model.State) []string {
 	var lines []string
 	for _, l := range c.Links {
 		target, ip, ok := linkTarget(c, l, d)
@@ -179,11 +199,7 @@ func renderLinkEnv(c *model.Container, d *model.State) string {
 			lines = append(lines, fmt.Sprintf("%s_ENV_%s=%s", prefix, name, val))
 		}
 	}
-	if len(lines) == 0 {
-		return ""
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
+	return lines
 }
 
 // envPrefix is a link alias as an env var prefix (Docker: upper case, '-'

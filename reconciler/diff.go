@@ -20,6 +20,7 @@ func Diff(project string, desired, observed *model.State) *Plan {
 	diffNames(p, project, desired, observed)
 	diffFirewall(p, project, desired, observed)
 	p.sort()
+	p.describe(desired, observed)
 	return p
 }
 
@@ -144,6 +145,10 @@ func diffContainers(p *Plan, project string, desired, observed *model.State, rec
 // needsNamespace reports whether the container lives in a namespace of its own.
 func needsNamespace(c *model.Container) bool { return c.Mode != model.ModeHost }
 
+// ownsUTS reports whether netctl keeps a UTS namespace (the hostname) for
+// the container: for every namespace it owns.
+func ownsUTS(c *model.Container) bool { return needsNamespace(c) && !c.External }
+
 func createContainer(p *Plan, desired *model.State, d *model.Container, reason string) {
 	if needsNamespace(d) {
 		detail := "namespace " + d.Netns
@@ -189,8 +194,19 @@ func updateContainer(p *Plan, desired *model.State, d, o *model.Container, recre
 	if !needsNamespace(d) && o.NetnsOK {
 		p.add(&Action{Op: OpDelete, Kind: KindContainer, Reason: "network_mode host: own namespace no longer needed", Details: []string{"namespace " + o.Netns}, phase: phaseDetach, container: o, namespaceOnly: true})
 	}
-	if needsNamespace(d) && !o.LoUp {
-		p.add(&Action{Op: OpUpdate, Kind: KindContainer, Reason: "loopback is down", phase: phaseContainer, container: d})
+	if needsNamespace(d) {
+		var why []string
+		var c changes
+		if !o.LoUp {
+			why = append(why, "loopback is down")
+		}
+		if ownsUTS(d) && o.UTSHostname != d.Hostname {
+			why = append(why, "hostname differs")
+			c.str("hostname (UTS namespace)", o.UTSHostname, d.Hostname)
+		}
+		if len(why) > 0 {
+			p.add(&Action{Op: OpUpdate, Kind: KindContainer, Reason: strings.Join(why, ", "), Details: c, phase: phaseContainer, container: d})
+		}
 	}
 	for _, oep := range o.Endpoints {
 		if d.Endpoint(oep.Network) == nil {

@@ -46,6 +46,9 @@ func markApplied(st *model.State) {
 	for _, c := range st.Containers {
 		c.NetnsOK = c.Mode != model.ModeHost
 		c.LoUp = c.NetnsOK
+		if ownsUTS(c) {
+			c.UTSHostname = c.Hostname
+		}
 		for _, ep := range c.Endpoints {
 			ep.HostOK, ep.PeerOK = true, true
 			c.IfNames = append(c.IfNames, ep.IfName)

@@ -87,6 +87,9 @@ func (f *fakeHost) EnsureNamespace(_ context.Context, c *model.Container) error 
 		f.st.Containers[c.ID()] = o
 	}
 	o.Netns, o.External, o.NetnsOK, o.LoUp = c.Netns, c.External, true, true
+	if !c.External {
+		o.UTSHostname = c.Hostname
+	}
 	return nil
 }
 

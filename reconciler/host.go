@@ -26,10 +26,12 @@ type Links interface {
 	DeleteBridge(ctx context.Context, n *model.Network) error
 
 	// EnsureNamespace makes c.Netns a network namespace with lo up. For an
-	// owned namespace it creates and bind-mounts it; for an External one it
-	// checks the path is a network namespace and records the attachment.
+	// owned namespace it creates and bind-mounts it, and its UTS namespace
+	// with c.Hostname; for an External one it checks the path is a network
+	// namespace and records the attachment.
 	EnsureNamespace(ctx context.Context, c *model.Container) error
-	// DeleteNamespace removes an owned namespace (unmount + remove; the
+	// DeleteNamespace removes an owned namespace and its UTS namespace
+	// (unmount + remove; the
 	// kernel then destroys its veths in bulk, asynchronously: Settle waits
 	// for that). For an External namespace it
 	// deletes netctl's endpoints in it and forgets the attachment, leaving

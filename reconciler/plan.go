@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -35,8 +34,8 @@ const (
 	KindSysctl    Kind = "sysctl"    // a kernel setting of the host namespace
 )
 
-// Action is one small idempotent step of a plan. Its exported fields are
-// the stable JSON schema of `diff -o json` and `apply -o json`.
+// Action is one small idempotent step of a plan. The JSON plan of `diff
+// -o json` and `apply -o json` is rendered from it by plan_json.go.
 type Action struct {
 	Op   Op   `json:"op"`
 	Kind Kind `json:"kind"`
@@ -63,6 +62,9 @@ type Action struct {
 	namespaceOnly bool
 	// fwObject is what a firewall or sysctl action concerns (diff_firewall.go).
 	fwObject any
+	// before and after are the object's fields as observed and as wanted,
+	// for the JSON plan (plan_json.go).
+	before, after Fields
 }
 
 // Blocked is a change the plan cannot make, with the reason.
@@ -160,18 +162,4 @@ func (p *Plan) Summary() string {
 		n[a.Op]++
 	}
 	return fmt.Sprintf("%d to create, %d to update, %d to delete", n[OpCreate], n[OpUpdate], n[OpDelete])
-}
-
-// WriteJSON renders the plan in the stable machine-readable schema.
-func (p *Plan) WriteJSON(w io.Writer) error {
-	out := struct {
-		*Plan
-		Changes int `json:"changes"`
-	}{p, len(p.Actions)}
-	if out.Actions == nil {
-		out.Actions = []*Action{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
@@ -78,10 +79,11 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 	var picks []portRequest
 	for _, sc := range t.Containers {
 		c := d.Containers[model.ContainerID(t.Name, sc.Name)]
-		if c == nil || len(sc.Ports) == 0 {
+		mappings := withPublishAll(sc)
+		if c == nil || len(mappings) == 0 {
 			continue
 		}
-		for _, m := range sc.Ports {
+		for _, m := range mappings {
 			for i := 0; i <= int(m.ContainerPortEnd-m.ContainerPortStart); i++ {
 				p := model.Port{HostIP: m.HostIP, ContainerPort: m.ContainerPortStart + uint16(i), Proto: m.Proto}
 				switch {
@@ -135,6 +137,34 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 		return errs
 	}
 	return nil
+}
+
+// withPublishAll returns a container's ports entries plus what
+// publish_all publishes (docker run -P): every exposed port that no entry
+// publishes, on an ephemeral port of every host address, picked and kept
+// like any ephemeral port.
+func withPublishAll(sc *spec.Container) []*spec.PortMapping {
+	if !sc.PublishAll {
+		return sc.Ports
+	}
+	covered := map[spec.PortProto]bool{}
+	for _, m := range sc.Ports {
+		for p := uint32(m.ContainerPortStart); p <= uint32(m.ContainerPortEnd); p++ {
+			covered[spec.PortProto{Port: uint16(p), Proto: m.Proto}] = true
+		}
+	}
+	out := slices.Clone(sc.Ports)
+	for _, e := range sc.Expose {
+		if covered[e] {
+			continue
+		}
+		covered[e] = true
+		out = append(out, &spec.PortMapping{
+			Raw: fmt.Sprintf("%d/%s (publish_all)", e.Port, e.Proto), Pos: sc.FieldPos["publish_all"],
+			ContainerPortStart: e.Port, ContainerPortEnd: e.Port, Proto: e.Proto,
+		})
+	}
+	return out
 }
 
 // stickyPort finds the host port the observed container already publishes

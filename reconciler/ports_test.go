@@ -260,3 +260,45 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// publish_all publishes every exposed port no ports entry covers on an
+// ephemeral port of every address (docker run -P); picks are sticky, and a
+// link sees the ports.
+func TestPublishAll(t *testing.T) {
+	h, fw := newFirewallHarness()
+	fw.bound[model.PortProto{Port: 32768, Proto: "tcp"}] = true
+	topo := `
+containers:
+  web:
+    expose: [5000, "5001/udp", 5002]
+    ports: ["8080:5002"]
+    publish_all: true
+  client:
+    links: [web]
+`
+	h.apply(t, parse(t, "shop.yaml", topo))
+	want := []string{"web 0.0.0.0:32768->5001/udp", "web 0.0.0.0:32769->5000/tcp", "web 0.0.0.0:8080->5002/tcp"}
+	if got := hostPorts(t, fw, "shop"); !slices.Equal(got, want) {
+		t.Errorf("ports = %q\nwant %q", got, want)
+	}
+	d, err := Desired(parse(t, "shop.yaml", topo), nil, h.r.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := d.Containers["shop/client"].EnvFile
+	for _, v := range []string{"WEB_PORT_5000_TCP_PORT=5000", "WEB_PORT_5001_UDP_PROTO=udp", "WEB_PORT_5002_TCP_ADDR="} {
+		if !strings.Contains(env, v) {
+			t.Errorf("client's env lacks %s:\n%s", v, env)
+		}
+	}
+	// Sticky: a freed lower port does not move the picks.
+	delete(fw.bound, model.PortProto{Port: 32768, Proto: "tcp"})
+	if res := h.apply(t, parse(t, "shop.yaml", topo)); len(res.Done) != 0 {
+		t.Errorf("re-apply changed %d things, first %+v", len(res.Done), res.Done[0])
+	}
+	// Off again: the picked ports go, the fixed one stays.
+	h.apply(t, parse(t, "shop.yaml", strings.Replace(topo, "publish_all: true", "publish_all: false", 1)))
+	if got := hostPorts(t, fw, "shop"); !slices.Equal(got, []string{"web 0.0.0.0:8080->5002/tcp"}) {
+		t.Errorf("ports after publish_all: false = %q", got)
+	}
+}

@@ -35,6 +35,7 @@ func PrunePlan(st *model.State) *Plan {
 		}
 	}
 	pruneFirewall(p, st, removed)
+	p.describe(model.NewState(), st)
 	return p
 }
 

@@ -25,7 +25,7 @@ func (p *parser) containers(t *Topology, n *yaml.Node) {
 	}
 }
 
-var containerKeys = []string{"hostname", "networks", "network_mode", "expose", "env", "ports", "dns", "extra_hosts", "links", "netns_path", "node"}
+var containerKeys = []string{"hostname", "networks", "network_mode", "expose", "env", "ports", "publish_all", "dns", "extra_hosts", "links", "netns_path", "node"}
 
 // composeHint points Compose users at what netctl calls the same thing.
 func composeHint(key string) string {
@@ -71,6 +71,8 @@ func (p *parser) container(name string, pos Pos, n *yaml.Node) *Container {
 			c.Env = p.env(f.Value, what)
 		case "ports":
 			c.Ports = p.ports(f.Value, what)
+		case "publish_all":
+			c.PublishAll, _ = p.Boolean(f.Value, what)
 		case "dns":
 			for _, item := range p.ScalarOrSeq(f.Value, what) {
 				if a, ok := p.ipAny(item, what); ok {

@@ -86,6 +86,7 @@ type Container struct {
 	Expose     []PortProto
 	Env        map[string]string
 	Ports      []*PortMapping
+	PublishAll bool // publish_all (docker run -P): every Expose port Ports lacks, ephemeral
 	DNS        []netip.Addr
 	ExtraHosts []*ExtraHost
 	Links      []*Link

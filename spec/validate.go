@@ -227,7 +227,7 @@ func (v *validator) networks() {
 // have: they all configure networking netctl would do for it. extra_hosts
 // stays allowed: it only writes the container's hosts file, and Docker
 // accepts --add-host with --network host too.
-var networkModeExcludes = []string{"networks", "ports", "links", "dns", "netns_path", "node"}
+var networkModeExcludes = []string{"networks", "ports", "publish_all", "links", "dns", "netns_path", "node"}
 
 func (v *validator) container(ct *Container) {
 	fp := ct.FieldPos
@@ -283,6 +283,9 @@ func (v *validator) container(ct *Container) {
 
 	if pos, ok := fp["ports"]; ok && len(ct.Ports) > 0 && allInternal {
 		v.c.Addf(pos, "%s: published ports need a network that is not internal; every network of this container is internal", ctx)
+	}
+	if pos, ok := fp["publish_all"]; ok && ct.PublishAll && len(ct.Expose) > 0 && allInternal {
+		v.c.Addf(pos, "%s: publish_all needs a network that is not internal; every network of this container is internal", ctx)
 	}
 
 	if pos, ok := fp["node"]; ok && ct.Node != "" {

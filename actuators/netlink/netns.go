@@ -87,8 +87,8 @@ func (l *Links) EnsureNamespace(ctx context.Context, c *model.Container) error {
 	var err error
 	if c.External {
 		err = l.attach(c)
-	} else {
-		err = l.ensureOwnedNetns(c)
+	} else if err = l.ensureOwnedNetns(c); err == nil {
+		err = l.ensureUTS(c)
 	}
 	if err != nil {
 		return fmt.Errorf("container %s: namespace %s: %w", c.ID(), c.Netns, err)
@@ -207,6 +207,11 @@ func unshareAndMount(path string) error {
 func (l *Links) deleteOwnedNetns(ctx context.Context, c *model.Container) error {
 	path, err := l.checkOwnedPath(c)
 	if err != nil {
+		return err
+	}
+	// The UTS namespace goes first: a crash in between leaves the network
+	// namespace, which the next apply still sees and removes.
+	if err := l.deleteUTS(c); err != nil {
 		return err
 	}
 	l.dropNsHandle(path)

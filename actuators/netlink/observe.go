@@ -77,6 +77,9 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 			return strings.Compare(a.HostIf, b.HostIf)
 		})
 	}
+	if err := l.observeUTS(ctx, st); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 

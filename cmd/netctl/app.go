@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -22,13 +23,18 @@ import (
 	"github.com/netctl/netctl/actuators/hostfacts"
 	nlact "github.com/netctl/netctl/actuators/netlink"
 	"github.com/netctl/netctl/reconciler"
-	"github.com/netctl/netctl/spec"
 )
+
+// defaultResolvConf is the host's resolv.conf unless --resolv-conf says
+// otherwise.
+const defaultResolvConf = "/etc/resolv.conf"
 
 // app holds the global flags and what every command shares.
 type app struct {
 	root     string
 	logLevel string
+	noColor  bool
+	stdin    io.Reader
 	stdout   io.Writer
 	stderr   io.Writer
 	log      zerolog.Logger
@@ -36,11 +42,12 @@ type app struct {
 	// node is --node: which of the file's nodes this host is (overlay).
 	node string
 
+	// firewall is the packet-filter backend: auto, iptables or nftables.
+	firewall string
+
 	// resolvConf is the host's resolv.conf: its resolvers are the
 	// containers' upstreams (tests point it at a file of their own).
 	resolvConf string
-	// firewall is the packet-filter backend: auto, iptables or nftables.
-	firewall string
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -48,72 +55,116 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:           "netctl",
 		Short:         "Declarative Docker-style container networking",
 		Long:          "netctl converges bridges, network namespaces, veths, addresses and routes to a topology file.",
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains([]string{firewall.Auto, iptables.Name, nftables.Name}, a.firewall) {
 				return fmt.Errorf("--firewall %q (or NETCTL_FIREWALL): want %s, %s or %s", a.firewall, firewall.Auto, iptables.Name, nftables.Name)
 			}
-			return a.setupLog()
+			if err := a.setupLog(cmd); err != nil {
+				return err
+			}
+			if cmd.Annotations[needsRootAnnotation] != "" {
+				return checkRoot(cmd.Name())
+			}
+			return nil
 		},
 	}
+	cmd.SetVersionTemplate("netctl version {{.Version}}\n")
 	cmd.PersistentFlags().StringVar(&a.root, "root", "/run/netctl", "directory holding netctl's namespace mounts, files and lock")
-	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "",
+		"log level: debug, info, warn, error (default: info on a terminal and for watch, else warn)")
 	cmd.PersistentFlags().StringVar(&a.node, "node", "", "which of the file's nodes this host is (default: the node whose address the host holds)")
-	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", "/etc/resolv.conf", "the host's resolv.conf, whose resolvers containers use as upstreams")
+	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", defaultResolvConf, "the host's resolv.conf, whose resolvers containers use as upstreams")
 	fwDefault := os.Getenv("NETCTL_FIREWALL")
 	if fwDefault == "" {
 		fwDefault = firewall.Auto
 	}
 	cmd.PersistentFlags().StringVar(&a.firewall, "firewall", fwDefault,
 		"packet-filter backend: auto (iptables where installed, else nftables), iptables or nftables; default from NETCTL_FIREWALL")
+	cmd.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "never colour output (also: NO_COLOR set to anything)")
 	cmd.AddCommand(
 		a.applyCommand(), a.diffCommand(), a.downCommand(), a.validateCommand(),
 		a.lsCommand(), a.psCommand(), a.inspectCommand(), a.execCommand(), a.pruneCommand(),
 		a.watchCommand(), a.portCommand(), a.envCommand(), a.dnsCommand(),
 	)
 	a.addPackagingCommands(cmd)
+	for _, c := range cmd.Commands() {
+		switch c.Name() {
+		case "apply", "down", "ls", "ps", "inspect", "exec", "prune", "watch", "port", "env":
+			// diff checks for itself: diff --from needs no root.
+			if c.Annotations == nil {
+				c.Annotations = map[string]string{}
+			}
+			c.Annotations[needsRootAnnotation] = "yes"
+		}
+	}
 	return cmd
 }
 
-// setupLog makes structured logs: human-readable on a terminal, JSON
-// otherwise, on stderr.
-func (a *app) setupLog() error {
-	level, err := zerolog.ParseLevel(strings.ToLower(a.logLevel))
-	if err != nil || a.logLevel == "" {
+// isDaemon reports whether cmd runs as a service, whose log is its only
+// output (watch, the DNS server): those log at info by default.
+func isDaemon(cmd *cobra.Command) bool {
+	return cmd.Name() == "watch" || (cmd.Name() == "serve" && cmd.Parent() != nil && cmd.Parent().Name() == "dns")
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// setupLog makes structured logs on stderr: human-readable on a terminal,
+// JSON otherwise. A one-shot command run by a script logs only warnings and
+// errors unless --log-level asks for more: its output is on stdout.
+func (a *app) setupLog(cmd *cobra.Command) error {
+	name := a.logLevel
+	if name == "" {
+		name = "warn"
+		if isTerminal(a.stderr) || isDaemon(cmd) {
+			name = "info"
+		}
+	}
+	level, err := zerolog.ParseLevel(strings.ToLower(name))
+	if err != nil || level == zerolog.NoLevel {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
 	var w io.Writer = a.stderr
-	if f, ok := a.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		w = zerolog.ConsoleWriter{Out: f, TimeFormat: "15:04:05.000"}
+	if isTerminal(a.stderr) {
+		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: "15:04:05.000", NoColor: !a.color(a.stderr)}
 	}
 	a.log = zerolog.New(w).Level(level).With().Timestamp().Logger()
 	return nil
 }
 
-// loadFile reads and validates a topology; errors are all reported, each
-// with file:line:column.
-func loadFile(path string) (*spec.Topology, error) {
-	if path == "" {
-		return nil, errors.New("no topology file: use -f FILE")
-	}
-	return spec.Load(path)
+// color reports whether output to w may be coloured: w is a terminal and
+// neither --no-color nor NO_COLOR (https://no-color.org) says otherwise.
+func (a *app) color(w io.Writer) bool {
+	return !a.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)
 }
 
-// loadForApply also refuses what this build cannot do yet.
-func loadForApply(path string) (*spec.Topology, error) {
-	t, err := loadFile(path)
-	if err != nil {
-		return nil, err
+// hostResolv reads the host's resolv.conf. A file named with
+// --resolv-conf must exist: without it containers would silently get no
+// upstream DNS. The default one may be missing (a minimal host): then the
+// containers only get netctl's own names, and a warning says so.
+func (a *app) hostResolv() ([]byte, error) {
+	b, err := os.ReadFile(a.resolvConf)
+	if err == nil {
+		return b, nil
 	}
-	if err := reconciler.Unsupported(t); err != nil {
-		return nil, err
+	if a.resolvConf == defaultResolvConf && errors.Is(err, fs.ErrNotExist) {
+		a.log.Warn().Str("file", a.resolvConf).Msg("no host resolv.conf: containers get no upstream DNS servers")
+		return nil, nil
 	}
-	return t, nil
+	return nil, fmt.Errorf("--resolv-conf: %w", err)
 }
 
 // reconciler wires the actuators for the host namespace netctl runs in.
 func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
+	resolv, err := a.hostResolv()
+	if err != nil {
+		return nil, nil, err
+	}
 	host, err := netns.Get()
 	if err != nil {
 		return nil, nil, fmt.Errorf("host network namespace: %w", err)
@@ -141,7 +192,6 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		}
 		return nil, nil, err
 	}
-	resolv, _ := os.ReadFile(a.resolvConf)
 	local, err := links.LocalAddrs()
 	if err != nil {
 		links.Close()

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/reconciler"
@@ -19,7 +16,7 @@ import (
 type outputFlag struct{ format string }
 
 func (o *outputFlag) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "output format: text or json (format_version "+reconciler.PlanFormatVersion+")")
 }
 
 func (o *outputFlag) check() error {
@@ -30,33 +27,34 @@ func (o *outputFlag) check() error {
 }
 
 func (a *app) applyCommand() *cobra.Command {
-	var file string
+	f := fileFlag{stdin: a.stdin}
 	var out outputFlag
 	cmd := &cobra.Command{
-		Use:   "apply -f FILE",
+		Use:   "apply [-f FILE]",
 		Short: "Converge the host to the topology file and print what was done",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.check(); err != nil {
 				return err
 			}
-			t, err := loadForApply(file)
+			t, err := f.loadForApply()
 			if err != nil {
 				return err
 			}
 			return a.converge(cmd, t.Name, t, out)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file")
+	f.register(cmd, "topology file")
 	out.register(cmd)
 	return cmd
 }
 
 func (a *app) downCommand() *cobra.Command {
-	var file, project string
+	f := fileFlag{stdin: a.stdin}
+	var project string
 	var out outputFlag
 	cmd := &cobra.Command{
-		Use:   "down -f FILE",
+		Use:   "down [-f FILE | -p PROJECT]",
 		Short: "Remove everything the project owns",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,7 +62,7 @@ func (a *app) downCommand() *cobra.Command {
 				return err
 			}
 			if project == "" {
-				t, err := loadFile(file)
+				t, err := f.load()
 				if err != nil {
 					return err
 				}
@@ -73,7 +71,7 @@ func (a *app) downCommand() *cobra.Command {
 			return a.converge(cmd, project, nil, out)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file (names the project)")
+	f.register(cmd, "topology file (names the project)")
 	cmd.Flags().StringVarP(&project, "project", "p", "", "project name, instead of -f")
 	out.register(cmd)
 	return cmd
@@ -99,20 +97,40 @@ func (a *app) converge(cmd *cobra.Command, project string, t *spec.Topology, out
 	if r.Progress != nil {
 		fmt.Fprint(a.stderr, "\r\033[K")
 	}
-	if res != nil {
-		if werr := writeResult(a.stdout, project, res, out.format, elapsed); werr != nil {
-			return werr
+	if res == nil {
+		return err
+	}
+	applied := &reconciler.Plan{Project: project, Actions: res.Done}
+	if res.Plan != nil {
+		applied.Blocked = res.Plan.Blocked
+	}
+	a.log.Info().Str("project", project).Int("actions", len(res.Done)).Int("rounds", res.Rounds).
+		Dur("took", elapsed).Bool("converged", err == nil).Msg("apply finished")
+	if out.format == "json" {
+		info := reconciler.ApplyInfo{Rounds: res.Rounds, Elapsed: elapsed}
+		if err != nil {
+			info.Err = jsonError(err)
+			err = &shownError{err}
 		}
-		a.log.Info().Str("project", project).Int("actions", len(res.Done)).Int("rounds", res.Rounds).
-			Dur("took", elapsed).Bool("converged", err == nil).Msg("apply finished")
+		if werr := applied.WriteApplyJSON(a.stdout, info); werr != nil {
+			return errors.Join(err, werr)
+		}
+		return err
+	}
+	if werr := a.writePlan(applied); werr != nil {
+		return errors.Join(err, werr)
+	}
+	if !applied.Empty() {
+		if _, werr := fmt.Fprintf(a.stdout, "applied in %d round(s), %s\n", res.Rounds, elapsed.Round(time.Millisecond)); werr != nil {
+			return errors.Join(err, werr)
+		}
 	}
 	return err
 }
 
 // progress returns a progress reporter when stderr is a terminal.
 func (a *app) progress() func(done, total int) {
-	f, ok := a.stderr.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
+	if !isTerminal(a.stderr) {
 		return nil
 	}
 	last := time.Time{}
@@ -121,45 +139,27 @@ func (a *app) progress() func(done, total int) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(f, "\r\033[Kapplying: %d of %d actions", done, total)
+		fmt.Fprintf(a.stderr, "\r\033[Kapplying: %d of %d actions", done, total)
 	}
 }
 
-// writeResult prints what an apply did: the actions carried out, in the
-// plan's format.
-func writeResult(w io.Writer, project string, res *reconciler.Result, format string, elapsed time.Duration) error {
-	done := &reconciler.Plan{Project: project, Actions: res.Done}
-	if res.Plan != nil {
-		done.Blocked = res.Plan.Blocked
+// writePlan prints a plan for people, coloured on a terminal.
+func (a *app) writePlan(p *reconciler.Plan) error {
+	var w io.Writer = a.stdout
+	if a.color(a.stdout) {
+		cw := &colorLines{w: a.stdout}
+		defer cw.flush()
+		w = cw
 	}
-	if format == "json" {
-		if done.Actions == nil {
-			done.Actions = []*reconciler.Action{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			*reconciler.Plan
-			Changes   int     `json:"changes"`
-			Rounds    int     `json:"rounds"`
-			ElapsedMS float64 `json:"elapsed_ms"`
-		}{done, len(done.Actions), res.Rounds, float64(elapsed.Microseconds()) / 1000})
-	}
-	if err := done.WriteText(w); err != nil {
-		return err
-	}
-	if !done.Empty() {
-		_, err := fmt.Fprintf(w, "applied in %d round(s), %s\n", res.Rounds, elapsed.Round(time.Millisecond))
-		return err
-	}
-	return nil
+	return p.WriteText(w)
 }
 
 func (a *app) diffCommand() *cobra.Command {
-	var file, from string
+	f := fileFlag{stdin: a.stdin}
+	var from string
 	var out outputFlag
 	cmd := &cobra.Command{
-		Use:   "diff -f FILE [--from OLD]",
+		Use:   "diff [-f FILE] [--from OLD]",
 		Short: "Print the plan without changing anything (exit 2 when changes are pending)",
 		Long: "diff -f FILE compares the file with the live host. With --from OLD it compares two files\n" +
 			"and needs neither root nor kernel access: a dry run for review pipelines.",
@@ -168,7 +168,15 @@ func (a *app) diffCommand() *cobra.Command {
 			if err := out.check(); err != nil {
 				return err
 			}
-			t, err := loadForApply(file)
+			if from == "" {
+				if err := checkRoot("diff"); err != nil {
+					return &plainError{fmt.Errorf("%w; diff --from OLD compares two files without it", err)}
+				}
+			}
+			if path, err := f.path(); err == nil && path == "-" && from == "-" {
+				return errors.New("-f - and --from - both read stdin: give one of them a file")
+			}
+			t, err := f.loadForApply()
 			if err != nil {
 				return err
 			}
@@ -188,7 +196,7 @@ func (a *app) diffCommand() *cobra.Command {
 				if out.format == "json" {
 					err = p.WriteJSON(a.stdout)
 				} else {
-					err = p.WriteText(a.stdout)
+					err = a.writePlan(p)
 				}
 				if err != nil {
 					return err
@@ -201,8 +209,8 @@ func (a *app) diffCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file")
-	cmd.Flags().StringVar(&from, "from", "", "compare against this file instead of the live host")
+	f.register(cmd, "topology file")
+	cmd.Flags().StringVar(&from, "from", "", "compare against this file instead of the live host (\"-\": stdin)")
 	out.register(cmd)
 	return cmd
 }
@@ -219,11 +227,14 @@ func (a *app) diffHost(cmd *cobra.Command, t *spec.Topology) (*reconciler.Plan, 
 // diffFiles reviews a change of file: for an overlay topology one plan per
 // node (only --node's when given), as each node would apply it.
 func (a *app) diffFiles(t *spec.Topology, from string) ([]*reconciler.Plan, error) {
-	old, err := loadForApply(from)
+	old, err := (&fileFlag{paths: []string{from}, stdin: a.stdin}).loadForApply()
 	if err != nil {
 		return nil, err
 	}
-	resolv, _ := os.ReadFile(a.resolvConf)
+	resolv, err := a.hostResolv()
+	if err != nil {
+		return nil, err
+	}
 	nodes := []string{a.node}
 	if a.node == "" && len(t.Nodes) > 0 {
 		nodes = reconciler.NodeNames(t)
@@ -240,27 +251,28 @@ func (a *app) diffFiles(t *spec.Topology, from string) ([]*reconciler.Plan, erro
 }
 
 func (a *app) validateCommand() *cobra.Command {
-	var file string
+	f := fileFlag{stdin: a.stdin}
 	cmd := &cobra.Command{
-		Use:   "validate -f FILE",
+		Use:   "validate [-f FILE]",
 		Short: "Check a topology file; report every error with file:line:column",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := loadFile(file)
+			t, err := f.load()
 			if err != nil {
 				return err
 			}
 			var unsupported spec.Errors
 			if errors.As(reconciler.Unsupported(t), &unsupported) {
 				for _, e := range unsupported {
-					fmt.Fprintf(a.stderr, "warning: %s (apply refuses it)\n", e)
+					p := problem(e)
+					fmt.Fprintf(a.stderr, "%s:%d:%d: warning: %s (apply refuses it)\n", p.File, p.Line, p.Column, p.Message)
 				}
 			}
 			_, err = fmt.Fprintf(a.stdout, "%s: valid: project %s, %d networks, %d containers\n",
-				file, t.Name, len(t.Networks), len(t.Containers))
+				t.File, t.Name, len(t.Networks), len(t.Containers))
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file")
+	f.register(cmd, "topology file")
 	return cmd
 }

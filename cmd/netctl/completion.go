@@ -56,7 +56,7 @@ func (a *app) wireCompletion(root *cobra.Command) {
 	_ = root.MarkPersistentFlagFilename("resolv-conf")
 	walk(root, func(c *cobra.Command) {
 		for _, name := range []string{"file", "from"} {
-			if f := c.Flags().Lookup(name); f != nil && f.Value.Type() == "string" {
+			if f := c.Flags().Lookup(name); f != nil && (f.Value.Type() == "string" || f.Value.Type() == "stringArray") {
 				_ = c.MarkFlagFilename(name, "yaml", "yml")
 			}
 		}
@@ -111,7 +111,7 @@ func (a *app) observeForCompletion() *model.State {
 }
 
 // liveNames are the names to offer: NAME, with PROJECT/NAME as well where
-// a name is taken in several projects (findView refuses it alone).
+// a name is taken in several projects (the lookup refuses it alone).
 func liveNames(st *model.State, kinds nameKinds, project, toComplete string) []cobra.Completion {
 	type obj struct{ project, name, what string }
 	var objs []obj
@@ -204,14 +204,11 @@ func (a *app) completePort(cmd *cobra.Command, args []string, toComplete string)
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		project, _ := cmd.Flags().GetString("project")
-		v, err := findView(st, project, args[0])
+		o, err := newCatalog(st).find(args[0], kindContainer, project)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		cv, ok := v.(ContainerView)
-		if !ok {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
+		cv := containerView(st, o.container)
 		var out []cobra.Completion
 		for port, bindings := range cv.NetworkSettings.Ports {
 			if len(bindings) > 0 && strings.HasPrefix(port, toComplete) {

@@ -16,7 +16,11 @@ func (a *app) names() *dnsact.Manager {
 	if err != nil {
 		exe = os.Args[0]
 	}
-	argv := []string{exe, "--root", a.root, "--log-level", a.logLevel, "dns", "serve"}
+	argv := []string{exe, "--root", a.root}
+	if a.logLevel != "" {
+		argv = append(argv, "--log-level", a.logLevel)
+	}
+	argv = append(argv, "dns", "serve")
 	return dnsact.NewManager(a.root, argv, a.log)
 }
 

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -17,14 +20,14 @@ func (a *app) envCommand() *cobra.Command {
 	var project string
 	cmd := &cobra.Command{
 		Use:   "env CONTAINER",
-		Short: "Print a container's legacy link env vars, one NAME=value a line",
+		Short: "Print the env vars exec sets in a container (link env vars and its env:), one NAME=value a line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.findContainer(cmd, project, args[0])
 			if err != nil {
 				return err
 			}
-			env, err := linkEnv(files.ContainerDir(a.root, c.Project, c.Name))
+			env, err := containerEnv(files.ContainerDir(a.root, c.Project, c.Name))
 			if err != nil {
 				return err
 			}
@@ -40,9 +43,10 @@ func (a *app) envCommand() *cobra.Command {
 	return cmd
 }
 
-// linkEnv reads the env vars apply rendered for a container's links
-// (sorted NAME=value lines); none when the container has no links.
-func linkEnv(dir string) ([]string, error) {
+// containerEnv reads the env vars apply rendered for a container: its
+// legacy link env vars and its own env: (sorted NAME=value lines); none
+// when it has neither.
+func containerEnv(dir string) ([]string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, files.Env))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -57,4 +61,54 @@ func linkEnv(dir string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// readEnvFile reads a docker --env-file: KEY=VALUE lines, taken as they
+// are (no quotes, no expansion); a bare KEY passes the caller's value when
+// it has one; blank lines and lines starting with # are skipped.
+func readEnvFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a UTF-8 BOM
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !utf8.ValidString(line) {
+			return nil, fmt.Errorf("--env-file %s:%d: not UTF-8", path, n)
+		}
+		kv, ok, err := envEntry(line)
+		if err != nil {
+			return nil, fmt.Errorf("--env-file %s:%d: %w", path, n, err)
+		}
+		if ok {
+			out = append(out, kv)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// envEntry reads KEY=VALUE, or KEY alone for the caller's value (ok is
+// false when the caller has none: the variable is left out).
+func envEntry(s string) (kv string, ok bool, err error) {
+	key, _, hasValue := strings.Cut(s, "=")
+	switch {
+	case key == "":
+		return "", false, errors.New("no variable name")
+	case strings.ContainsAny(key, " \t\n\x00"):
+		return "", false, fmt.Errorf("variable name %q contains whitespace", key)
+	case hasValue:
+		return s, true, nil
+	}
+	v, ok := os.LookupEnv(key)
+	return key + "=" + v, ok, nil
 }

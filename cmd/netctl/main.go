@@ -6,32 +6,25 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/netctl/netctl/reconciler"
 )
 
-// exitError carries a process exit code through cobra.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
 func main() {
+	// Process-wide log settings, made once before anything logs, for every
+	// package's logger: millisecond timestamps, durations with their unit
+	// ("took":"12.5ms").
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
-	cmd := a.rootCommand()
-	err := cmd.ExecuteContext(ctx)
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	cmd, err := a.rootCommand().ExecuteContextC(ctx)
 	stop()
 	if err == nil {
 		return
@@ -44,6 +37,10 @@ func main() {
 			os.Exit(code)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "netctl: %v\n", err)
+	var shown *shownError
+	if f := cmd.Flags().Lookup("output"); f != nil && f.Value.String() == "json" && !errors.As(err, &shown) {
+		_ = reconciler.WriteJSONError(os.Stdout, jsonError(err))
+	}
+	writeError(os.Stderr, err)
 	os.Exit(code)
 }

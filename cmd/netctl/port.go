@@ -7,11 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/cmd/netctl/internal/format"
 	"github.com/netctl/netctl/model"
 )
 
 func (a *app) portCommand() *cobra.Command {
-	var project string
+	var project, tpl string
 	cmd := &cobra.Command{
 		Use:   "port CONTAINER [PORT[/PROTO]]",
 		Short: "List a container's published ports, like docker port",
@@ -32,18 +33,34 @@ func (a *app) portCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lines := portLines(c.Ports, want)
-			if want != nil && len(lines) == 0 {
+			rows := portRows(c.Ports, want)
+			if want != nil && len(rows) == 0 {
 				return fmt.Errorf("no public port '%d/%s' published for %s", want.Port, want.Proto, c.Name)
 			}
-			for _, l := range lines {
-				fmt.Fprintln(a.stdout, l)
+			def := "{{.PrivatePort}}/{{.Type}} -> {{.HostPort}}"
+			if want != nil {
+				def = "{{.HostPort}}"
 			}
-			return nil
+			return format.List{Format: tpl, Default: def, Headers: portHeaders}.Write(a.stdout, rows)
 		},
 	}
 	cmd.Flags().StringVarP(&project, "project", "p", "", "look the container up in this project")
+	cmd.Flags().StringVar(&tpl, "format", "", "format output: 'table', 'json' (one object a line) or a Go template over .IP .PublicPort .PrivatePort .Type .HostPort")
 	return cmd
+}
+
+// portRow is one published port as templates see it: the Docker API's
+// port fields, plus HostPort, "IP:PublicPort".
+type portRow struct {
+	HostPort    string
+	IP          string
+	PrivatePort uint16
+	PublicPort  uint16
+	Type        string
+}
+
+var portHeaders = format.Headers{
+	"HostPort": "HOST PORT", "IP": "IP", "PrivatePort": "PRIVATE PORT", "PublicPort": "PUBLIC PORT", "Type": "TYPE",
 }
 
 // parsePortArg reads "5000", "5000/tcp", "53/udp".
@@ -62,18 +79,16 @@ func parsePortArg(s string) (model.PortProto, error) {
 	return model.PortProto{Port: uint16(n), Proto: proto}, nil
 }
 
-// portLines renders docker port's output: every published port, or the
-// host sides of one container port.
-func portLines(ports []model.Port, want *model.PortProto) []string {
+// portRows are docker port's lines: every published port, or those of
+// one container port, in docker port's order.
+func portRows(ports []model.Port, want *model.PortProto) []any {
 	ps := append([]model.Port(nil), ports...)
 	model.SortPorts(ps)
-	var out []string
+	var out []any
 	for _, p := range ps {
-		switch {
-		case want == nil:
-			out = append(out, fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, p.HostString()))
-		case p.ContainerPort == want.Port && p.Proto == want.Proto:
-			out = append(out, p.HostString())
+		if want == nil || p.ContainerPort == want.Port && p.Proto == want.Proto {
+			out = append(out, portRow{HostPort: p.HostString(), IP: p.HostIPString(), PrivatePort: p.ContainerPort,
+				PublicPort: p.HostPort, Type: p.Proto})
 		}
 	}
 	return out
@@ -102,21 +117,4 @@ func displayPorts(ports []model.Port) string {
 		i = j
 	}
 	return strings.Join(out, ", ")
-}
-
-// portBindings is NetworkSettings.Ports: every published container port
-// with its host sides, and every exposed one that is not published with
-// none (null), as docker inspect shows them.
-func portBindings(c *model.Container) map[string][]PortBinding {
-	out := map[string][]PortBinding{}
-	for _, e := range c.Expose {
-		out[fmt.Sprintf("%d/%s", e.Port, e.Proto)] = nil
-	}
-	ps := append([]model.Port(nil), c.Ports...)
-	model.SortPorts(ps)
-	for _, p := range ps {
-		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
-		out[key] = append(out[key], PortBinding{HostIp: p.HostIPString(), HostPort: strconv.Itoa(int(p.HostPort))})
-	}
-	return out
 }

@@ -1,28 +1,20 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
-	"text/template"
-
-	"github.com/spf13/cobra"
+	"maps"
+	"net/netip"
+	"strconv"
 
 	"github.com/netctl/netctl/model"
 )
 
-// objectID is a Docker-looking 64-hex ID derived from a stable identity.
-func objectID(kind, id string) string {
-	sum := sha256.Sum256([]byte(kind + ":" + id))
-	return hex.EncodeToString(sum[:])
-}
+// The shapes below are what `netctl inspect` prints, modelled on
+// `docker network inspect` and the network part of `docker inspect`. Field
+// names are Docker's (templates written for Docker work), so a few break Go
+// naming rules on purpose.
 
-// NetworkView is `netctl inspect` of a network, shaped like
-// `docker network inspect`.
+// NetworkView is `netctl inspect` of a network.
 type NetworkView struct {
 	Name       string
 	Id         string //nolint:revive // Docker's field name
@@ -68,8 +60,7 @@ type EndpointView struct {
 	IPv6Address string
 }
 
-// ContainerView is `netctl inspect` of a container, shaped like the
-// network-related part of `docker inspect`.
+// ContainerView is `netctl inspect` of a container.
 type ContainerView struct {
 	Id              string //nolint:revive // Docker's field name
 	Name            string
@@ -79,14 +70,17 @@ type ContainerView struct {
 	NetworkSettings NetworkSettingsView
 }
 
-// ContainerConfig holds the container's hostname.
-type ContainerConfig struct{ Hostname string }
+// ContainerConfig holds the container's hostname and labels.
+type ContainerConfig struct {
+	Hostname string
+	Labels   map[string]string
+}
 
-// HostConfigView holds the network mode.
+// HostConfigView holds the network mode and name settings.
 type HostConfigView struct {
 	NetworkMode string
 	ExtraHosts  []string
-	DNS         []string `json:"Dns"`
+	Dns         []string //nolint:revive // Docker's field name
 }
 
 // NetworkSettingsView is where Docker reports a container's networking.
@@ -114,26 +108,77 @@ type NetworkEndpointView struct {
 	InterfaceName string
 }
 
+// Labels netctl shows on every object besides the file's own, the ones
+// Docker Compose puts on what it creates: scripts that select a project's
+// objects by label (`--filter label=com.docker.compose.project=shop`) work
+// unchanged.
+const (
+	labelProject = "com.docker.compose.project"
+	labelService = "com.docker.compose.service"
+	labelNetwork = "com.docker.compose.network"
+)
+
+// networkLabels are a network's labels as shown: the file's, plus the
+// project's for a project's own network.
+func networkLabels(n *model.Network) map[string]string {
+	out := maps.Clone(n.Labels)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if !n.Shared() {
+		out[labelProject] = n.Project
+		out[labelNetwork] = n.Name
+	}
+	return out
+}
+
+func containerLabels(c *model.Container) map[string]string {
+	return map[string]string{labelProject: c.Project, labelService: c.Name}
+}
+
+// builtinView is `inspect host` or `inspect none`: no bridge, no
+// addresses; the containers in that network mode are its members.
+func builtinView(st *model.State, name string) NetworkView {
+	driver := "host"
+	if name == model.NoneNetwork {
+		driver = "null"
+	}
+	v := NetworkView{
+		Name: name, Id: model.NetworkObjectID("", name), Scope: "local", Driver: driver,
+		IPAM:       IPAMView{Driver: "default", Config: []IPAMConfig{}},
+		Containers: map[string]EndpointView{},
+		Options:    map[string]string{},
+		Labels:     map[string]string{},
+	}
+	for _, id := range st.SortedContainerIDs() {
+		c := st.Containers[id]
+		if string(c.Mode) == name {
+			v.Containers[model.ContainerObjectID(c.Project, c.Name)] = EndpointView{
+				Name:       c.Name,
+				EndpointID: model.EndpointObjectID(c.ID(), model.NetworkID("", name)),
+			}
+		}
+	}
+	return v
+}
+
 func networkView(st *model.State, n *model.Network) NetworkView {
 	v := NetworkView{
 		Name:       n.Name,
-		Id:         objectID("network", n.ID()),
+		Id:         model.NetworkObjectID(n.Project, n.Name),
 		Project:    n.Project,
 		Scope:      "local",
 		Driver:     orDefault(n.Driver, "bridge"),
 		Internal:   n.Internal,
-		IPAM:       IPAMView{Driver: "default"},
+		IPAM:       IPAMView{Driver: "default", Config: []IPAMConfig{}},
 		Containers: map[string]EndpointView{},
 		Options: map[string]string{
 			"com.docker.network.bridge.name":                 n.Bridge,
-			"com.docker.network.driver.mtu":                  fmt.Sprint(n.MTU),
-			"com.docker.network.bridge.enable_icc":           fmt.Sprint(n.ICC),
-			"com.docker.network.bridge.enable_ip_masquerade": fmt.Sprint(!n.Internal),
+			"com.docker.network.driver.mtu":                  strconv.Itoa(n.MTU),
+			"com.docker.network.bridge.enable_icc":           strconv.FormatBool(n.ICC),
+			"com.docker.network.bridge.enable_ip_masquerade": strconv.FormatBool(!n.Internal),
 		},
-		Labels: n.Labels,
-	}
-	if v.Labels == nil {
-		v.Labels = map[string]string{}
+		Labels: networkLabels(n),
 	}
 	addOverlayView(&v, n)
 	if n.Subnet.IsValid() {
@@ -146,9 +191,9 @@ func networkView(st *model.State, n *model.Network) NetworkView {
 	for _, id := range st.SortedContainerIDs() {
 		c := st.Containers[id]
 		if ep := c.Endpoint(n.ID()); ep != nil {
-			v.Containers[objectID("container", c.ID())] = EndpointView{
+			v.Containers[model.ContainerObjectID(c.Project, c.Name)] = EndpointView{
 				Name:        c.Name,
-				EndpointID:  objectID("endpoint", c.ID()+"@"+n.ID()),
+				EndpointID:  model.EndpointObjectID(c.ID(), n.ID()),
 				MacAddress:  ep.MAC.String(),
 				IPv4Address: prefixOrEmpty(ep.Addr),
 			}
@@ -159,14 +204,14 @@ func networkView(st *model.State, n *model.Network) NetworkView {
 
 func containerView(st *model.State, c *model.Container) ContainerView {
 	v := ContainerView{
-		Id:      objectID("container", c.ID()),
+		Id:      model.ContainerObjectID(c.Project, c.Name),
 		Name:    "/" + c.Name,
 		Project: c.Project,
-		Config:  ContainerConfig{Hostname: c.Hostname},
+		Config:  ContainerConfig{Hostname: c.Hostname, Labels: containerLabels(c)},
 		HostConfig: HostConfigView{
 			NetworkMode: string(c.Mode),
 			ExtraHosts:  []string{},
-			DNS:         []string{},
+			Dns:         []string{},
 		},
 		NetworkSettings: NetworkSettingsView{
 			SandboxKey: c.Netns,
@@ -180,7 +225,16 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 		}
 	}
 	for _, a := range c.DNS {
-		v.HostConfig.DNS = append(v.HostConfig.DNS, a.String())
+		v.HostConfig.Dns = append(v.HostConfig.Dns, a.String())
+	}
+	if c.Mode == model.ModeHost || c.Mode == model.ModeNone {
+		// Docker lists the built-in network of these modes, with no address.
+		nid := model.NetworkID("", string(c.Mode))
+		v.NetworkSettings.Networks[string(c.Mode)] = &NetworkEndpointView{
+			NetworkID:  model.NetworkObjectID("", string(c.Mode)),
+			EndpointID: model.EndpointObjectID(c.ID(), nid),
+			Aliases:    []string{},
+		}
 	}
 	for i, ep := range c.Endpoints {
 		name := model.IDName(ep.Network)
@@ -188,8 +242,8 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 			v.HostConfig.NetworkMode = name
 		}
 		nv := &NetworkEndpointView{
-			NetworkID:     objectID("network", ep.Network),
-			EndpointID:    objectID("endpoint", c.ID()+"@"+ep.Network),
+			NetworkID:     model.ObjectID(model.IDKindNetwork, ep.Network),
+			EndpointID:    model.EndpointObjectID(c.ID(), ep.Network),
 			MacAddress:    ep.MAC.String(),
 			Aliases:       ep.Aliases,
 			InterfaceName: ep.IfName,
@@ -208,11 +262,11 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 	return v
 }
 
-func prefixOrEmpty(p interface{ IsValid() bool }) string {
+func prefixOrEmpty(p netip.Prefix) string {
 	if !p.IsValid() {
 		return ""
 	}
-	return fmt.Sprint(p)
+	return p.String()
 }
 
 func orDefault(s, def string) string {
@@ -222,215 +276,19 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// templateFuncs are the helpers Docker's --format offers.
-var templateFuncs = template.FuncMap{
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	"join":  strings.Join,
-	"lower": strings.ToLower,
-	"upper": strings.ToUpper,
-	"split": strings.Split,
-	"title": func(s string) string {
-		if s == "" {
-			return s
-		}
-		return strings.ToUpper(s[:1]) + s[1:]
-	},
-}
-
-func (a *app) lsCommand() *cobra.Command {
-	var quiet bool
-	cmd := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"network-ls"},
-		Short:   "List networks (observed on the host), like docker network ls",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.observe(cmd)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
-			if !quiet {
-				fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSCOPE\tPROJECT\tSUBNET\tBRIDGE")
-			}
-			for _, id := range st.SortedNetworkIDs() {
-				n := st.Networks[id]
-				if quiet {
-					fmt.Fprintln(w, objectID("network", id)[:12])
-					continue
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", objectID("network", id)[:12], n.Name,
-					orDefault(n.Driver, "bridge"), networkScope(n), orDefault(n.Project, "-"), prefixOrEmpty(n.Subnet), orDefault(n.Bridge, "(missing)"))
-			}
-			if !quiet {
-				fmt.Fprintf(w, "%s\thost\thost\tlocal\t-\t\t\n", objectID("network", "/host")[:12])
-				fmt.Fprintf(w, "%s\tnone\tnull\tlocal\t-\t\t\n", objectID("network", "/none")[:12])
-			}
-			return w.Flush()
-		},
+// portBindings is NetworkSettings.Ports: every published container port
+// with its host sides, and every exposed one that is not published with
+// none (null), as docker inspect shows them.
+func portBindings(c *model.Container) map[string][]PortBinding {
+	out := map[string][]PortBinding{}
+	for _, e := range c.Expose {
+		out[fmt.Sprintf("%d/%s", e.Port, e.Proto)] = nil
 	}
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only network IDs")
-	return cmd
-}
-
-func (a *app) psCommand() *cobra.Command {
-	var project string
-	cmd := &cobra.Command{
-		Use:   "ps",
-		Short: "List containers (observed on the host), like docker ps",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.observe(cmd)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
-			nodes := anyNode(st)
-			fmt.Fprint(w, "CONTAINER ID\tNAMES\tPROJECT\tNETWORKS\tADDRESSES\tPORTS")
-			if nodes {
-				fmt.Fprint(w, "\tNODE")
-			}
-			fmt.Fprintln(w)
-			for _, id := range st.SortedContainerIDs() {
-				c := st.Containers[id]
-				if project != "" && c.Project != project {
-					continue
-				}
-				var nets, addrs []string
-				for _, ep := range c.Endpoints {
-					nets = append(nets, model.IDName(ep.Network))
-					addrs = append(addrs, ep.Addr.Addr().String())
-				}
-				if len(nets) == 0 {
-					nets = []string{string(c.Mode)}
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s", objectID("container", id)[:12], c.Name, c.Project,
-					strings.Join(nets, ","), strings.Join(addrs, ","), displayPorts(c.Ports))
-				if nodes {
-					fmt.Fprintf(w, "\t%s", orDefault(c.Node, "-"))
-				}
-				fmt.Fprintln(w)
-			}
-			return w.Flush()
-		},
+	ps := append([]model.Port(nil), c.Ports...)
+	model.SortPorts(ps)
+	for _, p := range ps {
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		out[key] = append(out[key], PortBinding{HostIp: p.HostIPString(), HostPort: strconv.Itoa(int(p.HostPort))})
 	}
-	cmd.Flags().StringVarP(&project, "project", "p", "", "only this project's containers")
-	return cmd
-}
-
-func (a *app) inspectCommand() *cobra.Command {
-	var format, project string
-	cmd := &cobra.Command{
-		Use:   "inspect NAME... [--format TEMPLATE]",
-		Short: "Show networks or containers as JSON, like docker inspect",
-		Long: "NAME is a network or container name, optionally as PROJECT/NAME. --format takes a Go\n" +
-			"template, e.g. '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'.",
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.observe(cmd)
-			if err != nil {
-				return err
-			}
-			var views []any
-			for _, arg := range args {
-				v, err := findView(st, project, arg)
-				if err != nil {
-					return err
-				}
-				views = append(views, v)
-			}
-			return writeViews(a.stdout, views, format)
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each object")
-	cmd.Flags().StringVarP(&project, "project", "p", "", "look names up in this project")
-	return cmd
-}
-
-// findView resolves a name to one network or container, refusing ambiguity.
-func findView(st *model.State, project, arg string) (any, error) {
-	if p, name, ok := model.SplitID(arg); ok {
-		project, arg = p, name
-	}
-	var found []any
-	var where []string
-	for _, id := range st.SortedContainerIDs() {
-		c := st.Containers[id]
-		if c.Name == arg && (project == "" || c.Project == project) {
-			found = append(found, containerView(st, c))
-			where = append(where, "container "+id)
-		}
-	}
-	for _, id := range st.SortedNetworkIDs() {
-		n := st.Networks[id]
-		if n.Name == arg && (project == "" || n.Project == project || n.Shared()) {
-			found = append(found, networkView(st, n))
-			where = append(where, "network "+id)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("no such object: %s", arg)
-	case 1:
-		return found[0], nil
-	}
-	return nil, fmt.Errorf("%s is ambiguous (%s): use PROJECT/NAME or --project", arg, strings.Join(where, ", "))
-}
-
-func writeViews(w io.Writer, views []any, format string) error {
-	if format == "" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "    ")
-		return enc.Encode(views)
-	}
-	tpl, err := template.New("format").Funcs(templateFuncs).Parse(format)
-	if err != nil {
-		return fmt.Errorf("--format: %w", err)
-	}
-	for _, v := range views {
-		// Templates see the JSON shape, so field names match the JSON.
-		var generic any
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, &generic); err != nil {
-			return err
-		}
-		if err := tpl.Execute(w, generic); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	return nil
-}
-
-// findContainer observes the host and returns the one container NAME (or
-// PROJECT/NAME) names.
-func (a *app) findContainer(cmd *cobra.Command, project, name string) (*model.Container, error) {
-	st, err := a.observe(cmd)
-	if err != nil {
-		return nil, err
-	}
-	v, err := findView(st, project, name)
-	if err != nil {
-		return nil, err
-	}
-	cv, ok := v.(ContainerView)
-	if !ok {
-		return nil, fmt.Errorf("%s is a network, not a container", name)
-	}
-	return st.Containers[model.ContainerID(cv.Project, cv.Name[1:])], nil
-}
-
-func (a *app) observe(cmd *cobra.Command) (*model.State, error) {
-	r, done, err := a.reconciler()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return r.Observe(cmd.Context())
+	return out
 }

@@ -30,8 +30,9 @@ type watchOptions struct {
 
 func (a *app) watchCommand() *cobra.Command {
 	var o watchOptions
+	var f fileFlag
 	cmd := &cobra.Command{
-		Use:   "watch -f FILE",
+		Use:   "watch [-f FILE]",
 		Short: "Apply the file, then keep the host converged: re-apply on every edit, repair drift",
 		Long: `watch applies the file, then re-applies it whenever it changes (written in place,
 renamed over, swapped through a symlink as in a Kubernetes ConfigMap, replaced by
@@ -41,10 +42,18 @@ stays in force. SIGHUP forces a reload; SIGTERM and SIGINT stop the watcher and
 leave the network as it is (netctl down removes it). One watcher per --root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := f.path()
+			if err != nil {
+				return err
+			}
+			if path == "-" {
+				return errors.New("watch needs a file to watch: -f - (stdin) is for one-shot commands")
+			}
+			o.file = path
 			return a.watch(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "topology file")
+	f.register(cmd, "topology file")
 	cmd.Flags().DurationVar(&o.resync, "resync", 10*time.Second,
 		"period of the full resync that repairs drift no event announces (inside containers, files), stretched\n"+
 			"so that resyncs take at most 0.3% of the time (~30s at 1000 containers); 0 disables it")

@@ -2,7 +2,6 @@ package compose_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,11 +9,10 @@ import (
 	"testing"
 
 	"github.com/netctl/netctl/convert/compose"
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/spec"
 	"github.com/netctl/netctl/spec/schema/schemacheck"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // env is a fixed environment: results must not depend on the shell's.
 var env = []string{"FROM_SHELL=shell-value"}
@@ -105,8 +103,8 @@ func TestEverySyntax(t *testing.T) {
 	for _, n := range res.Notes {
 		fmt.Fprintln(&notes, n)
 	}
-	golden(t, "testdata/every-syntax.netctl.yaml", res.YAML)
-	golden(t, "testdata/every-syntax.notes", []byte(notes.String()))
+	golden.File(t, "testdata/every-syntax.netctl.yaml", string(res.YAML))
+	golden.File(t, "testdata/every-syntax.notes", notes.String())
 
 	// The profile's service comes with the profile.
 	res = convert(t, "testdata/every-syntax.compose.yaml", compose.Options{Profiles: []string{"debug"}, Name: "other"})
@@ -116,22 +114,6 @@ func TestEverySyntax(t *testing.T) {
 	}
 	if top.Container("debug") == nil || top.Name != "other" {
 		t.Errorf("with --profile debug -p other: %s", res.YAML)
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs (go test ./convert/compose -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

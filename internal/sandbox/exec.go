@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -38,12 +39,16 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, DefaultTimeout)
 }
 
-func run(ctx context.Context, argv []string) Result {
+func run(ctx context.Context, argv []string) Result { return runInput(ctx, argv, nil) }
+
+// runInput is run with stdin (nil: /dev/null).
+func runInput(ctx context.Context, argv []string, stdin io.Reader) Result {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = commandEnv()
+	cmd.Stdin = stdin
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = pipeGrace
 	err := cmd.Run()
@@ -106,6 +111,31 @@ func (h *Host) NetctlCtx(ctx context.Context, args ...string) Result {
 	h.t.Logf("sandbox %s: netctl %s -> exit %d (%s)", h.name, strings.Join(args, " "), res.Code,
 		time.Since(start).Round(time.Millisecond))
 	return res
+}
+
+// NetctlInput is Netctl with stdin (a topology for -f -, input for exec -i).
+func (h *Host) NetctlInput(stdin string, args ...string) Result {
+	h.t.Helper()
+	argv, err := h.netctlArgv(args)
+	if err != nil {
+		return Result{Stderr: err.Error(), Code: -1}
+	}
+	res := runInput(context.Background(), argv, strings.NewReader(stdin))
+	h.t.Logf("sandbox %s: netctl %s <stdin -> exit %d", h.name, strings.Join(args, " "), res.Code)
+	return res
+}
+
+// NetctlCommand prepares `netctl --root <root> args...` in the sandbox
+// host for a test that wires the process itself (a terminal as its stdin,
+// say); the test starts it and waits for it.
+func (h *Host) NetctlCommand(ctx context.Context, args ...string) (*exec.Cmd, error) {
+	argv, err := h.netctlArgv(args)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = commandEnv()
+	return cmd, nil
 }
 
 // MustNetctl is Netctl that fails t, showing all output, on a non-zero exit.
