@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/model"
 )
@@ -57,31 +56,28 @@ type response struct {
 	Status Status `json:"status"`
 }
 
-// Serve runs the background server for root until ctx is done or a
-// "stop" request comes: it takes the server lock (ErrRunning if another
-// server holds it), writes its pid, loads every project file, and answers
-// control requests on ctl.sock. SIGHUP reloads the files, as aardvark-dns.
+// Serve runs the server (the supervisor's worker) for root until ctx is
+// done or a "stop" request comes: it takes the server lock (ErrRunning if
+// another server holds it), writes its pid, loads every project file, and
+// answers control requests on ctl.sock. SIGHUP reloads the files, as
+// aardvark-dns. Its limits are sized to the descriptor limit, raised to
+// the hard one first.
 func Serve(ctx context.Context, root string, opts Options) error {
 	log := opts.Log
 	dir := Dir(root)
-	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o700); err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := holdLock(filepath.Join(dir, lockFile))
 	if err != nil {
-		return fmt.Errorf("dns server: %w", err)
+		return err
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return ErrRunning
-		}
-		return fmt.Errorf("dns server: lock %s: %w", lock.Name(), err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	defer unlock()
+	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
 	defer os.Remove(filepath.Join(dir, pidFile))
+	opts.Limits = opts.Limits.orDefaults(LimitsFor(RaiseNofile()))
 
 	// The server's heap is small and answers allocate a little each:
 	// collect less often, for steadier latency.
@@ -127,13 +123,21 @@ func Serve(ctx context.Context, root string, opts Options) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
-	log.Info().Int("pid", os.Getpid()).Str("root", root).Msg("dns server started")
+	log.Info().Int("pid", os.Getpid()).Str("root", root).Int("max_forwards", opts.Limits.Forwards).
+		Int("max_tcp", opts.Limits.TCPConns).Msg("dns server started")
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				log.Info().Msg("dns server stopping")
 				return nil
+			}
+			if outOfResources(err) {
+				// Out of descriptors for a moment: the control socket
+				// must outlive it, or apply loses the server.
+				log.Warn().Err(err).Msg("control socket: out of resources")
+				time.Sleep(50 * time.Millisecond)
+				continue
 			}
 			return fmt.Errorf("dns server: control socket: %w", err)
 		}

@@ -1,0 +1,220 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// Supervision. The background server is two processes: a supervisor
+// (`netctl dns serve`, holding supervisor.lock) and the worker it runs
+// (`netctl dns serve --worker`, holding server.lock, the listeners and
+// ctl.sock). The supervisor asks the worker for its status every second
+// and replaces it when it is gone, stopped (SIGSTOP) or does not answer,
+// so names come back within seconds without waiting for the next apply.
+// The supervisor does not need to be the worker's parent: it finds the
+// worker through the kernel's lock table, so a new supervisor adopts a
+// worker whose supervisor died. The Manager, in turn, replaces a dead or
+// stopped supervisor at the next apply (Observe reports it).
+const (
+	supervisorLock = "supervisor.lock"
+	supervisorPid  = "supervisor.pid"
+
+	probeEvery   = time.Second
+	probeTimeout = time.Second
+	// maxFails unanswered probes in a row mark the worker as hung.
+	maxFails = 3
+	// A worker that lived less than stableAfter is restarted with a
+	// growing delay, up to maxBackoff: a crash loop costs little.
+	stableAfter = 10 * time.Second
+	maxBackoff  = 30 * time.Second
+)
+
+// Supervise runs the supervisor for root until ctx is done (it then stops
+// the worker) or no project needs names any more and the worker is gone
+// (down stopped it). worker is the command that runs the worker (Serve).
+func Supervise(ctx context.Context, root string, worker []string, log zerolog.Logger) error {
+	if len(worker) == 0 {
+		return errors.New("dns supervisor: no worker command")
+	}
+	dir := Dir(root)
+	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o700); err != nil {
+		return fmt.Errorf("dns supervisor: %w", err)
+	}
+	unlock, err := holdLock(filepath.Join(dir, supervisorLock))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := os.WriteFile(filepath.Join(dir, supervisorPid), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return fmt.Errorf("dns supervisor: %w", err)
+	}
+	defer os.Remove(filepath.Join(dir, supervisorPid))
+	s := &supervisor{root: root, argv: worker, log: log, backoff: probeEvery}
+	log.Info().Int("pid", os.Getpid()).Str("root", root).Msg("dns supervisor started")
+	return s.run(ctx)
+}
+
+// holdLock takes an exclusive flock on path for the caller's lifetime;
+// ErrRunning when another process holds it.
+func holdLock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrRunning
+		}
+		return nil, fmt.Errorf("dns: lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+type supervisor struct {
+	root string
+	argv []string
+	log  zerolog.Logger
+
+	exited  chan error // the worker's exit, when this supervisor started it
+	started time.Time
+	backoff time.Duration
+}
+
+// health is what one probe found.
+type health int
+
+const (
+	healthy health = iota
+	absent         // no worker holds the server lock
+	unhealthy      // a worker holds it but does not answer (yet)
+)
+
+func (s *supervisor) probe(ctx context.Context) health {
+	if _, err := ask(ctx, s.root, "status", probeTimeout); err == nil {
+		return healthy
+	}
+	if workerPid(s.root) == 0 {
+		return absent
+	}
+	return unhealthy
+}
+
+func (s *supervisor) run(ctx context.Context) error {
+	fails := 0
+	for {
+		wait := probeEvery
+		switch s.probe(ctx) {
+		case healthy:
+			fails = 0
+			if time.Since(s.started) > stableAfter {
+				s.backoff = probeEvery
+			}
+		case absent:
+			fails = 0
+			if !hasProjects(s.root) {
+				s.log.Info().Msg("no project needs names: dns supervisor stopping")
+				return nil
+			}
+			if !s.started.IsZero() && time.Since(s.started) < s.backoff {
+				wait = s.backoff - time.Since(s.started)
+				break
+			}
+			if !s.started.IsZero() && time.Since(s.started) < stableAfter {
+				s.backoff = min(2*s.backoff, maxBackoff)
+			}
+			if err := s.start(); err != nil {
+				s.log.Error().Err(err).Msg("start dns worker")
+			}
+		case unhealthy:
+			fails++
+			pid := workerPid(s.root)
+			if pid > 0 && (stopped(pid) || fails >= maxFails) {
+				s.log.Warn().Int("pid", pid).Bool("stopped", stopped(pid)).Int("unanswered", fails).
+					Msg("dns worker hung: replacing it")
+				killHolder(ctx, s.root, lockFile)
+				fails = 0
+				wait = 0
+			}
+		}
+		select {
+		case <-ctx.Done():
+			s.stopWorker()
+			return nil
+		case err := <-s.exited:
+			s.exited = nil
+			s.log.Warn().Err(err).Msg("dns worker exited")
+		case <-time.After(wait):
+		}
+	}
+}
+
+// start runs a new worker, its output appended to the server log.
+func (s *supervisor) start() error {
+	lf, err := os.OpenFile(filepath.Join(Dir(s.root), logFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.started = time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	s.exited = exited
+	s.log.Info().Int("pid", cmd.Process.Pid).Msg("dns worker started")
+	return nil
+}
+
+// stopWorker asks the worker to stop, and kills it when it does not.
+func (s *supervisor) stopWorker() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := ask(ctx, s.root, "stop", 2*time.Second); err != nil {
+		killHolder(ctx, s.root, lockFile)
+	}
+}
+
+// workerPid is the pid of the process holding the server lock, 0 when
+// none does.
+func workerPid(root string) int { return lockHolder(filepath.Join(Dir(root), lockFile)) }
+
+// killHolder SIGKILLs the process holding the lock file name and waits
+// (at most 5 s) until the lock is free: the kernel releases it with the
+// process. A SIGKILL is delivered to a stopped process too.
+func killHolder(ctx context.Context, root, name string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	path := filepath.Join(Dir(root), name)
+	for {
+		pid := lockHolder(path)
+		if pid == 0 || pid == os.Getpid() {
+			return
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func hasProjects(root string) bool {
+	paths, _ := filepath.Glob(filepath.Join(Dir(root), projectsDir, "*.json"))
+	return len(paths) > 0
+}
