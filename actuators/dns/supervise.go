@@ -95,9 +95,9 @@ type supervisor struct {
 type health int
 
 const (
-	healthy health = iota
-	absent         // no worker holds the server lock
-	unhealthy      // a worker holds it but does not answer (yet)
+	healthy   health = iota
+	absent           // no worker holds the server lock
+	unhealthy        // a worker holds it but does not answer (yet)
 )
 
 func (s *supervisor) probe(ctx context.Context) health {
