@@ -13,14 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -65,18 +64,19 @@ type response struct {
 func Serve(ctx context.Context, root string, opts Options) error {
 	log := opts.Log
 	dir := Dir(root)
-	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o700); err != nil {
+	if err := prepareDir(root); err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
-	unlock, err := holdLock(filepath.Join(dir, lockFile))
+	unlock, err := holdLock(root, lockFile)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	unpid, err := writePid(root, pidFile)
+	if err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
-	defer os.Remove(filepath.Join(dir, pidFile))
+	defer unpid()
 	opts.Limits = opts.Limits.orDefaults(LimitsFor(RaiseNofile()))
 
 	// The server's heap is small and answers allocate a little each:
@@ -176,12 +176,14 @@ func handleControl(conn net.Conn, srv *Server, reload func(string) Status, stop 
 // LoadConfig reads every project file under root. A file that cannot be
 // read is reported in its project's status and serves nothing.
 func LoadConfig(root string, log zerolog.Logger) Config {
-	paths, _ := filepath.Glob(filepath.Join(Dir(root), projectsDir, "*.json"))
-	sort.Strings(paths)
+	paths, err := projectFiles(root)
+	if err != nil {
+		log.Error().Err(err).Msg("list configuration")
+	}
 	var cfg Config
 	for _, path := range paths {
 		project := strings.TrimSuffix(filepath.Base(path), ".json")
-		b, err := os.ReadFile(path)
+		b, err := beneath.ReadFile(root, path)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				log.Error().Err(err).Str("project", project).Msg("read configuration")

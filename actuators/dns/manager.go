@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -47,13 +47,13 @@ func NewManager(root string, argv []string, log zerolog.Logger) *Manager {
 
 // Observe reads each project's file and asks the server what it serves.
 func (m *Manager) Observe(ctx context.Context, st *model.State) error {
-	paths, err := filepath.Glob(filepath.Join(Dir(m.root), projectsDir, "*.json"))
+	paths, err := projectFiles(m.root)
 	if err != nil || len(paths) == 0 {
 		return err
 	}
 	status, serr := m.request(ctx, "status", time.Second)
 	for _, path := range paths {
-		b, err := os.ReadFile(path)
+		b, err := beneath.ReadFile(m.root, path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
@@ -107,7 +107,7 @@ func (m *Manager) EnsureDNS(ctx context.Context, cfg *model.DNS) error {
 		return fmt.Errorf("dns %s: %w", cfg.Project, err)
 	}
 	b = append(b, '\n')
-	if err := files.WriteAtomic(projectPath(m.root, cfg.Project), b); err != nil {
+	if err := beneath.WriteFile(m.root, projectPath(m.root, cfg.Project), b, 0o600); err != nil {
 		return fmt.Errorf("dns %s: %w", cfg.Project, err)
 	}
 	st, err := m.reload(ctx)
@@ -123,11 +123,10 @@ func (m *Manager) EnsureDNS(ctx context.Context, cfg *model.DNS) error {
 // RemoveDNS removes the project's file; the server reloads, or stops when
 // no project is left.
 func (m *Manager) RemoveDNS(ctx context.Context, project string) error {
-	if err := os.Remove(projectPath(m.root, project)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := beneath.Remove(m.root, projectPath(m.root, project)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("dns %s: %w", project, err)
 	}
-	left, _ := filepath.Glob(filepath.Join(Dir(m.root), projectsDir, "*.json"))
-	if len(left) > 0 {
+	if hasProjects(m.root) {
 		if _, err := m.reload(ctx); err != nil {
 			return fmt.Errorf("dns %s: %w", project, err)
 		}
@@ -221,12 +220,11 @@ func (m *Manager) start() (<-chan error, error) {
 	if len(m.argv) == 0 {
 		return nil, errors.New("no command to start the DNS server")
 	}
-	dir := Dir(m.root)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := prepareDir(m.root); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, logFile)
-	lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
+	logPath := filepath.Join(Dir(m.root), logFile)
+	lf, err := openLog(m.root)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +247,6 @@ func (m *Manager) start() (<-chan error, error) {
 // awaitServer waits until a server answers a reload, at most
 // StartTimeout; exited, when not nil, reports a supervisor that gave up.
 func (m *Manager) awaitServer(ctx context.Context, exited <-chan error) (Status, error) {
-	logPath := filepath.Join(Dir(m.root), logFile)
 	deadline := time.Now().Add(m.StartTimeout)
 	for {
 		st, err := m.request(ctx, "reload", m.ReloadTimeout)
@@ -259,7 +256,7 @@ func (m *Manager) awaitServer(ctx context.Context, exited <-chan error) (Status,
 		select {
 		case werr := <-exited:
 			if m.supervisorPid() == 0 {
-				return Status{}, fmt.Errorf("DNS server exited at once (%v): %s", werr, tail(logPath))
+				return Status{}, fmt.Errorf("DNS server exited at once (%v): %s", werr, tail(m.root))
 			}
 			exited = nil // another supervisor took over
 		case <-ctx.Done():
@@ -267,7 +264,7 @@ func (m *Manager) awaitServer(ctx context.Context, exited <-chan error) (Status,
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return Status{}, fmt.Errorf("DNS server did not answer within %s: %v; %s", m.StartTimeout, err, tail(logPath))
+			return Status{}, fmt.Errorf("DNS server did not answer within %s: %v; %s", m.StartTimeout, err, tail(m.root))
 		}
 	}
 }
@@ -314,8 +311,9 @@ func notRunning(err error) bool {
 }
 
 // tail is the end of the server's log, for errors.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
+func tail(root string) string {
+	path := filepath.Join(Dir(root), logFile)
+	b, err := beneath.ReadFile(root, path)
 	if err != nil {
 		return ""
 	}
@@ -328,7 +326,7 @@ func tail(path string) string {
 
 // Pid is the running server's pid from its pid file, 0 when none.
 func Pid(root string) int {
-	b, err := os.ReadFile(filepath.Join(Dir(root), pidFile))
+	b, err := beneath.ReadFile(root, filepath.Join(Dir(root), pidFile))
 	if err != nil {
 		return 0
 	}

@@ -7,12 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 )
 
 // Supervision. The background server is two processes: a supervisor
@@ -46,39 +44,22 @@ func Supervise(ctx context.Context, root string, worker []string, log zerolog.Lo
 	if len(worker) == 0 {
 		return errors.New("dns supervisor: no worker command")
 	}
-	dir := Dir(root)
-	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o700); err != nil {
+	if err := prepareDir(root); err != nil {
 		return fmt.Errorf("dns supervisor: %w", err)
 	}
-	unlock, err := holdLock(filepath.Join(dir, supervisorLock))
+	unlock, err := holdLock(root, supervisorLock)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := os.WriteFile(filepath.Join(dir, supervisorPid), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	unpid, err := writePid(root, supervisorPid)
+	if err != nil {
 		return fmt.Errorf("dns supervisor: %w", err)
 	}
-	defer os.Remove(filepath.Join(dir, supervisorPid))
+	defer unpid()
 	s := &supervisor{root: root, argv: worker, log: log, backoff: probeEvery}
 	log.Info().Int("pid", os.Getpid()).Str("root", root).Msg("dns supervisor started")
 	return s.run(ctx)
-}
-
-// holdLock takes an exclusive flock on path for the caller's lifetime;
-// ErrRunning when another process holds it.
-func holdLock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("dns: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, ErrRunning
-		}
-		return nil, fmt.Errorf("dns: lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
 }
 
 type supervisor struct {
@@ -161,7 +142,7 @@ func (s *supervisor) run(ctx context.Context) error {
 
 // start runs a new worker, its output appended to the server log.
 func (s *supervisor) start() error {
-	lf, err := os.OpenFile(filepath.Join(Dir(s.root), logFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
+	lf, err := openLog(s.root)
 	if err != nil {
 		return err
 	}
@@ -212,9 +193,4 @@ func killHolder(ctx context.Context, root, name string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func hasProjects(root string) bool {
-	paths, _ := filepath.Glob(filepath.Join(Dir(root), projectsDir, "*.json"))
-	return len(paths) > 0
 }

@@ -12,6 +12,7 @@ package netlink
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -72,6 +73,12 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 	}
 	if !host.IsOpen() {
 		return nil, errors.New("netlink actuator: host namespace handle is not open")
+	}
+	// Every file below is opened beneath the root (internal/beneath),
+	// which must exist; checking who owns it is the caller's job
+	// (files.PrepareRoot).
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("netlink actuator: %w", err)
 	}
 	id, err := fdNsID(int(host))
 	if err != nil {

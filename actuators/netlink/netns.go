@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -151,16 +152,24 @@ func (l *Links) ensureOwnedNetns(c *model.Container) error {
 }
 
 // createNetns mounts a new network namespace at path. A plain file already
-// there (a crash between create and mount) is mounted over.
+// there (a crash between create and mount) is mounted over. The mount
+// point is opened under the root through no symbolic link, and the mount
+// made on that open file (/proc/self/fd/N): a link planted under the root
+// can never place a namespace elsewhere.
 func (l *Links) createNetns(path string) error {
 	l.dirMu.Lock()
-	err := createMountPoint(path)
+	err := beneath.MkdirAll(l.root, filepath.Dir(path), 0o755)
+	var f *os.File
+	if err == nil {
+		f, err = beneath.OpenFile(l.root, path, os.O_RDONLY|os.O_CREATE, 0o444)
+	}
 	l.dirMu.Unlock()
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	errc := make(chan error, 1)
-	go func() { errc <- unshareAndMount(path) }()
+	go func() { errc <- unshareAndMount(fmt.Sprintf("/proc/self/fd/%d", f.Fd())) }()
 	return <-errc
 }
 

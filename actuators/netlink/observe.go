@@ -289,7 +289,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 	c := &model.Container{Project: tg.project, Name: tg.name, Netns: tg.path, External: tg.external}
 	v := &nsView{c: c}
 	if tg.external {
-		path, err := readRecord(tg.path)
+		path, err := readRecord(l.root, tg.path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return v, nil // forgotten meanwhile

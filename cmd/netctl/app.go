@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -41,6 +42,11 @@ type app struct {
 	resolvConf string
 	// firewall is the packet-filter backend: auto, iptables or nftables.
 	firewall string
+
+	// lockTimeout bounds the wait for another netctl's --root lock;
+	// command names this one in the lock for those who wait.
+	lockTimeout time.Duration
+	command     string
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -51,6 +57,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.command = cmd.CommandPath()
 			if !slices.Contains([]string{firewall.Auto, iptables.Name, nftables.Name}, a.firewall) {
 				return fmt.Errorf("--firewall %q (or NETCTL_FIREWALL): want %s, %s or %s", a.firewall, firewall.Auto, iptables.Name, nftables.Name)
 			}
@@ -60,6 +67,7 @@ func (a *app) rootCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&a.root, "root", "/run/netctl", "directory holding netctl's namespace mounts, files and lock")
 	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.PersistentFlags().StringVar(&a.node, "node", "", "which of the file's nodes this host is (default: the node whose address the host holds)")
+	cmd.PersistentFlags().DurationVar(&a.lockTimeout, "lock-timeout", 3*time.Minute, "give up when another netctl holds the --root lock this long")
 	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", "/etc/resolv.conf", "the host's resolv.conf, whose resolvers containers use as upstreams")
 	fwDefault := os.Getenv("NETCTL_FIREWALL")
 	if fwDefault == "" {
@@ -112,8 +120,12 @@ func loadForApply(path string) (*spec.Topology, error) {
 	return t, nil
 }
 
-// reconciler wires the actuators for the host namespace netctl runs in.
+// reconciler wires the actuators for the host namespace netctl runs in,
+// once the root is known to be safe to work in.
 func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
+	if err := files.PrepareRoot(a.root); err != nil {
+		return nil, nil, err
+	}
 	host, err := netns.Get()
 	if err != nil {
 		return nil, nil, fmt.Errorf("host network namespace: %w", err)
@@ -165,10 +177,22 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 
 // locked runs fn holding the --root lock, so two netctl never interleave.
 func (a *app) locked(ctx context.Context, fn func() error) error {
-	unlock, err := files.Lock(ctx, a.root, "lock")
+	unlock, err := files.Lock(ctx, a.root, "lock", a.lockOptions())
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	return fn()
+}
+
+// lockOptions say who takes the --root lock, and tell the user who they
+// wait for.
+func (a *app) lockOptions() files.LockOptions {
+	return files.LockOptions{
+		Command: a.command,
+		Timeout: a.lockTimeout,
+		Waiting: func(h files.Holder) {
+			a.log.Warn().Str("root", a.root).Msgf("waiting for the lock held by %s", h)
+		},
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/actuators/files"
 	"github.com/netctl/netctl/reconciler"
 	"github.com/netctl/netctl/spec"
 )
@@ -44,7 +45,12 @@ func (a *app) applyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.converge(cmd, t.Name, t, out)
+			a.warnOrphans(file, t.Name)
+			if err := a.converge(cmd, t.Name, t, out); err != nil {
+				return err
+			}
+			a.recordSource(file, t.Name)
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file")
@@ -70,7 +76,10 @@ func (a *app) downCommand() *cobra.Command {
 				}
 				project = t.Name
 			}
-			return a.converge(cmd, project, nil, out)
+			if err := a.converge(cmd, project, nil, out); err != nil {
+				return err
+			}
+			return files.New(a.root).ForgetSource(project)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "topology file (names the project)")

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/internal/beneath"
 )
 
 func (a *app) envCommand() *cobra.Command {
@@ -24,7 +24,7 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := linkEnv(files.ContainerDir(a.root, c.Project, c.Name))
+			env, err := linkEnv(a.root, files.ContainerDir(a.root, c.Project, c.Name))
 			if err != nil {
 				return err
 			}
@@ -42,8 +42,8 @@ func (a *app) envCommand() *cobra.Command {
 
 // linkEnv reads the env vars apply rendered for a container's links
 // (sorted NAME=value lines); none when the container has no links.
-func linkEnv(dir string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, files.Env))
+func linkEnv(root, dir string) ([]string, error) {
+	b, err := beneath.ReadFile(root, filepath.Join(dir, files.Env))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -30,7 +32,7 @@ func (a *app) execCommand() *cobra.Command {
 				return fmt.Errorf("container %s: namespace %s is missing: run netctl apply", c.Name, c.Netns)
 			}
 			dir := files.ContainerDir(a.root, c.Project, c.Name)
-			return execIn(c, dir, args[1:])
+			return execIn(c, a.root, dir, args[1:])
 		},
 	}
 	cmd.Flags().StringVarP(&project, "project", "p", "", "look the container up in this project")
@@ -42,7 +44,7 @@ func (a *app) execCommand() *cobra.Command {
 // resolv.conf are bind-mounted over /etc's (what `ip netns exec` does with
 // /etc/netns/NAME). Everything happens on one locked thread, and execve
 // from that thread keeps its namespaces. The exit code is argv's own.
-func execIn(c *model.Container, dir string, argv []string) error {
+func execIn(c *model.Container, root, dir string, argv []string) error {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return &exitError{code: 127, err: err}
@@ -55,15 +57,12 @@ func execIn(c *model.Container, dir string, argv []string) error {
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("exec: make mounts private: %w", err)
 	}
-	for _, f := range []struct{ src, dst string }{
-		{filepath.Join(dir, files.Hosts), "/etc/hosts"},
-		{filepath.Join(dir, files.Resolv), "/etc/resolv.conf"},
-	} {
-		if _, err := os.Stat(f.src); err != nil {
-			continue
-		}
-		if err := unix.Mount(f.src, f.dst, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("exec: bind %s over %s: %w", f.src, f.dst, err)
+	for _, f := range []struct{ name, dst string }{{files.Hosts, "/etc/hosts"}, {files.Resolv, "/etc/resolv.conf"}} {
+		if err := bindBeneath(root, filepath.Join(dir, f.name), f.dst); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("exec: container %s: its %s was never written (%v): run netctl apply first", c.ID(), f.name, err)
+			}
+			return fmt.Errorf("exec: %w", err)
 		}
 	}
 	if c.Mode != model.ModeHost {
@@ -81,7 +80,7 @@ func execIn(c *model.Container, dir string, argv []string) error {
 			_ = unix.Mount(c.Name, "/sys", "sysfs", 0, "")
 		}
 	}
-	env, err := linkEnv(dir)
+	env, err := linkEnv(root, dir)
 	if err != nil {
 		return fmt.Errorf("exec: link env: %w", err)
 	}
@@ -90,4 +89,19 @@ func execIn(c *model.Container, dir string, argv []string) error {
 		return &exitError{code: 126, err: fmt.Errorf("exec %s: %w", argv[0], err)}
 	}
 	return fmt.Errorf("exec %s: %w", argv[0], err)
+}
+
+// bindBeneath bind-mounts src, a file under root opened without following
+// any link, over dst: the mount names the opened file (/proc/self/fd/N),
+// so a link swapped in after the check cannot redirect it.
+func bindBeneath(root, src, dst string) error {
+	f, err := beneath.OpenFile(root, src, unix.O_PATH, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s over %s: %w", src, dst, err)
+	}
+	return nil
 }
