@@ -15,4 +15,3 @@ func TestParseLockHolder(t *testing.T) {
 		t.Errorf("a POSIX lock counted as a flock: %d", got)
 	}
 }
-
