@@ -42,7 +42,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	opt.self = self
 
-	if err := desireNetworks(t, used, observed, d); err != nil {
+	if err := desireNetworks(t, used, observed, d, model.InstanceOf(opt.Root)); err != nil {
 		return nil, err
 	}
 	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
@@ -78,7 +78,7 @@ func usedNetworks(t *spec.Topology) map[string]bool {
 	return used
 }
 
-func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.State, d *model.State) error {
+func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.State, d *model.State, inst model.Instance) error {
 	var taken subnetTaken
 	for _, n := range t.Networks {
 		if n.Subnet.IsValid() {
@@ -120,7 +120,7 @@ func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.Stat
 			m.Project = ""
 		}
 		if m.Bridge == "" {
-			m.Bridge = model.BridgeName(t.Name, n.Name)
+			m.Bridge = inst.BridgeName(t.Name, n.Name)
 		}
 		if !m.Subnet.IsValid() {
 			if o := observed.Networks[m.ID()]; o != nil && o.Subnet.IsValid() {
@@ -215,7 +215,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			}
 			ep := &model.Endpoint{
 				Network: n.ID(),
-				HostIf:  model.HostVethName(t.Name, sc.Name, a.Network),
+				HostIf:  model.InstanceOf(opt.Root).HostVethName(t.Name, sc.Name, a.Network),
 				MTU:     n.MTU,
 				Aliases: a.Aliases,
 			}

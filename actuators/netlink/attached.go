@@ -90,7 +90,7 @@ func (l *Links) detach(c *model.Container) error {
 		return err
 	}
 	for _, ln := range links {
-		o, ok := model.ParseOwner(ln.alias)
+		o, ok := l.owner(ln.alias)
 		if !ok || o.Container == "" || o.Project != c.Project || o.Container != c.Name {
 			continue
 		}

@@ -27,6 +27,8 @@ import (
 // use; calls for different containers may run in parallel.
 type Links struct {
 	root string
+	// inst is the instance the root is: only its marks are netctl's here.
+	inst model.Instance
 	host *vnl.Handle
 	// hostID identifies the host namespace, so that an external namespace
 	// path that resolves to the host itself is never wired as a container.
@@ -101,6 +103,7 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 	}
 	return &Links{
 		root:        filepath.Clean(root),
+		inst:        model.InstanceOf(root),
 		host:        h,
 		hostID:      id,
 		hostDump:    newDumper(fd, nil),

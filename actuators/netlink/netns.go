@@ -367,7 +367,7 @@ func (l *Links) hostEndOf(c *model.Container, name string) (vnl.Link, error) {
 	if err != nil || link == nil {
 		return nil, err
 	}
-	o, ok := model.ParseOwner(link.Attrs().Alias)
+	o, ok := l.owner(link.Attrs().Alias)
 	if !ok || o.Project != c.Project || o.Container != c.Name || link.Type() != "veth" {
 		return nil, nil
 	}

@@ -129,7 +129,7 @@ func addrsByIndex(addrs []ifAddr) map[int][]netip.Prefix {
 func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 	bridges := make(map[string]int)
 	for _, br := range host.links {
-		o, ok := model.ParseOwner(br.alias)
+		o, ok := l.owner(br.alias)
 		if !ok || o.Container != "" || br.kind != "bridge" {
 			continue
 		}
@@ -148,7 +148,7 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 			n.Gateway = addrs[0].Addr()
 			n.Subnet = addrs[0].Masked()
 		}
-		n.Foreign = foreignPorts(host.links, br.index, n.ID())
+		n.Foreign = l.foreignPorts(host.links, br.index, n.ID())
 		if old, dup := st.Networks[n.ID()]; dup {
 			l.log.Warn().Str("network", n.ID()).Str("bridge", br.name).Str("other", old.Bridge).
 				Msg("two bridges carry the same mark; ignoring one")
@@ -162,13 +162,13 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 
 // foreignPorts returns, sorted, the names of the ports of the bridge with
 // index brIndex that are not endpoints of the network networkID.
-func foreignPorts(links []link, brIndex int, networkID string) []string {
+func (l *Links) foreignPorts(links []link, brIndex int, networkID string) []string {
 	var foreign []string
 	for _, p := range links {
 		if p.master != brIndex || isOverlayPort(p, networkID) {
 			continue
 		}
-		o, ok := model.ParseOwner(p.alias)
+		o, ok := l.owner(p.alias)
 		if ok && o.Container != "" && model.NetworkID(o.Project, o.Network) == networkID {
 			continue
 		}
@@ -336,7 +336,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 		if ln.name == "lo" {
 			c.LoUp = ln.up
 		}
-		o, ok := model.ParseOwner(ln.alias)
+		o, ok := l.owner(ln.alias)
 		if !ok || o.Container != c.Name || o.Project != c.Project {
 			continue
 		}
@@ -364,7 +364,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[string]int, seen []*nsView, scope model.Scope) {
 	hostEnds := make(map[string][]link) // by mark
 	for _, h := range host.links {
-		o, ok := model.ParseOwner(h.alias)
+		o, ok := l.owner(h.alias)
 		if ok && o.Container != "" && h.kind == "veth" {
 			hostEnds[h.alias] = append(hostEnds[h.alias], h)
 		}
@@ -394,7 +394,7 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 	}
 
 	for _, h := range host.links {
-		o, ok := model.ParseOwner(h.alias)
+		o, ok := l.owner(h.alias)
 		if !ok || o.Container == "" || h.kind != "veth" || used[h.index] {
 			continue
 		}
