@@ -10,7 +10,6 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
 )
 
 // eventBufSize is the subscription socket's kernel receive buffer. A cold
