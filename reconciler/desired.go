@@ -42,6 +42,9 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	opt.self = self
 
+	if err := conflicts(t, observed); err != nil {
+		return nil, err
+	}
 	if err := desireNetworks(t, used, observed, d, model.InstanceOf(opt.Root)); err != nil {
 		return nil, err
 	}
