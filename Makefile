@@ -26,7 +26,7 @@ export SOURCE_DATE_EPOCH
 # -s -w: no symbol table nor DWARF (stack traces keep working).
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz clean man completions schema deb
+.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz fuzz-short clean man completions schema deb
 
 all: build
 
@@ -88,6 +88,7 @@ test:
 	if command -v iptables-legacy >/dev/null 2>&1; then \
 		NETCTL_FIREWALL=iptables NETCTL_IPTABLES=legacy $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/; \
 	fi
+	$(MAKE) fuzz-short
 
 # `go run pkg@version` builds staticcheck outside this module: no go.mod
 # changes.
@@ -118,8 +119,23 @@ bench-nftables: build
 bench-overlay:
 	$(GO) test -tags overlaybench -count=1 -v -timeout 60m ./bench/overlay/
 
+# Every fuzz target: what a user or a container controls (the topology
+# file, DNS packets) and the input builders of the restore files netctl
+# feeds iptables-restore. `make test` runs each for FUZZSHORT; `make fuzz`
+# for FUZZTIME (docs/benchmarks.md has the figures of a long run).
+FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket
+FUZZTIME     ?= 5m
+FUZZSHORT    ?= 10s
+
 fuzz:
-	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZSHORT)
 
 clean:
 	rm -rf bin $(BUILD) bench/.cache
