@@ -369,3 +369,40 @@ func TestFaultTopoIsValid(t *testing.T) {
 	file := h.WriteFile(t, "big.yaml", faultTopo(6, 104))
 	h.MustNetctl(t, "validate", "-f", file)
 }
+
+// A SIGKILL between mounting a container's namespace and bringing its lo
+// up used to wedge the whole root (issue 10, item 1): every command of
+// every project failed with "list routes: no such file or directory".
+// Such a namespace, and a namespace file never mounted, are drift: every
+// command works, apply finishes them, down removes them.
+func TestHalfMadeNamespacesBlockNothing(t *testing.T) {
+	h := sandbox.New(t)
+	file := h.WriteFile(t, "big.yaml", "name: big\nnetworks:\n  n: {}\ncontainers:\n  b16: {networks: [n]}\n  b17: {networks: [n]}\n  b18: {networks: [n]}\n")
+	other := h.WriteFile(t, "other.yaml", "name: other\ncontainers:\n  o: {}\n")
+	h.MustNetctl(t, "apply", "-f", other)
+	// b17: a fresh namespace mounted with lo down and nothing in it;
+	// b18: a namespace file not mounted at all.
+	for _, c := range []string{"b17", "b18"} {
+		must(t, os.MkdirAll(filepath.Join(h.Root(), "netns", "big"), 0o755))
+		must(t, os.WriteFile(filepath.Join(h.Root(), "netns", "big", c), nil, 0o444))
+	}
+	if r := h.InHost("unshare", "--net="+filepath.Join(h.Root(), "netns", "big", "b17"), "true"); r.Code != 0 {
+		t.Fatal(r)
+	}
+	for _, args := range [][]string{{"ps"}, {"ls"}, {"diff", "-f", other}, {"prune"}, {"inspect", "o"}} {
+		if r := h.Netctl(args...); r.Code != 0 {
+			t.Errorf("netctl %s with half-made namespaces: %s", strings.Join(args, " "), r)
+		}
+	}
+	h.MustNetctl(t, "apply", "-f", file)
+	if r := h.Netctl("diff", "-f", file); r.Code != 0 {
+		t.Errorf("diff after apply finished them: %s", r)
+	}
+	if !h.Ping(t, "big", "b17", addr(t, h, "b16", "n")) {
+		t.Errorf("b17 cannot reach b16 after apply")
+	}
+	h.MustNetctl(t, "down", "-f", file)
+	if left := mountsUnder(filepath.Join(h.Root(), "netns", "big")); len(left) > 0 {
+		t.Errorf("mounts left after down: %v", left)
+	}
+}
