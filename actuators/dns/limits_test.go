@@ -50,9 +50,11 @@ func TestForwardFloodIsBounded(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	if n := openFDs(t) - base; n > 200 {
+	n := openFDs(t) - base
+	if n > 200 {
 		t.Errorf("%d descriptors opened by one client's flood, want a bounded number (<= 200)", n)
 	}
+	t.Logf("3000 queries for outside names at a silent upstream: %d descriptors held", n)
 	// Meanwhile z's local names answer at once, over UDP and TCP.
 	for _, netw := range []string{"udp", "tcp"} {
 		start := time.Now()
@@ -60,9 +62,11 @@ func TestForwardFloodIsBounded(t *testing.T) {
 		if err != nil || len(answers(m)) != 1 {
 			t.Fatalf("local name during the flood (%s): %v %v", netw, err, m)
 		}
-		if took := time.Since(start); took > 500*time.Millisecond {
+		took := time.Since(start)
+		if took > 500*time.Millisecond {
 			t.Errorf("local name during the flood took %s (%s)", took, netw)
 		}
+		t.Logf("a local name during the flood over %s: %s", netw, took)
 	}
 	if st := s.Status(); st.OverLimit == 0 || st.Forwards > s.opts.Limits.ForwardsPerClient {
 		t.Errorf("status: %d forwards in flight, %d over the limit; want at most %d in flight and some refused",
