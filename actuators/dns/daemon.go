@@ -46,7 +46,7 @@ var ErrRunning = errors.New("a DNS server already serves this root")
 // request and response are the control protocol: one JSON line each way
 // per connection on ctl.sock.
 type request struct {
-	Op string `json:"op"` // "reload", "status", "stop"
+	Op string `json:"op"` // "reload", "status", "ping", "stop"
 }
 
 type response struct {
@@ -159,6 +159,9 @@ func handleControl(conn net.Conn, srv *Server, reload func(string) Status, stop 
 		resp.Error = "bad request: " + err.Error()
 	case req.Op == "reload":
 		resp.OK, resp.Status = true, reload("control request")
+	case req.Op == "ping":
+		// Liveness only: no lock taken, so a long reload is no hang.
+		resp.OK, resp.Status = true, Status{Pid: os.Getpid()}
 	case req.Op == "status":
 		resp.OK, resp.Status = true, srv.Status()
 	case req.Op == "stop":

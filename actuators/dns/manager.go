@@ -52,6 +52,7 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 		return err
 	}
 	status, serr := m.request(ctx, "status", time.Second)
+	supervised := m.supervised()
 	for _, path := range paths {
 		b, err := beneath.ReadFile(m.root, path)
 		if err != nil {
@@ -70,7 +71,7 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 		if d.Problem == "" {
 			d.Problem = problem(status, serr, project, hash(b))
 		}
-		if d.Problem == "" && !m.supervised() {
+		if d.Problem == "" && !supervised {
 			d.Problem = "not supervised"
 		}
 		d.Serving = d.Problem == ""
@@ -252,6 +253,13 @@ func (m *Manager) awaitServer(ctx context.Context, exited <-chan error) (Status,
 		st, err := m.request(ctx, "reload", m.ReloadTimeout)
 		if err == nil {
 			return st, nil
+		}
+		if exited == nil && m.supervisorPid() == 0 {
+			// The supervisor relied on went away (it stops once no
+			// project is left, and one may just have been written).
+			if exited, err = m.start(); err != nil {
+				return Status{}, err
+			}
 		}
 		select {
 		case werr := <-exited:

@@ -82,7 +82,7 @@ const (
 )
 
 func (s *supervisor) probe(ctx context.Context) health {
-	if _, err := ask(ctx, s.root, "status", probeTimeout); err == nil {
+	if _, err := ask(ctx, s.root, "ping", probeTimeout); err == nil {
 		return healthy
 	}
 	if workerPid(s.root) == 0 {
