@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -100,7 +99,7 @@ func (l *Links) detach(c *model.Container) error {
 		l.log.Debug().Str("container", c.ID()).Str("veth", ln.name).Msg("deleted veth")
 	}
 	path := l.attachedPath(c.Project, c.Name)
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := beneath.Remove(l.root, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("forget attachment: %w", err)
 	}
 	l.removeDirIfEmpty(filepath.Dir(path))

@@ -219,11 +219,18 @@ func (l *Links) deleteOwnedNetns(ctx context.Context, c *model.Container) error 
 		return err
 	}
 	l.dropNsHandle(path)
+	// Nothing is unmounted or removed through a symbolic link under the
+	// root (a planted netns/<project> link would point elsewhere).
+	if f, err := beneath.OpenFile(l.root, path, unix.O_PATH, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	mounted, err := unmountAll(path)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := beneath.Remove(l.root, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if mounted {
@@ -256,7 +263,7 @@ func unmountAll(path string) (bool, error) {
 func (l *Links) removeDirIfEmpty(dir string) {
 	l.dirMu.Lock()
 	defer l.dirMu.Unlock()
-	_ = os.Remove(dir) // fails while not empty, which is fine
+	_ = beneath.Remove(l.root, dir) // fails while not empty, which is fine
 }
 
 // endpointsGoneWait bounds how long Settle waits for the kernel to destroy
