@@ -38,6 +38,23 @@ func lockPid(t *testing.T, h *sandbox.Host, name string) int {
 	return pid
 }
 
+// dnsFaultHost is a names host with dnsFaultTopo applied; it returns the
+// file.
+func dnsFaultHost(t *testing.T) (*namesHost, string) {
+	h := newNamesHost(t)
+	file := h.WriteFile(t, "f.yaml", dnsFaultTopo)
+	h.mustNC(t, "apply", "-f", file)
+	return h, file
+}
+
+// noDiff fails t unless the host is converged to file.
+func (h *namesHost) noDiff(t *testing.T, file, when string) {
+	t.Helper()
+	if r := h.nc("diff", "-f", file); r.Code != 0 {
+		t.Errorf("diff %s: %s", when, r)
+	}
+}
+
 // resolvesWithin polls a lookup of name in container until it answers.
 func (h *namesHost) resolvesWithin(t *testing.T, container, name string, d time.Duration) (time.Duration, bool) {
 	t.Helper()
@@ -53,9 +70,7 @@ func (h *namesHost) resolvesWithin(t *testing.T, container, name string, d time.
 }
 
 func TestDNSWorkerKilledIsReplaced(t *testing.T) {
-	h := newNamesHost(t)
-	file := h.WriteFile(t, "f.yaml", dnsFaultTopo)
-	h.mustNC(t, "apply", "-f", file)
+	h, file := dnsFaultHost(t)
 	worker := lockPid(t, h.Host, "server.pid")
 	if worker == 0 || lockPid(t, h.Host, "supervisor.pid") == 0 {
 		t.Fatalf("no worker (%d) or no supervisor", worker)
@@ -69,15 +84,11 @@ func TestDNSWorkerKilledIsReplaced(t *testing.T) {
 	if now := lockPid(t, h.Host, "server.pid"); now == worker || now == 0 {
 		t.Errorf("server pid %d -> %d, want a new server", worker, now)
 	}
-	if r := h.nc("diff", "-f", file); r.Code != 0 {
-		t.Errorf("diff after the replacement: %s", r)
-	}
+	h.noDiff(t, file, "after the replacement")
 }
 
 func TestDNSWorkerStoppedIsReplaced(t *testing.T) {
-	h := newNamesHost(t)
-	file := h.WriteFile(t, "f.yaml", dnsFaultTopo)
-	h.mustNC(t, "apply", "-f", file)
+	h, _ := dnsFaultHost(t)
 	worker := lockPid(t, h.Host, "server.pid")
 	must(t, syscall.Kill(worker, syscall.SIGSTOP))
 	defer syscall.Kill(worker, syscall.SIGKILL)
@@ -90,9 +101,7 @@ func TestDNSWorkerStoppedIsReplaced(t *testing.T) {
 }
 
 func TestApplyDoesNotWaitOnAHungServer(t *testing.T) {
-	h := newNamesHost(t)
-	file := h.WriteFile(t, "f.yaml", dnsFaultTopo)
-	h.mustNC(t, "apply", "-f", file)
+	h, file := dnsFaultHost(t)
 	// Stop both: nobody replaces the server but the next apply.
 	sup, worker := lockPid(t, h.Host, "supervisor.pid"), lockPid(t, h.Host, "server.pid")
 	must(t, syscall.Kill(sup, syscall.SIGSTOP))
@@ -116,15 +125,11 @@ func TestApplyDoesNotWaitOnAHungServer(t *testing.T) {
 	if got := h.lookup(t, "a", "c"); len(got) != 1 {
 		t.Errorf("c after apply: %v", got)
 	}
-	if r := h.nc("diff", "-f", file); r.Code != 0 {
-		t.Errorf("diff after the apply: %s", r)
-	}
+	h.noDiff(t, file, "after the apply")
 }
 
 func TestDNSSupervisorKilledIsReplacedByApply(t *testing.T) {
-	h := newNamesHost(t)
-	file := h.WriteFile(t, "f.yaml", dnsFaultTopo)
-	h.mustNC(t, "apply", "-f", file)
+	h, file := dnsFaultHost(t)
 	sup, worker := lockPid(t, h.Host, "supervisor.pid"), lockPid(t, h.Host, "server.pid")
 	must(t, syscall.Kill(sup, syscall.SIGKILL))
 	// The worker keeps serving meanwhile.
@@ -143,9 +148,7 @@ func TestDNSSupervisorKilledIsReplacedByApply(t *testing.T) {
 	if now := lockPid(t, h.Host, "server.pid"); now != worker {
 		t.Errorf("server %d -> %d: the new supervisor must adopt the running server", worker, now)
 	}
-	if r := h.nc("diff", "-f", file); r.Code != 0 {
-		t.Errorf("diff after the apply: %s", r)
-	}
+	h.noDiff(t, file, "after the apply")
 	// down stops both.
 	h.mustNC(t, "down", "-f", file)
 	for _, pid := range []int{worker, newSup} {

@@ -64,19 +64,11 @@ type response struct {
 func Serve(ctx context.Context, root string, opts Options) error {
 	log := opts.Log
 	dir := Dir(root)
-	if err := prepareDir(root); err != nil {
-		return fmt.Errorf("dns server: %w", err)
-	}
-	unlock, err := holdLock(root, lockFile)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	unpid, err := writePid(root, pidFile)
+	release, err := claim(root, lockFile, pidFile)
 	if err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
-	defer unpid()
+	defer release()
 	opts.Limits = opts.Limits.orDefaults(LimitsFor(RaiseNofile()))
 
 	// The server's heap is small and answers allocate a little each:

@@ -25,6 +25,25 @@ func prepareDir(root string) error {
 	return beneath.MkdirAll(root, filepath.Join(Dir(root), projectsDir), 0o700)
 }
 
+// claim makes <root>/dns, takes the lock file lock (ErrRunning when
+// another process holds it) and records this process's pid in pid; release
+// undoes both.
+func claim(root, lock, pid string) (release func(), err error) {
+	if err := prepareDir(root); err != nil {
+		return nil, err
+	}
+	unlock, err := holdLock(root, lock)
+	if err != nil {
+		return nil, err
+	}
+	unpid, err := writePid(root, pid)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return func() { unpid(); unlock() }, nil
+}
+
 // writePid records this process's pid in <root>/dns/name and returns what
 // removes it.
 func writePid(root, name string) (func(), error) {

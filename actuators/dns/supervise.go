@@ -44,19 +44,11 @@ func Supervise(ctx context.Context, root string, worker []string, log zerolog.Lo
 	if len(worker) == 0 {
 		return errors.New("dns supervisor: no worker command")
 	}
-	if err := prepareDir(root); err != nil {
-		return fmt.Errorf("dns supervisor: %w", err)
-	}
-	unlock, err := holdLock(root, supervisorLock)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	unpid, err := writePid(root, supervisorPid)
+	release, err := claim(root, supervisorLock, supervisorPid)
 	if err != nil {
 		return fmt.Errorf("dns supervisor: %w", err)
 	}
-	defer unpid()
+	defer release()
 	s := &supervisor{root: root, argv: worker, log: log, backoff: probeEvery}
 	log.Info().Int("pid", os.Getpid()).Str("root", root).Msg("dns supervisor started")
 	return s.run(ctx)
