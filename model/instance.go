@@ -34,6 +34,13 @@ func InstanceOf(root string) Instance {
 	return Instance(shortHash("root "+root, instanceLen))
 }
 
+// ParseInstance reads an instance ID as written by InstanceOf ("" is the
+// default instance).
+func ParseInstance(s string) (Instance, bool) {
+	i := Instance(s)
+	return i, i == "" || i.valid()
+}
+
 func (i Instance) valid() bool {
 	if len(i) != instanceLen {
 		return false

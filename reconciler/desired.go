@@ -14,6 +14,9 @@ type Options struct {
 	// Root is netctl's state directory (--root): owned namespaces are
 	// mounted under Root/netns.
 	Root string
+	// Instance is the instance Root is (files.Instance): kernel names
+	// are derived with it.
+	Instance model.Instance
 	// HostResolv is the host's resolv.conf, the base of the containers'.
 	HostResolv []byte
 
@@ -45,7 +48,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := conflicts(t, observed); err != nil {
 		return nil, err
 	}
-	if err := desireNetworks(t, used, observed, d, model.InstanceOf(opt.Root)); err != nil {
+	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {
 		return nil, err
 	}
 	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
@@ -218,7 +221,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			}
 			ep := &model.Endpoint{
 				Network: n.ID(),
-				HostIf:  model.InstanceOf(opt.Root).HostVethName(t.Name, sc.Name, a.Network),
+				HostIf:  opt.Instance.HostVethName(t.Name, sc.Name, a.Network),
 				MTU:     n.MTU,
 				Aliases: a.Aliases,
 			}

@@ -27,7 +27,8 @@ import (
 // use; calls for different containers may run in parallel.
 type Links struct {
 	root string
-	// inst is the instance the root is: only its marks are netctl's here.
+	// inst is the instance the root is: only its marks are netctl's here
+	// (derived from the root's path; SetInstance sets the recorded one).
 	inst model.Instance
 	host *vnl.Handle
 	// hostID identifies the host namespace, so that an external namespace

@@ -165,7 +165,7 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 func (l *Links) foreignPorts(links []link, brIndex int, networkID string) []string {
 	var foreign []string
 	for _, p := range links {
-		if p.master != brIndex || isOverlayPort(p, networkID) {
+		if p.master != brIndex || l.isOverlayPort(p, networkID) {
 			continue
 		}
 		o, ok := l.owner(p.alias)

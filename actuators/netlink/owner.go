@@ -36,6 +36,10 @@ func (l *Links) endpointMark(c *model.Container, network string) string {
 	return l.inst.Mark(c.Project, network, c.Name)
 }
 
+// SetInstance makes inst the instance whose marks are netctl's: the one
+// the root records (files.Instance). Call it before any other method.
+func (l *Links) SetInstance(inst model.Instance) { l.inst = inst }
+
 // owner reads a link's mark; ok only for a mark of this instance (--root):
 // another instance's links are foreign, never changed or deleted.
 func (l *Links) owner(alias string) (model.Owner, bool) {

@@ -126,6 +126,10 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 	if err := files.PrepareRoot(a.root); err != nil {
 		return nil, nil, err
 	}
+	inst, err := files.Instance(a.root)
+	if err != nil {
+		return nil, nil, err
+	}
 	host, err := netns.Get()
 	if err != nil {
 		return nil, nil, fmt.Errorf("host network namespace: %w", err)
@@ -135,6 +139,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		host.Close()
 		return nil, nil, err
 	}
+	links.SetInstance(inst)
 	// NETCTL_IPTABLES=nft|legacy overrides the iptables flavour the
 	// host's iptables command reports.
 	iptablesMode := os.Getenv("NETCTL_IPTABLES")
@@ -166,7 +171,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		Firewall:  fw,
 		HostFacts: hostfacts.New(host),
 		Names:     a.names(),
-		Options:   reconciler.Options{Root: a.root, HostResolv: resolv, Node: a.node, LocalAddrs: local},
+		Options:   reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: local},
 		Log:       a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
