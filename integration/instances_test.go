@@ -3,8 +3,11 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/sandbox"
 )
@@ -27,10 +30,7 @@ containers:
   legacy: {}
 `
 	file := h.WriteFile(t, "same.yaml", topo)
-	other := filepath.Join(t.TempDir(), "other")
-	empty := filepath.Join(t.TempDir(), "empty")
-	must(t, os.MkdirAll(other, 0o700))
-	must(t, os.MkdirAll(empty, 0o700))
+	other, empty := extraRoot(t), extraRoot(t)
 	reaches := func(root, from, to, network string) bool {
 		t.Helper()
 		ip := strings.TrimSpace(h.MustNetctl(t, "--root", root, "inspect", to, "--format",
@@ -69,4 +69,19 @@ containers:
 	if !reaches(h.Root(), "a", "b", "n") {
 		t.Errorf("first root after the second's down: a cannot reach b")
 	}
+}
+
+// extraRoot makes a --root beside the sandbox's own, for tests of several
+// roots, and undoes at cleanup whatever a failed test left mounted there
+// (the sandbox cleans its own root only).
+func extraRoot(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "root")
+	must(t, os.MkdirAll(root, 0o700))
+	t.Cleanup(func() {
+		for _, m := range slices.Backward(mountsUnder(root)) {
+			_ = unix.Unmount(m, unix.MNT_DETACH)
+		}
+	})
+	return root
 }

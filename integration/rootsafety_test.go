@@ -122,8 +122,7 @@ func TestPlantedLinksAreNotFollowed(t *testing.T) {
 
 	// dns -> elsewhere, in a root of its own: the server's files are not
 	// made there.
-	dnsRoot := filepath.Join(t.TempDir(), "root")
-	must(t, os.MkdirAll(dnsRoot, 0o700))
+	dnsRoot := extraRoot(t)
 	must(t, os.Symlink(victims, filepath.Join(dnsRoot, "dns")))
 	h.Netctl("--root", dnsRoot, "apply", "-f", file)
 	if ents, _ := os.ReadDir(victims); len(ents) != 1 {
@@ -134,7 +133,7 @@ func TestPlantedLinksAreNotFollowed(t *testing.T) {
 
 	// netns/<project> -> elsewhere, in another root: no namespace is
 	// mounted there.
-	nsRoot := filepath.Join(t.TempDir(), "root")
+	nsRoot := extraRoot(t)
 	must(t, os.MkdirAll(filepath.Join(nsRoot, "netns"), 0o700))
 	must(t, os.Symlink(victims, filepath.Join(nsRoot, "netns", "f")))
 	if r := h.Netctl("--root", nsRoot, "apply", "-f", file); r.Code == 0 {
