@@ -3,7 +3,10 @@ package dns
 import (
 	"bytes"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/netctl/netctl/actuators/files"
 )
@@ -31,4 +34,22 @@ func parseStopped(stat []byte) bool {
 	}
 	state := stat[i+2]
 	return state == 'T' || state == 't'
+}
+
+// isServer reports whether pid runs netctl's DNS server or supervisor for
+// root (`... --root ROOT ... dns serve ...`): checked before a signal, in
+// case the pid came from a record rather than from the kernel.
+func isServer(pid int, root string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	return parseIsServer(b, root)
+}
+
+func parseIsServer(cmdline []byte, root string) bool {
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	root = filepath.Clean(root)
+	hasRoot := slices.ContainsFunc(args, func(a string) bool { return filepath.Clean(a) == root })
+	return hasRoot && slices.Contains(args, "dns") && slices.Contains(args, "serve")
 }

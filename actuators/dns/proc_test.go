@@ -15,3 +15,17 @@ func TestParseStopped(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIsServer(t *testing.T) {
+	for cmdline, want := range map[string]bool{
+		"/usr/bin/netctl\x00--root\x00/run/netctl\x00dns\x00serve\x00":              true,
+		"/usr/bin/netctl\x00--root\x00/run/netctl/\x00dns\x00serve\x00--worker\x00": true,
+		"/usr/bin/netctl\x00--root\x00/run/other\x00dns\x00serve\x00":               false,
+		"/usr/bin/netctl\x00--root\x00/run/netctl\x00apply\x00":                     false,
+		"/bin/sleep\x00100\x00": false,
+	} {
+		if got := parseIsServer([]byte(cmdline), "/run/netctl"); got != want {
+			t.Errorf("%q: %v, want %v", cmdline, got, want)
+		}
+	}
+}

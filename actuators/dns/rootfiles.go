@@ -73,6 +73,10 @@ func holdLock(root, name string) (func(), error) {
 		}
 		return nil, fmt.Errorf("dns: lock %s: %w", f.Name(), err)
 	}
+	// The holder's pid, for where /proc/locks is hidden (files.LockHolder).
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
 	return func() { f.Close() }, nil
 }
 

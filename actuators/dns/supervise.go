@@ -38,8 +38,9 @@ const (
 )
 
 // Supervise runs the supervisor for root until ctx is done (it then stops
-// the worker) or no project needs names any more and the worker is gone
-// (down stopped it). worker is the command that runs the worker (Serve).
+// the worker) or, once a worker has served under it, no project needs
+// names any more and the worker is gone (down stopped it). worker is the command
+// that runs the worker (Serve).
 func Supervise(ctx context.Context, root string, worker []string, log zerolog.Logger) error {
 	if len(worker) == 0 {
 		return errors.New("dns supervisor: no worker command")
@@ -60,6 +61,7 @@ type supervisor struct {
 	log  zerolog.Logger
 
 	exited  chan error // the worker's exit, when this supervisor started it
+	ours    bool       // the last worker was started by this supervisor
 	started time.Time
 	backoff time.Duration
 }
@@ -85,17 +87,25 @@ func (s *supervisor) probe(ctx context.Context) health {
 
 func (s *supervisor) run(ctx context.Context) error {
 	fails := 0
+	served := false    // a server answered this supervisor
+	cleanStop := false // this supervisor's own server exited 0: stopped on request
 	for {
 		wait := probeEvery
 		switch s.probe(ctx) {
 		case healthy:
 			fails = 0
+			served = true
 			if time.Since(s.started) > stableAfter {
 				s.backoff = probeEvery
 			}
 		case absent:
 			fails = 0
-			if !hasProjects(s.root) {
+			// A server stopped on request once no project was left
+			// (down) stops the supervisor too: its own server exited 0,
+			// or an adopted one that served went away. A crash is
+			// restarted; at start a server runs even with no project
+			// yet (a systemd unit starts before any apply).
+			if (cleanStop || (served && !s.ours)) && !hasProjects(s.root) {
 				s.log.Info().Msg("no project needs names: dns supervisor stopping")
 				return nil
 			}
@@ -126,7 +136,8 @@ func (s *supervisor) run(ctx context.Context) error {
 			return nil
 		case err := <-s.exited:
 			s.exited = nil
-			s.log.Warn().Err(err).Msg("dns worker exited")
+			cleanStop = err == nil
+			s.log.Info().AnErr("status", err).Msg("dns worker exited")
 		case <-time.After(wait):
 		}
 	}
@@ -145,7 +156,7 @@ func (s *supervisor) start() error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	s.started = time.Now()
+	s.started, s.ours = time.Now(), true
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	s.exited = exited
@@ -175,7 +186,7 @@ func killHolder(ctx context.Context, root, name string) {
 	path := filepath.Join(Dir(root), name)
 	for {
 		pid := lockHolder(path)
-		if pid == 0 || pid == os.Getpid() {
+		if pid == 0 || pid == os.Getpid() || !isServer(pid, root) {
 			return
 		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)

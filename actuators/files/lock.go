@@ -175,18 +175,34 @@ func holder(f *os.File, path string) Holder {
 // LockHolder returns the pid of the process holding a flock on path, 0
 // when none does. The kernel's own table (/proc/locks) is the proof: a
 // pid read from a file could be stale or recycled, and signalling it
-// could hit an unrelated process.
-func LockHolder(path string) int {
+// could hit an unrelated process. Where /proc/locks is hidden (a systemd
+// unit with ProcSubset=pid), the lock is tried instead, and the pid is the
+// one its holder recorded in the file (netctl's lock holders all do).
+func LockHolder(path string) int { return lockHolder(path, "/proc/locks") }
+
+func lockHolder(path, procLocks string) int {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return 0
 	}
-	b, err := os.ReadFile("/proc/locks")
+	if b, err := os.ReadFile(procLocks); err == nil {
+		want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+		return parseLockHolder(b, want)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
-	return parseLockHolder(b, want)
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return 0
+	}
+	buf := make([]byte, 32)
+	n, _ := f.ReadAt(buf, 0)
+	first, _, _ := strings.Cut(string(buf[:n]), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return max(pid, 0)
 }
 
 // parseLockHolder finds, in /proc/locks content, the pid of an active

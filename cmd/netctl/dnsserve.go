@@ -21,8 +21,9 @@ func (a *app) serveDNS(ctx context.Context, worker bool) error {
 	if worker {
 		err := dnsact.Serve(ctx, a.root, dnsact.Options{Log: a.log})
 		if errors.Is(err, dnsact.ErrRunning) {
+			// Not 0: the supervisor reads 0 as "stopped on request".
 			a.log.Info().Str("root", a.root).Msg("a DNS server already runs for this root")
-			return nil
+			return &exitError{code: 3}
 		}
 		return err
 	}
