@@ -42,3 +42,28 @@ func TestOverlappingSubnetsAreRefused(t *testing.T) {
 		t.Errorf("the first project after the refusals: %s", r)
 	}
 }
+
+// A fixed host port a program of the host listens on (issue 10, item
+// 10): refused like Docker's "address already in use", before any change,
+// rather than published over the program. A port the project already
+// publishes stays when a program takes it afterwards.
+func TestPortInUseIsRefused(t *testing.T) {
+	h := sandbox.New(t)
+	occupy(t, h, "8090")
+	file := h.WriteFile(t, "p.yaml", "name: p\nnetworks:\n  n: {}\ncontainers:\n  web:\n    networks: [n]\n    ports: [\"8090:80\"]\n")
+	r := h.Netctl("apply", "-f", file)
+	if r.Code != 1 || !strings.Contains(r.Stderr, `p.yaml:7:13: container "web": ports "8090:80": host port 8090/tcp is in use by a program listening on 0.0.0.0:8090: address already in use`) {
+		t.Errorf("apply over a listening program: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if links := hostLinks(t, h); strings.Contains(links, "br-") {
+		t.Errorf("the refused apply made links:\n%s", links)
+	}
+	// Published first, taken by a program afterwards: kept.
+	h.WriteFile(t, "p.yaml", "name: p\nnetworks:\n  n: {}\ncontainers:\n  web:\n    networks: [n]\n    ports: [\"8092:80\"]\n")
+	h.MustNetctl(t, "apply", "-f", file)
+	occupy(t, h, "8092")
+	h.MustNetctl(t, "apply", "-f", file)
+	if r := h.Netctl("diff", "-f", file); r.Code != 0 {
+		t.Errorf("diff: %s", r)
+	}
+}

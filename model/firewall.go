@@ -46,6 +46,10 @@ type Firewall struct {
 type HostPorts struct {
 	// Bound is every port some program has bound in the host namespace.
 	Bound map[PortProto]bool
+	// Listening holds, for each TCP and UDP port of Bound, the local
+	// addresses its sockets are bound to (unspecified: every address), so
+	// that a fixed mapping can be told whether it would shadow a program.
+	Listening map[PortProto][]netip.Addr
 	// EphemeralLow..EphemeralHigh is the host's ip_local_port_range, where
 	// ephemeral host ports are picked (0 when unknown).
 	EphemeralLow, EphemeralHigh uint16
