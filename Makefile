@@ -120,10 +120,11 @@ bench-overlay:
 	$(GO) test -tags overlaybench -count=1 -v -timeout 60m ./bench/overlay/
 
 # Every fuzz target: what a user or a container controls (the topology
-# file, DNS packets) and the input builders of the restore files netctl
-# feeds iptables-restore. `make test` runs each for FUZZSHORT; `make fuzz`
-# for FUZZTIME (docs/benchmarks.md has the figures of a long run).
-FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket
+# file, DNS packets), the builders of the restore input netctl feeds
+# iptables-restore, and the decoders of what netctl reads back from live
+# hosts (rule comments, link marks). `make test` runs each for FUZZSHORT;
+# `make fuzz` for FUZZTIME (docs/benchmarks.md has a long run's figures).
+FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./model:FuzzPersistedEncodings
 FUZZTIME     ?= 5m
 FUZZSHORT    ?= 10s
 

@@ -247,8 +247,10 @@ func ParseOwner(alias string) (Owner, bool) {
 	if !ok || rest == "" {
 		return Owner{}, false
 	}
-	network, container, _ := strings.Cut(rest, "/")
-	if network == "" {
+	network, container, hasContainer := strings.Cut(rest, "/")
+	// Only what netctl writes: names it validated (a hand-made alias with
+	// other bytes is not netctl's, and never touched).
+	if (project != "" && !IsLabel(project)) || !IsLabel(network) || (hasContainer && !IsLabel(container)) {
 		return Owner{}, false
 	}
 	o.Project, o.Network, o.Container = project, network, container

@@ -35,6 +35,7 @@ func TestParseOwnerRejects(t *testing.T) {
 		"netctlx:shop:net", "docker:shop:net",
 		"netctl@:shop:net", "netctl@0A1B2C3D:shop:net", "netctl@0a1b2c3:shop:net", "netctl@0a1b2c3d9:shop:net",
 		"netctl@0a1b2c3d", "netctl@0a1b2c3d:shop",
+		"netctl:\x00:0", "netctl:shop:back end", "netctl:shop:net/", "netctl:shop:net/we\nb", "netctl:sh/op:net",
 	} {
 		if o, ok := ParseOwner(bad); ok {
 			t.Errorf("ParseOwner(%q) = %+v, want no mark", bad, o)
