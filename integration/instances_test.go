@@ -27,7 +27,8 @@ containers:
     networks: [n]
   b:
     networks: [n]
-  legacy: {}
+  legacy:
+    ports: ["5000"]
 `
 	file := h.WriteFile(t, "same.yaml", topo)
 	other, empty := extraRoot(t), extraRoot(t)
@@ -38,10 +39,20 @@ containers:
 		return h.MustNetctl(t, "--root", root, "exec", from, "--", "ping", "-c1", "-W2", ip).Code == 0
 	}
 
+	converged := func(when string, roots ...string) {
+		t.Helper()
+		for _, root := range roots {
+			if r := h.Netctl("--root", root, "diff", "-f", file); r.Code != 0 {
+				t.Errorf("%s: diff under %s: %s", when, root, r)
+			}
+		}
+	}
 	h.MustNetctl(t, "apply", "-f", file)
 	first := hostLinks(t, h)
 	h.MustNetctl(t, "--root", other, "apply", "-f", file)
 	both := hostLinks(t, h)
+	// Each root's rules too: its networks', its published port's.
+	converged("after both applies", h.Root(), other)
 	if n := strings.Count(both, "veth"); n != 2*strings.Count(first, "veth") {
 		t.Errorf("%d veths after both applies, want twice the first root's:\n%s", n, both)
 	}
@@ -60,11 +71,16 @@ containers:
 	if got := hostLinks(t, h); got != both {
 		t.Errorf("prune under an empty root changed links:\n%s", diffLines(both, got))
 	}
+	converged("after prune under an empty root", h.Root(), other)
 	// down + prune under the second root leave the first's as they were.
 	h.MustNetctl(t, "--root", other, "down", "-f", file)
 	h.MustNetctl(t, "--root", other, "prune")
 	if got := hostLinks(t, h); got != first {
 		t.Errorf("down + prune of the second root changed the first's links:\n%s", diffLines(first, got))
+	}
+	converged("after the second root's down and prune", h.Root())
+	if rules := h.InHost("iptables-save").Stdout; strings.Contains(rules, "netctl@") {
+		t.Errorf("the second root's rules outlive its down and prune:\n%s", rules)
 	}
 	if !reaches(h.Root(), "a", "b", "n") {
 		t.Errorf("first root after the second's down: a cannot reach b")

@@ -29,6 +29,10 @@ type Firewall struct {
 	// or altered by hand), by the project that owns the chain they are in
 	// ("" for the chains all projects share).
 	Stray map[string][]string
+	// OtherInstances: rules of other netctl instances (other --roots in
+	// this network namespace) are in the chains all share; they are not
+	// this instance's to change, and the shared chains stay for them.
+	OtherInstances bool
 	// Installed: something of netctl's is in the packet filter that a
 	// teardown (FirewallBatch.Teardown) would remove: a fixed chain, a jump
 	// from a built-in chain, a project's chain.

@@ -15,7 +15,7 @@ func FuzzPersistedEncodings(f *testing.F) {
 		"netctl:shop", "netctl:shop:backend br-1a2b 172.18.0.0/16 internal no-icc", "netctl::bridge netctl0 172.17.0.0/16",
 		"netctl:shop:web 0.0.0.0:8080->172.18.0.2:5000/tcp", "netctl:shop:web 127.0.0.1:80->172.18.0.2:80/udp",
 		"netctl:shop:web link db 172.18.0.3->172.18.0.2:5432/tcp br-1a2b",
-		"netctl:shop:backend/web", "netctl@0a1b2c3d:shop:backend", "netctl:shop:web 0.0.0.0:080->172.18.0.2:5000/tcp",
+		"netctl:shop:backend/web", "netctl@0a1b2c3d:shop:backend", "netctl@0a1b2c3d::bridge nctl-0a1b2c3d 172.20.0.0/16", "netctl:shop:web 0.0.0.0:080->172.18.0.2:5000/tcp",
 	} {
 		f.Add(s)
 	}
@@ -41,6 +41,11 @@ func FuzzPersistedEncodings(f *testing.F) {
 		}
 		if l, ok := DecodeLinkComment(s); ok {
 			check(t, "link comment", EncodeLinkComment(l), l, func(x string) (any, bool) { return DecodeLinkComment(x) })
+		}
+		if inst, c, ok := CommentInstance(s); ok && inst != "" {
+			if back := InstanceComment(inst, c); back != s {
+				t.Fatalf("instance comment %q splits into %q %q, which join as %q", s, inst, c, back)
+			}
 		}
 		if o, ok := ParseOwner(s); ok {
 			check(t, "link mark", EncodeOwner(o), o, func(x string) (any, bool) { return ParseOwner(x) })

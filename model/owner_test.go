@@ -82,3 +82,31 @@ func TestInstanceNamesGolden(t *testing.T) {
 		}
 	}
 }
+
+// Rule comments of an instance other than the default one (golden: they
+// are persisted on live hosts).
+func TestInstanceCommentGolden(t *testing.T) {
+	for _, c := range []struct {
+		inst      Instance
+		base, got string
+	}{
+		{"", "netctl:shop:web 0.0.0.0:80->172.18.0.2:5000/tcp", "netctl:shop:web 0.0.0.0:80->172.18.0.2:5000/tcp"},
+		{"0a1b2c3d", "netctl:shop:web 0.0.0.0:80->172.18.0.2:5000/tcp", "netctl@0a1b2c3d:shop:web 0.0.0.0:80->172.18.0.2:5000/tcp"},
+		{"0a1b2c3d", "netctl::bridge nctl-0a1b2c3d 172.20.0.0/16", "netctl@0a1b2c3d::bridge nctl-0a1b2c3d 172.20.0.0/16"},
+		{"0a1b2c3d", "netctl:shop", "netctl@0a1b2c3d:shop"},
+		{"0a1b2c3d", "netctl", "netctl"},
+	} {
+		if got := InstanceComment(c.inst, c.base); got != c.got {
+			t.Errorf("InstanceComment(%q, %q) = %q, want %q", c.inst, c.base, got, c.got)
+		}
+		inst, back, ok := CommentInstance(c.got)
+		if !ok || back != c.base || (c.base != "netctl" && inst != c.inst) {
+			t.Errorf("CommentInstance(%q) = %q %q %v", c.got, inst, back, ok)
+		}
+	}
+	for _, bad := range []string{"netctl@:shop", "netctl@XYZ:shop", "netctl@0a1b2c3d"} {
+		if _, _, ok := CommentInstance(bad); ok {
+			t.Errorf("CommentInstance(%q) accepted", bad)
+		}
+	}
+}

@@ -21,7 +21,7 @@ func openBackend(cfg Config) opener {
 	return func(name string) (Backend, error) {
 		switch name {
 		case iptables.Name:
-			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Log: cfg.Log})
+			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Instance: cfg.Instance, Log: cfg.Log})
 			if err != nil {
 				return nil, err
 			}

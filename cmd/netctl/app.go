@@ -148,6 +148,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		IptablesMode: iptablesMode,
 		Host:         host,
 		Hairpin:      nlact.NewHairpin(host),
+		Instance:     inst,
 		Log:          a.log,
 	})
 	if err != nil {

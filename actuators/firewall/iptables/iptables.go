@@ -36,6 +36,9 @@ type Config struct {
 	// Mode is the iptables flavour, "nft" or "legacy"; "" asks the host's
 	// iptables command, as Docker does.
 	Mode string
+	// Instance is the netctl instance (--root) whose rules the backend
+	// writes and reads back; other instances' are left alone.
+	Instance model.Instance
 	// CommandTimeout bounds each iptables-save and iptables-restore
 	// (DefaultCommandTimeout when 0).
 	CommandTimeout time.Duration
@@ -56,6 +59,7 @@ type Backend struct {
 	save    string
 	restore string
 	timeout time.Duration // of each command; 0: DefaultCommandTimeout
+	inst    model.Instance
 }
 
 func (b *Backend) commandTimeout() time.Duration {
@@ -71,7 +75,7 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{log: cfg.Log, mode: mode, timeout: cfg.CommandTimeout}
+	b := &Backend{log: cfg.Log, mode: mode, timeout: cfg.CommandTimeout, inst: cfg.Instance}
 	if b.save, err = flavourTool("iptables-save", mode); err != nil {
 		return nil, err
 	}
@@ -152,7 +156,7 @@ func (b *Backend) observe(ctx context.Context) (*observation, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := classify(d)
+	o := classify(d, b.inst)
 	b.log.Debug().Str("mode", b.mode).Int("bytes", len(stdout)).Dur("took", time.Since(start)).Msg("firewall observed")
 	return o, nil
 }
