@@ -82,6 +82,9 @@ containers:
 	if rules := h.InHost("iptables-save").Stdout; strings.Contains(rules, "netctl@") {
 		t.Errorf("the second root's rules outlive its down and prune:\n%s", rules)
 	}
+	if tables := h.InHost("nft", "list", "tables").Stdout; strings.Contains(tables, "netctl-") {
+		t.Errorf("the second root's nftables table outlives its down and prune:\n%s", tables)
+	}
 	if !reaches(h.Root(), "a", "b", "n") {
 		t.Errorf("first root after the second's down: a cannot reach b")
 	}

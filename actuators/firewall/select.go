@@ -28,7 +28,7 @@ func openBackend(cfg Config) opener {
 			cfg.Log.Debug().Str("mode", b.Mode()).Msg("iptables backend opened")
 			return b, nil
 		case nftables.Name:
-			return nftables.New(nftables.Config{Host: cfg.Host, Log: cfg.Log})
+			return nftables.New(nftables.Config{Host: cfg.Host, Instance: cfg.Instance, Log: cfg.Log})
 		}
 		return nil, fmt.Errorf("firewall backend %q: want %s, %s or %s", name, Auto, iptables.Name, nftables.Name)
 	}
