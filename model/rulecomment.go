@@ -98,6 +98,16 @@ func RuleCommentOwner(c string) (project string, ok bool) {
 	return project, true
 }
 
+// CheckSharedNetwork refuses network rules the comments cannot carry: the
+// default network "bridge" belongs to no project, and no other network is
+// projectless (DecodeNetworkComment reads no other).
+func CheckSharedNetwork(n *NetworkRules) error {
+	if (n.Project == "") != (n.Name == DefaultNetwork) {
+		return fmt.Errorf("network %q of project %q: only the default network %q belongs to no project", n.Name, n.Project, DefaultNetwork)
+	}
+	return nil
+}
+
 // EncodeNetworkComment marks a network's rules with what they are built
 // from: "netctl:shop:backend br-1a2b 172.18.0.0/16[ internal][ no-icc]"
 // ("netctl::bridge ..." for the shared default network).

@@ -14,6 +14,9 @@ func networkRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	if err := checkName("network", n.Name); err != nil {
 		return nil, err
 	}
+	if err := model.CheckSharedNetwork(n); err != nil {
+		return nil, err
+	}
 	if err := checkBridge(n.Bridge); err != nil {
 		return nil, err
 	}
