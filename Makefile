@@ -29,7 +29,7 @@ COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # to Go's build info.
 LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz clean man completions schema deb
+.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz fuzz-short clean man completions schema deb
 
 all: build
 
@@ -81,7 +81,7 @@ deb: man completions
 # the full run (auto: iptables where installed), they run again on nftables
 # and, where installed, on iptables-legacy. Tests of one backend in
 # particular (coexistence, switching, legacy) pin it themselves and run once.
-FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall|OverlayVXLANFilter)$$
+FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall|OverlayVXLANFilter|SeparateRootsDoNotCollide|PortInUseIsRefused)$$
 
 # Unit and integration tests in one run. -race also builds the netctl binary
 # the integration tests exec with -race (internal/sandbox does that).
@@ -91,6 +91,7 @@ test:
 	if command -v iptables-legacy >/dev/null 2>&1; then \
 		NETCTL_FIREWALL=iptables NETCTL_IPTABLES=legacy $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/; \
 	fi
+	$(MAKE) fuzz-short
 
 # `go run pkg@version` builds staticcheck outside this module: no go.mod
 # changes.
@@ -121,8 +122,24 @@ bench-nftables: build
 bench-overlay:
 	$(GO) test -tags overlaybench -count=1 -v -timeout 60m ./bench/overlay/
 
+# Every fuzz target: what a user or a container controls (the topology
+# file, DNS packets), the builders of the restore input netctl feeds
+# iptables-restore and of its nftables table, and the decoders of what
+# netctl reads back from live hosts (rule comments, link marks). `make test` runs each for FUZZSHORT;
+# `make fuzz` for FUZZTIME (docs/benchmarks.md has a long run's figures).
+FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./actuators/firewall/nftables:FuzzTableInput ./model:FuzzPersistedEncodings
+FUZZTIME     ?= 5m
+FUZZSHORT    ?= 10s
+
 fuzz:
-	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZSHORT)
 
 clean:
 	rm -rf bin $(BUILD) bench/.cache

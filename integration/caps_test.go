@@ -116,8 +116,10 @@ containers:
 		t.Errorf("the DNS server a confined apply started does not answer pg: %s", r)
 	}
 
-	// The DNS server as netctl-dns.service runs it.
-	if err := syscall.Kill(serverPid(t, h), syscall.SIGTERM); err != nil {
+	// The DNS server as netctl-dns.service runs it: the apply's supervisor
+	// stops (with its server), the confined one supervises a server of
+	// its own.
+	if err := syscall.Kill(lockPid(t, h, "supervisor.pid"), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	dnsCaps := unitCaps(t, "netctl-dns.service")
@@ -128,9 +130,10 @@ containers:
 	}
 	t.Cleanup(func() { _ = server.Process.Signal(syscall.SIGTERM); _ = server.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
-	for serverPidOr0(h) != server.Process.Pid {
+	for lockPid(t, h, "supervisor.pid") != server.Process.Pid || serverPidOr0(h) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the confined DNS server did not start (server pid %d)", serverPidOr0(h))
+			t.Fatalf("the confined DNS supervisor did not start a server (supervisor pid %d, server pid %d)",
+				lockPid(t, h, "supervisor.pid"), serverPidOr0(h))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -213,7 +213,7 @@ func TestExecEnvHostnameTerminal(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(h.Root(), "uts")); len(entries) != 0 {
 		t.Errorf("UTS namespaces left after down: %v", entries)
 	}
-	if m := mountsUnder(t, filepath.Join(h.Root(), "uts")); m != "" {
+	if m := strings.Join(mountsUnder(filepath.Join(h.Root(), "uts")), "\n"); m != "" {
 		t.Errorf("UTS mounts left after down:\n%s", m)
 	}
 }
@@ -261,19 +261,6 @@ func execOnTerminal(t *testing.T, h *sandbox.Host, args ...string) string {
 		t.Fatal("terminal output never ended")
 	}
 	return ""
-}
-
-func mountsUnder(t *testing.T, dir string) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	must(t, err)
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			out = append(out, f[4])
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // publish_all (docker run -P), examples/publish-all.yaml: every exposed

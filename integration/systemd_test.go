@@ -209,12 +209,13 @@ func TestWatchNotifiesSystemd(t *testing.T) {
 	}
 }
 
-// TestDNSServerUnit: `netctl dns serve` as netctl-dns.service. It is
-// ready once it answers; a watcher (netctl-watch.service, After= it) uses
+// TestDNSServerUnit: `netctl dns serve` as netctl-dns.service: the
+// supervisor, whose server (its child) answers the names. It is ready once
+// the server answers; a watcher (netctl-watch.service, After= it) uses
 // that server rather than starting its own, so stopping the watcher,
 // which kills whatever runs in its cgroup, leaves names resolving. When
-// another server already holds the root (started by a plain apply), the
-// unit reports ready at once and takes over when that one exits.
+// another supervisor already holds the root (started by a plain apply),
+// the unit reports ready at once and takes over when that one exits.
 func TestDNSServerUnit(t *testing.T) {
 	h := sandbox.New(t)
 	path := h.WriteFile(t, "unit.yaml", unitTopo)
@@ -223,8 +224,8 @@ func TestDNSServerUnit(t *testing.T) {
 	n.wait(t, dns.pid, "READY", 30*time.Second)
 
 	w := startWatch(t, h, path)
-	if got := serverPid(t, h); got != dns.pid {
-		t.Fatalf("the DNS server is pid %d, not the unit's %d: the watcher started its own", got, dns.pid)
+	if got := lockPid(t, h, "supervisor.pid"); got != dns.pid {
+		t.Fatalf("the DNS supervisor is pid %d, not the unit's %d: the watcher started its own", got, dns.pid)
 	}
 	b := addr(t, h, "b", "app")
 	w.stop()
@@ -242,27 +243,29 @@ func TestDNSServerUnit(t *testing.T) {
 	}
 }
 
-// TestDNSServerUnitTakesOver: a server started by a plain apply holds the
-// root when the unit starts: the unit is ready at once (names are served)
-// and becomes the server when the other one exits.
+// TestDNSServerUnitTakesOver: a supervisor started by a plain apply holds
+// the root when the unit starts: the unit is ready at once (names are
+// served) and becomes the supervisor when the other one exits.
 func TestDNSServerUnitTakesOver(t *testing.T) {
 	h := sandbox.New(t)
 	path := h.WriteFile(t, "unit.yaml", unitTopo)
 	h.MustNetctl(t, "apply", "-f", path)
-	first := serverPid(t, h)
+	first, server := lockPid(t, h, "supervisor.pid"), serverPid(t, h)
 	n := newNotifySocket(t)
 	dns := startUnit(t, h, n, 0, "dns", "serve")
 	ready := n.wait(t, dns.pid, "READY", 30*time.Second)
-	if !strings.Contains(ready.vars["STATUS"], strconv.Itoa(first)) {
-		t.Errorf("READY with STATUS %q, want it to name the serving pid %d", ready.vars["STATUS"], first)
+	if !strings.Contains(ready.vars["STATUS"], strconv.Itoa(server)) {
+		t.Errorf("READY with STATUS %q, want it to name the serving pid %d", ready.vars["STATUS"], server)
 	}
+	// The other supervisor stops (with its server).
 	if err := syscall.Kill(first, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for serverPidOr0(h) != dns.pid {
+	for lockPid(t, h, "supervisor.pid") != dns.pid || serverPidOr0(h) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the unit did not take over from pid %d (server pid now %d)", first, serverPidOr0(h))
+			t.Fatalf("the unit did not take over from supervisor %d (supervisor now %d, server %d)",
+				first, lockPid(t, h, "supervisor.pid"), serverPidOr0(h))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

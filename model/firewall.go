@@ -29,6 +29,10 @@ type Firewall struct {
 	// or altered by hand), by the project that owns the chain they are in
 	// ("" for the chains all projects share).
 	Stray map[string][]string
+	// OtherInstances: rules of other netctl instances (other --roots in
+	// this network namespace) are in the chains all share; they are not
+	// this instance's to change, and the shared chains stay for them.
+	OtherInstances bool
 	// Installed: something of netctl's is in the packet filter that a
 	// teardown (FirewallBatch.Teardown) would remove: a fixed chain, a jump
 	// from a built-in chain, a project's chain.
@@ -46,6 +50,10 @@ type Firewall struct {
 type HostPorts struct {
 	// Bound is every port some program has bound in the host namespace.
 	Bound map[PortProto]bool
+	// Listening holds, for each TCP and UDP port of Bound, the local
+	// addresses its sockets are bound to (unspecified: every address), so
+	// that a fixed mapping can be told whether it would shadow a program.
+	Listening map[PortProto][]netip.Addr
 	// EphemeralLow..EphemeralHigh is the host's ip_local_port_range, where
 	// ephemeral host ports are picked (0 when unknown).
 	EphemeralLow, EphemeralHigh uint16

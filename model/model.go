@@ -189,29 +189,62 @@ type Scope map[string]bool
 func (s Scope) Has(containerID string) bool { return s == nil || s[containerID] }
 
 // Owner marks a kernel object as netctl's (IFLA_IFALIAS). Only objects
-// carrying such a mark are ever modified or deleted.
+// carrying such a mark, of the instance at hand, are ever modified or
+// deleted. Marks are read back from live hosts: EncodeOwner and
+// ParseOwner never change incompatibly (golden tests in owner_test.go).
 type Owner struct {
+	// Instance is the netctl instance (one per --root) that owns the
+	// object: "" for the default root, whose marks are those netctl wrote
+	// before instances existed.
+	Instance  Instance
 	Project   string // "" for the shared default bridge
 	Network   string
 	Container string // "" for a bridge
 }
 
-// ownerPrefix starts every mark.
-const ownerPrefix = "netctl:"
+// ownerPrefix starts every mark; instanceSep follows it in the marks of
+// any instance but the default one.
+const (
+	ownerPrefix = "netctl"
+	instanceSep = "@"
+)
 
-// String renders the mark: "netctl:<project>:<network>" for a bridge,
-// "netctl:<project>:<network>/<container>" for both ends of an endpoint.
-func (o Owner) String() string {
-	s := ownerPrefix + o.Project + ":" + o.Network
+// String renders the mark (EncodeOwner).
+func (o Owner) String() string { return EncodeOwner(o) }
+
+// EncodeOwner renders a mark:
+//
+//	netctl:<project>:<network>                       a bridge
+//	netctl:<project>:<network>/<container>           both ends of an endpoint
+//	netctl@<instance>:<project>:<network>[/<c>]      the same, of an instance
+//	                                                 other than the default
+func EncodeOwner(o Owner) string {
+	s := ownerPrefix
+	if o.Instance != "" {
+		s += instanceSep + string(o.Instance)
+	}
+	s += ":" + o.Project + ":" + o.Network
 	if o.Container != "" {
 		s += "/" + o.Container
 	}
 	return s
 }
 
-// ParseOwner reads a mark written by Owner.String.
+// ParseOwner reads a mark written by EncodeOwner, of any instance.
 func ParseOwner(alias string) (Owner, bool) {
 	rest, ok := strings.CutPrefix(alias, ownerPrefix)
+	if !ok {
+		return Owner{}, false
+	}
+	var o Owner
+	if inst, r, ok := strings.Cut(rest, ":"); ok && strings.HasPrefix(inst, instanceSep) {
+		o.Instance = Instance(inst[len(instanceSep):])
+		if !o.Instance.valid() {
+			return Owner{}, false
+		}
+		rest = ":" + r
+	}
+	rest, ok = strings.CutPrefix(rest, ":")
 	if !ok {
 		return Owner{}, false
 	}
@@ -219,11 +252,14 @@ func ParseOwner(alias string) (Owner, bool) {
 	if !ok || rest == "" {
 		return Owner{}, false
 	}
-	network, container, _ := strings.Cut(rest, "/")
-	if network == "" {
+	network, container, hasContainer := strings.Cut(rest, "/")
+	// Only what netctl writes: names it validated (a hand-made alias with
+	// other bytes is not netctl's, and never touched).
+	if (project != "" && !IsLabel(project)) || !IsLabel(network) || (hasContainer && !IsLabel(container)) {
 		return Owner{}, false
 	}
-	return Owner{Project: project, Network: network, Container: container}, true
+	o.Project, o.Network, o.Container = project, network, container
+	return o, true
 }
 
 // MACFor derives an endpoint's MAC from its IPv4 address as Docker does

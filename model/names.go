@@ -144,18 +144,16 @@ func UTSPath(root, project, container string) string {
 // UTSDir holds the owned containers' UTS namespaces of every project.
 func UTSDir(root string) string { return filepath.Join(root, "uts") }
 
-// BridgeName derives a network's kernel bridge name (<= 15 bytes) from its
-// identity, so the same network always gets the same bridge.
+// BridgeName derives a network's kernel bridge name for the default
+// instance (Instance.BridgeName).
 func BridgeName(project, network string) string {
-	if network == DefaultNetwork {
-		return DefaultBridge
-	}
-	return "br-" + shortHash(project+"/"+network, 12)
+	return Instance("").BridgeName(project, network)
 }
 
-// HostVethName derives the host end of an endpoint's veth pair (15 bytes).
+// HostVethName derives the host end of an endpoint's veth pair for the
+// default instance (Instance.HostVethName).
 func HostVethName(project, container, network string) string {
-	return "veth" + shortHash(project+"/"+container+"/"+network, 11)
+	return Instance("").HostVethName(project, container, network)
 }
 
 func shortHash(s string, n int) string {

@@ -34,6 +34,40 @@ const RuleCommentBase = "netctl"
 // ruleCommentPrefix starts every comment that names a project.
 const ruleCommentPrefix = RuleCommentBase + ":"
 
+// Instances. The comments of an instance other than the default one (a
+// --root other than /run/netctl, see Instance) start "netctl@<instance>:"
+// where the default instance's start "netctl:"; the rest is the same.
+// Each instance reads back only its own; the fixed chains (base comment
+// "netctl") are shared by all.
+
+// InstanceComment turns a comment written by the Encode functions into
+// inst's: "netctl:shop" becomes "netctl@0a1b2c3d:shop" (unchanged for the
+// default instance and for the base comment).
+func InstanceComment(inst Instance, c string) string {
+	if inst == "" {
+		return c
+	}
+	if rest, ok := strings.CutPrefix(c, ruleCommentPrefix); ok {
+		return RuleCommentBase + instanceSep + string(inst) + ":" + rest
+	}
+	return c
+}
+
+// CommentInstance is the inverse of InstanceComment: the instance a
+// netctl comment belongs to, and the comment as the Decode functions read
+// it. ok is false for a comment naming no valid instance after "netctl@".
+func CommentInstance(c string) (inst Instance, comment string, ok bool) {
+	rest, found := strings.CutPrefix(c, RuleCommentBase+instanceSep)
+	if !found {
+		return "", c, true
+	}
+	id, rest, found := strings.Cut(rest, ":")
+	if !found || !Instance(id).valid() {
+		return "", c, false
+	}
+	return Instance(id), ruleCommentPrefix + rest, true
+}
+
 // EncodeProjectComment marks what belongs to a project as a whole (the jump
 // to its own chain): "netctl:shop".
 func EncodeProjectComment(project string) string {
@@ -62,6 +96,16 @@ func RuleCommentOwner(c string) (project string, ok bool) {
 		return "", false
 	}
 	return project, true
+}
+
+// CheckSharedNetwork refuses network rules the comments cannot carry: the
+// default network "bridge" belongs to no project, and no other network is
+// projectless (DecodeNetworkComment reads no other).
+func CheckSharedNetwork(n *NetworkRules) error {
+	if (n.Project == "") != (n.Name == DefaultNetwork) {
+		return fmt.Errorf("network %q of project %q: only the default network %q belongs to no project", n.Name, n.Project, DefaultNetwork)
+	}
+	return nil
 }
 
 // EncodeNetworkComment marks a network's rules with what they are built

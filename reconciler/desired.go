@@ -14,6 +14,9 @@ type Options struct {
 	// Root is netctl's state directory (--root): owned namespaces are
 	// mounted under Root/netns.
 	Root string
+	// Instance is the instance Root is (files.Instance): kernel names
+	// are derived with it.
+	Instance model.Instance
 	// HostResolv is the host's resolv.conf, the base of the containers'.
 	HostResolv []byte
 
@@ -42,7 +45,10 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	opt.self = self
 
-	if err := desireNetworks(t, used, observed, d); err != nil {
+	if err := conflicts(t, observed); err != nil {
+		return nil, err
+	}
+	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {
 		return nil, err
 	}
 	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
@@ -78,7 +84,7 @@ func usedNetworks(t *spec.Topology) map[string]bool {
 	return used
 }
 
-func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.State, d *model.State) error {
+func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.State, d *model.State, inst model.Instance) error {
 	var taken subnetTaken
 	for _, n := range t.Networks {
 		if n.Subnet.IsValid() {
@@ -120,7 +126,7 @@ func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.Stat
 			m.Project = ""
 		}
 		if m.Bridge == "" {
-			m.Bridge = model.BridgeName(t.Name, n.Name)
+			m.Bridge = inst.BridgeName(t.Name, n.Name)
 		}
 		if !m.Subnet.IsValid() {
 			if o := observed.Networks[m.ID()]; o != nil && o.Subnet.IsValid() {
@@ -215,7 +221,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			}
 			ep := &model.Endpoint{
 				Network: n.ID(),
-				HostIf:  model.HostVethName(t.Name, sc.Name, a.Network),
+				HostIf:  opt.Instance.HostVethName(t.Name, sc.Name, a.Network),
 				MTU:     n.MTU,
 				Aliases: a.Aliases,
 			}

@@ -277,7 +277,7 @@ func pruneFirewall(p *Plan, st *model.State, removed map[string]bool) {
 // `prune` would leave empty chains and jumps behind.
 func planTeardown(p *Plan, st *model.State, gone func(project, networkID string) bool) {
 	fw := st.Firewall
-	if fw == nil || !fw.Installed {
+	if fw == nil || !fw.Installed || fw.OtherInstances {
 		return
 	}
 	for id, n := range st.Networks {

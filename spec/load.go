@@ -2,7 +2,6 @@ package spec
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -22,12 +21,13 @@ const (
 	DefaultBridgeIfname = model.DefaultBridge
 )
 
-// Load reads the topology file at path, then parses, defaults and validates
-// it as Parse does. A file that cannot be read gives the os error as is, so
-// that errors.Is(err, fs.ErrNotExist) works; anything wrong with its
-// contents gives Errors.
+// Load reads the topology file at path (ReadFile: a regular file of at
+// most MaxFileSize), then parses, defaults and validates it as Parse does.
+// A file that cannot be opened gives the os error as is, so that
+// errors.Is(err, fs.ErrNotExist) works; anything wrong with its contents
+// gives Errors.
 func Load(path string) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -13,15 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -48,7 +46,7 @@ var ErrRunning = errors.New("a DNS server already serves this root")
 // request and response are the control protocol: one JSON line each way
 // per connection on ctl.sock.
 type request struct {
-	Op string `json:"op"` // "reload", "status", "stop"
+	Op string `json:"op"` // "reload", "status", "ping", "stop"
 }
 
 type response struct {
@@ -57,31 +55,21 @@ type response struct {
 	Status Status `json:"status"`
 }
 
-// Serve runs the background server for root until ctx is done or a
-// "stop" request comes: it takes the server lock (ErrRunning if another
-// server holds it), writes its pid, loads every project file, and answers
-// control requests on ctl.sock. SIGHUP reloads the files, as aardvark-dns.
+// Serve runs the server (the supervisor's worker) for root until ctx is
+// done or a "stop" request comes: it takes the server lock (ErrRunning if
+// another server holds it), writes its pid, loads every project file, and
+// answers control requests on ctl.sock. SIGHUP reloads the files, as
+// aardvark-dns. Its limits are sized to the descriptor limit, raised to
+// the hard one first.
 func Serve(ctx context.Context, root string, opts Options) error {
 	log := opts.Log
 	dir := Dir(root)
-	if err := os.MkdirAll(filepath.Join(dir, projectsDir), 0o755); err != nil {
-		return fmt.Errorf("dns server: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	release, err := claim(root, lockFile, pidFile)
 	if err != nil {
 		return fmt.Errorf("dns server: %w", err)
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return ErrRunning
-		}
-		return fmt.Errorf("dns server: lock %s: %w", lock.Name(), err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("dns server: %w", err)
-	}
-	defer os.Remove(filepath.Join(dir, pidFile))
+	defer release()
+	opts.Limits = opts.Limits.orDefaults(LimitsFor(RaiseNofile()))
 
 	// The server's heap is small and answers allocate a little each:
 	// collect less often, for steadier latency.
@@ -127,13 +115,21 @@ func Serve(ctx context.Context, root string, opts Options) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
-	log.Info().Int("pid", os.Getpid()).Str("root", root).Msg("dns server started")
+	log.Info().Int("pid", os.Getpid()).Str("root", root).Int("max_forwards", opts.Limits.Forwards).
+		Int("max_tcp", opts.Limits.TCPConns).Msg("dns server started")
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				log.Info().Msg("dns server stopping")
 				return nil
+			}
+			if outOfResources(err) {
+				// Out of descriptors for a moment: the control socket
+				// must outlive it, or apply loses the server.
+				log.Warn().Err(err).Msg("control socket: out of resources")
+				time.Sleep(50 * time.Millisecond)
+				continue
 			}
 			return fmt.Errorf("dns server: control socket: %w", err)
 		}
@@ -155,6 +151,9 @@ func handleControl(conn net.Conn, srv *Server, reload func(string) Status, stop 
 		resp.Error = "bad request: " + err.Error()
 	case req.Op == "reload":
 		resp.OK, resp.Status = true, reload("control request")
+	case req.Op == "ping":
+		// Liveness only: no lock taken, so a long reload is no hang.
+		resp.OK, resp.Status = true, Status{Pid: os.Getpid()}
 	case req.Op == "status":
 		resp.OK, resp.Status = true, srv.Status()
 	case req.Op == "stop":
@@ -172,12 +171,14 @@ func handleControl(conn net.Conn, srv *Server, reload func(string) Status, stop 
 // LoadConfig reads every project file under root. A file that cannot be
 // read is reported in its project's status and serves nothing.
 func LoadConfig(root string, log zerolog.Logger) Config {
-	paths, _ := filepath.Glob(filepath.Join(Dir(root), projectsDir, "*.json"))
-	sort.Strings(paths)
+	paths, err := projectFiles(root)
+	if err != nil {
+		log.Error().Err(err).Msg("list configuration")
+	}
 	var cfg Config
 	for _, path := range paths {
 		project := strings.TrimSuffix(filepath.Base(path), ".json")
-		b, err := os.ReadFile(path)
+		b, err := beneath.ReadFile(root, path)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				log.Error().Err(err).Str("project", project).Msg("read configuration")

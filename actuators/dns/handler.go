@@ -14,42 +14,63 @@ import (
 // would outlive it.
 const ttl = 0
 
+// scoped is the miekg/dns handler of one listener's TCP socket: it knows
+// which bridge the connection came in on.
+type scoped struct {
+	s   *Server
+	key listenKey
+}
+
 // ServeDNS answers one query (miekg/dns Handler).
-func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
-	udp := isUDP(w.LocalAddr())
-	resp := s.answer(r, sourceAddr(w.RemoteAddr()), udp)
-	if udp {
-		resp.Truncate(udpSize(r))
+func (h scoped) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+	s := h.s
+	src := sourceAddr(w.RemoteAddr())
+	m, cl, drop := s.local(r, h.key, src)
+	if drop {
+		s.log.Debug().Str("client", src.String()).Str("listen", h.key.String()).Msg("source address of another network: dropped")
+		_ = w.Close()
+		return
 	}
-	if err := w.WriteMsg(resp); err != nil {
+	if m == nil {
+		m = s.forwardLimited(r, src, cl, false)
+	}
+	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug().Err(err).Str("client", w.RemoteAddr().String()).Msg("write answer")
 	}
 }
 
-// answer computes the reply to r from src.
-func (s *Server) answer(r *mdns.Msg, src netip.Addr, udp bool) *mdns.Msg {
-	m, cl := s.local(r, src)
-	if m == nil {
-		return s.forward(r, cl, udp)
+// forwardLimited forwards r unless src or the whole server already has
+// as many forwards in flight as allowed: then SERVFAIL at once, so that a
+// flood of outside names (at an upstream that never answers) costs a
+// bounded number of sockets and goroutines and never delays local names.
+func (s *Server) forwardLimited(r *mdns.Msg, src netip.Addr, cl *client, udp bool) *mdns.Msg {
+	if !s.forwards.acquire(src) {
+		s.overLimit.Add(1)
+		return reply(r, mdns.RcodeServerFailure)
 	}
-	return m
+	defer s.forwards.release(src)
+	return s.forward(r, cl, udp)
 }
 
-// local answers r from what the server knows; a nil reply means the
-// query goes to cl's upstreams.
-func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
-	snap := s.snap.Load()
-	cl := snap.clients[src]
-	if cl == nil {
+// local answers r from what the server knows, for a query that arrived on
+// listener k from src. drop: send nothing (the source address belongs to
+// a container of another network). A nil reply otherwise means the query
+// goes to cl's upstreams.
+func (s *Server) local(r *mdns.Msg, k listenKey, src netip.Addr) (*mdns.Msg, *client, bool) {
+	cl, v := s.snap.Load().client(k, src)
+	switch v {
+	case mismatch:
+		return nil, nil, true
+	case stranger:
 		// Not a container of ours: no names, and no open resolver.
-		return reply(r, mdns.RcodeRefused), nil
+		return reply(r, mdns.RcodeRefused), nil, false
 	}
 	if r.Opcode != mdns.OpcodeQuery || len(r.Question) != 1 {
-		return reply(r, mdns.RcodeNotImplemented), cl
+		return reply(r, mdns.RcodeNotImplemented), cl, false
 	}
 	q := r.Question[0]
 	if q.Qclass != mdns.ClassINET {
-		return nil, cl
+		return nil, cl, false
 	}
 	name := normalize(q.Name)
 	if q.Qtype == mdns.TypePTR {
@@ -61,22 +82,22 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 				for _, n := range names {
 					m.Answer = append(m.Answer, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: n})
 				}
-				return m, cl
+				return m, cl, false
 			case inZone && len(cl.reverseNodes(addr)) > 0:
 				// Maybe a container on another node: askNodes.
-				return nil, cl
+				return nil, cl, false
 			case inZone:
 				m := authoritative(r)
 				m.Rcode = mdns.RcodeNameError
-				return m, cl
+				return m, cl, false
 			}
 		}
-		return nil, cl
+		return nil, cl, false
 	}
 	if nodes, _ := cl.remote(name); len(nodes) > 0 {
 		// Containers on other nodes answer to it too: askNodes merges
 		// their addresses with the local ones.
-		return nil, cl
+		return nil, cl, false
 	}
 	addrs, ok := cl.lookup(name)
 	if !ok {
@@ -85,9 +106,9 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 			// ever forwarded for it.
 			m := authoritative(r)
 			m.Rcode = mdns.RcodeNameError
-			return m, cl
+			return m, cl, false
 		}
-		return nil, cl
+		return nil, cl, false
 	}
 	m := authoritative(r)
 	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
@@ -98,7 +119,7 @@ func (s *Server) local(r *mdns.Msg, src netip.Addr) (*mdns.Msg, *client) {
 	m.Compress = len(m.Answer) > 4
 	// AAAA and other types of a container name: no data, but the name
 	// exists (NOERROR), and it is never asked upstream.
-	return m, cl
+	return m, cl, false
 }
 
 // roundRobin lists addrs as A records of qname, every call starting one
@@ -146,11 +167,6 @@ func udpSize(r *mdns.Msg) int {
 		return int(opt.UDPSize())
 	}
 	return mdns.MinMsgSize
-}
-
-func isUDP(a net.Addr) bool {
-	_, ok := a.(*net.UDPAddr)
-	return ok
 }
 
 func sourceAddr(a net.Addr) netip.Addr {

@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -34,22 +34,27 @@ type Manager struct {
 	log  zerolog.Logger
 	// StartTimeout bounds how long a new server may take to answer.
 	StartTimeout time.Duration
+	// ReloadTimeout bounds a reload of a running server; one that takes
+	// longer is hung, and replaced.
+	ReloadTimeout time.Duration
 }
 
-// NewManager returns the actuator for root.
+// NewManager returns the actuator for root. argv starts the supervisor
+// (Supervise), which runs the server itself.
 func NewManager(root string, argv []string, log zerolog.Logger) *Manager {
-	return &Manager{root: root, argv: argv, log: log, StartTimeout: 10 * time.Second}
+	return &Manager{root: root, argv: argv, log: log, StartTimeout: 10 * time.Second, ReloadTimeout: 5 * time.Second}
 }
 
 // Observe reads each project's file and asks the server what it serves.
 func (m *Manager) Observe(ctx context.Context, st *model.State) error {
-	paths, err := filepath.Glob(filepath.Join(Dir(m.root), projectsDir, "*.json"))
+	paths, err := projectFiles(m.root)
 	if err != nil || len(paths) == 0 {
 		return err
 	}
 	status, serr := m.request(ctx, "status", time.Second)
+	supervised := m.supervised()
 	for _, path := range paths {
-		b, err := os.ReadFile(path)
+		b, err := beneath.ReadFile(m.root, path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
@@ -65,6 +70,9 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 		}
 		if d.Problem == "" {
 			d.Problem = problem(status, serr, project, hash(b))
+		}
+		if d.Problem == "" && !supervised {
+			d.Problem = "not supervised"
 		}
 		d.Serving = d.Problem == ""
 		if st.DNS == nil {
@@ -100,13 +108,10 @@ func (m *Manager) EnsureDNS(ctx context.Context, cfg *model.DNS) error {
 		return fmt.Errorf("dns %s: %w", cfg.Project, err)
 	}
 	b = append(b, '\n')
-	if err := files.WriteAtomic(projectPath(m.root, cfg.Project), b); err != nil {
+	if err := beneath.WriteFile(m.root, projectPath(m.root, cfg.Project), b, 0o600); err != nil {
 		return fmt.Errorf("dns %s: %w", cfg.Project, err)
 	}
-	st, err := m.request(ctx, "reload", 30*time.Second)
-	if notRunning(err) {
-		st, err = m.start(ctx)
-	}
+	st, err := m.reload(ctx)
 	if err != nil {
 		return fmt.Errorf("dns %s: %w", cfg.Project, err)
 	}
@@ -119,12 +124,11 @@ func (m *Manager) EnsureDNS(ctx context.Context, cfg *model.DNS) error {
 // RemoveDNS removes the project's file; the server reloads, or stops when
 // no project is left.
 func (m *Manager) RemoveDNS(ctx context.Context, project string) error {
-	if err := os.Remove(projectPath(m.root, project)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := beneath.Remove(m.root, projectPath(m.root, project)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("dns %s: %w", project, err)
 	}
-	left, _ := filepath.Glob(filepath.Join(Dir(m.root), projectsDir, "*.json"))
-	if len(left) > 0 {
-		if _, err := m.request(ctx, "reload", 30*time.Second); err != nil && !notRunning(err) {
+	if hasProjects(m.root) {
+		if _, err := m.reload(ctx); err != nil {
 			return fmt.Errorf("dns %s: %w", project, err)
 		}
 		return nil
@@ -132,18 +136,21 @@ func (m *Manager) RemoveDNS(ctx context.Context, project string) error {
 	return m.Stop(ctx)
 }
 
-// Stop stops the server, if one runs, and waits for it to be gone.
+// Stop stops the server, if one runs, and waits for it and its
+// supervisor to be gone (the supervisor exits once the worker is gone and
+// no project is left). A server that does not answer is killed.
 func (m *Manager) Stop(ctx context.Context) error {
-	if _, err := m.request(ctx, "stop", 5*time.Second); err != nil {
-		if notRunning(err) {
-			return nil
-		}
-		return fmt.Errorf("dns: stop server: %w", err)
+	if _, err := m.request(ctx, "stop", 2*time.Second); err != nil && !notRunning(err) {
+		m.log.Warn().Err(err).Msg("DNS server does not answer: killing it")
+		killHolder(ctx, m.root, lockFile)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if !m.locked() {
+		if workerPid(m.root) == 0 && m.supervisorPid() == 0 {
 			return nil
+		}
+		if pid := m.supervisorPid(); pid > 0 && stopped(pid) {
+			killHolder(ctx, m.root, supervisorLock)
 		}
 		select {
 		case <-ctx.Done():
@@ -154,34 +161,73 @@ func (m *Manager) Stop(ctx context.Context) error {
 	return errors.New("dns: server did not stop within 10s")
 }
 
-// locked reports whether a server holds the server lock.
-func (m *Manager) locked() bool {
-	f, err := os.OpenFile(filepath.Join(Dir(m.root), lockFile), os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return true
-	}
-	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return false
+func (m *Manager) supervisorPid() int {
+	return lockHolder(filepath.Join(Dir(m.root), supervisorLock))
 }
 
-// start launches a detached server (own session, stdio to its log file)
-// and waits until it answers; the reply to that first reload is returned.
-func (m *Manager) start(ctx context.Context) (Status, error) {
-	if len(m.argv) == 0 {
-		return Status{}, errors.New("no command to start the DNS server")
+// supervised reports whether a live supervisor looks after the server.
+func (m *Manager) supervised() bool {
+	pid := m.supervisorPid()
+	return pid > 0 && !stopped(pid)
+}
+
+// reload has the server load the project files. A server that is gone,
+// stopped or does not answer within ReloadTimeout is replaced (never
+// waited for again and again), and a missing or stopped supervisor too.
+func (m *Manager) reload(ctx context.Context) (Status, error) {
+	if pid := workerPid(m.root); pid == 0 || !stopped(pid) {
+		st, err := m.request(ctx, "reload", m.ReloadTimeout)
+		if err == nil {
+			if !m.supervised() {
+				if _, err := m.superviseAgain(ctx); err != nil {
+					return st, err
+				}
+			}
+			return st, nil
+		}
+		if !notRunning(err) || workerPid(m.root) != 0 {
+			m.log.Warn().Err(err).Msg("DNS server does not answer: replacing it")
+		}
+	} else {
+		m.log.Warn().Int("pid", pid).Msg("DNS server is stopped: replacing it")
 	}
-	dir := Dir(m.root)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Status{}, err
+	if pid := workerPid(m.root); pid > 0 {
+		killHolder(ctx, m.root, lockFile)
 	}
-	logPath := filepath.Join(dir, logFile)
-	lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	exited, err := m.superviseAgain(ctx)
 	if err != nil {
 		return Status{}, err
+	}
+	return m.awaitServer(ctx, exited)
+}
+
+// superviseAgain starts a supervisor unless a live one runs; a stopped
+// one is killed first. exited reports the new supervisor's exit (nil
+// channel when none was started).
+func (m *Manager) superviseAgain(ctx context.Context) (<-chan error, error) {
+	if pid := m.supervisorPid(); pid > 0 {
+		if !stopped(pid) {
+			return nil, nil
+		}
+		m.log.Warn().Int("pid", pid).Msg("DNS supervisor is stopped: replacing it")
+		killHolder(ctx, m.root, supervisorLock)
+	}
+	return m.start()
+}
+
+// start launches a detached supervisor (own session, stdio to the log
+// file), which starts the server.
+func (m *Manager) start() (<-chan error, error) {
+	if len(m.argv) == 0 {
+		return nil, errors.New("no command to start the DNS server")
+	}
+	if err := prepareDir(m.root); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(Dir(m.root), logFile)
+	lf, err := openLog(m.root)
+	if err != nil {
+		return nil, err
 	}
 	defer lf.Close()
 	cmd := exec.Command(m.argv[0], m.argv[1:]...)
@@ -189,39 +235,60 @@ func (m *Manager) start(ctx context.Context) (Status, error) {
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return Status{}, fmt.Errorf("start DNS server: %w", err)
+		return nil, fmt.Errorf("start DNS server: %w", err)
 	}
 	exited := make(chan error, 1)
 	// Reaps it if it dies while this process lives (watch); a one-shot
-	// apply exits and the server is inherited by init.
+	// apply exits and the supervisor is inherited by init.
 	go func() { exited <- cmd.Wait() }()
 	m.log.Info().Int("pid", cmd.Process.Pid).Str("log", logPath).Msg("started DNS server")
+	return exited, nil
+}
 
+// awaitServer waits until a server answers a reload, at most
+// StartTimeout; exited, when not nil, reports a supervisor that gave up.
+func (m *Manager) awaitServer(ctx context.Context, exited <-chan error) (Status, error) {
 	deadline := time.Now().Add(m.StartTimeout)
 	for {
-		st, err := m.request(ctx, "reload", 30*time.Second)
+		st, err := m.request(ctx, "reload", m.ReloadTimeout)
 		if err == nil {
 			return st, nil
 		}
+		if exited == nil && m.supervisorPid() == 0 {
+			// The supervisor relied on went away (it stops once no
+			// project is left, and one may just have been written).
+			if exited, err = m.start(); err != nil {
+				return Status{}, err
+			}
+		}
 		select {
 		case werr := <-exited:
-			return Status{}, fmt.Errorf("DNS server exited at once (%v): %s", werr, tail(logPath))
+			if m.supervisorPid() == 0 {
+				return Status{}, fmt.Errorf("DNS server exited at once (%v): %s", werr, tail(m.root))
+			}
+			exited = nil // another supervisor took over
 		case <-ctx.Done():
 			return Status{}, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return Status{}, fmt.Errorf("DNS server did not answer within %s: %v; %s", m.StartTimeout, err, tail(logPath))
+			return Status{}, fmt.Errorf("DNS server did not answer within %s: %v; %s", m.StartTimeout, err, tail(m.root))
 		}
 	}
 }
 
-// request sends one control request and waits for its reply.
+// request sends one control request to the server and waits for its reply.
 func (m *Manager) request(ctx context.Context, op string, timeout time.Duration) (Status, error) {
+	return ask(ctx, m.root, op, timeout)
+}
+
+// ask sends one control request to root's server and waits, at most
+// timeout, for its reply.
+func ask(ctx context.Context, root, op string, timeout time.Duration) (Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", filepath.Join(Dir(m.root), ctlSock))
+	conn, err := d.DialContext(ctx, "unix", filepath.Join(Dir(root), ctlSock))
 	if err != nil {
 		return Status{}, err
 	}
@@ -252,8 +319,9 @@ func notRunning(err error) bool {
 }
 
 // tail is the end of the server's log, for errors.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
+func tail(root string) string {
+	path := filepath.Join(Dir(root), logFile)
+	b, err := beneath.ReadFile(root, path)
 	if err != nil {
 		return ""
 	}
@@ -266,7 +334,7 @@ func tail(path string) string {
 
 // Pid is the running server's pid from its pid file, 0 when none.
 func Pid(root string) int {
-	b, err := os.ReadFile(filepath.Join(Dir(root), pidFile))
+	b, err := beneath.ReadFile(root, filepath.Join(Dir(root), pidFile))
 	if err != nil {
 		return 0
 	}

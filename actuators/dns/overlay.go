@@ -43,7 +43,8 @@ func addPeers(snap *snapshot, wanted map[listenKey]string, d *model.DNS, nets ma
 	if p == nil || !p.Listen.IsValid() {
 		return
 	}
-	wanted[listenKey{addr: p.Listen}] = d.Project
+	k := listenKey{addr: p.Listen}
+	wanted[k] = d.Project
 	var idxs []*netIndex
 	for _, id := range p.Networks {
 		if idx := nets[id]; idx != nil {
@@ -51,10 +52,11 @@ func addPeers(snap *snapshot, wanted map[listenKey]string, d *model.DNS, nets ma
 		}
 	}
 	for _, node := range p.Nodes {
-		cl := snap.clients[node]
+		// Nodes may ask on the underlay listener only.
+		cl := snap.scopes[k][node]
 		if cl == nil {
 			cl = &client{project: d.Project, name: "node " + node.String(), peer: true}
-			snap.clients[node] = cl
+			snap.add(k, node, cl)
 		}
 		if cl.peer {
 			cl.nets = append(cl.nets, idxs...)

@@ -46,7 +46,10 @@ type Options struct {
 	Port int
 	// ForwardTimeout bounds a forwarded query (DefaultForwardTimeout when 0).
 	ForwardTimeout time.Duration
-	Log            zerolog.Logger
+	// Limits bound forwards and TCP connections (zero: sized to the
+	// process's descriptor limit by LimitsFor).
+	Limits Limits
+	Log    zerolog.Logger
 }
 
 // Config is what a server serves: every project's configuration, each with
@@ -68,6 +71,10 @@ type Project struct {
 type Status struct {
 	Pid      int                      `json:"pid"`
 	Projects map[string]ProjectStatus `json:"projects"`
+	// Forwards is how many forwarded queries are in flight; OverLimit how
+	// many queries got SERVFAIL because a forward limit was reached.
+	Forwards  int    `json:"forwards"`
+	OverLimit uint64 `json:"over_limit"`
 }
 
 // ProjectStatus is one project's share of a Status.
@@ -89,6 +96,10 @@ type Server struct {
 	snap atomic.Pointer[snapshot]
 	rr   atomic.Uint64 // round-robin rotation
 
+	forwards  *gate // forwarded queries in flight
+	tcpConns  *gate // open TCP connections
+	overLimit atomic.Uint64
+
 	ctx    context.Context // lifetime of forwarded queries
 	cancel context.CancelFunc
 
@@ -108,9 +119,17 @@ func New(opts Options) *Server {
 	if opts.ForwardTimeout == 0 {
 		opts.ForwardTimeout = DefaultForwardTimeout
 	}
+	var rl unix.Rlimit
+	nofile := uint64(1024)
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		nofile = rl.Cur
+	}
+	opts.Limits = opts.Limits.orDefaults(LimitsFor(nofile))
+	lim := opts.Limits
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: opts.Log, ctx: ctx, cancel: cancel, listeners: map[listenKey]*listener{}}
-	s.snap.Store(&snapshot{clients: map[netip.Addr]*client{}})
+	s := &Server{opts: opts, log: opts.Log, ctx: ctx, cancel: cancel, listeners: map[listenKey]*listener{},
+		forwards: newGate(lim.Forwards, lim.ForwardsPerClient), tcpConns: newGate(lim.TCPConns, lim.TCPConnsPerClient)}
+	s.snap.Store(emptySnapshot())
 	return s
 }
 
@@ -189,7 +208,8 @@ func (s *Server) Status() Status {
 }
 
 func (s *Server) statusLocked() Status {
-	st := Status{Pid: unix.Getpid(), Projects: map[string]ProjectStatus{}}
+	st := Status{Pid: unix.Getpid(), Projects: map[string]ProjectStatus{},
+		Forwards: s.forwards.count(), OverLimit: s.overLimit.Load()}
 	for _, p := range s.cfg.Projects {
 		if p.DNS == nil {
 			continue
@@ -336,15 +356,21 @@ func (s *Server) open(k listenKey) (*listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", k, err)
 	}
 	// MaxTCPQueries -1: a client may keep its connection for as many
-	// queries as it likes (idle ones still close after IdleTimeout).
-	tcp := &mdns.Server{Listener: ln, Handler: s, MaxTCPQueries: -1, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 5 * time.Second }}
+	// queries as it likes (idle ones still close after TCPIdle, and each
+	// client has few connections).
+	idle := s.opts.Limits.TCPIdle
+	tcp := &mdns.Server{
+		Listener: &limitedListener{Listener: ln, conns: s.tcpConns, log: s.log},
+		Handler:  scoped{s: s, key: k}, MaxTCPQueries: -1,
+		ReadTimeout: idle, IdleTimeout: func() time.Duration { return idle },
+	}
 	if err := start(tcp); err != nil {
 		pc.Close()
 		ln.Close()
 		return nil, fmt.Errorf("serve on %s: %w", k, err)
 	}
 	l.servers = append(l.servers, tcp)
-	l.udp = s.serveUDP(pc.(*net.UDPConn))
+	l.udp = s.serveUDP(k, pc.(*net.UDPConn))
 	return l, nil
 }
 

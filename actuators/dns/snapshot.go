@@ -10,8 +10,54 @@ import (
 
 // snapshot is an immutable index of a Config, built once per reload and
 // read lock-free by every query.
+//
+// Clients are indexed per listener: a listener is bound to one bridge, so
+// it only ever sees queries that arrived on that bridge, and only the
+// addresses containers hold on the networks of that bridge may ask there.
+// A container that sends from another network's address (spoofing it, or
+// holding it by hand) is not found, and its query is dropped: the source
+// address alone never decides the scope.
 type snapshot struct {
-	clients map[netip.Addr]*client // by source address
+	scopes map[listenKey]map[netip.Addr]*client
+	// known are every client address, whatever the listener: a source
+	// found here but not in the listener's scope is a mismatch (dropped),
+	// one found nowhere is a stranger (REFUSED, as before).
+	known map[netip.Addr]bool
+}
+
+// verdict is what a listener makes of a query's source address.
+type verdict int
+
+const (
+	stranger verdict = iota // no container of ours: REFUSED
+	mismatch                // a container address of another bridge: dropped
+	member                  // a container on this listener's bridge
+)
+
+// client returns the container that may ask on listener k from src.
+func (s *snapshot) client(k listenKey, src netip.Addr) (*client, verdict) {
+	if cl := s.scopes[k][src]; cl != nil {
+		return cl, member
+	}
+	if s.known[src] {
+		return nil, mismatch
+	}
+	return nil, stranger
+}
+
+// add lets cl ask on listener k from addr.
+func (s *snapshot) add(k listenKey, addr netip.Addr, cl *client) {
+	s.known[addr] = true
+	scope := s.scopes[k]
+	if scope == nil {
+		scope = map[netip.Addr]*client{}
+		s.scopes[k] = scope
+	}
+	scope[addr] = cl
+}
+
+func emptySnapshot() *snapshot {
+	return &snapshot{scopes: map[listenKey]map[netip.Addr]*client{}, known: map[netip.Addr]bool{}}
 }
 
 // netIndex is one network's names.
@@ -93,7 +139,7 @@ func contains(list []string, s string) bool {
 // build indexes cfg and lists the listeners it needs, each with the
 // project that owns it.
 func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]string) {
-	snap := &snapshot{clients: map[netip.Addr]*client{}}
+	snap := emptySnapshot()
 	wanted := map[listenKey]string{}
 	self := map[netip.AddrPort]bool{} // our own listeners
 	projects := append([]Project(nil), cfg.Projects...)
@@ -114,11 +160,14 @@ func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]s
 			continue
 		}
 		nets := map[string]*netIndex{}
+		keys := map[string]listenKey{} // network ID -> its listener
 		for _, n := range d.Networks {
 			if !n.Gateway.IsValid() {
 				continue
 			}
-			wanted[listenKey{addr: n.Gateway, dev: n.Bridge}] = d.Project
+			k := listenKey{addr: n.Gateway, dev: n.Bridge}
+			wanted[k] = d.Project
+			keys[n.ID] = k
 			idx := &netIndex{subnet: n.Subnet, names: map[string][]netip.Addr{}, ptr: map[netip.Addr][]string{}}
 			for _, r := range n.Records {
 				for _, name := range r.Names {
@@ -156,12 +205,21 @@ func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]s
 				}
 			}
 			for _, a := range c.Addrs {
-				if prev := snap.clients[a]; prev != nil {
-					log.Warn().Str("addr", a.String()).Str("project", d.Project).Str("container", c.Container).
-						Str("holder", prev.project+"/"+prev.name).Msg("address claimed twice; first project wins")
-					continue
+				snap.known[a] = true
+				// The address may ask on the listener of each of the
+				// client's networks whose subnet holds it.
+				for _, id := range c.Networks {
+					k, ok := keys[id]
+					if !ok || nets[id] == nil || !nets[id].subnet.Contains(a) {
+						continue
+					}
+					if prev := snap.scopes[k][a]; prev != nil && prev != cl {
+						log.Warn().Str("addr", a.String()).Str("project", d.Project).Str("container", c.Container).
+							Str("holder", prev.project+"/"+prev.name).Msg("address claimed twice; first project wins")
+						continue
+					}
+					snap.add(k, a, cl)
 				}
-				snap.clients[a] = cl
 			}
 		}
 	}

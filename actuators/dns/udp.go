@@ -20,12 +20,13 @@ import (
 
 // udpListener serves one UDP socket.
 type udpListener struct {
+	key  listenKey
 	conn *net.UDPConn
 	wg   sync.WaitGroup // readers and forwarders
 }
 
-func (s *Server) serveUDP(conn *net.UDPConn) *udpListener {
-	u := &udpListener{conn: conn}
+func (s *Server) serveUDP(k listenKey, conn *net.UDPConn) *udpListener {
+	u := &udpListener{key: k, conn: conn}
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		u.wg.Add(1)
 		go func() {
@@ -61,31 +62,73 @@ func (s *Server) readUDP(u *udpListener) {
 			}
 			continue
 		}
-		req := new(mdns.Msg)
-		if err := req.Unpack(in[:n]); err != nil || req.Response || len(req.Question) == 0 {
-			continue // not a query we can parse: no answer, as miekg/dns does
-		}
 		src := from.Addr().Unmap()
-		resp, cl := s.local(req, src)
-		if resp == nil {
-			raw := append([]byte(nil), in[:n]...)
-			u.wg.Add(1)
-			go func() {
-				defer u.wg.Done()
-				s.forwardUDP(u.conn, from, raw, req, cl)
-			}()
+		p := s.packet(u.key, in[:n], src, out)
+		if p.forward != nil {
+			if !s.forwards.acquire(src) {
+				s.overLimit.Add(1)
+				p.answer = servfail(p.forward, out)
+			} else {
+				raw := append([]byte(nil), in[:n]...)
+				u.wg.Add(1)
+				go func() {
+					defer u.wg.Done()
+					defer s.forwards.release(src)
+					s.forwardUDP(u.conn, from, raw, p.forward, p.client)
+				}()
+				continue
+			}
+		}
+		if p.answer == nil {
 			continue
 		}
-		resp.Truncate(udpSize(req))
-		b, err := resp.PackBuffer(out)
-		if err != nil {
-			s.log.Debug().Err(err).Msg("pack answer")
-			continue
-		}
-		if _, err := u.conn.WriteToUDPAddrPort(b, from); err != nil {
+		if _, err := u.conn.WriteToUDPAddrPort(p.answer, from); err != nil {
 			s.log.Debug().Err(err).Str("client", from.String()).Msg("write answer")
 		}
 	}
+}
+
+// packetResult is what the server does with one UDP packet: send answer,
+// forward the query (to client's upstreams), or neither (drop).
+type packetResult struct {
+	answer  []byte
+	forward *mdns.Msg
+	client  *client
+}
+
+// packet handles one UDP packet that arrived on listener k from src,
+// without touching a socket: everything a client controls goes through
+// here (FuzzPacket feeds it garbage). Local names are answered inline, in
+// out's storage.
+func (s *Server) packet(k listenKey, pkt []byte, src netip.Addr, out []byte) packetResult {
+	req := new(mdns.Msg)
+	if err := req.Unpack(pkt); err != nil || req.Response || len(req.Question) == 0 {
+		return packetResult{} // not a query we can parse: no answer, as miekg/dns does
+	}
+	resp, cl, drop := s.local(req, k, src)
+	switch {
+	case drop:
+		s.log.Debug().Str("client", src.String()).Str("listen", k.String()).Msg("source address of another network: dropped")
+		return packetResult{}
+	case resp == nil:
+		return packetResult{forward: req, client: cl}
+	}
+	resp.Truncate(udpSize(req))
+	b, err := resp.PackBuffer(out)
+	if err != nil {
+		s.log.Debug().Err(err).Msg("pack answer")
+		return packetResult{}
+	}
+	return packetResult{answer: b}
+}
+
+// servfail is the answer to a query the server will not forward.
+func servfail(req *mdns.Msg, out []byte) []byte {
+	b, err := reply(req, mdns.RcodeServerFailure).PackBuffer(out)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 var relayBufs = sync.Pool{New: func() any { b := make([]byte, mdns.MaxMsgSize); return &b }}

@@ -1,6 +1,7 @@
 // Package files keeps what the kernel cannot hold, under netctl's --root:
 // per-container hosts and resolv.conf files and the settings of networks and
-// containers (labels, hostnames, aliases). Every write is atomic.
+// containers (labels, hostnames, aliases). Every write is atomic, and no
+// file under the root is opened through a symbolic link (internal/beneath).
 package files
 
 import (
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -105,7 +107,7 @@ func (s *Store) observeNetworks(st *model.State) error {
 		}
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		var ns networkSettings
-		if err := readJSON(path, &ns); err != nil {
+		if err := readJSON(s.root, path, &ns); err != nil {
 			return err
 		}
 		id := model.NetworkID(project, name)
@@ -186,7 +188,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) container
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				read[i], errs[i] = readContainerFiles(paths[i])
+				read[i], errs[i] = readContainerFiles(s.root, paths[i])
 			}
 		}()
 	}
@@ -232,15 +234,15 @@ type containerFiles struct {
 	hosts, resolv, env string
 }
 
-func readContainerFiles(settingsPath string) (containerFiles, error) {
+func readContainerFiles(root, settingsPath string) (containerFiles, error) {
 	dir := filepath.Dir(settingsPath)
 	f := containerFiles{project: filepath.Base(filepath.Dir(dir)), name: filepath.Base(dir)}
-	if err := readJSON(settingsPath, &f.settings); err != nil {
+	if err := readJSON(root, settingsPath, &f.settings); err != nil {
 		return f, err
 	}
-	f.hosts = readOptional(filepath.Join(dir, Hosts))
-	f.resolv = readOptional(filepath.Join(dir, Resolv))
-	f.env = readOptional(filepath.Join(dir, Env))
+	f.hosts = readOptional(root, filepath.Join(dir, Hosts))
+	f.resolv = readOptional(root, filepath.Join(dir, Resolv))
+	f.env = readOptional(root, filepath.Join(dir, Env))
 	return f, nil
 }
 
@@ -250,25 +252,28 @@ func (s *Store) WriteNetwork(_ context.Context, n *model.Network) error {
 	if n.IPRange.IsValid() {
 		ns.IPRange = n.IPRange.String()
 	}
-	return writeJSON(s.networkPath(n), ns)
+	return writeJSON(s.root, s.networkPath(n), ns)
 }
 
 // RemoveNetwork forgets the network's settings.
 func (s *Store) RemoveNetwork(_ context.Context, n *model.Network) error {
-	return removeAll(s.networkPath(n))
+	return removeAll(s.root, s.networkPath(n))
 }
 
 // WriteContainer writes the container's settings, hosts and resolv.conf.
 // The settings go last: their presence marks the container as written.
+// hosts and resolv.conf are world-readable, as /etc's are (a program that
+// drops privileges in `netctl exec` still resolves names); the env file
+// holds other containers' `env` values and is root's alone.
 func (s *Store) WriteContainer(_ context.Context, c *model.Container) error {
 	dir := ContainerDir(s.root, c.Project, c.Name)
-	if err := WriteAtomic(filepath.Join(dir, Hosts), []byte(c.HostsFile)); err != nil {
+	if err := writeFile(s.root, filepath.Join(dir, Hosts), []byte(c.HostsFile), 0o644); err != nil {
 		return err
 	}
-	if err := WriteAtomic(filepath.Join(dir, Resolv), []byte(c.ResolvFile)); err != nil {
+	if err := writeFile(s.root, filepath.Join(dir, Resolv), []byte(c.ResolvFile), 0o644); err != nil {
 		return err
 	}
-	if err := writeOptional(filepath.Join(dir, Env), c.EnvFile); err != nil {
+	if err := writeOptional(s.root, filepath.Join(dir, Env), c.EnvFile); err != nil {
 		return err
 	}
 	cs := containerSettings{Hostname: c.Hostname, Mode: c.Mode, Netns: c.Netns, External: c.External, Node: c.Node,
@@ -281,23 +286,23 @@ func (s *Store) WriteContainer(_ context.Context, c *model.Container) error {
 			cs.Aliases[ep.Network] = ep.Aliases
 		}
 	}
-	return writeJSON(filepath.Join(dir, "settings.json"), cs)
+	return writeJSON(s.root, filepath.Join(dir, "settings.json"), cs)
 }
 
 // RemoveContainer deletes the container's files.
 func (s *Store) RemoveContainer(_ context.Context, c *model.Container) error {
-	return removeAll(ContainerDir(s.root, c.Project, c.Name))
+	return removeAll(s.root, ContainerDir(s.root, c.Project, c.Name))
 }
 
-func removeAll(path string) error {
-	if err := os.RemoveAll(path); err != nil {
+func removeAll(root, path string) error {
+	if err := beneath.RemoveAll(root, path); err != nil {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
 }
 
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+func readJSON(root, path string, v any) error {
+	b, err := beneath.ReadFile(root, path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
@@ -307,62 +312,37 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-func writeJSON(path string, v any) error {
+// writeJSON writes settings, which only netctl reads: 0600.
+func writeJSON(root, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return WriteAtomic(path, append(b, '\n'))
+	return writeFile(root, path, append(b, '\n'), 0o600)
 }
 
-func readOptional(path string) string {
-	b, err := os.ReadFile(path)
+func readOptional(root, path string) string {
+	b, err := beneath.ReadFile(root, path)
 	if err != nil {
 		return ""
 	}
 	return string(b)
 }
 
-// WriteAtomic writes data to path through a temporary file and a rename,
-// so readers (and a crash) see the old or the new content, never half.
-func WriteAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-		return nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+func writeFile(root, path string, data []byte, perm os.FileMode) error {
+	if err := beneath.WriteFile(root, path, data, perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
 
-// writeOptional writes a file that exists only when it has content.
-func writeOptional(path, content string) error {
+// writeOptional writes a file (0600) that exists only when it has content.
+func writeOptional(root, path, content string) error {
 	if content == "" {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := beneath.Remove(root, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", path, err)
 		}
 		return nil
 	}
-	return WriteAtomic(path, []byte(content))
+	return writeFile(root, path, []byte(content), 0o600)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -57,36 +56,19 @@ func TestContainerRoundTripAndScope(t *testing.T) {
 	}
 }
 
-func TestWriteAtomicLeavesNoTempFiles(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a", "hosts")
-	for _, content := range []string{"one\n", "two\n", "two\n"} {
-		if err := WriteAtomic(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if b, _ := os.ReadFile(path); string(b) != "two\n" {
-		t.Errorf("content %q", b)
-	}
-	entries, _ := os.ReadDir(filepath.Dir(path))
-	if len(entries) != 1 {
-		t.Errorf("temp files left: %v", entries)
-	}
-}
-
 func TestLockExcludes(t *testing.T) {
 	root := t.TempDir()
-	unlock, err := Lock(context.Background(), root, "lock")
+	unlock, err := Lock(context.Background(), root, "lock", LockOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := Lock(ctx, root, "lock"); err == nil {
+	if _, err := Lock(ctx, root, "lock", LockOptions{}); err == nil {
 		t.Fatal("a second holder got the lock")
 	}
 	unlock()
-	again, err := Lock(context.Background(), root, "lock")
+	again, err := Lock(context.Background(), root, "lock", LockOptions{})
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}

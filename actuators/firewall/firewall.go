@@ -56,7 +56,10 @@ type Config struct {
 	Host netns.NsHandle
 	// Hairpin sets the bridge ports' hairpin mode.
 	Hairpin Hairpin
-	Log     zerolog.Logger
+	// Instance is the netctl instance (--root) whose rules these are;
+	// other instances' rules are never touched.
+	Instance model.Instance
+	Log      zerolog.Logger
 }
 
 // Firewall implements reconciler.Firewall on top of one Backend. It holds

@@ -21,14 +21,14 @@ func openBackend(cfg Config) opener {
 	return func(name string) (Backend, error) {
 		switch name {
 		case iptables.Name:
-			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Log: cfg.Log})
+			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Instance: cfg.Instance, Log: cfg.Log})
 			if err != nil {
 				return nil, err
 			}
 			cfg.Log.Debug().Str("mode", b.Mode()).Msg("iptables backend opened")
 			return b, nil
 		case nftables.Name:
-			return nftables.New(nftables.Config{Host: cfg.Host, Log: cfg.Log})
+			return nftables.New(nftables.Config{Host: cfg.Host, Instance: cfg.Instance, Log: cfg.Log})
 		}
 		return nil, fmt.Errorf("firewall backend %q: want %s, %s or %s", name, Auto, iptables.Name, nftables.Name)
 	}

@@ -1,14 +1,16 @@
 package firewall
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/netctl/netctl/internal/command"
 	"github.com/netctl/netctl/model"
 )
 
@@ -53,6 +55,9 @@ func readSysctl(procSys, key string) (string, bool, error) {
 	return strings.TrimSpace(string(b)), true, nil
 }
 
+// modprobeTimeout bounds loading a kernel module.
+const modprobeTimeout = 30 * time.Second
+
 func writeSysctl(procSys, key, value string) error {
 	path, err := sysctlPath(procSys, key)
 	if err != nil {
@@ -62,9 +67,8 @@ func writeSysctl(procSys, key, value string) error {
 	if errors.Is(err, fs.ErrNotExist) && key == "net.bridge.bridge-nf-call-iptables" {
 		// As Docker does: the module that hands bridged traffic to
 		// iptables may not be loaded yet.
-		if out, merr := exec.Command("modprobe", "br_netfilter").CombinedOutput(); merr != nil {
-			return fmt.Errorf("sysctl %s does not exist and modprobe br_netfilter failed (%v: %s): icc: false needs the module",
-				key, merr, strings.TrimSpace(string(out)))
+		if _, merr := command.Run(context.Background(), modprobeTimeout, "", "modprobe", "br_netfilter"); merr != nil {
+			return fmt.Errorf("sysctl %s does not exist and modprobe br_netfilter failed (%w): icc: false needs the module", key, merr)
 		}
 		f, err = os.OpenFile(path, os.O_WRONLY, 0)
 	}

@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,7 +53,7 @@ func (r *Reader) Ports(ctx context.Context) (model.HostPorts, error) {
 	if hp.EphemeralLow, hp.EphemeralHigh, err = ephemeralRange(r.procSys); err != nil {
 		return hp, err
 	}
-	if hp.Bound, err = r.boundPorts(ctx); err != nil {
+	if hp.Bound, hp.Listening, err = r.boundPorts(ctx); err != nil {
 		return hp, err
 	}
 	return hp, nil
@@ -88,14 +90,16 @@ const diagTries = 5
 
 // boundPorts lists the ports programs of the host namespace have bound:
 // TCP listeners, UDP sockets, SCTP endpoints, IPv4 and IPv6 (a v6 socket
-// on :: takes the v4 port too).
-func (r *Reader) boundPorts(ctx context.Context) (map[model.PortProto]bool, error) {
+// on :: takes the v4 port too); and for TCP and UDP the addresses each
+// port is bound to.
+func (r *Reader) boundPorts(ctx context.Context) (map[model.PortProto]bool, map[model.PortProto][]netip.Addr, error) {
 	h, err := vnl.NewHandleAt(r.host, unix.NETLINK_INET_DIAG)
 	if err != nil {
-		return nil, fmt.Errorf("bound ports: socket diagnostics in the host namespace: %w", err)
+		return nil, nil, fmt.Errorf("bound ports: socket diagnostics in the host namespace: %w", err)
 	}
 	defer h.Close()
 	out := map[model.PortProto]bool{}
+	addrs := map[model.PortProto][]netip.Addr{}
 	for _, q := range []struct {
 		proto string
 		dump  func(uint8) ([]*vnl.Socket, error)
@@ -105,29 +109,33 @@ func (r *Reader) boundPorts(ctx context.Context) (map[model.PortProto]bool, erro
 	} {
 		for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			socks, err := dumpSockets(q.dump, family)
 			if family == unix.AF_INET6 && (errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)) {
 				continue // no IPv6 on this host: nothing bound there
 			}
 			if err != nil {
-				return nil, fmt.Errorf("bound ports: %s sockets (inet_diag): %w", q.proto, err)
+				return nil, nil, fmt.Errorf("bound ports: %s sockets (inet_diag): %w", q.proto, err)
 			}
 			for _, s := range socks {
 				if q.proto == model.ProtoTCP && s.State != tcpListen {
 					continue
 				}
 				if port := s.ID.SourcePort; port != 0 {
-					out[model.PortProto{Port: port, Proto: q.proto}] = true
+					pp := model.PortProto{Port: port, Proto: q.proto}
+					out[pp] = true
+					if a, ok := netip.AddrFromSlice(s.ID.Source); ok && !slices.Contains(addrs[pp], a.Unmap()) {
+						addrs[pp] = append(addrs[pp], a.Unmap())
+					}
 				}
 			}
 		}
 	}
 	if err := readSCTPEndpoints(filepath.Join(r.procNet, "sctp", "eps"), out); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, addrs, nil
 }
 
 // dumpSockets runs a socket dump, restarting it while the kernel reports

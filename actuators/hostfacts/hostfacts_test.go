@@ -115,6 +115,14 @@ func TestPortsOfASandboxHost(t *testing.T) {
 	if len(got.Bound) != 3 {
 		t.Errorf("bound = %v, want exactly the three sockets", got.Bound)
 	}
+	// The addresses they are bound to, for the check of fixed mappings.
+	for pp, want := range map[model.PortProto]string{
+		{Port: 7001, Proto: "tcp"}: "[127.0.0.1]", {Port: 7002, Proto: "tcp"}: "[::1]", {Port: 7003, Proto: "udp"}: "[0.0.0.0]",
+	} {
+		if got := fmt.Sprint(got.Listening[pp]); got != want {
+			t.Errorf("%v listens on %s, want %s", pp, got, want)
+		}
+	}
 	if got.EphemeralLow != 40000 || got.EphemeralHigh != 40100 {
 		t.Errorf("ephemeral range %d-%d, want 40000-40100", got.EphemeralLow, got.EphemeralHigh)
 	}

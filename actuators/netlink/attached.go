@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -50,12 +50,15 @@ func (l *Links) attach(c *model.Container) error {
 func (l *Links) writeRecord(c *model.Container) error {
 	path := l.attachedPath(c.Project, c.Name)
 	data := []byte(c.Netns)
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+	if old, err := beneath.ReadFile(l.root, path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
 	l.dirMu.Lock()
 	defer l.dirMu.Unlock()
-	if err := writeFileAtomic(path, data); err != nil {
+	// Atomic (a reader or a crash sees the old record or the new), and
+	// through no symbolic link under the root; the temporary file's
+	// leading dot keeps Observe from taking it for a record.
+	if err := beneath.WriteFile(l.root, path, data, 0o644); err != nil {
 		return fmt.Errorf("record attachment: %w", err)
 	}
 	l.log.Debug().Str("container", c.ID()).Str("netns", c.Netns).Msg("recorded external namespace")
@@ -63,44 +66,12 @@ func (l *Links) writeRecord(c *model.Container) error {
 }
 
 // readRecord returns the namespace path recorded for an attachment.
-func readRecord(path string) (string, error) {
-	data, err := os.ReadFile(path)
+func readRecord(root, path string) (string, error) {
+	data, err := beneath.ReadFile(root, path)
 	if err != nil {
 		return "", err
 	}
 	return strings.TrimSuffix(string(data), "\n"), nil
-}
-
-// writeFileAtomic replaces path with data so that a reader (or a crash)
-// sees the old content or the new, never a mix.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	// The leading dot keeps Observe from taking a temp file for a record.
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
 }
 
 // detach deletes the host ends of netctl's veths in an External
@@ -118,7 +89,7 @@ func (l *Links) detach(c *model.Container) error {
 		return err
 	}
 	for _, ln := range links {
-		o, ok := model.ParseOwner(ln.alias)
+		o, ok := l.owner(ln.alias)
 		if !ok || o.Container == "" || o.Project != c.Project || o.Container != c.Name {
 			continue
 		}
@@ -128,7 +99,7 @@ func (l *Links) detach(c *model.Container) error {
 		l.log.Debug().Str("container", c.ID()).Str("veth", ln.name).Msg("deleted veth")
 	}
 	path := l.attachedPath(c.Project, c.Name)
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := beneath.Remove(l.root, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("forget attachment: %w", err)
 	}
 	l.removeDirIfEmpty(filepath.Dir(path))

@@ -32,7 +32,7 @@ func (l *Links) ensureBridge(n *model.Network) error {
 	if !n.Gateway.Is4() || !n.Subnet.IsValid() || !n.Subnet.Contains(n.Gateway) {
 		return fmt.Errorf("gateway %s is not an IPv4 address in subnet %s", n.Gateway, n.Subnet)
 	}
-	mark := bridgeMark(n)
+	mark := l.bridgeMark(n)
 	log := l.log.With().Str("bridge", n.Bridge).Str("network", n.ID()).Logger()
 
 	br, err := linkByName(l.host, n.Bridge)
@@ -113,14 +113,14 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	if err != nil || br == nil {
 		return err
 	}
-	if !ownedBy(br, bridgeMark(n)) || br.Type() != "bridge" {
+	if !ownedBy(br, l.bridgeMark(n)) || br.Type() != "bridge" {
 		return errNotOwned
 	}
 	links, err := l.hostLinks()
 	if err != nil {
 		return err
 	}
-	if foreign := foreignPorts(links, br.Attrs().Index, n.ID()); len(foreign) > 0 {
+	if foreign := l.foreignPorts(links, br.Attrs().Index, n.ID()); len(foreign) > 0 {
 		return fmt.Errorf("has ports netctl does not own: %s", strings.Join(foreign, ", "))
 	}
 	if err := l.deleteVXLAN(n); err != nil {

@@ -55,7 +55,7 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 		return fmt.Errorf("invalid MAC %q", ep.MAC)
 	}
 	spec := pairSpec{
-		mark:   endpointMark(c, n.Name),
+		mark:   l.endpointMark(c, n.Name),
 		hostIf: ep.HostIf,
 		ifName: ep.IfName,
 		mac:    ep.MAC,
@@ -68,7 +68,7 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 	if err != nil {
 		return err
 	}
-	if br == nil || !ownedBy(br, bridgeMark(n)) || br.Type() != "bridge" {
+	if br == nil || !ownedBy(br, l.bridgeMark(n)) || br.Type() != "bridge" {
 		return fmt.Errorf("bridge %s: not found", n.Bridge)
 	}
 	ch, ns, err := l.nsHandle(c.Netns, c.External)
@@ -294,7 +294,7 @@ func (l *Links) DeleteEndpoint(ctx context.Context, c *model.Container, ep *mode
 }
 
 func (l *Links) deleteEndpoint(c *model.Container, ep *model.Endpoint) error {
-	mark := endpointMark(c, model.IDName(ep.Network))
+	mark := l.endpointMark(c, model.IDName(ep.Network))
 	log := l.log.With().Str("container", c.ID()).Str("network", ep.Network).Logger()
 	if ep.HostIf != "" {
 		host, err := linkByName(l.host, ep.HostIf)

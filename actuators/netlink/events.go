@@ -10,8 +10,6 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/netctl/netctl/model"
 )
 
 // eventBufSize is the subscription socket's kernel receive buffer. A cold
@@ -121,7 +119,7 @@ func (s *subscription) seed() error {
 	}
 	clear(s.owned)
 	for _, k := range links {
-		if _, ok := model.ParseOwner(k.alias); ok {
+		if _, ok := s.links.owner(k.alias); ok {
 			s.owned[int32(k.index)] = true
 		}
 	}
@@ -216,7 +214,7 @@ func (s *subscription) linkEvent(typ uint16, m []byte) bool {
 		return true
 	}
 	idx := int32(k.index)
-	_, marked := model.ParseOwner(k.alias)
+	_, marked := s.links.owner(k.alias)
 	if !marked && k.alias == "" {
 		marked = linkGroup(m) == creationGroup
 	}

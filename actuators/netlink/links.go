@@ -12,6 +12,7 @@ package netlink
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -26,6 +27,9 @@ import (
 // use; calls for different containers may run in parallel.
 type Links struct {
 	root string
+	// inst is the instance the root is: only its marks are netctl's here
+	// (derived from the root's path; SetInstance sets the recorded one).
+	inst model.Instance
 	host *vnl.Handle
 	// hostID identifies the host namespace, so that an external namespace
 	// path that resolves to the host itself is never wired as a container.
@@ -73,6 +77,12 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 	if !host.IsOpen() {
 		return nil, errors.New("netlink actuator: host namespace handle is not open")
 	}
+	// Every file below is opened beneath the root (internal/beneath),
+	// which must exist; checking who owns it is the caller's job
+	// (files.PrepareRoot).
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("netlink actuator: %w", err)
+	}
 	id, err := fdNsID(int(host))
 	if err != nil {
 		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
@@ -94,6 +104,7 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 	}
 	return &Links{
 		root:        filepath.Clean(root),
+		inst:        model.InstanceOf(root),
 		host:        h,
 		hostID:      id,
 		hostDump:    newDumper(fd, nil),

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -151,16 +152,24 @@ func (l *Links) ensureOwnedNetns(c *model.Container) error {
 }
 
 // createNetns mounts a new network namespace at path. A plain file already
-// there (a crash between create and mount) is mounted over.
+// there (a crash between create and mount) is mounted over. The mount
+// point is opened under the root through no symbolic link, and the mount
+// made on that open file (/proc/self/fd/N): a link planted under the root
+// can never place a namespace elsewhere.
 func (l *Links) createNetns(path string) error {
 	l.dirMu.Lock()
-	err := createMountPoint(path)
+	err := beneath.MkdirAll(l.root, filepath.Dir(path), 0o755)
+	var f *os.File
+	if err == nil {
+		f, err = beneath.OpenFile(l.root, path, os.O_RDONLY|os.O_CREATE, 0o444)
+	}
 	l.dirMu.Unlock()
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	errc := make(chan error, 1)
-	go func() { errc <- unshareAndMount(path) }()
+	go func() { errc <- unshareAndMount(fmt.Sprintf("/proc/self/fd/%d", f.Fd())) }()
 	return <-errc
 }
 
@@ -215,11 +224,18 @@ func (l *Links) deleteOwnedNetns(ctx context.Context, c *model.Container) error 
 		return err
 	}
 	l.dropNsHandle(path)
+	// Nothing is unmounted or removed through a symbolic link under the
+	// root (a planted netns/<project> link would point elsewhere).
+	if f, err := beneath.OpenFile(l.root, path, unix.O_PATH, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	mounted, err := unmountAll(path)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := beneath.Remove(l.root, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if mounted {
@@ -252,7 +268,7 @@ func unmountAll(path string) (bool, error) {
 func (l *Links) removeDirIfEmpty(dir string) {
 	l.dirMu.Lock()
 	defer l.dirMu.Unlock()
-	_ = os.Remove(dir) // fails while not empty, which is fine
+	_ = beneath.Remove(l.root, dir) // fails while not empty, which is fine
 }
 
 // endpointsGoneWait bounds how long Settle waits for the kernel to destroy
@@ -363,7 +379,7 @@ func (l *Links) hostEndOf(c *model.Container, name string) (vnl.Link, error) {
 	if err != nil || link == nil {
 		return nil, err
 	}
-	o, ok := model.ParseOwner(link.Attrs().Alias)
+	o, ok := l.owner(link.Attrs().Alias)
 	if !ok || o.Project != c.Project || o.Container != c.Name || link.Type() != "veth" {
 		return nil, nil
 	}

@@ -132,7 +132,7 @@ func addrsByIndex(addrs []ifAddr) map[int][]netip.Prefix {
 func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 	bridges := make(map[string]int)
 	for _, br := range host.links {
-		o, ok := model.ParseOwner(br.alias)
+		o, ok := l.owner(br.alias)
 		if !ok || o.Container != "" || br.kind != "bridge" {
 			continue
 		}
@@ -151,7 +151,7 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 			n.Gateway = addrs[0].Addr()
 			n.Subnet = addrs[0].Masked()
 		}
-		n.Foreign = foreignPorts(host.links, br.index, n.ID())
+		n.Foreign = l.foreignPorts(host.links, br.index, n.ID())
 		if old, dup := st.Networks[n.ID()]; dup {
 			l.log.Warn().Str("network", n.ID()).Str("bridge", br.name).Str("other", old.Bridge).
 				Msg("two bridges carry the same mark; ignoring one")
@@ -165,13 +165,13 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 
 // foreignPorts returns, sorted, the names of the ports of the bridge with
 // index brIndex that are not endpoints of the network networkID.
-func foreignPorts(links []link, brIndex int, networkID string) []string {
+func (l *Links) foreignPorts(links []link, brIndex int, networkID string) []string {
 	var foreign []string
 	for _, p := range links {
-		if p.master != brIndex || isOverlayPort(p, networkID) {
+		if p.master != brIndex || l.isOverlayPort(p, networkID) {
 			continue
 		}
-		o, ok := model.ParseOwner(p.alias)
+		o, ok := l.owner(p.alias)
 		if ok && o.Container != "" && model.NetworkID(o.Project, o.Network) == networkID {
 			continue
 		}
@@ -292,7 +292,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 	c := &model.Container{Project: tg.project, Name: tg.name, Netns: tg.path, External: tg.external}
 	v := &nsView{c: c}
 	if tg.external {
-		path, err := readRecord(tg.path)
+		path, err := readRecord(l.root, tg.path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return v, nil // forgotten meanwhile
@@ -339,7 +339,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 		if ln.name == "lo" {
 			c.LoUp = ln.up
 		}
-		o, ok := model.ParseOwner(ln.alias)
+		o, ok := l.owner(ln.alias)
 		if !ok || o.Container != c.Name || o.Project != c.Project {
 			continue
 		}
@@ -367,7 +367,7 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[string]int, seen []*nsView, scope model.Scope) {
 	hostEnds := make(map[string][]link) // by mark
 	for _, h := range host.links {
-		o, ok := model.ParseOwner(h.alias)
+		o, ok := l.owner(h.alias)
 		if ok && o.Container != "" && h.kind == "veth" {
 			hostEnds[h.alias] = append(hostEnds[h.alias], h)
 		}
@@ -397,7 +397,7 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 	}
 
 	for _, h := range host.links {
-		o, ok := model.ParseOwner(h.alias)
+		o, ok := l.owner(h.alias)
 		if !ok || o.Container == "" || h.kind != "veth" || used[h.index] {
 			continue
 		}

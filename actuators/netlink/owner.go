@@ -26,14 +26,25 @@ func ownedBy(link vnl.Link, mark string) bool {
 }
 
 // bridgeMark is the mark of n's bridge.
-func bridgeMark(n *model.Network) string {
-	return model.Owner{Project: n.Project, Network: n.Name}.String()
+func (l *Links) bridgeMark(n *model.Network) string {
+	return l.inst.Mark(n.Project, n.Name, "")
 }
 
 // endpointMark is the mark of both ends of c's endpoint on the network
 // named network.
-func endpointMark(c *model.Container, network string) string {
-	return model.Owner{Project: c.Project, Network: network, Container: c.Name}.String()
+func (l *Links) endpointMark(c *model.Container, network string) string {
+	return l.inst.Mark(c.Project, network, c.Name)
+}
+
+// SetInstance makes inst the instance whose marks are netctl's: the one
+// the root records (files.Instance). Call it before any other method.
+func (l *Links) SetInstance(inst model.Instance) { l.inst = inst }
+
+// owner reads a link's mark; ok only for a mark of this instance (--root):
+// another instance's links are foreign, never changed or deleted.
+func (l *Links) owner(alias string) (model.Owner, bool) {
+	o, ok := model.ParseOwner(alias)
+	return o, ok && l.inst.Owns(o)
 }
 
 // linkByName returns the link called name, or nil if there is none.

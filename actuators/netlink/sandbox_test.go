@@ -75,6 +75,9 @@ func newSandboxLog(t testing.TB, log zerolog.Logger) *sandbox {
 	if s.links, err = New(s.root, ns, log); err != nil {
 		t.Fatal(err)
 	}
+	// The tests' marks are the default instance's (/run/netctl), whatever
+	// temporary root they use; TestInstancesIgnoreEachOther covers others.
+	s.links.inst = ""
 	t.Cleanup(func() { s.links.Close() })
 	return s
 }

@@ -35,7 +35,7 @@ func (l *Links) ensureOverlay(n *model.Network, br vnl.Link) error {
 	if err := checkIfName(ov.VXLAN); err != nil {
 		return err
 	}
-	mark := bridgeMark(n)
+	mark := l.bridgeMark(n)
 	log := l.log.With().Str("vxlan", ov.VXLAN).Str("network", n.ID()).Logger()
 	dev, err := linkByName(l.host, ov.VXLAN)
 	if err != nil {
@@ -167,7 +167,7 @@ func (l *Links) deleteVXLAN(n *model.Network) error {
 	if err != nil || dev == nil {
 		return err
 	}
-	if !ownedBy(dev, bridgeMark(n)) || dev.Type() != "vxlan" {
+	if !ownedBy(dev, l.bridgeMark(n)) || dev.Type() != "vxlan" {
 		return nil // not ours: never touched
 	}
 	if err := l.host.LinkDel(dev); err != nil && !linkGone(err) {
@@ -179,8 +179,8 @@ func (l *Links) deleteVXLAN(n *model.Network) error {
 
 // isOverlayPort reports whether a bridge port is the network's own VXLAN
 // device, which is no foreign port.
-func isOverlayPort(p link, networkID string) bool {
-	o, ok := model.ParseOwner(p.alias)
+func (l *Links) isOverlayPort(p link, networkID string) bool {
+	o, ok := l.owner(p.alias)
 	return ok && o.Container == "" && p.kind == "vxlan" && model.NetworkID(o.Project, o.Network) == networkID
 }
 
@@ -192,7 +192,7 @@ func (l *Links) addOverlays(st *model.State, host *hostView, bridges map[string]
 		if p.kind != "vxlan" {
 			continue
 		}
-		o, ok := model.ParseOwner(p.alias)
+		o, ok := l.owner(p.alias)
 		if !ok || o.Container != "" {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -48,6 +49,11 @@ type app struct {
 	// resolvConf is the host's resolv.conf: its resolvers are the
 	// containers' upstreams (tests point it at a file of their own).
 	resolvConf string
+
+	// lockTimeout bounds the wait for another netctl's --root lock;
+	// command names this one in the lock for those who wait.
+	lockTimeout time.Duration
+	command     string
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -59,6 +65,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.command = cmd.CommandPath()
 			if !slices.Contains([]string{firewall.Auto, iptables.Name, nftables.Name}, a.firewall) {
 				return fmt.Errorf("--firewall %q (or NETCTL_FIREWALL): want %s, %s or %s", a.firewall, firewall.Auto, iptables.Name, nftables.Name)
 			}
@@ -76,6 +83,7 @@ func (a *app) rootCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&a.logLevel, "log-level", "",
 		"log level: debug, info, warn, error (default: info on a terminal and for watch, else warn)")
 	cmd.PersistentFlags().StringVar(&a.node, "node", "", "which of the file's nodes this host is (default: the node whose address the host holds)")
+	cmd.PersistentFlags().DurationVar(&a.lockTimeout, "lock-timeout", 3*time.Minute, "give up when another netctl holds the --root lock this long")
 	cmd.PersistentFlags().StringVar(&a.resolvConf, "resolv-conf", defaultResolvConf, "the host's resolv.conf, whose resolvers containers use as upstreams")
 	fwDefault := os.Getenv("NETCTL_FIREWALL")
 	if fwDefault == "" {
@@ -159,9 +167,17 @@ func (a *app) hostResolv() ([]byte, error) {
 	return nil, fmt.Errorf("--resolv-conf: %w", err)
 }
 
-// reconciler wires the actuators for the host namespace netctl runs in.
+// reconciler wires the actuators for the host namespace netctl runs in,
+// once the root is known to be safe to work in.
 func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 	resolv, err := a.hostResolv()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := files.PrepareRoot(a.root); err != nil {
+		return nil, nil, err
+	}
+	inst, err := files.Instance(a.root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,6 +190,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		host.Close()
 		return nil, nil, err
 	}
+	links.SetInstance(inst)
 	// NETCTL_IPTABLES=nft|legacy overrides the iptables flavour the
 	// host's iptables command reports.
 	iptablesMode := os.Getenv("NETCTL_IPTABLES")
@@ -182,6 +199,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		IptablesMode: iptablesMode,
 		Host:         host,
 		Hairpin:      nlact.NewHairpin(host),
+		Instance:     inst,
 		Log:          a.log,
 	})
 	if err != nil {
@@ -204,7 +222,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		Firewall:  fw,
 		HostFacts: hostfacts.New(host),
 		Names:     a.names(),
-		Options:   reconciler.Options{Root: a.root, HostResolv: resolv, Node: a.node, LocalAddrs: local},
+		Options:   reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: local},
 		Log:       a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
@@ -215,10 +233,22 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 
 // locked runs fn holding the --root lock, so two netctl never interleave.
 func (a *app) locked(ctx context.Context, fn func() error) error {
-	unlock, err := files.Lock(ctx, a.root, "lock")
+	unlock, err := files.Lock(ctx, a.root, "lock", a.lockOptions())
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	return fn()
+}
+
+// lockOptions say who takes the --root lock, and tell the user who they
+// wait for.
+func (a *app) lockOptions() files.LockOptions {
+	return files.LockOptions{
+		Command: a.command,
+		Timeout: a.lockTimeout,
+		Waiting: func(h files.Holder) {
+			a.log.Warn().Str("root", a.root).Msgf("waiting for the lock held by %s", h)
+		},
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/actuators/files"
 	"github.com/netctl/netctl/reconciler"
 	"github.com/netctl/netctl/spec"
 )
@@ -41,7 +42,13 @@ func (a *app) applyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.converge(cmd, t.Name, t, out)
+			file, _ := f.path() // load succeeded, so the path did
+			a.warnOrphans(file, t.Name)
+			if err := a.converge(cmd, t.Name, t, out); err != nil {
+				return err
+			}
+			a.recordSource(file, t.Name)
+			return nil
 		},
 	}
 	f.register(cmd, "topology file")
@@ -68,7 +75,10 @@ func (a *app) downCommand() *cobra.Command {
 				}
 				project = t.Name
 			}
-			return a.converge(cmd, project, nil, out)
+			if err := a.converge(cmd, project, nil, out); err != nil {
+				return err
+			}
+			return files.New(a.root).ForgetSource(project)
 		},
 	}
 	f.register(cmd, "topology file (names the project)")

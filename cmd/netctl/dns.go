@@ -10,8 +10,13 @@ import (
 )
 
 // names is the DNS actuator: it starts this very binary as the background
-// server (`netctl --root R dns serve`).
+// server's supervisor (`netctl --root R dns serve`), which runs the server
+// itself (`... dns serve --worker`).
 func (a *app) names() *dnsact.Manager {
+	return dnsact.NewManager(a.root, a.dnsArgv(false), a.log)
+}
+
+func (a *app) dnsArgv(worker bool) []string {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
@@ -21,7 +26,10 @@ func (a *app) names() *dnsact.Manager {
 		argv = append(argv, "--log-level", a.logLevel)
 	}
 	argv = append(argv, "dns", "serve")
-	return dnsact.NewManager(a.root, argv, a.log)
+	if worker {
+		argv = append(argv, "--worker")
+	}
+	return argv
 }
 
 // dnsCommand is the background DNS server and a look at it. Hidden: apply
@@ -32,14 +40,16 @@ func (a *app) dnsCommand() *cobra.Command {
 		Short:  "The embedded DNS server (started by apply, stopped by down)",
 		Hidden: true,
 	}
+	var worker bool
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the DNS server for --root in the foreground",
+		Short: "Run the DNS server for --root in the foreground, supervised (--worker: the server alone)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serveDNS(cmd.Context())
+			return a.serveDNS(cmd.Context(), worker)
 		},
 	}
+	serve.Flags().BoolVar(&worker, "worker", false, "serve without a supervisor (the supervisor runs it so)")
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "What the DNS server serves (JSON), per project",

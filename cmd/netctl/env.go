@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/internal/beneath"
 )
 
 func (a *app) envCommand() *cobra.Command {
@@ -27,7 +28,7 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := containerEnv(files.ContainerDir(a.root, c.Project, c.Name))
+			env, err := containerEnv(a.root, files.ContainerDir(a.root, c.Project, c.Name))
 			if err != nil {
 				return err
 			}
@@ -46,8 +47,8 @@ func (a *app) envCommand() *cobra.Command {
 // containerEnv reads the env vars apply rendered for a container: its
 // legacy link env vars and its own env: (sorted NAME=value lines); none
 // when it has neither.
-func containerEnv(dir string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, files.Env))
+func containerEnv(root, dir string) ([]string, error) {
+	b, err := beneath.ReadFile(root, filepath.Join(dir, files.Env))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

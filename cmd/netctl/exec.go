@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -68,13 +70,13 @@ func (a *app) execCommand() *cobra.Command {
 				return execWithPty(a.stdout)
 			}
 			dir := files.ContainerDir(a.root, c.Project, c.Name)
-			own, err := containerEnv(dir)
+			own, err := containerEnv(a.root, dir)
 			if err != nil {
 				return fmt.Errorf("exec: container env: %w", err)
 			}
 			env := mergeEnv(os.Environ(), []string{"HOSTNAME=" + c.Hostname}, own, extra)
 			return execIn(execTarget{
-				c: c, dir: dir, uts: a.utsPath(c), argv: argv, env: env, workdir: o.workdir,
+				c: c, root: a.root, dir: dir, uts: a.utsPath(c), argv: argv, env: env, workdir: o.workdir,
 				keepStdin: o.stdin || o.tty,
 			})
 		},
@@ -133,6 +135,7 @@ var procNetnsRE = regexp.MustCompile(`^/proc/[0-9]+/ns/net$`)
 // execTarget is what execIn runs, and where.
 type execTarget struct {
 	c         *model.Container
+	root      string // --root, which every file read must stay beneath
 	dir       string // the container's files
 	uts       string // UTS namespace to enter; "" keeps the host's
 	argv      []string
@@ -159,15 +162,12 @@ func execIn(t execTarget) error {
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("exec: make mounts private: %w", err)
 	}
-	for _, f := range []struct{ src, dst string }{
-		{filepath.Join(t.dir, files.Hosts), "/etc/hosts"},
-		{filepath.Join(t.dir, files.Resolv), "/etc/resolv.conf"},
-	} {
-		if _, err := os.Stat(f.src); err != nil {
-			continue
-		}
-		if err := unix.Mount(f.src, f.dst, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("exec: bind %s over %s: %w", f.src, f.dst, err)
+	for _, f := range []struct{ name, dst string }{{files.Hosts, "/etc/hosts"}, {files.Resolv, "/etc/resolv.conf"}} {
+		if err := bindBeneath(t.root, filepath.Join(t.dir, f.name), f.dst); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("exec: container %s: its %s was never written (%v): run netctl apply first", t.c.ID(), f.name, err)
+			}
+			return fmt.Errorf("exec: %w", err)
 		}
 	}
 	if t.c.Mode != model.ModeHost {
@@ -257,4 +257,19 @@ func mergeEnv(layers ...[]string) []string {
 		}
 	}
 	return out
+}
+
+// bindBeneath bind-mounts src, a file under root opened without following
+// any link, over dst: the mount names the opened file (/proc/self/fd/N),
+// so a link swapped in after the check cannot redirect it.
+func bindBeneath(root, src, dst string) error {
+	f, err := beneath.OpenFile(root, src, unix.O_PATH, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s over %s: %w", src, dst, err)
+	}
+	return nil
 }

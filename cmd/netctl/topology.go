@@ -64,9 +64,9 @@ func (f *fileFlag) load() (*spec.Topology, error) {
 	if path != "-" {
 		return spec.Load(path)
 	}
-	data, err := io.ReadAll(f.stdin)
+	data, err := spec.ReadLimited(f.stdin, "the topology from standard input")
 	if err != nil {
-		return nil, fmt.Errorf("reading the topology from stdin: %w", err)
+		return nil, err
 	}
 	// A file name gives the default project name; stdin has none, and
 	// guessing one (Compose takes the directory's) could make netctl

@@ -81,7 +81,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	unlock, err := files.TryLock(a.root, "watch.lock")
+	unlock, err := files.TryLock(a.root, "watch.lock", a.command)
 	if errors.Is(err, files.ErrLocked) {
 		return fmt.Errorf("another netctl watch is running for --root %s: %w", a.root, err)
 	}
@@ -107,7 +107,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	defer sd.Stopping()
 	w := &reconciler.Watch{
 		Reconciler: r,
-		Read:       func() ([]byte, error) { return os.ReadFile(path) },
+		Read:       func() ([]byte, error) { return spec.ReadFile(path) },
 		Parse: func(data []byte) (*spec.Topology, error) {
 			t, err := spec.Parse(path, data)
 			if err != nil {
@@ -115,7 +115,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 			}
 			return t, reconciler.Unsupported(t)
 		},
-		Lock:        func(ctx context.Context) (func(), error) { return files.Lock(ctx, a.root, "lock") },
+		Lock:        func(ctx context.Context) (func(), error) { return files.Lock(ctx, a.root, "lock", a.lockOptions()) },
 		Resync:      o.resync,
 		ResyncShare: 0.003,
 		Quiet:       o.debounce,

@@ -88,6 +88,13 @@ func New(t testing.TB) *Host {
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
+	// Each sandbox is alone in its network namespace: its root is pinned
+	// to the default instance, so that tests see the marks and kernel
+	// names of /run/netctl (netctl0, netctl:<project>:...). Tests of
+	// several instances use roots of their own besides this one.
+	if err := os.WriteFile(filepath.Join(root, "instance"), nil, 0o600); err != nil {
+		t.Fatalf("sandbox: pin the root's instance: %v", err)
+	}
 	h := &Host{t: t, name: name, root: root}
 	if err := writeRecord(name, root); err != nil {
 		t.Logf("sandbox: cannot write crash record: %v", err)

@@ -79,9 +79,15 @@ func isOurChain(name string) bool {
 	return name == chainDNAT || len(name) > len("NETCTL-") && name[:len("NETCTL-")] == "NETCTL-"
 }
 
-// projectChain names a project's own chain (the same name in each table).
-func projectChain(project string) string {
-	sum := sha256.Sum256([]byte(project))
+// projectChain names a project's own chain (the same name in each table),
+// of the instance's: another --root's project of the same name has
+// another chain.
+func projectChain(inst model.Instance, project string) string {
+	id := project
+	if inst != "" {
+		id = string(inst) + " " + project
+	}
+	sum := sha256.Sum256([]byte(id))
 	return projectChainPrefix + hex.EncodeToString(sum[:])[:12]
 }
 
@@ -127,8 +133,9 @@ func skeleton() []rule {
 }
 
 // projectJump is the jump from a shared chain to the project's chain.
-func projectJump(table, project string) rule {
-	return r(table, projectJumpChain[table], withComment(model.EncodeProjectComment(project), "-j", projectChain(project))...)
+func projectJump(inst model.Instance, table, project string) rule {
+	c := model.InstanceComment(inst, model.EncodeProjectComment(project))
+	return r(table, projectJumpChain[table], withComment(c, "-j", projectChain(inst, project))...)
 }
 
 // checkBase lists what is wrong with netctl's fixed chains and jumps.

@@ -30,7 +30,7 @@ func TestTeardownGolden(t *testing.T) {
 	if strings.Contains(s, "HANDMADE") || strings.Contains(s, "10.9.9.9") {
 		t.Errorf("teardown touches foreign rules:\n%s", s)
 	}
-	for _, c := range []string{chainForward, chainCT, chainProjects, chainIso1, chainIso2, chainNetworks, chainDNAT, chainPost, chainRaw, projectChain("shop"), projectChain("blog")} {
+	for _, c := range []string{chainForward, chainCT, chainProjects, chainIso1, chainIso2, chainNetworks, chainDNAT, chainPost, chainRaw, projectChain("", "shop"), projectChain("", "blog")} {
 		if !strings.Contains(s, "-X "+c+"\n") {
 			t.Errorf("teardown does not remove %s:\n%s", c, s)
 		}

@@ -14,8 +14,8 @@
 package iptables
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/netctl/netctl/internal/command"
 	"github.com/netctl/netctl/model"
 )
 
@@ -35,8 +36,19 @@ type Config struct {
 	// Mode is the iptables flavour, "nft" or "legacy"; "" asks the host's
 	// iptables command, as Docker does.
 	Mode string
-	Log  zerolog.Logger
+	// Instance is the netctl instance (--root) whose rules the backend
+	// writes and reads back; other instances' are left alone.
+	Instance model.Instance
+	// CommandTimeout bounds each iptables-save and iptables-restore
+	// (DefaultCommandTimeout when 0).
+	CommandTimeout time.Duration
+	Log            zerolog.Logger
 }
+
+// DefaultCommandTimeout bounds one iptables-save or iptables-restore: far
+// above what ten thousand rules take (about a second) and the 10 s the
+// restore waits for the xtables lock, far below forever.
+const DefaultCommandTimeout = 60 * time.Second
 
 // Backend is the iptables backend. It holds no state between calls: what
 // Observe read travels to Apply in the batch (model.FirewallBatch.Observed).
@@ -46,6 +58,15 @@ type Backend struct {
 	mode    string
 	save    string
 	restore string
+	timeout time.Duration // of each command; 0: DefaultCommandTimeout
+	inst    model.Instance
+}
+
+func (b *Backend) commandTimeout() time.Duration {
+	if b.timeout > 0 {
+		return b.timeout
+	}
+	return DefaultCommandTimeout
 }
 
 // New finds the iptables tools of the flavour in use.
@@ -54,7 +75,7 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{log: cfg.Log, mode: mode}
+	b := &Backend{log: cfg.Log, mode: mode, timeout: cfg.CommandTimeout, inst: cfg.Instance}
 	if b.save, err = flavourTool("iptables-save", mode); err != nil {
 		return nil, err
 	}
@@ -86,9 +107,9 @@ func detectMode(override string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("iptables not found (install the iptables package): %w", err)
 	}
-	out, err := exec.Command(path, "--version").Output()
+	out, err := command.Run(context.Background(), DefaultCommandTimeout, "", path, "--version")
 	if err != nil {
-		return "", fmt.Errorf("%s --version: %w", path, err)
+		return "", fmt.Errorf("--version: %w", err)
 	}
 	m := versionRE.FindStringSubmatch(string(out))
 	if m == nil {
@@ -127,18 +148,16 @@ func (b *Backend) Observe(ctx context.Context) (*model.Firewall, error) {
 // observe reads every table with one iptables-save.
 func (b *Backend) observe(ctx context.Context) (*observation, error) {
 	start := time.Now()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, b.save)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %w: %s", b.save, err, strings.TrimSpace(stderr.String()))
-	}
-	d, err := parseSave(stdout.String())
+	stdout, err := command.Run(ctx, b.commandTimeout(), "", b.save)
 	if err != nil {
 		return nil, err
 	}
-	o := classify(d)
-	b.log.Debug().Str("mode", b.mode).Int("bytes", stdout.Len()).Dur("took", time.Since(start)).Msg("firewall observed")
+	d, err := parseSave(string(stdout))
+	if err != nil {
+		return nil, err
+	}
+	o := classify(d, b.inst)
+	b.log.Debug().Str("mode", b.mode).Int("bytes", len(stdout)).Dur("took", time.Since(start)).Msg("firewall observed")
 	return o, nil
 }
 
@@ -160,7 +179,20 @@ func (b *Backend) Apply(ctx context.Context, batch *model.FirewallBatch) error {
 	if input == "" {
 		return nil
 	}
-	return b.runRestore(ctx, input)
+	err = b.runRestore(ctx, input)
+	if err == nil {
+		return nil
+	}
+	// Read back what is there: an iptables-restore can commit and still
+	// exit non-zero (or be killed after committing), and the rules are
+	// what counts. Nothing left to write means it was applied.
+	if fresh, oerr := b.observe(ctx); oerr == nil {
+		if again, berr := buildScript(fresh, batch); berr == nil && again == "" {
+			b.log.Warn().Err(err).Msg("iptables-restore failed, but the rules read back are those it was to write: applied")
+			return nil
+		}
+	}
+	return err
 }
 
 // restoreLineRE finds the failing line in iptables-restore's error.
@@ -168,20 +200,18 @@ var restoreLineRE = regexp.MustCompile(`line ([0-9]+) failed`)
 
 func (b *Backend) runRestore(ctx context.Context, input string) error {
 	start := time.Now()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, b.restore, "-w", "10", "--noflush")
-	cmd.Stdin = strings.NewReader(input)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if m := restoreLineRE.FindStringSubmatch(msg); m != nil {
-			var n int
-			fmt.Sscan(m[1], &n)
-			if lines := strings.Split(input, "\n"); n >= 1 && n <= len(lines) {
-				msg += fmt.Sprintf(" (line %d: %s)", n, lines[n-1])
+	if _, err := command.Run(ctx, b.commandTimeout(), input, b.restore, "-w", "10", "--noflush"); err != nil {
+		var cerr *command.Error
+		if errors.As(err, &cerr) {
+			if m := restoreLineRE.FindStringSubmatch(cerr.Stderr); m != nil {
+				var n int
+				fmt.Sscan(m[1], &n)
+				if lines := strings.Split(input, "\n"); n >= 1 && n <= len(lines) {
+					cerr.Stderr += fmt.Sprintf(" (line %d: %s)", n, lines[n-1])
+				}
 			}
 		}
-		return fmt.Errorf("%s --noflush: %w: %s", b.restore, err, msg)
+		return fmt.Errorf("--noflush: %w", err)
 	}
 	b.log.Debug().Int("lines", strings.Count(input, "\n")).Dur("took", time.Since(start)).Msg("firewall rules restored")
 	return nil

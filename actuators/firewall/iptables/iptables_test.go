@@ -76,7 +76,7 @@ func TestRenderedRulesObserveAsTheirObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := classify(d)
+	o := classify(d, "")
 	if len(o.fw.BaseMissing) > 0 {
 		t.Errorf("base reported broken: %v", o.fw.BaseMissing)
 	}
@@ -141,7 +141,7 @@ func observeText(t *testing.T, text string) *observation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return classify(d)
+	return classify(d, "")
 }
 
 func TestRestoreScriptFromScratchGolden(t *testing.T) {
@@ -304,11 +304,11 @@ func TestUnsafeTextIsRefused(t *testing.T) {
 		{Project: "shop", Container: "web", Target: netip.MustParseAddr("::1"), Port: model.Port{HostPort: 1, ContainerPort: 1, Proto: "tcp"}},
 	}
 	for _, p := range bad {
-		if _, err := portRules(p); err == nil {
+		if _, err := portRules("", p); err == nil {
 			t.Errorf("portRules(%+v) accepted", p)
 		}
 	}
-	if _, err := networkRules(&model.NetworkRules{Project: "shop", Name: "n", Bridge: "br x", Subnet: prefix("10.0.0.0/8")}); err == nil {
+	if _, err := networkRules("", &model.NetworkRules{Project: "shop", Name: "n", Bridge: "br x", Subnet: prefix("10.0.0.0/8")}); err == nil {
 		t.Error("bridge name with a space accepted")
 	}
 	if err := checkArgs([]string{"ok", "a\"b"}); err == nil {

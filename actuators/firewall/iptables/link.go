@@ -8,7 +8,7 @@ import (
 
 // linkRules renders a link's opening, both ways as Docker does (the
 // answers would pass as ESTABLISHED anyway).
-func linkRules(l *model.LinkRule) ([]rule, error) {
+func linkRules(inst model.Instance, l *model.LinkRule) ([]rule, error) {
 	if err := checkProject(l.Project, false); err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func linkRules(l *model.LinkRule) ([]rule, error) {
 	if err := checkAddr("link destination", l.Dst); err != nil {
 		return nil, err
 	}
-	chain, c, port := projectChain(l.Project), model.EncodeLinkComment(l), strconv.Itoa(int(l.Port))
+	chain, c, port := projectChain(inst, l.Project), model.InstanceComment(inst, model.EncodeLinkComment(l)), strconv.Itoa(int(l.Port))
 	src, dst := l.Src.String()+"/32", l.Dst.String()+"/32"
 	rules := []rule{
 		r(tableFilter, chain, append([]string{"-s", src, "-d", dst, "-i", l.Bridge, "-o", l.Bridge, "-p", l.Proto},

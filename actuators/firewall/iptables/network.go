@@ -7,11 +7,14 @@ import (
 )
 
 // networkRules renders a network's rules.
-func networkRules(n *model.NetworkRules) ([]rule, error) {
+func networkRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	if err := checkProject(n.Project, true); err != nil {
 		return nil, err
 	}
 	if err := checkName("network", n.Name); err != nil {
+		return nil, err
+	}
+	if err := model.CheckSharedNetwork(n); err != nil {
 		return nil, err
 	}
 	if err := checkBridge(n.Bridge); err != nil {
@@ -20,7 +23,7 @@ func networkRules(n *model.NetworkRules) ([]rule, error) {
 	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
 		return nil, fmt.Errorf("network %s: subnet %s is not IPv4", n.Name, n.Subnet)
 	}
-	c, br, subnet := model.EncodeNetworkComment(n), n.Bridge, n.Subnet.Masked().String()
+	c, br, subnet := model.InstanceComment(inst, model.EncodeNetworkComment(n)), n.Bridge, n.Subnet.Masked().String()
 	icc, out := "ACCEPT", "ACCEPT"
 	if !n.ICC {
 		icc = "DROP"
@@ -43,7 +46,7 @@ func networkRules(n *model.NetworkRules) ([]rule, error) {
 			r(tableNAT, chainPost, append([]string{"-o", br, "-m", "addrtype", "--src-type", "LOCAL"}, withComment(c, "-j", "MASQUERADE")...)...),
 		)
 	}
-	vx, err := vxlanRules(n)
+	vx, err := vxlanRules(inst, n)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,9 @@ import (
 // observation is a dump sorted into netctl's objects: what Observe reports
 // and what Apply needs to change the rules without reading them again.
 type observation struct {
+	// inst is the instance (--root) whose rules these are: the rules of
+	// other instances are left out, neither objects nor stray.
+	inst     model.Instance
 	dump     *dump
 	fw       *model.Firewall
 	networks map[string][]rule // by network ID: the rules carrying its mark
@@ -20,8 +23,9 @@ type observation struct {
 // classify sorts a dump's netctl rules into objects, checks each object's
 // rules against what it renders to (a missing rule marks it damaged, an
 // unexpected one is stray) and checks the fixed chains and jumps.
-func classify(d *dump) *observation {
+func classify(d *dump, inst model.Instance) *observation {
 	o := &observation{
+		inst:     inst,
 		dump:     d,
 		fw:       model.NewFirewall(),
 		networks: map[string][]rule{},
@@ -35,6 +39,20 @@ func classify(d *dump) *observation {
 	portLines := map[string][]rule{}
 	linkLines := map[string][]rule{}
 	var vxlan map[string]*vxlanPiece
+	// comment reads a rule's comment as the Decode functions want it;
+	// theirs is true for a netctl comment of another instance.
+	comment := func(r rule) (c string, theirs bool) {
+		i, c, ok := model.CommentInstance(r.comment())
+		if !ok {
+			return r.comment(), false
+		}
+		if i != inst && strings.HasPrefix(c, model.RuleCommentBase+":") {
+			o.fw.OtherInstances = true
+			return c, true
+		}
+		return c, false
+	}
+	theirChains := map[string]bool{} // project chains of other instances
 
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
@@ -46,12 +64,16 @@ func classify(d *dump) *observation {
 			case chain == chainForward:
 				// Checked as a whole with the base.
 			case table == tableFilter && chain == chainInput:
-				vxlan = classifyVXLAN(rules, addStray)
+				vxlan = classifyVXLAN(rules, addStray, comment)
 			case networkChains[table+" "+chain]:
 				for _, r := range rules {
-					n, ok := model.DecodeNetworkComment(r.comment())
+					c, theirs := comment(r)
+					if theirs {
+						continue
+					}
+					n, ok := model.DecodeNetworkComment(c)
 					if !ok {
-						addStray(commentOwner(r.comment()), r)
+						addStray(commentOwner(c), r)
 						continue
 					}
 					if prev := o.fw.Networks[n.ID()]; prev == nil {
@@ -66,20 +88,30 @@ func classify(d *dump) *observation {
 				}
 			case chain == projectJumpChain[table]:
 				for _, r := range rules {
-					project, ok := model.DecodeProjectComment(r.comment())
-					if !ok || r.key() != projectJump(table, project).key() {
+					c, theirs := comment(r)
+					if theirs {
+						theirChains[r.target()] = true
+						continue
+					}
+					project, ok := model.DecodeProjectComment(c)
+					if !ok || r.key() != projectJump(inst, table, project).key() {
 						addStray("", r)
 						continue
 					}
-					chainOwner[projectChain(project)] = project
+					chainOwner[projectChain(inst, project)] = project
 				}
 			case strings.HasPrefix(chain, projectChainPrefix):
 				for i := range rules {
 					r := rules[i]
-					if _, ok := model.RuleCommentOwner(r.comment()); !ok {
+					c, theirs := comment(r)
+					if theirs {
+						owned[&rules[i]] = true // not ours to judge
 						continue
 					}
-					if p, ok := model.DecodePortComment(r.comment()); ok && projectChain(p.Project) == chain {
+					if _, ok := model.RuleCommentOwner(c); !ok {
+						continue
+					}
+					if p, ok := model.DecodePortComment(c); ok && projectChain(inst, p.Project) == chain {
 						owned[&rules[i]] = true
 						chainOwner[chain] = p.Project
 						if prev := o.fw.Ports[p.Key()]; prev == nil {
@@ -90,7 +122,7 @@ func classify(d *dump) *observation {
 						portLines[p.Key()] = append(portLines[p.Key()], r)
 						continue
 					}
-					if l, ok := model.DecodeLinkComment(r.comment()); ok && projectChain(l.Project) == chain {
+					if l, ok := model.DecodeLinkComment(c); ok && projectChain(inst, l.Project) == chain {
 						owned[&rules[i]] = true
 						chainOwner[chain] = l.Project
 						if o.fw.Links[l.Key()] == nil {
@@ -122,7 +154,7 @@ func classify(d *dump) *observation {
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
 			rules := d.rules[table][chain]
-			if !strings.HasPrefix(chain, projectChainPrefix) {
+			if !strings.HasPrefix(chain, projectChainPrefix) || theirChains[chain] {
 				continue
 			}
 			owner, known := chainOwner[chain]
@@ -145,17 +177,17 @@ func classify(d *dump) *observation {
 	}
 	for id, rules := range o.networks {
 		n := o.fw.Networks[id]
-		want, err := networkRules(n)
+		want, err := networkRules(inst, n)
 		n.Damaged = check(n.Project, want, err, rules)
 	}
 	for key, rules := range portLines {
 		p := o.fw.Ports[key]
-		want, err := portRules(p)
+		want, err := portRules(inst, p)
 		p.Damaged = check(p.Project, want, err, rules)
 	}
 	for key, rules := range linkLines {
 		l := o.fw.Links[key]
-		want, err := linkRules(l)
+		want, err := linkRules(inst, l)
 		l.Damaged = check(l.Project, want, err, rules)
 	}
 	for owner, rules := range o.stray {

@@ -23,7 +23,7 @@ import (
 const chainInput = "NETCTL-INPUT"
 
 // vxlanRules renders a network's VXLAN filter (none for a bridge network).
-func vxlanRules(n *model.NetworkRules) ([]rule, error) {
+func vxlanRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	v := n.VXLAN
 	if v == nil {
 		return nil, nil
@@ -40,10 +40,10 @@ func vxlanRules(n *model.NetworkRules) ([]rule, error) {
 		}
 		vr.Peer = p
 		args := append([]string{"-s", p.String() + "/32"}, match...)
-		out = append(out, r(tableFilter, chainInput, append(args, withComment(model.EncodeVXLANComment(vr), "-j", "RETURN")...)...))
+		out = append(out, r(tableFilter, chainInput, append(args, withComment(model.InstanceComment(inst, model.EncodeVXLANComment(vr)), "-j", "RETURN")...)...))
 	}
 	vr.Peer = netip.Addr{}
-	out = append(out, r(tableFilter, chainInput, append(slices.Clone(match), withComment(model.EncodeVXLANComment(vr), "-j", "DROP")...)...))
+	out = append(out, r(tableFilter, chainInput, append(slices.Clone(match), withComment(model.InstanceComment(inst, model.EncodeVXLANComment(vr)), "-j", "DROP")...)...))
 	return out, nil
 }
 
@@ -72,13 +72,18 @@ type vxlanPiece struct {
 }
 
 // classifyVXLAN sorts NETCTL-INPUT's rules by network; what carries no
-// filter mark is stray.
-func classifyVXLAN(rules []rule, addStray func(string, rule)) map[string]*vxlanPiece {
+// filter mark is stray, what carries another instance's is left alone
+// (comment reads a rule's comment as classify does).
+func classifyVXLAN(rules []rule, addStray func(string, rule), comment func(rule) (string, bool)) map[string]*vxlanPiece {
 	out := map[string]*vxlanPiece{}
 	for _, r := range rules {
-		vr, ok := model.DecodeVXLANComment(r.comment())
+		c, theirs := comment(r)
+		if theirs {
+			continue
+		}
+		vr, ok := model.DecodeVXLANComment(c)
 		if !ok {
-			addStray(commentOwner(r.comment()), r)
+			addStray(commentOwner(c), r)
 			continue
 		}
 		p := out[vr.NetworkID()]

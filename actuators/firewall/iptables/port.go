@@ -11,7 +11,7 @@ import (
 // DNAT'd traffic (which isolation would otherwise drop when it comes from
 // another network) and, for a loopback host address, the drop of remote
 // traffic to it (route_localnet would otherwise let it in).
-func portRules(p *model.PortRule) ([]rule, error) {
+func portRules(inst model.Instance, p *model.PortRule) ([]rule, error) {
 	if err := checkProject(p.Project, false); err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func portRules(p *model.PortRule) ([]rule, error) {
 	if p.HostPort == 0 || p.ContainerPort == 0 {
 		return nil, fmt.Errorf("port %s: no host or container port", p)
 	}
-	chain, c := projectChain(p.Project), model.EncodePortComment(p)
+	chain, c := projectChain(inst, p.Project), model.InstanceComment(inst, model.EncodePortComment(p))
 	hp, cp := strconv.Itoa(int(p.HostPort)), strconv.Itoa(int(p.ContainerPort))
 	var dst []string
 	if p.HostIP.IsValid() {

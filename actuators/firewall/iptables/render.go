@@ -12,6 +12,12 @@ import (
 // every network's, port's and link's rules. Used for golden tests and
 // documentation.
 func Render(fw *model.Firewall) (string, error) {
+	return render(map[model.Instance]*model.Firewall{"": fw})
+}
+
+// render shows the rules of several instances side by side in the chains
+// they share.
+func render(fws map[model.Instance]*model.Firewall) (string, error) {
 	byTable := map[string]map[string][]rule{}
 	add := func(rs []rule) {
 		for _, r := range rs {
@@ -25,37 +31,14 @@ func Render(fw *model.Firewall) (string, error) {
 		add([]rule{j.rule})
 	}
 	add(skeleton())
-	for _, id := range sortedKeys(fw.Networks) {
-		rs, err := networkRules(fw.Networks[id])
-		if err != nil {
-			return "", err
-		}
-		add(rs)
+	insts := make([]model.Instance, 0, len(fws))
+	for inst := range fws {
+		insts = append(insts, inst)
 	}
-	projects := map[string]bool{}
-	for _, key := range sortedKeys(fw.Ports) {
-		p := fw.Ports[key]
-		rs, err := portRules(p)
-		if err != nil {
+	slices.Sort(insts)
+	for _, inst := range insts {
+		if err := renderObjects(add, byTable, inst, fws[inst]); err != nil {
 			return "", err
-		}
-		add(rs)
-		projects[p.Project] = true
-	}
-	for _, key := range sortedKeys(fw.Links) {
-		l := fw.Links[key]
-		rs, err := linkRules(l)
-		if err != nil {
-			return "", err
-		}
-		add(rs)
-		projects[l.Project] = true
-	}
-	for _, p := range sortedKeys(projects) {
-		for _, t := range tables {
-			if len(byTable[t][projectChain(p)]) > 0 {
-				add([]rule{projectJump(t, p)})
-			}
 		}
 	}
 	// Apply inserts the VXLAN openings at the top of their chain.
@@ -91,4 +74,42 @@ func Render(fw *model.Firewall) (string, error) {
 		b.WriteString("COMMIT\n")
 	}
 	return b.String(), nil
+}
+
+// renderObjects adds one instance's objects' rules.
+func renderObjects(add func([]rule), byTable map[string]map[string][]rule, inst model.Instance, fw *model.Firewall) error {
+	for _, id := range sortedKeys(fw.Networks) {
+		rs, err := networkRules(inst, fw.Networks[id])
+		if err != nil {
+			return err
+		}
+		add(rs)
+	}
+	projects := map[string]bool{}
+	for _, key := range sortedKeys(fw.Ports) {
+		p := fw.Ports[key]
+		rs, err := portRules(inst, p)
+		if err != nil {
+			return err
+		}
+		add(rs)
+		projects[p.Project] = true
+	}
+	for _, key := range sortedKeys(fw.Links) {
+		l := fw.Links[key]
+		rs, err := linkRules(inst, l)
+		if err != nil {
+			return err
+		}
+		add(rs)
+		projects[l.Project] = true
+	}
+	for _, p := range sortedKeys(projects) {
+		for _, t := range tables {
+			if len(byTable[t][projectChain(inst, p)]) > 0 {
+				add([]rule{projectJump(inst, t, p)})
+			}
+		}
+	}
+	return nil
 }

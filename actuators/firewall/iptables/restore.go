@@ -100,7 +100,7 @@ func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 		}
 	}
 	for _, n := range b.Networks {
-		want, err := networkRules(n)
+		want, err := networkRules(o.inst, n)
 		if err != nil {
 			return "", fmt.Errorf("network %s: %w", n.ID(), err)
 		}
@@ -164,7 +164,7 @@ func rewriteProject(s *script, o *observation, b *model.FirewallBatch) error {
 		if p.Project != b.Project {
 			return fmt.Errorf("port %s belongs to project %s, not %s", p.Key(), p.Project, b.Project)
 		}
-		rules, err := portRules(p)
+		rules, err := portRules(o.inst, p)
 		if err != nil {
 			return fmt.Errorf("port %s: %w", p.Key(), err)
 		}
@@ -176,7 +176,7 @@ func rewriteProject(s *script, o *observation, b *model.FirewallBatch) error {
 		if l.Project != b.Project {
 			return fmt.Errorf("link %s belongs to project %s, not %s", l.Key(), l.Project, b.Project)
 		}
-		rules, err := linkRules(l)
+		rules, err := linkRules(o.inst, l)
 		if err != nil {
 			return fmt.Errorf("link %s: %w", l.Key(), err)
 		}
@@ -184,7 +184,7 @@ func rewriteProject(s *script, o *observation, b *model.FirewallBatch) error {
 			want[r.table] = append(want[r.table], r)
 		}
 	}
-	d, chain := o.dump, projectChain(b.Project)
+	d, chain := o.dump, projectChain(o.inst, b.Project)
 	jumpsTo := func(t string) []*rule {
 		var out []*rule
 		for _, c := range sortedKeys(d.rules[t]) {
@@ -217,7 +217,7 @@ func rewriteProject(s *script, o *observation, b *model.FirewallBatch) error {
 				s.append(r)
 			}
 		}
-		wantJump := projectJump(t, b.Project)
+		wantJump := projectJump(o.inst, t, b.Project)
 		if len(jumps) == 1 && jumps[0].key() == wantJump.key() {
 			continue
 		}

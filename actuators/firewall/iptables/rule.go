@@ -88,8 +88,8 @@ func (r rule) target() string {
 
 // safeArg reports whether a word is made only of what netctl ever puts in
 // a rule: names, addresses, ports, the fixed words of the layout and the
-// comments built from them (letters, digits, "_.:/,>!-" and inner
-// spaces). Nothing else can reach a restore input: no quote, backslash,
+// comments built from them (letters, digits, "_.:/,>!-@" and inner
+// spaces; '@' names another instance than the default one). Nothing else can reach a restore input: no quote, backslash,
 // newline or other control character, so a rule can never be split or
 // closed early.
 func safeArg(a string) bool {
@@ -100,7 +100,7 @@ func safeArg(a string) bool {
 		c := a[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("_.:/,>!- ", c) >= 0:
+		case strings.IndexByte("_.:/,>!-@ ", c) >= 0:
 		default:
 			return false
 		}

@@ -193,6 +193,9 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 	if err := checkLabel("network", n.Name, false); err != nil {
 		return nil, err
 	}
+	if err := model.CheckSharedNetwork(n); err != nil {
+		return nil, err
+	}
 	if err := checkIfname("bridge", n.Bridge); err != nil {
 		return nil, err
 	}

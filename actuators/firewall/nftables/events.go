@@ -84,7 +84,7 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 				case unix.NFT_MSG_NEWTABLE, unix.NFT_MSG_DELTABLE, unix.NFT_MSG_NEWCHAIN, unix.NFT_MSG_DELCHAIN,
 					unix.NFT_MSG_NEWRULE, unix.NFT_MSG_DELRULE, unix.NFT_MSG_NEWSET, unix.NFT_MSG_DELSET,
 					unix.NFT_MSG_NEWSETELEM, unix.NFT_MSG_DELSETELEM:
-					if m.Data[0] == unix.NFPROTO_INET && ofOurTable(m.Data[4:]) {
+					if m.Data[0] == unix.NFPROTO_INET && ofTable(m.Data[4:], b.table.Name) {
 						touched = true
 					}
 				}
@@ -94,18 +94,18 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 	return out, nil
 }
 
-// ofOurTable reports whether a message about a table, chain, rule, set or
-// element names netctl's table: its first attribute (NFTA_TABLE_NAME,
+// ofTable reports whether a message about a table, chain, rule, set or
+// element names the table name: its first attribute (NFTA_TABLE_NAME,
 // NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE and
 // NFTA_SET_ELEM_LIST_TABLE are all 1).
-func ofOurTable(attrs []byte) bool {
+func ofTable(attrs []byte, name string) bool {
 	ad, err := netlink.NewAttributeDecoder(attrs)
 	if err != nil {
 		return false
 	}
 	for ad.Next() {
 		if ad.Type() == 1 {
-			return bytes.Equal(bytes.TrimRight(ad.Bytes(), "\x00"), []byte(tableName))
+			return bytes.Equal(bytes.TrimRight(ad.Bytes(), "\x00"), []byte(name))
 		}
 	}
 	return false

@@ -52,7 +52,7 @@ func (b *Backend) forwardDrops(bridges []string) ([]forwardDrop, error) {
 	for _, ch := range chains {
 		if ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookForward || ch.Table == nil ||
 			(ch.Table.Family != nftables.TableFamilyIPv4 && ch.Table.Family != nftables.TableFamilyINet) ||
-			(ch.Table.Family == nftables.TableFamilyINet && ch.Table.Name == tableName) {
+			(ch.Table.Family == nftables.TableFamilyINet && (ch.Table.Name == tableName || strings.HasPrefix(ch.Table.Name, tableName+"-"))) {
 			continue
 		}
 		rules, err := c.GetRules(ch.Table, ch)

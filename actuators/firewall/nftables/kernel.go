@@ -61,13 +61,13 @@ func (b *Backend) read() (*reading, error) {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	r := &reading{chains: map[string]chainReading{}, sets: map[string]setReading{}}
+	r := &reading{table: b.table.Name, chains: map[string]chainReading{}, sets: map[string]setReading{}}
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: list tables: %w", err)
 	}
 	for _, t := range tables {
-		if t.Name == tableName {
+		if t.Name == b.table.Name {
 			r.exists = true
 		}
 	}
@@ -79,10 +79,10 @@ func (b *Backend) read() (*reading, error) {
 		return nil, fmt.Errorf("nftables: list chains: %w", err)
 	}
 	for _, ch := range chains {
-		if ch.Table == nil || ch.Table.Name != tableName {
+		if ch.Table == nil || ch.Table.Name != b.table.Name {
 			continue
 		}
-		rules, err := c.GetRules(table, ch)
+		rules, err := c.GetRules(b.table, ch)
 		if err != nil {
 			return nil, fmt.Errorf("nftables: rules of chain %s: %w", ch.Name, err)
 		}
@@ -92,7 +92,7 @@ func (b *Backend) read() (*reading, error) {
 		}
 		r.chains[ch.Name] = cr
 	}
-	sets, err := c.GetSets(table)
+	sets, err := c.GetSets(b.table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: list sets: %w", err)
 	}
@@ -172,14 +172,14 @@ func (b *Backend) write(t *txn) error {
 		return err
 	}
 	if t.deleteTable {
-		c.DelTable(table)
+		c.DelTable(b.table)
 	}
 	sets := map[string]*nftables.Set{}
 	for _, d := range setDefs {
-		sets[d.name] = kernelSet(d)
+		sets[d.name] = kernelSet(b.table, d)
 	}
 	if t.build {
-		c.AddTable(table)
+		c.AddTable(b.table)
 		for _, d := range setDefs {
 			if err := c.AddSet(sets[d.name], nil); err != nil {
 				return fmt.Errorf("nftables: set %s: %w", d.name, err)
@@ -189,12 +189,12 @@ func (b *Backend) write(t *txn) error {
 		defs := chainDefs()
 		chains := make([]*nftables.Chain, len(defs))
 		for i, d := range defs {
-			chains[i] = c.AddChain(kernelChain(d))
+			chains[i] = c.AddChain(kernelChain(b.table, d))
 		}
 		for i, d := range defs {
 			ch := chains[i]
 			for _, r := range d.rules {
-				c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: r.exprs,
+				c.AddRule(&nftables.Rule{Table: b.table, Chain: ch, Exprs: r.exprs,
 					UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
 			}
 		}
@@ -223,7 +223,7 @@ func (b *Backend) write(t *txn) error {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: transaction on table inet %s: %w", tableName, describeErr(err))
+		return fmt.Errorf("nftables: transaction on table inet %s: %w", b.table.Name, describeErr(err))
 	}
 	return nil
 }
@@ -239,7 +239,7 @@ func describeErr(err error) error {
 	return err
 }
 
-func kernelSet(d setDef) *nftables.Set {
+func kernelSet(table *nftables.Table, d setDef) *nftables.Set {
 	s := &nftables.Set{Table: table, Name: d.name, KeyType: d.keyType(), IsMap: d.isMap(), Interval: d.interval,
 		Concatenation: len(d.key) > 1, Comment: d.comment}
 	if len(d.key) == 1 && d.key[0].Name == typeIfname.Name {
@@ -253,7 +253,7 @@ func kernelSet(d setDef) *nftables.Set {
 	return s
 }
 
-func kernelChain(d chainDef) *nftables.Chain {
+func kernelChain(table *nftables.Table, d chainDef) *nftables.Chain {
 	ch := &nftables.Chain{Name: d.name, Table: table}
 	if d.base() {
 		prio := d.priority

@@ -5,6 +5,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/model"
 )
 
 // The layout: one table, `inet netctl`, whose chains are fixed and whose
@@ -43,10 +45,19 @@ import (
 // dropping (see ForwardDrops).
 
 // tableName is netctl's table; family inet, so that IPv6 needs no second
-// table.
+// table. It is the default instance's: another instance (--root) has a
+// table of its own, netctl-<instance>, so that two roots in one network
+// namespace never touch each other's rules.
 const tableName = "netctl"
 
-var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
+// instanceTable is inst's table.
+func instanceTable(inst model.Instance) *nftables.Table {
+	name := tableName
+	if inst != "" {
+		name += "-" + string(inst)
+	}
+	return &nftables.Table{Name: name, Family: nftables.TableFamilyINet}
+}
 
 // Set and map names.
 const (

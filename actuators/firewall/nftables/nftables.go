@@ -32,18 +32,21 @@ type Config struct {
 	// Host is the host network namespace, where the table lives; the
 	// caller keeps it open.
 	Host netns.NsHandle
-	Log  zerolog.Logger
+	// Instance is the netctl instance (--root) whose table this is.
+	Instance model.Instance
+	Log      zerolog.Logger
 }
 
 // Backend is the nftables backend. It holds no state between calls.
 type Backend struct {
-	host netns.NsHandle
-	log  zerolog.Logger
+	host  netns.NsHandle
+	log   zerolog.Logger
+	table *nftables.Table // the instance's table
 }
 
 // New checks that the kernel speaks nf_tables and returns the backend.
 func New(cfg Config) (*Backend, error) {
-	b := &Backend{host: cfg.Host, log: cfg.Log}
+	b := &Backend{host: cfg.Host, log: cfg.Log, table: instanceTable(cfg.Instance)}
 	if err := b.Available(); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 // reading is what the kernel holds of netctl's table (kernel.go reads it).
 type reading struct {
+	table  string // its name; "" for tableName
 	exists bool
 	chains map[string]chainReading
 	sets   map[string]setReading
@@ -65,7 +66,11 @@ func (s *state) installed() bool { return s.r.exists }
 func classify(r *reading) *state {
 	s := &state{r: r, setOK: map[string]bool{}, objs: newObjects(), elements: map[string]element{}, fw: model.NewFirewall()}
 	if !r.exists {
-		s.problems = []string{"table inet " + tableName + " missing"}
+		name := r.table
+		if name == "" {
+			name = tableName
+		}
+		s.problems = []string{"table inet " + name + " missing"}
 		s.fw.BaseMissing = s.problems
 		return s
 	}

@@ -1,0 +1,124 @@
+package beneath
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// setup makes root/{a/f, outside/secret} with links root/a/up -> outside,
+// root/link -> outside/secret and root/dirlink -> outside.
+func setup(t *testing.T) (root, outside string) {
+	t.Helper()
+	base := t.TempDir()
+	root, outside = filepath.Join(base, "root"), filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(root, "a"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(root, "a", "f"), []byte("inside"), 0o644))
+	must(os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644))
+	must(os.Symlink(outside, filepath.Join(root, "a", "up")))
+	must(os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "link")))
+	must(os.Symlink(outside, filepath.Join(root, "dirlink")))
+	return root, outside
+}
+
+func bothWays(t *testing.T, fn func(t *testing.T)) {
+	for _, fallback := range []bool{false, true} {
+		name := "openat2"
+		if fallback {
+			name = "O_NOFOLLOW per component"
+		}
+		t.Run(name, func(t *testing.T) {
+			noOpenat2.Store(fallback)
+			defer noOpenat2.Store(false)
+			fn(t)
+		})
+	}
+}
+
+func TestLinksAreNeverFollowed(t *testing.T) {
+	bothWays(t, func(t *testing.T) {
+		root, outside := setup(t)
+		if b, err := ReadFile(root, filepath.Join(root, "a", "f")); err != nil || string(b) != "inside" {
+			t.Fatalf("plain read: %q %v", b, err)
+		}
+		for _, p := range []string{"link", "a/up/secret", "dirlink/secret"} {
+			if _, err := ReadFile(root, filepath.Join(root, p)); !errors.Is(err, ErrLink) {
+				t.Errorf("read %s: %v, want ErrLink", p, err)
+			}
+			f, err := OpenFile(root, filepath.Join(root, p), os.O_WRONLY|os.O_TRUNC|os.O_CREATE, 0o600)
+			if err == nil {
+				f.Close()
+				t.Errorf("open %s for writing followed the link", p)
+			}
+		}
+		if err := MkdirAll(root, filepath.Join(root, "dirlink", "x"), 0o755); !errors.Is(err, ErrLink) {
+			t.Errorf("mkdir through a link: %v", err)
+		}
+		if err := WriteFile(root, filepath.Join(root, "a", "up", "new"), []byte("x"), 0o600); err == nil {
+			t.Errorf("write through a link succeeded")
+		}
+		// Writing over a link replaces the link, not its target.
+		if err := WriteFile(root, filepath.Join(root, "link"), []byte("mine"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(outside, "secret")); string(b) != "secret" {
+			t.Errorf("target of the link changed: %q", b)
+		}
+		if st, err := os.Lstat(filepath.Join(root, "link")); err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+			t.Errorf("link not replaced by a 0600 file: %v %v", st, err)
+		}
+		// RemoveAll removes the links, not what they point at.
+		if err := RemoveAll(root, filepath.Join(root, "a")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(outside, "secret")); err != nil {
+			t.Errorf("RemoveAll followed a link: %v", err)
+		}
+		if _, err := os.Lstat(filepath.Join(root, "a")); !os.IsNotExist(err) {
+			t.Errorf("a still there: %v", err)
+		}
+		if err := RemoveAll(root, filepath.Join(root, "dirlink", "secret")); err == nil {
+			if _, err := os.Stat(filepath.Join(outside, "secret")); err != nil {
+				t.Errorf("RemoveAll through a link removed the target")
+			}
+		}
+		if _, err := OpenFile(root, filepath.Join(root, "..", "outside", "secret"), os.O_RDONLY, 0); err == nil {
+			t.Errorf("a path outside the root was opened")
+		}
+	})
+}
+
+func TestWriteFileIsAtomicAndSetsMode(t *testing.T) {
+	bothWays(t, func(t *testing.T) {
+		root := t.TempDir()
+		p := filepath.Join(root, "d", "e", "f")
+		for _, content := range []string{"one", "two", "two"} {
+			if err := WriteFile(root, p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := ReadFile(root, p)
+		st, _ := os.Stat(p)
+		if err != nil || string(b) != "two" || st.Mode().Perm() != 0o600 {
+			t.Errorf("content %q mode %v err %v", b, st.Mode(), err)
+		}
+		ents, _ := os.ReadDir(filepath.Dir(p))
+		if len(ents) != 1 {
+			t.Errorf("temporary files left: %v", ents)
+		}
+		if err := Remove(root, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
