@@ -91,7 +91,6 @@ test:
 	if command -v iptables-legacy >/dev/null 2>&1; then \
 		NETCTL_FIREWALL=iptables NETCTL_IPTABLES=legacy $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) -run '$(FIREWALL_TESTS)' ./integration/; \
 	fi
-	$(MAKE) fuzz-short
 
 # `go run pkg@version` builds staticcheck outside this module: no go.mod
 # changes.

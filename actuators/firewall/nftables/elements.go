@@ -257,6 +257,11 @@ func portElements(p *model.PortRule) ([]element, error) {
 	if p.HostIP.IsValid() && !p.HostIP.Is4() {
 		return nil, fmt.Errorf("host address %s is not an IPv4 address", p.HostIP)
 	}
+	if p.HostIP.IsUnspecified() {
+		// The spec turns 0.0.0.0 into "every address" (no HostIP); an
+		// explicit one would be an element no packet's daddr matches.
+		return nil, fmt.Errorf("host address %s: leave it out to publish on every address", p.HostIP)
+	}
 	if p.HostPort == 0 || p.ContainerPort == 0 {
 		return nil, fmt.Errorf("no host or container port")
 	}
