@@ -124,7 +124,7 @@ bench-overlay:
 # Every fuzz target: what a user or a container controls (the topology
 # file, DNS packets), the builders of the restore input netctl feeds
 # iptables-restore and of its nftables table, and the decoders of what
-# netctl reads back from live hosts (rule comments, link marks). `make test` runs each for FUZZSHORT;
+# netctl reads back from live hosts (rule comments, link marks). `make fuzz-short` runs each for FUZZSHORT;
 # `make fuzz` for FUZZTIME (docs/benchmarks.md has a long run's figures).
 FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./actuators/firewall/nftables:FuzzTableInput ./model:FuzzPersistedEncodings
 FUZZTIME     ?= 5m
