@@ -61,6 +61,7 @@ func (f *fakeHost) EnsureBridge(_ context.Context, n *model.Network) error {
 		c.Overlay = &model.Overlay{VNI: n.Overlay.VNI, VXLAN: n.Overlay.VXLAN, Local: n.Overlay.Local,
 			Port: n.Overlay.Port, Peers: slices.Clone(n.Overlay.Peers), DeviceOK: true}
 	}
+	c.MasqueradeV6 = false
 	f.st.Networks[n.ID()] = &c
 	return nil
 }
@@ -155,6 +156,18 @@ func (f *fakeHost) EnsureDefaultRoute(_ context.Context, c *model.Container, gw 
 	return nil
 }
 
+func (f *fakeHost) EnsureDefaultRouteV6(_ context.Context, c *model.Container, gw netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("EnsureDefaultRouteV6 " + c.ID()); err != nil {
+		return err
+	}
+	if o := f.st.Containers[c.ID()]; o != nil {
+		o.DefaultGatewayV6 = gw
+	}
+	return nil
+}
+
 // fakeFiles is an in-memory files actuator.
 type fakeFiles struct {
 	mu         sync.Mutex
@@ -176,6 +189,7 @@ func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scop
 			st.Networks[id] = n
 		}
 		n.Driver, n.Internal, n.ICC, n.IPRange, n.Labels = s.Driver, s.Internal, s.ICC, s.IPRange, s.Labels
+		n.MasqueradeV6 = s.MasqueradeV6
 	}
 	for id, s := range f.containers {
 		if !scope.Has(id) {

@@ -329,22 +329,28 @@ func (v *validator) container(ct *Container) {
 }
 
 // ipv6Ports checks that a port published on an IPv6 host address has an
-// IPv6 address to lead to: ports lead to the container's first network
-// that is not internal, which must then be dual stack.
+// IPv6 address to lead to: IPv6 ports lead to the container's first
+// dual-stack network that is not internal.
 func (v *validator) ipv6Ports(ct *Container) {
-	var pub *Network
+	var first *Network
 	for _, a := range ct.Networks {
-		if n := v.nets[a.Network]; n != nil && !n.Internal {
-			pub = n
-			break
+		n := v.nets[a.Network]
+		if n == nil || n.Internal {
+			continue
+		}
+		if n.EnableIPv6 {
+			return
+		}
+		if first == nil {
+			first = n
 		}
 	}
-	if pub == nil || pub.EnableIPv6 {
-		return
+	if first == nil {
+		return // no network to publish on at all: reported elsewhere
 	}
 	for _, m := range ct.Ports {
 		if m.HostIP.Is6() {
-			v.c.Addf(m.Pos, "container %q: ports: %s: an IPv6 host address needs enable_ipv6 on network %q, where the container's published ports lead", ct.Name, yamlwalk.Quote(m.Raw), pub.Name)
+			v.c.Addf(m.Pos, "container %q: ports: %s: an IPv6 host address needs a network with enable_ipv6 that is not internal (%q has no IPv6)", ct.Name, yamlwalk.Quote(m.Raw), first.Name)
 		}
 	}
 }

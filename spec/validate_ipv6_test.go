@@ -58,8 +58,8 @@ func TestIPv6Validation(t *testing.T) {
 			`  b: {networks: [vault, v6], ports: ["[::]:8082:80", "[fd00::1]::81"]}`,
 			`  c: {networks: [v6], ports: ["[fe80::1]:1:1", "[fd00::1:80", "[::1]:2:2"]}`,
 		), []string{
-			`6:31 container "a": ports: "[::]:8080:80": an IPv6 host address needs enable_ipv6 on network "v4", where the container's published ports lead`,
-			`6:47 container "a": ports: "[fd00::1]::81": an IPv6 host address needs enable_ipv6`,
+			`6:31 container "a": ports: "[::]:8080:80": an IPv6 host address needs a network with enable_ipv6 that is not internal ("v4" has no IPv6)`,
+			`6:47 container "a": ports: "[fd00::1]::81": an IPv6 host address needs a network with enable_ipv6`,
 			`8:31 "[fe80::1]:1:1": host address fe80::1 is not a unicast address of this host`,
 			`8:48 "[fd00::1:80": expected [host_ip:][host_port[-end]:]container_port[-end][/tcp|udp|sctp] (an IPv6 host address in brackets: [::1]:8080:80)`,
 			`8:63 "[::1]:2:2": the IPv6 loopback [::1] cannot be published`,
