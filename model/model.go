@@ -16,8 +16,8 @@ type State struct {
 	Networks   map[string]*Network   // by Network.ID()
 	Containers map[string]*Container // by Container.ID()
 
-	// HostRoutes are the IPv4 destinations routed in the host namespace
-	// (observed only). IPAM avoids them when it picks a subnet.
+	// HostRoutes are the destinations routed in the host namespace, both
+	// families (observed only). IPAM avoids them when it picks a subnet.
 	HostRoutes []netip.Prefix
 
 	// DNS is the embedded DNS server's configuration, by project.

@@ -14,7 +14,7 @@ import (
 // (model.Owner) are modified or deleted.
 type Links interface {
 	// Observe reads every netctl-owned bridge, namespace and endpoint, of
-	// every project, plus the host's IPv4 routes. Container settings the
+	// every project, plus the host's routes (both families). Container settings the
 	// kernel cannot hold (Hostname, Aliases, ...) are left empty. Only the
 	// containers in scope are read (nil: all).
 	Observe(ctx context.Context, scope model.Scope) (*model.State, error)

@@ -107,10 +107,11 @@ func isDefaultVia(r vnl.Route, gw netip.Addr) bool {
 // without one.
 const ip6DefaultMetric = 1024
 
-// defaultGateway returns the gateway of the main table's default route.
-func defaultGateway(routes []rtRoute) netip.Addr {
+// defaultGateway returns the gateway of the main table's default route
+// of one family.
+func defaultGateway(routes []rtRoute, v6 bool) netip.Addr {
 	for _, r := range routes {
-		if r.dst.Bits() == 0 && r.table == unix.RT_TABLE_MAIN && r.gw.IsValid() {
+		if r.dst.Bits() == 0 && r.dst.Addr().Is6() == v6 && r.table == unix.RT_TABLE_MAIN && r.gw.IsValid() {
 			return r.gw
 		}
 	}
@@ -118,8 +119,9 @@ func defaultGateway(routes []rtRoute) netip.Addr {
 }
 
 // hostRoutes returns, sorted and without duplicates, the destinations the
-// host routes somewhere: every table's routes except defaults and the
-// local/broadcast entries the kernel keeps for its own addresses.
+// host routes somewhere (both families): every table's routes except
+// defaults, link-local and multicast, and the local/broadcast entries the
+// kernel keeps for its own addresses.
 func hostRoutes(routes []rtRoute) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range routes {
@@ -128,6 +130,11 @@ func hostRoutes(routes []rtRoute) []netip.Prefix {
 		}
 		switch r.typ {
 		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
+			continue
+		}
+		// Every IPv6 interface routes fe80::/64 (and multicast): nothing a
+		// subnet could collide with.
+		if a := r.dst.Addr(); a.IsLinkLocalUnicast() || a.IsMulticast() {
 			continue
 		}
 		out = append(out, r.dst.Masked())

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -136,6 +137,9 @@ func TestDumpMatchesVishvananda(t *testing.T) {
 		if want.kind == "device" { // vishvananda's name for "no IFLA_INFO_KIND"
 			want.kind = ""
 		}
+		// vishvananda leaves out the IPv6 settings: the sysctls say them.
+		ra := strings.TrimSpace(s.mustIn(s.hostPath, "cat", "/proc/sys/net/ipv6/conf/"+l.name+"/accept_ra"))
+		want.acceptRA, want.disableIPv6 = ra != "0", l.disableIPv6
 		if !reflect.DeepEqual(l, want) {
 			t.Errorf("link %d: got %+v, want %+v", i, l, want)
 		}
