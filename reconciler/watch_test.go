@@ -233,10 +233,10 @@ func TestWatchKeepsLastGoodTopology(t *testing.T) {
 	h.report(t)
 
 	bad := map[string]string{
-		"bad YAML":      "containers:\n  db: {networks: [backend]\n",
-		"invalid":       shopV1 + "  web: {networks: [nope]}\n",
-		"empty":         "  \n",
-		"renamed":       "name: other\n" + shopV2,
+		"bad YAML": "containers:\n  db: {networks: [backend]\n",
+		"invalid":  shopV1 + "  web: {networks: [nope]}\n",
+		"empty":    "  \n",
+		"renamed":  "name: other\n" + shopV2,
 		"unimplemented": strings.Replace(strings.Replace(shopV1, "{subnet: 172.30.0.0/24}", "{subnet: 172.30.0.0/24, driver: overlay, enable_ipv6: true}", 1),
 			"[backend]}", "[backend], node: a}\nnodes: {a: {address: 10.250.0.1}}", 1),
 	}
