@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -89,12 +90,17 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	s, n, web, _ := twoContainers(t)
 	ctx := context.Background()
 	inside := func() string {
-		// The kernel's link-local address leaves its tentative state
-		// (DAD) on its own time: not a change of ours.
-		return s.mustIn(web.Netns, "ip", "-d", "-j", "link") + strings.ReplaceAll(s.mustIn(web.Netns, "ip", "-j", "addr"), `"tentative":true,`, "") +
+		return s.mustIn(web.Netns, "ip", "-d", "-j", "link") + s.mustIn(web.Netns, "ip", "-j", "addr") +
 			s.mustIn(web.Netns, "ip", "-j", "route")
 	}
+	// The kernel settles a new link on its own time (carrier through
+	// linkwatch, the link-local address through DAD): wait for it, so
+	// that only changes of ours can differ.
 	before := inside()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) &&
+		(strings.Contains(before, "NO-CARRIER") || strings.Contains(before, `"tentative":true`)); before = inside() {
+		time.Sleep(50 * time.Millisecond)
+	}
 	br, veth := snapshot(s.hostLink(n.Bridge)), snapshot(s.hostLink("nct-web0"))
 	brAddrs := s.mustIn(s.hostPath, "ip", "-j", "addr", "show", "dev", n.Bridge)
 
