@@ -9,6 +9,9 @@ import (
 	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
+// minIPv6MTU is the smallest link MTU IPv6 works on (RFC 8200).
+const minIPv6MTU = 1280
+
 func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 
 // validate checks what relates values to each other: references,
@@ -169,6 +172,9 @@ func (v *validator) networks() {
 			}
 		}
 
+		if pos, ok := fp["mtu"]; ok && n.EnableIPv6 && n.MTU < minIPv6MTU {
+			v.c.Addf(pos, "%s: mtu %d is below %d, the least IPv6 needs (the kernel turns IPv6 off on such a link)", ctx, n.MTU, minIPv6MTU)
+		}
 		if !n.EnableIPv6 {
 			for _, k := range []string{"subnet_v6", "gateway_v6", "masquerade_v6"} {
 				if pos, ok := fp[k]; ok {

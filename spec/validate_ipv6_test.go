@@ -29,6 +29,14 @@ func TestIPv6Validation(t *testing.T) {
 			`12:25 container "g": network "pool": ipv6_address needs an explicit subnet_v6 on network "pool"`,
 			`13:37 container "h": network "v6": ipv6_address: "10.0.0.1" is not an IPv6 address`,
 		}},
+		{"IPv6 with a small mtu", lines(
+			`networks:`,
+			`  a: {enable_ipv6: true, mtu: 1279}`,
+			`  b: {enable_ipv6: true, mtu: 1280}`,
+			`  c: {mtu: 576}`,
+		), []string{
+			`2:26 network "a": mtu 1279 is below 1280, the least IPv6 needs`,
+		}},
 		{"masquerade_v6 without enable_ipv6", lines(
 			`networks:`,
 			`  a: {masquerade_v6: false}`,
