@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netctl/netctl/model"
 )
@@ -146,4 +147,24 @@ func TestDualStackInNamespaceWithIPv6Off(t *testing.T) {
 	ep.AddrV6 = netip.MustParsePrefix("fd00:6::10/64")
 	s.wire(c, n, ep)
 	s.ping(c.Netns, "fd00:6::1")
+}
+
+// The watcher hears of a dual-stack bridge's IPv6 address going, not of
+// the kernel's link-local addresses finishing their DAD.
+func TestSubscribeIPv6Addresses(t *testing.T) {
+	s, n, _, _ := dualStack(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := s.links.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Link-locals of the bridge and the host ends settle within ~2 s of
+	// their creation; none of that is an event.
+	time.Sleep(2500 * time.Millisecond)
+	drain(events)
+	s.mustIn(s.hostPath, "ip", "-6", "addr", "add", "fe80::99/64", "dev", n.Bridge)
+	expectNoEvent(t, events, "a link-local address added")
+	s.mustIn(s.hostPath, "ip", "-6", "addr", "del", n.GatewayV6.String()+"/64", "dev", n.Bridge)
+	expectEvent(t, events, "the bridge's IPv6 address deleted")
 }
