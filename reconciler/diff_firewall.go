@@ -227,11 +227,17 @@ func linkName(l *model.LinkRule) string {
 // one batch the backend applies.
 func firewallBatch(p *Plan, actions []*Action) *model.FirewallBatch {
 	b := &model.FirewallBatch{Project: p.Project, Observed: p.fwObserved}
-	flushed := map[model.PortProto]bool{}
+	// Once per host port, protocol and family (conntrack keeps IPv6
+	// entries apart).
+	type flushKey struct {
+		pp model.PortProto
+		v6 bool
+	}
+	flushed := map[flushKey]bool{}
 	flush := func(pt model.Port) {
-		pp := model.PortProto{Port: pt.HostPort, Proto: pt.Proto}
-		if pt.Proto != "tcp" && !flushed[pp] {
-			flushed[pp] = true
+		k := flushKey{model.PortProto{Port: pt.HostPort, Proto: pt.Proto}, pt.IPv6()}
+		if pt.Proto != "tcp" && !flushed[k] {
+			flushed[k] = true
 			b.Flush = append(b.Flush, pt)
 		}
 	}

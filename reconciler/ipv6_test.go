@@ -23,7 +23,7 @@ networks:
 containers:
   web:
     networks: [front, back]
-    ports: ["8080:80", "5000", "127.0.0.1:9000:90"]
+    ports: ["8080:80", "5000", "127.0.0.1:9000:90", "5300:53/udp"]
     links: [db]
   db:
     networks:
@@ -117,8 +117,8 @@ func TestIPv6PortsAndLinks(t *testing.T) {
 	h.apply(t, parse(t, "shop.yaml", dualTopo))
 	got := hostPorts(t, fw, "shop")
 	want := []string{
-		"web 0.0.0.0:32768->5000/tcp", "web 0.0.0.0:8080->80/tcp", "web 127.0.0.1:9000->90/tcp",
-		"web [::]:32768->5000/tcp", "web [::]:8080->80/tcp",
+		"web 0.0.0.0:32768->5000/tcp", "web 0.0.0.0:5300->53/udp", "web 0.0.0.0:8080->80/tcp", "web 127.0.0.1:9000->90/tcp",
+		"web [::]:32768->5000/tcp", "web [::]:5300->53/udp", "web [::]:8080->80/tcp",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("ports = %q\nwant %q", got, want)
@@ -148,6 +148,17 @@ func TestIPv6PortsAndLinks(t *testing.T) {
 	}
 	if n := fw.networks["shop/back"]; n.SubnetV6.String() != "fd00:18::/64" || !n.MasqueradeV6 {
 		t.Errorf("back's rules: %+v", n)
+	}
+
+	// The UDP port's conntrack entries are flushed in both families.
+	var flushed []string
+	for _, b := range fw.batches {
+		for _, p := range b.Flush {
+			flushed = append(flushed, p.HostString())
+		}
+	}
+	if !slices.Equal(flushed, []string{"0.0.0.0:5300", "[::]:5300"}) {
+		t.Errorf("conntrack flushes: %v", flushed)
 	}
 
 	// A port taken on [::] by another project only moves the IPv6 twin.
@@ -323,4 +334,20 @@ func TestIPv6GoldenPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, filepath.Join("testdata", "create-dual-stack.txt"), text.String())
+}
+
+// The default network is shared: a project may turn IPv6 on for it, and
+// another project that says otherwise is refused the change while the
+// first has containers there, as for any setting of the shared bridge.
+func TestIPv6OnTheSharedDefaultNetwork(t *testing.T) {
+	h := newHarness()
+	h.apply(t, parse(t, "a.yaml", "networks: {bridge: {enable_ipv6: true, subnet_v6: \"fd00:17::/64\"}}\ncontainers:\n  x: {}\n"))
+	x := h.container(t, "a/x")
+	if x.Endpoint("/bridge").AddrV6.String() != "fd00:17::2/64" || x.DefaultGatewayV6.String() != "fd00:17::1" {
+		t.Fatalf("x on the default network: %s via %s", x.Endpoint("/bridge").AddrV6, x.DefaultGatewayV6)
+	}
+	p := h.plan(t, parse(t, "b.yaml", "containers:\n  y: {}\n"))
+	if len(p.Blocked) != 1 || !strings.Contains(p.Blocked[0].Reason, "enable_ipv6: true -> false") {
+		t.Errorf("blocked: %+v", p.Blocked)
+	}
 }
