@@ -134,13 +134,8 @@ func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.Stat
 		if m.Bridge == "" {
 			m.Bridge = inst.BridgeName(t.Name, n.Name)
 		}
-		if !m.Subnet.IsValid() {
-			if o := observed.Networks[m.ID()]; o != nil && o.Subnet.IsValid() {
-				m.Subnet = o.Subnet
-				if !n.Gateway.IsValid() {
-					m.Gateway = o.Gateway
-				}
-			}
+		if o := observed.Networks[m.ID()]; o != nil {
+			keepSubnet(&m.Subnet, &m.Gateway, o.Subnet, o.Gateway)
 		}
 		if m.Subnet.IsValid() {
 			taken = append(taken, m.Subnet)

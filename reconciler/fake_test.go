@@ -145,25 +145,21 @@ func (f *fakeHost) DeleteEndpoint(_ context.Context, c *model.Container, ep *mod
 func (f *fakeHost) Settle(context.Context) error { return nil }
 
 func (f *fakeHost) EnsureDefaultRoute(_ context.Context, c *model.Container, gw netip.Addr) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("EnsureDefaultRoute " + c.ID()); err != nil {
-		return err
-	}
-	if o := f.st.Containers[c.ID()]; o != nil {
-		o.DefaultGateway = gw
-	}
-	return nil
+	return f.setRoute("EnsureDefaultRoute", c, func(o *model.Container) { o.DefaultGateway = gw })
 }
 
 func (f *fakeHost) EnsureDefaultRouteV6(_ context.Context, c *model.Container, gw netip.Addr) error {
+	return f.setRoute("EnsureDefaultRouteV6", c, func(o *model.Container) { o.DefaultGatewayV6 = gw })
+}
+
+func (f *fakeHost) setRoute(call string, c *model.Container, set func(*model.Container)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("EnsureDefaultRouteV6 " + c.ID()); err != nil {
+	if err := f.record(call + " " + c.ID()); err != nil {
 		return err
 	}
 	if o := f.st.Containers[c.ID()]; o != nil {
-		o.DefaultGatewayV6 = gw
+		set(o)
 	}
 	return nil
 }

@@ -46,6 +46,19 @@ func pickSubnet(taken subnetTaken) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("address pool exhausted: every subnet of 172.18.0.0/16-172.31.0.0/16 and 192.168.0.0/16 overlaps a route or another network; set `subnet`")
 }
 
+// keepSubnet makes a network whose file names no subnet keep the one it
+// has (have, with gateway haveGW), of either family: addresses are sticky.
+// Its gateway comes along unless the file names one.
+func keepSubnet(subnet *netip.Prefix, gw *netip.Addr, have netip.Prefix, haveGW netip.Addr) {
+	if subnet.IsValid() || !have.IsValid() {
+		return
+	}
+	*subnet = have
+	if !gw.IsValid() {
+		*gw = haveGW
+	}
+}
+
 // firstHost is the first usable address of p (Docker's default gateway).
 func firstHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 

@@ -88,13 +88,8 @@ func desireIPv6(t *spec.Topology, observed *model.State, d *model.State) error {
 		}
 		m.EnableIPv6, m.MasqueradeV6 = true, n.MasqueradeV6
 		m.SubnetV6, m.GatewayV6 = n.SubnetV6, n.GatewayV6
-		if !m.SubnetV6.IsValid() {
-			if o := observed.Networks[m.ID()]; o != nil && o.SubnetV6.IsValid() {
-				m.SubnetV6 = o.SubnetV6
-				if !m.GatewayV6.IsValid() {
-					m.GatewayV6 = o.GatewayV6
-				}
-			}
+		if o := observed.Networks[m.ID()]; o != nil {
+			keepSubnet(&m.SubnetV6, &m.GatewayV6, o.SubnetV6, o.GatewayV6)
 		}
 		if m.SubnetV6.IsValid() {
 			taken = append(taken, m.SubnetV6)

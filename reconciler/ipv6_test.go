@@ -37,11 +37,7 @@ containers:
 
 func addrV6(t *testing.T, c *model.Container, network string) string {
 	t.Helper()
-	ep := c.Endpoint(network)
-	if ep == nil {
-		t.Fatalf("container %s has no endpoint on %s", c.ID(), network)
-	}
-	return ep.AddrV6.String()
+	return endpointOf(t, c, network).AddrV6.String()
 }
 
 func TestIPv6AddressesRoutesAndStickiness(t *testing.T) {

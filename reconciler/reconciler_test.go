@@ -76,11 +76,16 @@ func (h *harness) container(t *testing.T, id string) *model.Container {
 
 func endpointAddr(t *testing.T, c *model.Container, network string) string {
 	t.Helper()
+	return endpointOf(t, c, network).Addr.String()
+}
+
+func endpointOf(t *testing.T, c *model.Container, network string) *model.Endpoint {
+	t.Helper()
 	ep := c.Endpoint(network)
 	if ep == nil {
 		t.Fatalf("container %s has no endpoint on %s", c.ID(), network)
 	}
-	return ep.Addr.String()
+	return ep
 }
 
 // The Docker networking guide: my-bridge-network with db, web on the
