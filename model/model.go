@@ -16,8 +16,9 @@ type State struct {
 	Networks   map[string]*Network   // by Network.ID()
 	Containers map[string]*Container // by Container.ID()
 
-	// HostRoutes are the destinations routed in the host namespace, both
-	// families (observed only). IPAM avoids them when it picks a subnet.
+	// HostRoutes are the destinations routed in the host namespace through
+	// links netctl does not own, both families (observed only). IPAM avoids
+	// them when it picks a subnet, and a subnet_v6 may not overlap them.
 	HostRoutes []netip.Prefix
 
 	// DNS is the embedded DNS server's configuration, by project.

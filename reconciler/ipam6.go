@@ -78,7 +78,7 @@ func desireIPv6(t *spec.Topology, observed *model.State, d *model.State) error {
 			taken = append(taken, o.SubnetV6)
 		}
 	}
-	taken = append(taken, foreignRoutes(observed)...)
+	taken = append(taken, observed.HostRoutes...)
 
 	var pending []*model.Network
 	for _, n := range t.Networks {

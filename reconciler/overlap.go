@@ -19,23 +19,6 @@ type subnetHolder struct {
 	network string // the holding network's ID; "" for a route
 }
 
-// foreignRoutes are the host's routes (both families) other than the
-// prefix routes of netctl's own bridges, which carry the bridges' subnets.
-func foreignRoutes(observed *model.State) []netip.Prefix {
-	own := map[netip.Prefix]bool{}
-	for _, n := range observed.Networks {
-		own[n.Subnet.Masked()] = true
-		own[n.SubnetV6.Masked()] = true
-	}
-	var out []netip.Prefix
-	for _, r := range observed.HostRoutes {
-		if !own[r.Masked()] {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // hostHolders lists what project's network named network must not
 // overlap: every other network netctl has on the host, of any project
 // (its own networks are compared by spec), and the host's other routes.
@@ -58,7 +41,7 @@ func hostHolders(project string, observed *model.State, v6 bool) []subnetHolder 
 			out = append(out, subnetHolder{p, fmt.Sprintf("%s %s of network %s", key, p, id), id})
 		}
 	}
-	for _, r := range foreignRoutes(observed) {
+	for _, r := range observed.HostRoutes {
 		if r.Addr().Is6() == v6 {
 			out = append(out, subnetHolder{prefix: r, what: "the host route " + r.String()})
 		}

@@ -85,6 +85,7 @@ type rtRoute struct {
 	typ   uint8
 	dst   netip.Prefix
 	gw    netip.Addr
+	oif   int // output interface; 0 for a multipath or blackhole route
 }
 
 func (d *dumper) links() ([]link, error) {
@@ -95,7 +96,7 @@ func (d *dumper) links() ([]link, error) {
 	binary.NativeEndian.PutUint16(a[2:], unix.IFLA_EXT_MASK)
 	binary.NativeEndian.PutUint32(a[4:], rtextFilterSkipStats)
 	var out []link
-	err := d.dump(unix.RTM_GETLINK, req, func(typ uint16, m []byte) error {
+	err := d.dump(unix.RTM_GETLINK, req, func() { out = out[:0] }, func(typ uint16, m []byte) error {
 		if typ != unix.RTM_NEWLINK {
 			return nil
 		}
@@ -113,7 +114,7 @@ func (d *dumper) addrs() ([]ifAddr, error) {
 	req := make([]byte, unix.SizeofIfAddrmsg)
 	req[0] = unix.AF_UNSPEC
 	var out []ifAddr
-	err := d.dump(unix.RTM_GETADDR, req, func(typ uint16, m []byte) error {
+	err := d.dump(unix.RTM_GETADDR, req, func() { out = out[:0] }, func(typ uint16, m []byte) error {
 		if typ != unix.RTM_NEWADDR {
 			return nil
 		}
@@ -136,7 +137,7 @@ func (d *dumper) routes(table uint8) ([]rtRoute, error) {
 	req[0] = unix.AF_UNSPEC
 	req[4] = table
 	var out []rtRoute
-	err := d.dump(unix.RTM_GETROUTE, req, func(typ uint16, m []byte) error {
+	err := d.dump(unix.RTM_GETROUTE, req, func() { out = out[:0] }, func(typ uint16, m []byte) error {
 		if typ != unix.RTM_NEWROUTE {
 			return nil
 		}
@@ -156,10 +157,13 @@ func (d *dumper) routes(table uint8) ([]rtRoute, error) {
 }
 
 // dump sends one dump request and feeds each reply message's payload to
-// fn, restarting the dump when the kernel flags it interrupted.
-func (d *dumper) dump(typ uint16, payload []byte, fn func(typ uint16, m []byte) error) error {
+// fn, restarting the dump when the kernel flags it interrupted; reset
+// forgets what fn gathered before each attempt (an interrupted dump is read
+// to its end, and its messages come again in the next).
+func (d *dumper) dump(typ uint16, payload []byte, reset func(), fn func(typ uint16, m []byte) error) error {
 	var err error
 	for range dumpTries {
+		reset()
 		if err = d.dumpOnce(typ, payload, fn); !errors.Is(err, errDumpInterrupted) && !errors.Is(err, unix.EINTR) {
 			return err
 		}
@@ -399,6 +403,8 @@ func parseRoute(m []byte) (rtRoute, bool, error) {
 			if ip, ok := netip.AddrFromSlice(v); ok {
 				r.gw = ip
 			}
+		case unix.RTA_OIF:
+			r.oif = int(u32(v))
 		}
 	})
 	return r, r.dst.IsValid(), err

@@ -60,7 +60,7 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	}
 
 	st := model.NewState()
-	st.HostRoutes = hostRoutes(hr.v.routes)
+	st.HostRoutes = hostRoutes(hr.v.routes, ownedLinks(hr.v.links))
 	bridges := l.addNetworks(st, hr.v)
 	if err := l.addOverlays(st, hr.v, bridges); err != nil {
 		return nil, err
@@ -81,6 +81,17 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		return nil, err
 	}
 	return st, nil
+}
+
+// ownedLinks are the ifindexes of the links carrying netctl's mark.
+func ownedLinks(links []link) map[int]bool {
+	owned := map[int]bool{}
+	for _, l := range links {
+		if _, ok := model.ParseOwner(l.alias); ok {
+			owned[l.index] = true
+		}
+	}
+	return owned
 }
 
 // hostView is one dump each of the host's links, addresses and routes.

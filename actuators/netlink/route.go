@@ -120,12 +120,14 @@ func defaultGateway(routes []rtRoute, v6 bool) netip.Addr {
 
 // hostRoutes returns, sorted and without duplicates, the destinations the
 // host routes somewhere (both families): every table's routes except
-// defaults, link-local and multicast, and the local/broadcast entries the
-// kernel keeps for its own addresses.
-func hostRoutes(routes []rtRoute) []netip.Prefix {
+// defaults, link-local and multicast, the local/broadcast entries the
+// kernel keeps for its own addresses, and the routes through netctl's own
+// links (owned, by ifindex): a bridge's prefix route is its subnet, not
+// something its subnet could collide with.
+func hostRoutes(routes []rtRoute, owned map[int]bool) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range routes {
-		if r.table == unix.RT_TABLE_LOCAL || r.dst.Bits() == 0 {
+		if r.table == unix.RT_TABLE_LOCAL || r.dst.Bits() == 0 || (r.oif != 0 && owned[r.oif]) {
 			continue
 		}
 		switch r.typ {
