@@ -151,7 +151,7 @@ func (r *Reconciler) finishFirewall(ctx context.Context, st *model.State, rd *fw
 		return rd.err
 	}
 	fw := rd.fw
-	keys := []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4}
+	keys := []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4, model.SysctlIPv6Forward, model.SysctlBridgeNFCallV6}
 	for _, id := range st.SortedNetworkIDs() {
 		if br := st.Networks[id].Bridge; model.IsIfname(br) {
 			keys = append(keys, model.SysctlRouteLocalnet(br))
