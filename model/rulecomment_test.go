@@ -38,7 +38,6 @@ func TestNetworkCommentGolden(t *testing.T) {
 		"netctl:shop:backend br-backend 172.18.0.0/16 no-icc internal", // words in the wrong order
 		"netctl::backend br-x 172.18.0.0/16",                           // no project, not the default network
 		"netctl:shop:bridge br-x 172.18.0.0/16",                        // a project's network named like the default one
-		"netctl:shop:backend br-backend fd00::/64",
 		"netctl:shop:backend br-backend 172.18.0.0/33",
 		"netctl:shop:web 0.0.0.0:8080->172.18.0.2:5000/tcp",
 		"netctl",
