@@ -30,7 +30,22 @@ func fakeTools(t *testing.T, saved string) (b *Backend, restored string) {
 			t.Fatal(err)
 		}
 	}
-	return &Backend{log: zerolog.Nop(), mode: "nft", save: save, restore: restore}, restored
+	// ip6tables: nothing of netctl's, whatever it is told to restore
+	// goes to a file of its own.
+	save6, restore6 := filepath.Join(dir, "save6"), filepath.Join(dir, "restore6")
+	empty6 := filepath.Join(dir, "saved6")
+	if err := os.WriteFile(empty6, []byte(emptySave), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, script := range map[string]string{
+		save6:    "#!/bin/sh\ncat " + empty6 + "\n",
+		restore6: "#!/bin/sh\ncat > " + filepath.Join(dir, "restored6") + "\n",
+	} {
+		if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &Backend{log: zerolog.Nop(), mode: "nft", save: save, restore: restore, save6: save6, restore6: restore6}, restored
 }
 
 // Apply works from the observation the batch carries, not from anything
