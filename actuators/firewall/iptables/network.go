@@ -47,6 +47,17 @@ func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, 
 		r(tableFilter, chainNetworks, append([]string{"-i", br, "!", "-o", br}, withComment(c, "-j", out)...)...),
 		r(tableFilter, chainNetworks, append([]string{"!", "-i", br, "-o", br}, withComment(c, "-j", "DROP")...)...),
 	}
+	if v6 && !n.ICC {
+		// Neighbour discovery is ICMPv6, which a bridge hands to
+		// ip6tables like any other packet: icc: false would drop the
+		// containers' neighbour solicitations and advertisements, and
+		// with them every opening a link makes. Those two pass (router
+		// advertisements do not); NETCTL-CT comes before the icc drop.
+		for _, typ := range []string{"135", "136"} {
+			rules = append(rules, r(tableFilter, chainCT, append([]string{"-i", br, "-o", br, "-p", "ipv6-icmp"},
+				withComment(c, "-m", "icmp6", "--icmpv6-type", typ, "-j", "ACCEPT")...)...))
+		}
+	}
 	if !n.Internal {
 		src := subnet.Masked().String()
 		if masq {
