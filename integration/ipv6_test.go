@@ -3,34 +3,18 @@ package integration
 import (
 	"encoding/json"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/netctl/netctl/internal/sandbox"
 )
 
-// dualTopo: front is dual stack from the ULA pool, back has an explicit
-// subnet_v6 and icc off (web reaches db's 5432 through its link), vault is
-// IPv4 only.
-const dualTopo = `name: dual
-networks:
-  front: {enable_ipv6: true}
-  back: {enable_ipv6: true, subnet_v6: "fd00:18::/64", icc: false}
-  vault: {}
-containers:
-  web:
-    networks: [front, back]
-    ports: ["8080:8000"]
-    links: [db]
-  db:
-    networks:
-      back: {ipv6_address: "fd00:18::10", aliases: [postgres]}
-    expose: [5432]
-  peer:
-    networks: [front]
-  safe:
-    networks: [vault]
-`
+// dualExample is examples/dual-stack.yaml: front is dual stack from the
+// ULA pool, back has an explicit subnet_v6 and icc off (web reaches db's
+// 5432 through its link), routed leaves IPv6 unmasqueraded, vault is IPv4
+// only.
+const dualExample = "../examples/dual-stack.yaml"
 
 // otherTopo is a second project, dual stack too.
 const otherTopo = `name: blog
@@ -84,6 +68,11 @@ func TestDualStack(t *testing.T) {
 	h.InNetns(out, "ip", "-6", "addr", "add", "fd00:99::2/64", "dev", "eth0", "nodad")
 	h.InNetns(out, "ip", "-6", "route", "add", "default", "via", "fd00:99::1")
 
+	example, err := os.ReadFile(dualExample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dualTopo := string(example)
 	file := h.WriteFile(t, "dual.yaml", dualTopo)
 	res := h.MustNetctl(t, "apply", "-f", file)
 	for _, want := range []string{"subnet_v6 fd00:18::/64 gateway_v6 fd00:18::1", "publish [::]:8080->[", "sysctl net.ipv6.conf.all.forwarding"} {
@@ -184,6 +173,14 @@ func TestDualStack(t *testing.T) {
 		expectServed(t, "web -> outside", h.ContainerNetns("dual", "web"), "tcp6", "[fd00:99::2]:9000", "out")
 		if p := srv.Peers(); len(p) != 1 || !strings.HasPrefix(p[0], "[fd00:99::1]:") {
 			t.Errorf("outside saw %v, want the host's address", p)
+		}
+		// masquerade_v6: false: edge's own address reaches the outside,
+		// which routes its subnet back through the host.
+		h.InNetns(out, "ip", "-6", "route", "add", "fd00:30::/64", "via", "fd00:99::1")
+		srv2 := serve(t, out, "tcp6", 9001, "out")
+		expectServed(t, "edge -> outside", h.ContainerNetns("dual", "edge"), "tcp6", "[fd00:99::2]:9001", "out")
+		if p := srv2.Peers(); len(p) != 1 || !strings.HasPrefix(p[0], "[fd00:30::2]:") {
+			t.Errorf("outside saw %v from edge, want its own address fd00:30::2", p)
 		}
 	})
 
