@@ -14,7 +14,8 @@
 //     move of netctl's rules from the other backend when it holds some
 //     (switch.go);
 //   - the sysctls the rules depend on (ip_forward, bridge-nf-call-iptables,
-//     route_localnet), read and written under /proc/sys;
+//     route_localnet, and IPv6's all.forwarding and
+//     bridge-nf-call-ip6tables), read and written under /proc/sys;
 //   - hairpin mode, which the model carries as a host setting key
 //     (model.SysctlHairpin) but which is a bridge-port flag kept by the
 //     netlink actuator: this package only routes those keys to it (Hairpin);
