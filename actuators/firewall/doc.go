@@ -52,4 +52,12 @@
 //     batch.
 //   - Optionally, Subscribe (EventSource) reports other processes' changes
 //     to netctl's rules, so that watch repairs them at once.
+//   - Both families: a dual-stack network (SubnetV6 set) gets the same
+//     rules for IPv6, its egress masqueraded only with MasqueradeV6, and
+//     neighbour discovery let through within the bridge when icc is off;
+//     ports and links are of the family of their addresses (a port on
+//     every IPv6 address has HostIP [::]); a [::1] destination is never
+//     DNATed. Observed, a network's IPv6 half sets SubnetV6/MasqueradeV6 on
+//     the same object (model.EncodeNetworkCommentV6 marks it). The
+//     iptables backend does this in ip6tables (family.go there).
 package firewall
