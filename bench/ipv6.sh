@@ -45,46 +45,21 @@ SEQ=0
 
 cleanup_on_exit
 
-# timed N PHASE ARGS...: netctl in the sandbox, wall time recorded.
-timed() {
-  local n=$1 phase=$2 t0 t1 rc=0
-  shift 2
-  t0=${EPOCHREALTIME/./}
-  nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" "$@" >"$WORK/$phase.out" 2>"$WORK/$phase.log" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  if (( rc != 0 )); then
-    tail -n 20 "$WORK/$phase.out" "$WORK/$phase.log" >&2
-    die "netctl $* failed with exit $rc (N=$n, phase $phase)"
-  fi
-  echo "$n $phase $(( t1 - t0 ))" >>"$TIMES"
-}
-
-veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
-
 run_netctl() { # N TAG GENTOPO-FLAGS...
-  local n=$1 tag=$2 deadline t0 t1 rc
+  local n=$1 tag=$2 rc
   shift 2
   "$GENTOPO" -n "$n" "$@" >"$WORK/bench.yaml"
   SEQ=$(( SEQ + 1 ))
   sandbox_up "nc6-$$-$SEQ"
   timed "$n" "${tag}cold" apply -f "$WORK/bench.yaml"
-  (( $(veths) == n )) || log "WARNING: $(veths) veths after cold apply, want $n"
+  (( $(host_veths) == n )) || log "WARNING: $(host_veths) veths after cold apply, want $n"
   rc=0; nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" diff -f "$WORK/bench.yaml" >"$WORK/diff.out" 2>&1 || rc=$?
   (( rc == 0 )) || { log "WARNING: diff right after apply exited $rc ($tag, N=$n)"; head -n 20 "$WORK/diff.out" >&2; }
   timed "$n" "${tag}noop" apply -f "$WORK/bench.yaml"
-  t0=${EPOCHREALTIME/./}
-  timed "$n" "${tag}down_cmd" down -f "$WORK/bench.yaml"
-  deadline=$(( SECONDS + 120 ))
-  while (( $(veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
-  t1=${EPOCHREALTIME/./}
-  echo "$n ${tag}down $(( t1 - t0 ))" >>"$TIMES"
+  timed_down "$n" "${tag}down" down -f "$WORK/bench.yaml"
   sandbox_down
 }
 
-median_us() {
-  awk -v n="$1" -v p="$2" '$1 == n && $2 == p { print $3 }' "$TIMES" | sort -n |
-    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
-}
 
 report() {
   local n
@@ -96,9 +71,9 @@ report() {
   echo "| N | cold s, IPv4 | cold s, dual stack | ratio | no-op ms (IPv4 / dual) | down s (IPv4 / dual) |"
   echo "|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
-    awk -v n="$n" -v c4="$(median_us "$n" v4cold)" -v c6="$(median_us "$n" v6cold)" \
-      -v n4="$(median_us "$n" v4noop)" -v n6="$(median_us "$n" v6noop)" \
-      -v d4="$(median_us "$n" v4down)" -v d6="$(median_us "$n" v6down)" '
+    awk -v n="$n" -v c4="$(median "$n" v4cold)" -v c6="$(median "$n" v6cold)" \
+      -v n4="$(median "$n" v4noop)" -v n6="$(median "$n" v6noop)" \
+      -v d4="$(median "$n" v4down)" -v d6="$(median "$n" v6down)" '
       BEGIN {
         printf "| %d | %.3f | %.3f | %.2f× | %.0f / %.0f | %.3f / %.3f |\n", n,
           c4 / 1e6, c6 / 1e6, c6 / c4, n4 / 1e3, n6 / 1e3, d4 / 1e6, d6 / 1e6

@@ -93,6 +93,22 @@ timed() {
   echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
 }
 
+host_veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
+
+# timed_down N NAME ARGS...: `netctl ARGS...` (a down) timed as NAME_cmd,
+# then the wait until the kernel has removed the last host-side veth
+# (namespace deletion frees them asynchronously); the whole recorded as NAME.
+timed_down() {
+  local n=$1 name=$2 t0 t1 deadline
+  shift 2
+  t0=${EPOCHREALTIME/./}
+  timed "$n" "${name}_cmd" "$@"
+  deadline=$(( SECONDS + 120 ))
+  while (( $(host_veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
+  t1=${EPOCHREALTIME/./}
+  echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
+}
+
 # logged N LOG MESSAGE NAME [FIELD]: a numeric field of the last line with
 # MESSAGE in $WORK/LOG.log, recorded in $TIMES as "N NAME value": "took"
 # (the default, in ms) in µs, any other field as it is.
