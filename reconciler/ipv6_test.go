@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/golden"
 	"github.com/netctl/netctl/model"
 )
 
@@ -329,7 +330,7 @@ func TestIPv6GoldenPlan(t *testing.T) {
 	if err := p.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("testdata", "create-dual-stack.txt"), text.String())
+	golden.File(t, filepath.Join("testdata", "create-dual-stack.txt"), text.String())
 }
 
 // The default network is shared: a project may turn IPv6 on for it, and
