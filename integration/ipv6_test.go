@@ -214,7 +214,12 @@ func TestDualStack(t *testing.T) {
 		h.InContainer("dual", "peer", "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global")
 		h.InContainer("dual", "web", "ip", "-6", "route", "del", "default")
 		h.InContainer("dual", "web", "sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1")
-		h.InHost("ip6tables", "-F", "NETCTL-NETWORKS")
+		// The IPv6 half of back's rules goes.
+		if sandbox.Firewall() == "nftables" {
+			h.InHost("nft", "delete", "element", "inet", "netctl", "masq-subnets6", "{", "fd00:18::/64", "}")
+		} else {
+			h.InHost(sandbox.Iptables("ip6tables"), "-F", "NETCTL-NETWORKS")
+		}
 		d := h.Netctl("diff", "-f", h.WriteFile(t, "dual.yaml", strings.Replace(dualTopo, "containers:\n", "containers:\n  aaa: {networks: [front, back]}\n", 1)))
 		for _, want := range []string{"~ endpoint peer/front", "ipv6 address: (none) -> " + peer, "accept_ra: 1 -> 0", "+ route web", "rules missing"} {
 			if !strings.Contains(d.Stdout, want) {
@@ -229,7 +234,10 @@ func TestDualStack(t *testing.T) {
 
 	h.MustNetctl(t, "down", "-f", file)
 	h.MustNetctl(t, "down", "-f", blog)
-	if r := h.InHost("ip6tables-save"); strings.Contains(r.Stdout, "netctl") {
+	if r := h.InHost(sandbox.Iptables("ip6tables-save")); strings.Contains(r.Stdout, "netctl") {
 		t.Errorf("ip6tables rules left after down:\n%s", r.Stdout)
+	}
+	if r := h.InHost("nft", "list", "tables"); strings.Contains(r.Stdout, "netctl") {
+		t.Errorf("nftables table left after down:\n%s", r.Stdout)
 	}
 }

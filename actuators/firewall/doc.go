@@ -59,5 +59,6 @@
 //     every IPv6 address has HostIP [::]); a [::1] destination is never
 //     DNATed. Observed, a network's IPv6 half sets SubnetV6/MasqueradeV6 on
 //     the same object (model.EncodeNetworkCommentV6 marks it). The
-//     iptables backend does this in ip6tables (family.go there).
+//     iptables backend does this in ip6tables (family.go there), the
+//     nftables backend in IPv6 sets of its table (layout.go there).
 package firewall

@@ -289,7 +289,7 @@ func TestCoverSubnets(t *testing.T) {
 	mk := func(name, subnet string) *model.NetworkRules {
 		return &model.NetworkRules{Project: "p", Name: name, Bridge: "br-" + name, Subnet: netip.MustParsePrefix(subnet)}
 	}
-	got := coverSubnets([]*model.NetworkRules{mk("a", "10.1.2.0/24"), mk("b", "10.1.0.0/16"), mk("c", "10.2.0.0/16"), mk("d", "10.1.0.0/16")})
+	got := coverSubnets([]*model.NetworkRules{mk("a", "10.1.2.0/24"), mk("b", "10.1.0.0/16"), mk("c", "10.2.0.0/16"), mk("d", "10.1.0.0/16")}, false)
 	var s []string
 	for _, c := range got {
 		var names []string
@@ -301,7 +301,7 @@ func TestCoverSubnets(t *testing.T) {
 	if want := []string{"10.1.0.0/16=b,d,a", "10.2.0.0/16=c"}; !slices.Equal(s, want) {
 		t.Errorf("covers %q, want %q", s, want)
 	}
-	if got := formatElement(subnetElement(netip.MustParsePrefix("255.255.255.0/24"))); got != "255.255.255.0/24" {
+	if got := formatElement(subnetElement(setMasq, netip.MustParsePrefix("255.255.255.0/24"))); got != "255.255.255.0/24" {
 		t.Errorf("last subnet: %s", got)
 	}
 }
