@@ -30,27 +30,13 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
-for c in ip nsenter awk iptables-save ip6tables-save; do command -v "$c" >/dev/null || die "$c not found"; done
-[[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first"
-NETCTL=$(realpath "$NETCTL")
-[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer"
-
-WORK=$(mktemp -d /tmp/ncipv6.XXXXXX)
-TIMES=$WORK/times.txt # "N phase microseconds"
-: >"$TIMES"
-HOSTNS=""
-ROOT=""
-SEQ=0
-
-cleanup_on_exit
+bench_init nc6 iptables-save ip6tables-save
 
 run_netctl() { # N TAG GENTOPO-FLAGS...
   local n=$1 tag=$2 rc
   shift 2
   "$GENTOPO" -n "$n" "$@" >"$WORK/bench.yaml"
-  SEQ=$(( SEQ + 1 ))
-  sandbox_up "nc6-$$-$SEQ"
+  next_sandbox
   timed "$n" "${tag}cold" apply -f "$WORK/bench.yaml"
   (( $(host_veths) == n )) || log "WARNING: $(host_veths) veths after cold apply, want $n"
   rc=0; nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" diff -f "$WORK/bench.yaml" >"$WORK/diff.out" 2>&1 || rc=$?

@@ -93,6 +93,33 @@ timed() {
   echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
 }
 
+# bench_init NAME TOOL...: the start of a netctl benchmark: root, the
+# tools it runs, NETCTL built and REPS a positive number; then WORK (a temp
+# dir), TIMES ("N name value" lines), the sandbox variables and the exit
+# trap. next_sandbox then makes a fresh sandbox host, NAME-<pid>-<seq>.
+bench_init() {
+  local c
+  BENCH_NAME=$1
+  shift
+  [[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
+  for c in ip nsenter awk "$@"; do command -v "$c" >/dev/null || die "$c not found"; done
+  [[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first"
+  NETCTL=$(realpath "$NETCTL")
+  [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer"
+  WORK=$(mktemp -d "/tmp/$BENCH_NAME.XXXXXX")
+  TIMES=$WORK/times.txt
+  : >"$TIMES"
+  HOSTNS=""
+  ROOT=""
+  SEQ=0
+  cleanup_on_exit
+}
+
+next_sandbox() {
+  SEQ=$(( SEQ + 1 ))
+  sandbox_up "$BENCH_NAME-$$-$SEQ"
+}
+
 host_veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
 # timed_down N NAME ARGS...: `netctl ARGS...` (a down) timed as NAME_cmd,

@@ -26,15 +26,22 @@ func observed(t *testing.T, fw *model.Firewall) *state {
 }
 
 func TestRender(t *testing.T) {
-	out, err := Render(shopFirewall())
-	if err != nil {
-		t.Fatal(err)
+	for name, fw := range map[string]*model.Firewall{"shop.nft": shopFirewall(), "dual.nft": dualShopFirewall()} {
+		out, err := Render(fw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.File(t, filepath.Join("testdata", name), out)
 	}
-	golden.File(t, filepath.Join("testdata", "shop.nft"), out)
 }
 
 func TestObserveIntactTable(t *testing.T) {
-	want := shopFirewall()
+	t.Run("IPv4", func(t *testing.T) { observeIntact(t, shopFirewall()) })
+	// The two halves of a dual-stack network read back as one object.
+	t.Run("dual stack", func(t *testing.T) { observeIntact(t, dualShopFirewall()) })
+}
+
+func observeIntact(t *testing.T, want *model.Firewall) {
 	s := observed(t, want)
 	if len(s.fw.BaseMissing) > 0 || len(s.fw.Stray) > 0 {
 		t.Fatalf("base missing %q, stray %q", s.fw.BaseMissing, s.fw.Stray)
@@ -54,7 +61,7 @@ func TestObserveIntactTable(t *testing.T) {
 			t.Errorf("link %s: got %+v", k, g)
 		}
 	}
-	if len(s.fw.Networks) != 4 || len(s.fw.Ports) != 3 || len(s.fw.Links) != 1 {
+	if len(s.fw.Networks) != len(want.Networks) || len(s.fw.Ports) != len(want.Ports) || len(s.fw.Links) != len(want.Links) {
 		t.Errorf("objects: %d networks, %d ports, %d links", len(s.fw.Networks), len(s.fw.Ports), len(s.fw.Links))
 	}
 }
