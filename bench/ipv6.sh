@@ -66,16 +66,10 @@ report() {
       }'
   done
   echo
-  echo "<details><summary>raw: N phase µs (v4 = IPv4 only, v6 = dual stack)</summary>"
-  echo
-  echo '```'
-  cat "$TIMES"
-  echo '```'
-  echo "</details>"
+  raw_times "N phase µs (v4 = IPv4 only, v6 = dual stack)"
 }
 
-GENTOPO=$WORK/gentopo
-go build -o "$GENTOPO" ./bench/cmd/gentopo
+build_gentopo
 log "NS='$NS' REPS=$REPS netctl=$NETCTL"
 for n in $NS; do
   for (( rep = 1; rep <= REPS; rep++ )); do

@@ -120,6 +120,22 @@ next_sandbox() {
   sandbox_up "$BENCH_NAME-$$-$SEQ"
 }
 
+# raw_times SUMMARY: TIMES as a folded block at the end of a report.
+raw_times() {
+  echo "<details><summary>raw: $1</summary>"
+  echo
+  echo '```'
+  cat "$TIMES"
+  echo '```'
+  echo "</details>"
+}
+
+# build_gentopo: GENTOPO, the topology generator built into WORK.
+build_gentopo() {
+  GENTOPO=$WORK/gentopo
+  go build -o "$GENTOPO" ./bench/cmd/gentopo
+}
+
 host_veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
 # timed_down N NAME ARGS...: `netctl ARGS...` (a down) timed as NAME_cmd,

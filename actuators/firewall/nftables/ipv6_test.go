@@ -1,7 +1,6 @@
 package nftables
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -81,38 +80,6 @@ func TestPlanIPv6OnAndOff(t *testing.T) {
 	for _, el := range tx.dels {
 		if !strings.HasSuffix(el.set, "6") {
 			t.Errorf("turning IPv6 off deletes %s: %s", el.set, formatElement(el))
-		}
-	}
-}
-
-func TestKernelDualStack(t *testing.T) {
-	h, b := newKernelBackend(t)
-	ctx := context.Background()
-	want := dualShopFirewall()
-	if err := b.Apply(ctx, batchFor(want, "shop")); err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.Observe(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.BaseMissing) > 0 || len(got.Stray) > 0 {
-		t.Errorf("base missing %q, stray %q", got.BaseMissing, got.Stray)
-	}
-	for id, n := range want.Networks {
-		if g := got.Networks[id]; g == nil || !g.Equal(n) || g.Damaged {
-			t.Errorf("network %s: got %+v", id, g)
-		}
-	}
-	for k, p := range want.Ports {
-		if g := got.Ports[k]; g == nil || g.String() != p.String() || g.Damaged {
-			t.Errorf("port %s: got %+v", k, g)
-		}
-	}
-	out := h.InHost("nft", "list", "table", "inet", "netctl").Stdout
-	for _, s := range []string{"fd00:18::/64", "netctl:shop:web [::]:8080->[fd00:18::2]:5000/tcp", "fd00:99::1 . tcp . 8443 comment", ": fd00:18::2 . 443 }"} {
-		if !strings.Contains(out, s) {
-			t.Errorf("nft list lacks %q:\n%s", s, out)
 		}
 	}
 }
