@@ -96,7 +96,8 @@ timed() {
 # bench_init NAME TOOL...: the start of a netctl benchmark: root, the
 # tools it runs, NETCTL built and REPS a positive number; then WORK (a temp
 # dir), TIMES ("N name value" lines), the sandbox variables and the exit
-# trap. next_sandbox then makes a fresh sandbox host, NAME-<pid>-<seq>.
+# trap. next_sandbox then makes a fresh sandbox host, NAME-<pid>-<seq>,
+# ending the previous one.
 bench_init() {
   local c
   BENCH_NAME=$1
@@ -116,6 +117,7 @@ bench_init() {
 }
 
 next_sandbox() {
+  sandbox_down # the previous one, if the caller left it
   SEQ=$(( SEQ + 1 ))
   sandbox_up "$BENCH_NAME-$$-$SEQ"
 }
