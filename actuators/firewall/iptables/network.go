@@ -68,10 +68,13 @@ func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, 
 			r(tableNAT, chainPost, append([]string{"-o", br, "-m", "addrtype", "--src-type", "LOCAL"}, withComment(c, "-j", "MASQUERADE")...)...),
 		)
 	}
-	vx, err := vxlanRules(inst, n)
-	if err != nil {
-		return nil, err
+	if !v6 {
+		// The VXLAN underlay is IPv4 (and IPv6 is refused on overlays).
+		vx, err := vxlanRules(inst, n)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, vx...)
 	}
-	rules = append(rules, vx...)
 	return rules, checkAll(rules)
 }
