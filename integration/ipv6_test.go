@@ -244,3 +244,34 @@ func TestDualStack(t *testing.T) {
 		t.Errorf("nftables table left after down:\n%s", r.Stdout)
 	}
 }
+
+// The same dual-stack project under two roots: the pool gives both the
+// same ULA /48, and the second root's network takes another /64 (it sees
+// the first root's bridge as a route of the host); each reaches its own
+// containers over IPv6 and reports no difference.
+func TestDualStackUnderTwoRoots(t *testing.T) {
+	h := sandbox.New(t)
+	file := h.WriteFile(t, "same6.yaml", "name: same6\nnetworks:\n  n: {enable_ipv6: true}\ncontainers:\n  a: {networks: [n]}\n  b: {networks: [n]}\n")
+	other := extraRoot(t)
+	subnets := map[string]bool{}
+	for _, root := range []string{h.Root(), other} {
+		h.MustNetctl(t, "--root", root, "apply", "-f", file)
+	}
+	for _, root := range []string{h.Root(), other} {
+		if r := h.Netctl("--root", root, "diff", "-f", file); r.Code != 0 {
+			t.Errorf("diff under %s: %s", root, r)
+		}
+		subnet := strings.TrimSpace(h.MustNetctl(t, "--root", root, "inspect", "n", "--format", "{{(index .IPAM.Config 1).Subnet}}").Stdout)
+		subnets[subnet] = true
+		b := strings.TrimSpace(h.MustNetctl(t, "--root", root, "inspect", "b", "--format", "{{.NetworkSettings.Networks.n.GlobalIPv6Address}}").Stdout)
+		if r := h.Netctl("--root", root, "exec", "a", "--", "ping", "-6", "-c1", "-w2", "-i0.2", b); r.Code != 0 {
+			t.Errorf("under %s: a cannot reach b at %s: %s", root, b, r)
+		}
+	}
+	if len(subnets) != 2 {
+		t.Errorf("both roots got the same IPv6 subnet: %v", subnets)
+	}
+	for _, root := range []string{other, h.Root()} {
+		h.MustNetctl(t, "--root", root, "down", "-f", file)
+	}
+}

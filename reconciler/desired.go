@@ -48,9 +48,6 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := conflicts(t, observed); err != nil {
 		return nil, err
 	}
-	if err := checkHostOverlaps(t, observed, "subnet_v6"); err != nil {
-		return nil, err
-	}
 	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {
 		return nil, err
 	}

@@ -268,7 +268,7 @@ func TestSubnetV6OverlapsOnTheHost(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
-		`shop.yaml:2:26: network "a": subnet_v6 fd00:1::/64 overlaps subnet_v6 fd00:1::/64 of network blog/web`,
+		`shop.yaml:2:26: network "a": subnet_v6 fd00:1::/64 overlaps network blog/web (fd00:1::/64)`,
 		`shop.yaml:3:26: network "b": subnet_v6 fd00:2:0:1::/64 overlaps the host route fd00:2::/56`,
 	} {
 		if !strings.Contains(err.Error(), want) {

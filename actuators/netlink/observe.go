@@ -60,7 +60,7 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	}
 
 	st := model.NewState()
-	st.HostRoutes = hostRoutes(hr.v.routes, ownedLinks(hr.v.links))
+	st.HostRoutes = hostRoutes(hr.v.routes, l.ownedLinks(hr.v.links))
 	bridges := l.addNetworks(st, hr.v)
 	if err := l.addOverlays(st, hr.v, bridges); err != nil {
 		return nil, err
@@ -83,12 +83,14 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	return st, nil
 }
 
-// ownedLinks are the ifindexes of the links carrying netctl's mark.
-func ownedLinks(links []link) map[int]bool {
+// ownedLinks are the ifindexes of the links carrying this instance's
+// mark. Another instance's bridges are the host's like anybody's: their
+// routes keep this instance's subnets away from theirs.
+func (l *Links) ownedLinks(links []link) map[int]bool {
 	owned := map[int]bool{}
-	for _, l := range links {
-		if _, ok := model.ParseOwner(l.alias); ok {
-			owned[l.index] = true
+	for _, k := range links {
+		if _, ok := l.owner(k.alias); ok {
+			owned[k.index] = true
 		}
 	}
 	return owned
