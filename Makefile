@@ -29,7 +29,7 @@ COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # to Go's build info.
 LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay fuzz fuzz-short clean man completions schema deb
+.PHONY: all build install test lint bench bench-watch bench-ports bench-nftables bench-overlay bench-ipv6 fuzz fuzz-short clean man completions schema deb
 
 all: build
 
@@ -81,7 +81,7 @@ deb: man completions
 # the full run (auto: iptables where installed), they run again on nftables
 # and, where installed, on iptables-legacy. Tests of one backend in
 # particular (coexistence, switching, legacy) pin it themselves and run once.
-FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall|OverlayVXLANFilter|SeparateRootsDoNotCollide|PortInUseIsRefused)$$
+FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall|OverlayVXLANFilter|SeparateRootsDoNotCollide|PortInUseIsRefused|DualStack)$$
 
 # Unit and integration tests in one run. -race also builds the netctl binary
 # the integration tests exec with -race (internal/sandbox does that).
@@ -120,6 +120,10 @@ bench-nftables: build
 # nodes (docs/benchmarks.md). A test binary, only built with this tag.
 bench-overlay:
 	$(GO) test -tags overlaybench -count=1 -v -timeout 60m ./bench/overlay/
+
+# Dual stack against IPv4 only at N=1000, the same run (docs/benchmarks.md).
+bench-ipv6: build
+	bench/ipv6.sh
 
 # Every fuzz target: what a user or a container controls (the topology
 # file, DNS packets), the builders of the restore input netctl feeds

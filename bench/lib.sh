@@ -93,6 +93,67 @@ timed() {
   echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
 }
 
+# bench_init NAME TOOL...: the start of a netctl benchmark: root, the
+# tools it runs, NETCTL built and REPS a positive number; then WORK (a temp
+# dir), TIMES ("N name value" lines), the sandbox variables and the exit
+# trap. next_sandbox then makes a fresh sandbox host, NAME-<pid>-<seq>,
+# ending the previous one.
+bench_init() {
+  local c
+  BENCH_NAME=$1
+  shift
+  [[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
+  for c in ip nsenter awk "$@"; do command -v "$c" >/dev/null || die "$c not found"; done
+  [[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first"
+  NETCTL=$(realpath "$NETCTL")
+  [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer"
+  WORK=$(mktemp -d "/tmp/$BENCH_NAME.XXXXXX")
+  TIMES=$WORK/times.txt
+  : >"$TIMES"
+  HOSTNS=""
+  ROOT=""
+  SEQ=0
+  cleanup_on_exit
+}
+
+next_sandbox() {
+  sandbox_down # the previous one, if the caller left it
+  SEQ=$(( SEQ + 1 ))
+  sandbox_up "$BENCH_NAME-$$-$SEQ"
+}
+
+# raw_times SUMMARY: TIMES as a folded block at the end of a report.
+raw_times() {
+  echo "<details><summary>raw: $1</summary>"
+  echo
+  echo '```'
+  cat "$TIMES"
+  echo '```'
+  echo "</details>"
+}
+
+# build_gentopo: GENTOPO, the topology generator built into WORK.
+build_gentopo() {
+  GENTOPO=$WORK/gentopo
+  go build -o "$GENTOPO" ./bench/cmd/gentopo
+}
+
+host_veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
+
+# timed_down N NAME ARGS...: `netctl ARGS...` (a down) timed as NAME_cmd,
+# then the wait until the kernel has removed the last host-side veth
+# (namespace deletion frees them asynchronously); the whole recorded as NAME.
+timed_down() {
+  local n=$1 name=$2 t0 t1 deadline
+  shift 2
+  t0=${EPOCHREALTIME/./}
+  timed "$n" "${name}_cmd" "$@"
+  deadline=$(( SECONDS + 120 ))
+  while (( $(host_veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
+  t1=${EPOCHREALTIME/./}
+  echo "$n $name $(( t1 - t0 ))" >>"$TIMES"
+}
+
 # logged N LOG MESSAGE NAME [FIELD]: a numeric field of the last line with
 # MESSAGE in $WORK/LOG.log, recorded in $TIMES as "N NAME value": "took"
 # (the default, in ms) in µs, any other field as it is.

@@ -58,7 +58,8 @@ func inNetns(path string, fn func() error) error {
 }
 
 // serve runs an echo server in the namespace at path on port/proto
-// ("tcp" or "udp"), answering "<tag> <what it got>". It stops at the end of
+// ("tcp" or "udp"; "tcp6" or "udp6" for IPv6), answering "<tag> <what it
+// got>". It stops at the end of
 // the test. The remote address of every request is recorded in peers.
 type server struct {
 	mu    sync.Mutex
@@ -82,10 +83,10 @@ func serve(t *testing.T, path, proto string, port int, tag string) *server {
 	t.Helper()
 	s := &server{}
 	addr := fmt.Sprintf(":%d", port)
-	switch proto {
+	switch strings.TrimSuffix(proto, "6") {
 	case "tcp":
 		var ln net.Listener
-		if err := inNetns(path, func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
+		if err := inNetns(path, func() (err error) { ln, err = net.Listen(sockNet(proto), addr); return err }); err != nil {
 			t.Fatalf("serve tcp%s in %s: %v", addr, path, err)
 		}
 		t.Cleanup(func() { ln.Close() })
@@ -106,7 +107,7 @@ func serve(t *testing.T, path, proto string, port int, tag string) *server {
 		}()
 	case "udp":
 		var pc net.PacketConn
-		if err := inNetns(path, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err }); err != nil {
+		if err := inNetns(path, func() (err error) { pc, err = net.ListenPacket(sockNet(proto), addr); return err }); err != nil {
 			t.Fatalf("serve udp%s in %s: %v", addr, path, err)
 		}
 		t.Cleanup(func() { pc.Close() })
@@ -132,7 +133,7 @@ func serve(t *testing.T, path, proto string, port int, tag string) *server {
 func request(path, proto, addr string, timeout time.Duration) (string, error) {
 	var conn net.Conn
 	err := inNetns(path, func() (err error) {
-		conn, err = net.DialTimeout(proto+"4", addr, timeout)
+		conn, err = net.DialTimeout(sockNet(proto), addr, timeout)
 		return err
 	})
 	if err != nil {
@@ -143,7 +144,7 @@ func request(path, proto, addr string, timeout time.Duration) (string, error) {
 	if _, err := io.WriteString(conn, "ping\n"); err != nil {
 		return "", err
 	}
-	if proto == "udp" {
+	if strings.HasPrefix(proto, "udp") {
 		buf := make([]byte, 1500)
 		n, err := conn.Read(buf)
 		if err != nil {
@@ -159,6 +160,15 @@ func request(path, proto, addr string, timeout time.Duration) (string, error) {
 		return "", errors.New("connection closed without an answer")
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// sockNet is the Go network of a protocol: one family only, IPv4 unless
+// the protocol says "6".
+func sockNet(proto string) string {
+	if strings.HasSuffix(proto, "6") {
+		return proto
+	}
+	return proto + "4"
 }
 
 // expectServed fails t unless a request from path to addr is answered by

@@ -33,9 +33,10 @@ type DNSNetwork struct {
 	ID       string       `json:"id"`     // network ID
 	Bridge   string       `json:"bridge"` // the server binds its listeners to this device
 	Subnet   netip.Prefix `json:"subnet"`
-	Gateway  netip.Addr   `json:"gateway"` // listen address
+	SubnetV6 netip.Prefix `json:"subnet_v6,omitzero"` // dual stack: its ip6.arpa zone
+	Gateway  netip.Addr   `json:"gateway"`            // listen address
 	Internal bool         `json:"internal,omitempty"`
-	Records  []DNSRecord  `json:"records"` // sorted by container, then address
+	Records  []DNSRecord  `json:"records"` // sorted by container, then address (IPv4 first)
 	// Remote are the names of containers other nodes run on an overlay
 	// network: the server asks their node for the address.
 	Remote []DNSRemote `json:"remote,omitempty"`

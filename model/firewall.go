@@ -96,6 +96,12 @@ type NetworkRules struct {
 	// VXLAN is an overlay network's filter of its VXLAN endpoint (nil for
 	// a bridge network).
 	VXLAN *VXLANFilter
+	// SubnetV6 is valid on a dual-stack network: the same rules are then
+	// rendered for IPv6 too, with MasqueradeV6 saying whether its outgoing
+	// traffic is masqueraded (hairpin and from-the-host masquerade are
+	// always there, as for IPv4).
+	SubnetV6     netip.Prefix
+	MasqueradeV6 bool
 
 	// Damaged (observed only): some of the network's rules are missing.
 	Damaged bool
@@ -106,11 +112,14 @@ func (n *NetworkRules) ID() string { return NetworkID(n.Project, n.Name) }
 
 // Equal reports whether two networks need the same rules.
 func (n *NetworkRules) Equal(o *NetworkRules) bool {
-	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC && n.VXLAN.Equal(o.VXLAN)
+	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC && n.VXLAN.Equal(o.VXLAN) &&
+		n.SubnetV6 == o.SubnetV6 && (!n.SubnetV6.IsValid() || n.MasqueradeV6 == o.MasqueradeV6)
 }
 
 // PortRule is one published port: HostIP:HostPort on the host forwarded to
-// Target:ContainerPort.
+// Target:ContainerPort. A port is of one family, its Target's: a port bound
+// on every address of a dual-stack container is two PortRules, 0.0.0.0
+// (HostIP invalid) to its IPv4 address and [::] to its IPv6 address.
 type PortRule struct {
 	Project   string
 	Container string
@@ -128,15 +137,22 @@ func (p *PortRule) Key() string {
 }
 
 // String renders the mapping as Docker does, with its target:
-// "0.0.0.0:8080->172.18.0.2:5000/tcp".
+// "0.0.0.0:8080->172.18.0.2:5000/tcp", "[::]:8080->[fd00::2]:5000/tcp".
 func (p *PortRule) String() string {
-	return fmt.Sprintf("%s->%s:%d/%s", p.Port.HostString(), p.Target, p.ContainerPort, p.Proto)
+	return fmt.Sprintf("%s->%s/%s", p.Port.HostString(), netip.AddrPortFrom(p.Target, p.ContainerPort), p.Proto)
 }
 
-// HostString is the host side, "0.0.0.0:8080" when bound on every address.
+// HostString is the host side, "0.0.0.0:8080" when bound on every address,
+// "[::]:8080" on every IPv6 address.
 func (p Port) HostString() string {
+	if p.HostIP.Is6() {
+		return netip.AddrPortFrom(p.HostIP, p.HostPort).String()
+	}
 	return fmt.Sprintf("%s:%d", p.HostIPString(), p.HostPort)
 }
+
+// IPv6 reports whether the port is published on IPv6 host addresses.
+func (p Port) IPv6() bool { return p.HostIP.Is6() }
 
 // HostIPString is the host address, "0.0.0.0" for every address.
 func (p Port) HostIPString() string {
@@ -185,14 +201,19 @@ type LinkRule struct {
 	Damaged bool
 }
 
-// Key identifies the opening.
+// Key identifies the opening; an IPv6 opening is one of its own.
 func (l *LinkRule) Key() string {
-	return fmt.Sprintf("%s %s->%s %s %d/%s", l.Project, l.Container, l.Target, l.Bridge, l.Port, l.Proto)
+	k := fmt.Sprintf("%s %s->%s %s %d/%s", l.Project, l.Container, l.Target, l.Bridge, l.Port, l.Proto)
+	if l.Dst.Is6() {
+		k += " ipv6"
+	}
+	return k
 }
 
-// String describes the opening: "172.18.0.3->172.18.0.2:5432/tcp on br-x".
+// String describes the opening: "172.18.0.3->172.18.0.2:5432/tcp on br-x",
+// "fd00::3->[fd00::2]:5432/tcp on br-x".
 func (l *LinkRule) String() string {
-	return fmt.Sprintf("%s->%s:%d/%s on %s", l.Src, l.Dst, l.Port, l.Proto, l.Bridge)
+	return fmt.Sprintf("%s->%s/%s on %s", l.Src, netip.AddrPortFrom(l.Dst, l.Port), l.Proto, l.Bridge)
 }
 
 // Sysctl is one kernel setting of the host namespace.

@@ -16,8 +16,9 @@ type State struct {
 	Networks   map[string]*Network   // by Network.ID()
 	Containers map[string]*Container // by Container.ID()
 
-	// HostRoutes are the IPv4 destinations routed in the host namespace
-	// (observed only). IPAM avoids them when it picks a subnet.
+	// HostRoutes are the destinations routed in the host namespace through
+	// links netctl does not own, both families (observed only). IPAM avoids
+	// them when it picks a subnet, and a subnet_v6 may not overlap them.
 	HostRoutes []netip.Prefix
 
 	// DNS is the embedded DNS server's configuration, by project.
@@ -52,6 +53,19 @@ type Network struct {
 	// Overlay is the VXLAN side of an overlay network on this node; nil
 	// for a bridge network.
 	Overlay *Overlay
+
+	// Dual stack (enable_ipv6). SubnetV6 and GatewayV6 are set exactly when
+	// EnableIPv6 is; observed, EnableIPv6 says the bridge carries a global
+	// IPv6 address, and SubnetV6/GatewayV6 are that address when it is the
+	// only one. The link actuator keys its IPv6 handling off EnableIPv6
+	// (link-local addresses, DAD, sysctls): IPv4-only networks need none.
+	EnableIPv6 bool
+	SubnetV6   netip.Prefix
+	GatewayV6  netip.Addr
+	// MasqueradeV6: IPv6 traffic leaving the host from SubnetV6 is
+	// masqueraded (the default, as Docker does; false routes it with the
+	// containers' own addresses). Kept in netctl's files.
+	MasqueradeV6 bool
 
 	// Observed only.
 	Up      bool
@@ -93,6 +107,9 @@ type Container struct {
 	Endpoints []*Endpoint
 	// DefaultGateway is the container's default route; invalid for none.
 	DefaultGateway netip.Addr
+	// DefaultGatewayV6 is its IPv6 default route: the gateway_v6 of the
+	// first network that is not internal, when that network is dual stack.
+	DefaultGatewayV6 netip.Addr
 
 	// Settings the kernel cannot hold (names, links, hosts and resolv files).
 	ExtraHosts []HostEntry
@@ -172,6 +189,10 @@ type Endpoint struct {
 	IfName  string // inside the container: eth0, eth1, ...
 	HostIf  string // host side of the veth
 	Addr    netip.Prefix
+	// AddrV6 is the IPv6 address on a dual-stack network (invalid
+	// otherwise), added without duplicate address detection. Observed: the
+	// interface's only global IPv6 address, when it has the nodad flag.
+	AddrV6  netip.Prefix
 	MAC     net.HardwareAddr
 	MTU     int
 	Aliases []string // DNS aliases (kept in netctl's files)
@@ -179,6 +200,21 @@ type Endpoint struct {
 	// Observed only: both halves present and wired as they should be.
 	HostOK bool // host side exists, is up and enslaved to the right bridge
 	PeerOK bool // container side exists and is up
+	// AcceptRA: the container side accepts router advertisements, which a
+	// dual-stack endpoint must not (a container could otherwise give its
+	// neighbours routes and addresses).
+	AcceptRA bool
+}
+
+// Addrs returns the endpoint's addresses, IPv4 first.
+func (ep *Endpoint) Addrs() []netip.Addr {
+	out := make([]netip.Addr, 0, 2)
+	for _, p := range []netip.Prefix{ep.Addr, ep.AddrV6} {
+		if p.IsValid() {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
 }
 
 // Scope limits an observation to some containers, by ID; networks and host

@@ -166,6 +166,10 @@ func shortHash(s string, n int) string {
 const (
 	SysctlIPForward      = "net.ipv4.ip_forward"
 	SysctlBridgeNFCallV4 = "net.bridge.bridge-nf-call-iptables"
+	// IPv6 forwarding has no per-interface switch that routes: the "all"
+	// key turns the host into an IPv6 router (see the README on accept_ra).
+	SysctlIPv6Forward    = "net.ipv6.conf.all.forwarding"
+	SysctlBridgeNFCallV6 = "net.bridge.bridge-nf-call-ip6tables"
 )
 
 // SysctlRouteLocalnet is the key that lets 127.0.0.1 be DNATed out of

@@ -112,30 +112,54 @@ func CheckSharedNetwork(n *NetworkRules) error {
 // from: "netctl:shop:backend br-1a2b 172.18.0.0/16[ internal][ no-icc]"
 // ("netctl::bridge ..." for the shared default network).
 func EncodeNetworkComment(n *NetworkRules) string {
-	c := fmt.Sprintf("%s%s:%s %s %s", ruleCommentPrefix, n.Project, n.Name, n.Bridge, n.Subnet)
+	return encodeNetworkComment(n, n.Subnet.String(), false)
+}
+
+// EncodeNetworkCommentV6 marks the IPv6 rules of a dual-stack network the
+// same way, with its IPv6 subnet and whether its IPv6 egress is left
+// unmasqueraded: "netctl:shop:backend br-1a2b fd00:18::/64[ internal][
+// no-icc][ no-masq]".
+func EncodeNetworkCommentV6(n *NetworkRules) string {
+	return encodeNetworkComment(n, n.SubnetV6.String(), !n.MasqueradeV6)
+}
+
+func encodeNetworkComment(n *NetworkRules, subnet string, noMasq bool) string {
+	c := fmt.Sprintf("%s%s:%s %s %s", ruleCommentPrefix, n.Project, n.Name, n.Bridge, subnet)
 	if n.Internal {
 		c += " internal"
 	}
 	if !n.ICC {
 		c += " no-icc"
 	}
+	if noMasq {
+		c += " no-masq"
+	}
 	return c
 }
 
-var networkCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]*):([A-Za-z0-9-]+) ([A-Za-z0-9_.-]+) ([0-9./]+)( internal)?( no-icc)?$`)
+var networkCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]*):([A-Za-z0-9-]+) ([A-Za-z0-9_.-]+) ([0-9./]+|[0-9a-f:]+/[0-9]+)( internal)?( no-icc)?( no-masq)?$`)
 
-// DecodeNetworkComment is the inverse of EncodeNetworkComment; Damaged is
-// left false.
+// DecodeNetworkComment is the inverse of EncodeNetworkComment and of
+// EncodeNetworkCommentV6: the network comes back with Subnet set, or with
+// SubnetV6 (and MasqueradeV6) set for the IPv6 form. Damaged is left false.
 func DecodeNetworkComment(c string) (*NetworkRules, bool) {
 	m := networkCommentRE.FindStringSubmatch(c)
 	if m == nil {
 		return nil, false
 	}
 	subnet, err := netip.ParsePrefix(m[4])
-	if err != nil || !subnet.Addr().Is4() {
+	if err != nil || subnet.Addr().Is4In6() || subnet != subnet.Masked() {
 		return nil, false
 	}
-	n := &NetworkRules{Project: m[1], Name: m[2], Bridge: m[3], Subnet: subnet, Internal: m[5] != "", ICC: m[6] == ""}
+	n := &NetworkRules{Project: m[1], Name: m[2], Bridge: m[3], Internal: m[5] != "", ICC: m[6] == ""}
+	switch {
+	case subnet.Addr().Is4() && m[7] == "":
+		n.Subnet = subnet
+	case subnet.Addr().Is6():
+		n.SubnetV6, n.MasqueradeV6 = subnet, m[7] == ""
+	default:
+		return nil, false
+	}
 	if (n.Project == "") != (n.Name == DefaultNetwork) {
 		return nil, false
 	}
@@ -144,9 +168,14 @@ func DecodeNetworkComment(c string) (*NetworkRules, bool) {
 
 // EncodePortComment marks a published port's rules with the mapping:
 // "netctl:shop:web 0.0.0.0:8080->172.18.0.2:5000/tcp" (0.0.0.0: every
-// host address). It is where the host port picked for a range or
-// ephemeral mapping is read back from.
+// host address), "netctl:shop:web [::]:8080->[fd00::2]:5000/tcp" for an
+// IPv6 port ([::]: every IPv6 host address). It is where the host port
+// picked for a range or ephemeral mapping is read back from.
 func EncodePortComment(p *PortRule) string {
+	if p.Target.Is6() {
+		return fmt.Sprintf("%s%s:%s %s->%s/%s", ruleCommentPrefix, p.Project, p.Container,
+			netip.AddrPortFrom(p.HostIP, p.HostPort), netip.AddrPortFrom(p.Target, p.ContainerPort), p.Proto)
+	}
 	hostIP := "0.0.0.0"
 	if p.HostIP.IsValid() {
 		hostIP = p.HostIP.String()
@@ -155,12 +184,19 @@ func EncodePortComment(p *PortRule) string {
 		hostIP, p.HostPort, p.Target, p.ContainerPort, p.Proto)
 }
 
-var portCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) ([0-9.]+):([0-9]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp)$`)
+var (
+	portCommentRE   = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) ([0-9.]+):([0-9]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp)$`)
+	portCommentV6RE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) \[([0-9a-f:]+)\]:([0-9]+)->\[([0-9a-f:]+)\]:([0-9]+)/(tcp|udp|sctp)$`)
+)
 
 // DecodePortComment is the inverse of EncodePortComment; Damaged is left
 // false.
 func DecodePortComment(c string) (*PortRule, bool) {
 	m := portCommentRE.FindStringSubmatch(c)
+	v6 := m == nil
+	if v6 {
+		m = portCommentV6RE.FindStringSubmatch(c)
+	}
 	if m == nil {
 		return nil, false
 	}
@@ -168,10 +204,11 @@ func DecodePortComment(c string) (*PortRule, bool) {
 	target, err2 := netip.ParseAddr(m[5])
 	hp, err3 := strconv.ParseUint(m[4], 10, 16)
 	cp, err4 := strconv.ParseUint(m[6], 10, 16)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !hostIP.Is4() || !target.Is4() || hp == 0 || cp == 0 {
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || hp == 0 || cp == 0 ||
+		hostIP.Is6() != v6 || target.Is6() != v6 || hostIP.Is4In6() || target.Is4In6() {
 		return nil, false
 	}
-	if hostIP.IsUnspecified() {
+	if !v6 && hostIP.IsUnspecified() {
 		hostIP = netip.Addr{}
 	}
 	return &PortRule{
@@ -183,25 +220,32 @@ func DecodePortComment(c string) (*PortRule, bool) {
 // EncodeLinkComment marks a link's rules with the opening:
 // "netctl:shop:web link db 172.18.0.3->172.18.0.2:5432/tcp br-1a2b"
 // (the linking container, the linked one, source, destination and port,
-// bridge).
+// bridge); "... fd00::3->[fd00::2]:5432/tcp br-1a2b" for IPv6.
 func EncodeLinkComment(l *LinkRule) string {
-	return fmt.Sprintf("%s%s:%s link %s %s->%s:%d/%s %s", ruleCommentPrefix, l.Project, l.Container, l.Target,
-		l.Src, l.Dst, l.Port, l.Proto, l.Bridge)
+	return fmt.Sprintf("%s%s:%s link %s %s->%s/%s %s", ruleCommentPrefix, l.Project, l.Container, l.Target,
+		l.Src, netip.AddrPortFrom(l.Dst, l.Port), l.Proto, l.Bridge)
 }
 
-var linkCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9.]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+var (
+	linkCommentRE   = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9.]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+	linkCommentV6RE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9a-f:]+)->\[([0-9a-f:]+)\]:([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+)
 
 // DecodeLinkComment is the inverse of EncodeLinkComment; Damaged is left
 // false.
 func DecodeLinkComment(c string) (*LinkRule, bool) {
 	m := linkCommentRE.FindStringSubmatch(c)
+	v6 := m == nil
+	if v6 {
+		m = linkCommentV6RE.FindStringSubmatch(c)
+	}
 	if m == nil {
 		return nil, false
 	}
 	src, err1 := netip.ParseAddr(m[4])
 	dst, err2 := netip.ParseAddr(m[5])
 	port, err3 := strconv.ParseUint(m[6], 10, 16)
-	if err1 != nil || err2 != nil || err3 != nil || !src.Is4() || !dst.Is4() || port == 0 {
+	if err1 != nil || err2 != nil || err3 != nil || src.Is6() != v6 || dst.Is6() != v6 || src.Is4In6() || dst.Is4In6() || port == 0 {
 		return nil, false
 	}
 	return &LinkRule{Project: m[1], Container: m[2], Target: m[3], Src: src, Dst: dst, Port: uint16(port), Proto: m[7], Bridge: m[8]}, true

@@ -355,6 +355,9 @@ func (r *Reconciler) run(ctx context.Context, a *Action) error {
 		}
 		return r.Links.EnsureEndpoint(ctx, a.container, a.network, a.endpoint)
 	case KindRoute:
+		if a.ipv6 {
+			return r.Links.EnsureDefaultRouteV6(ctx, a.container, a.gateway)
+		}
 		return r.Links.EnsureDefaultRoute(ctx, a.container, a.gateway)
 	case KindFiles:
 		return r.Files.WriteContainer(ctx, a.container)

@@ -33,14 +33,18 @@ type holder struct {
 }
 
 // holders lists, of one family, the subnets of every network netctl has
-// on the host and the host's routes other than those networks' own
-// prefix routes.
+// on the host (subnet, or subnet_v6 for IPv6) and the host's routes other
+// than those networks' own prefix routes.
 func holders(observed *model.State, v6 bool) []holder {
 	var out []holder
 	own := map[netip.Prefix]bool{}
 	for _, id := range observed.SortedNetworkIDs() {
 		n := observed.Networks[id]
-		if p := n.Subnet; p.IsValid() && p.Addr().Is6() == v6 {
+		p := n.Subnet
+		if v6 {
+			p = n.SubnetV6
+		}
+		if p.IsValid() && p.Addr().Is6() == v6 {
 			own[p.Masked()] = true
 			out = append(out, holder{prefix: p, what: fmt.Sprintf("network %s (%s)", id, p), network: id})
 		}
@@ -53,27 +57,38 @@ func holders(observed *model.State, v6 bool) []holder {
 	return out
 }
 
-// subnetClashes reports every subnet the file sets that overlaps another
-// network on the host (another project's, another instance's bridge, or
-// anybody's route), as Docker refuses a pool that "overlaps with other one
-// on this address space". A network keeps its own subnet: its observed
+// subnetClashes reports every subnet (and subnet_v6 of a dual-stack
+// network) the file sets that overlaps another network on the host
+// (another project's, another instance's bridge, or anybody's route), as
+// Docker refuses a pool that "overlaps with other one on this address
+// space". A network keeps its own subnet: its observed
 // self and its prefix route are no clash.
 func subnetClashes(t *spec.Topology, observed *model.State) spec.Errors {
 	var errs spec.Errors
-	var held []holder
-	for _, n := range t.Networks {
-		pos, explicit := n.FieldPos["subnet"]
-		if !explicit || !n.Subnet.IsValid() {
-			continue
+	for _, v6 := range []bool{false, true} {
+		key := "subnet"
+		if v6 {
+			key = "subnet_v6"
 		}
-		if held == nil {
-			held = holders(observed, false)
-		}
-		id := model.NetworkID(t.Name, n.Name)
-		for _, h := range held {
-			if h.network != id && h.prefix.Overlaps(n.Subnet) {
-				errs = append(errs, &spec.Error{File: t.File, Pos: pos,
-					Msg: fmt.Sprintf("network %q: subnet %s overlaps %s: pool overlaps with other one on this address space", n.Name, n.Subnet, h.what)})
+		var held []holder
+		for _, n := range t.Networks {
+			pos, explicit := n.FieldPos[key]
+			subnet := n.Subnet
+			if v6 {
+				subnet = n.SubnetV6
+			}
+			if !explicit || !subnet.IsValid() || (v6 && !n.EnableIPv6) {
+				continue
+			}
+			if held == nil {
+				held = holders(observed, v6)
+			}
+			id := model.NetworkID(t.Name, n.Name)
+			for _, h := range held {
+				if h.network != id && h.prefix.Overlaps(subnet) {
+					errs = append(errs, &spec.Error{File: t.File, Pos: pos,
+						Msg: fmt.Sprintf("network %q: %s %s overlaps %s: pool overlaps with other one on this address space", n.Name, key, subnet, h.what)})
+				}
 			}
 		}
 	}

@@ -54,6 +54,9 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
 		return nil, err
 	}
+	if err := desireIPv6(t, observed, d); err != nil {
+		return nil, err
+	}
 	if err := desireContainers(t, observed, d, opt); err != nil {
 		return nil, err
 	}
@@ -128,13 +131,8 @@ func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.Stat
 		if m.Bridge == "" {
 			m.Bridge = inst.BridgeName(t.Name, n.Name)
 		}
-		if !m.Subnet.IsValid() {
-			if o := observed.Networks[m.ID()]; o != nil && o.Subnet.IsValid() {
-				m.Subnet = o.Subnet
-				if !n.Gateway.IsValid() {
-					m.Gateway = o.Gateway
-				}
-			}
+		if o := observed.Networks[m.ID()]; o != nil {
+			keepSubnet(&m.Subnet, &m.Gateway, o.Subnet, o.Gateway)
 		}
 		if m.Subnet.IsValid() {
 			taken = append(taken, m.Subnet)
@@ -164,7 +162,7 @@ func desireNetworks(t *spec.Topology, used map[string]bool, observed *model.Stat
 }
 
 func desireContainers(t *spec.Topology, observed *model.State, d *model.State, opt Options) error {
-	pools := addressPools(t, observed, d)
+	pools, pools6 := addressPools(t, observed, d)
 
 	// First the static addresses, then the addresses containers already
 	// have, then new ones: a new container never takes a running one's
@@ -175,7 +173,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 		ep  *model.Endpoint
 		net *model.Network
 	}
-	var dynamic []slot
+	var dynamic, dynamic6 []slot
 	for _, sc := range t.Containers {
 		if !runsHere(sc, opt.self) {
 			continue
@@ -253,6 +251,23 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 				c.DefaultGateway = n.Gateway
 				defaultSet = true
 			}
+			if !n.EnableIPv6 {
+				continue
+			}
+			switch {
+			case a.IPv6Address.IsValid():
+				// spec checked it against the file's subnet_v6, which it needs.
+				ep.AddrV6 = netip.PrefixFrom(a.IPv6Address, n.SubnetV6.Bits())
+			case oep != nil && oep.AddrV6.IsValid() && pools6[n.ID()].claim(oep.AddrV6.Addr()):
+				ep.AddrV6 = netip.PrefixFrom(oep.AddrV6.Addr(), n.SubnetV6.Bits())
+			default:
+				dynamic6 = append(dynamic6, slot{c, ep, n})
+			}
+			// IPv6 picks its gateway network on its own, as Docker does:
+			// the first dual-stack network that is not internal.
+			if !c.DefaultGatewayV6.IsValid() && !n.Internal {
+				c.DefaultGatewayV6 = n.GatewayV6
+			}
 		}
 		for _, ep := range c.Endpoints {
 			if ep.IfName == "" {
@@ -269,6 +284,13 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 		}
 		s.ep.Addr = netip.PrefixFrom(a, s.net.Subnet.Bits())
 	}
+	for _, s := range dynamic6 {
+		a, ok := pools6[s.net.ID()].allocate()
+		if !ok {
+			return fmt.Errorf("container %s: network %s: no free IPv6 address in %s", s.c.Name, s.net.Name, s.net.SubnetV6)
+		}
+		s.ep.AddrV6 = netip.PrefixFrom(a, s.net.SubnetV6.Bits())
+	}
 	for _, c := range d.Containers {
 		for _, ep := range c.Endpoints {
 			ep.MAC = model.MACFor(ep.Addr.Addr())
@@ -277,22 +299,30 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 	return nil
 }
 
-// addressPools prepares one pool per desired network, with the gateway,
-// every static address of the file and every address held by another
-// project's container (on the shared network) already claimed.
-func addressPools(t *spec.Topology, observed *model.State, d *model.State) map[string]*addrPool {
-	pools := map[string]*addrPool{}
+// addressPools prepares one pool per desired network and family (IPv6 for
+// dual-stack networks only), with the gateway, every static address of the
+// file and every address held by another project's container (on the
+// shared network) already claimed.
+func addressPools(t *spec.Topology, observed *model.State, d *model.State) (v4, v6 map[string]*addrPool) {
+	v4, v6 = map[string]*addrPool{}, map[string]*addrPool{}
 	for id, n := range d.Networks {
 		rng := n.IPRange
 		if n.Overlay != nil {
 			rng = n.Overlay.Block
 		}
-		pools[id] = newAddrPool(n.Subnet, rng, n.Gateway)
+		v4[id] = newAddrPool(n.Subnet, rng, n.Gateway)
+		if n.EnableIPv6 {
+			v6[id] = newAddrPool(n.SubnetV6, netip.Prefix{}, n.GatewayV6)
+		}
 	}
 	for _, sc := range t.Containers {
 		for _, a := range sc.Networks {
+			id := model.NetworkID(t.Name, a.Network)
 			if a.IPv4Address.IsValid() {
-				pools[model.NetworkID(t.Name, a.Network)].claim(a.IPv4Address)
+				v4[id].claim(a.IPv4Address)
+			}
+			if p := v6[id]; p != nil && a.IPv6Address.IsValid() {
+				p.claim(a.IPv6Address)
 			}
 		}
 	}
@@ -302,12 +332,15 @@ func addressPools(t *spec.Topology, observed *model.State, d *model.State) map[s
 			continue
 		}
 		for _, ep := range o.Endpoints {
-			if p := pools[ep.Network]; p != nil && ep.Addr.IsValid() {
+			if p := v4[ep.Network]; p != nil && ep.Addr.IsValid() {
 				p.claim(ep.Addr.Addr())
+			}
+			if p := v6[ep.Network]; p != nil && ep.AddrV6.IsValid() {
+				p.claim(ep.AddrV6.Addr())
 			}
 		}
 	}
-	return pools
+	return v4, v6
 }
 
 // ifNames hands out eth<N> names not present in a container's namespace.

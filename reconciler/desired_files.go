@@ -83,16 +83,19 @@ func renderHosts(c *model.Container, d *model.State) string {
 		self += " " + c.Name
 	}
 	for _, ep := range c.Endpoints {
-		fmt.Fprintf(&b, "%s\t%s\n", ep.Addr.Addr(), self)
+		for _, a := range ep.Addrs() {
+			fmt.Fprintf(&b, "%s\t%s\n", a, self)
+		}
 	}
 	for _, h := range c.ExtraHosts {
 		fmt.Fprintf(&b, "%s\t%s\n", h.IP, strings.Join(h.Names, " "))
 	}
 	// A link is "IP alias name hostname" (repeats left out), as Docker
-	// writes it. The address comes from the desired state, so the line
+	// writes it, and a second line with the IPv6 address on a dual-stack
+	// network. The address comes from the desired state, so the line
 	// follows the target when it moves.
 	for _, l := range c.Links {
-		target, ip, ok := linkTarget(c, l, d)
+		target, ip, v6, ok := linkTarget(c, l, d)
 		if !ok {
 			continue
 		}
@@ -103,6 +106,9 @@ func renderHosts(c *model.Container, d *model.State) string {
 			}
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
+		if v6.IsValid() {
+			fmt.Fprintf(&b, "%s\t%s\n", v6, strings.Join(names, " "))
+		}
 	}
 	return b.String()
 }
@@ -175,7 +181,7 @@ func renderEnv(c *model.Container, d *model.State) string {
 func renderLinkEnv(c *model.Container, d *model.State) []string {
 	var lines []string
 	for _, l := range c.Links {
-		target, ip, ok := linkTarget(c, l, d)
+		target, ip, _, ok := linkTarget(c, l, d)
 		if !ok {
 			continue
 		}
@@ -210,18 +216,19 @@ func envPrefix(alias string) string {
 
 // linkTarget is a link's target container and the address the linking
 // container sees it at: the one on the first network they share, in the
-// linking container's interface order.
-func linkTarget(c *model.Container, l model.Link, d *model.State) (*model.Container, netip.Addr, bool) {
-	target := d.Containers[model.ContainerID(c.Project, l.Container)]
+// linking container's interface order. v6 is its IPv6 address there, when
+// that network is dual stack.
+func linkTarget(c *model.Container, l model.Link, d *model.State) (target *model.Container, ip, v6 netip.Addr, ok bool) {
+	target = d.Containers[model.ContainerID(c.Project, l.Container)]
 	if target == nil {
-		return nil, netip.Addr{}, false
+		return nil, netip.Addr{}, netip.Addr{}, false
 	}
 	for _, ep := range c.Endpoints {
 		if tep := target.Endpoint(ep.Network); tep != nil {
-			return target, tep.Addr.Addr(), true
+			return target, tep.Addr.Addr(), tep.AddrV6.Addr(), true
 		}
 	}
-	return target, netip.Addr{}, false
+	return target, netip.Addr{}, netip.Addr{}, false
 }
 
 // linkedPorts are the ports a link to c shows and opens, as Docker's links

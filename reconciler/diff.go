@@ -3,6 +3,7 @@ package reconciler
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -51,19 +52,20 @@ func diffNetworks(p *Plan, project string, desired, observed *model.State) map[s
 			p.add(&Action{Op: OpCreate, Kind: KindNetwork, Reason: "not present", Details: networkDetails(d), phase: phaseNetwork, network: d})
 		default:
 			changes := networkRecreate(d, o)
+			v6 := networkIPv6Changes(d, o)
+			if len(changes)+len(v6) > 0 && o.Shared() && otherProjectsOn(observed, id, project) {
+				p.Blocked = append(p.Blocked, Blocked{Kind: KindNetwork, Name: d.Name,
+					Reason: fmt.Sprintf("cannot change %s: other projects have containers on it", strings.Join(append(changes, v6...), ", "))})
+				continue
+			}
 			if len(changes) > 0 {
-				if o.Shared() && otherProjectsOn(observed, id, project) {
-					p.Blocked = append(p.Blocked, Blocked{Kind: KindNetwork, Name: d.Name,
-						Reason: fmt.Sprintf("cannot change %s: other projects have containers on it", strings.Join(changes, ", "))})
-					continue
-				}
 				if deleteNetwork(p, o, "replaced: "+strings.Join(changes, ", ")) {
 					p.add(&Action{Op: OpCreate, Kind: KindNetwork, Reason: "replaces the old bridge", Details: networkDetails(d), phase: phaseNetwork, network: d})
 					recreated[id] = true
 				}
 				continue
 			}
-			if changes := networkUpdate(d, o); len(changes) > 0 {
+			if changes := append(v6, networkUpdate(d, o)...); len(changes) > 0 {
 				p.add(&Action{Op: OpUpdate, Kind: KindNetwork, Reason: "differs from the file", Details: changes, phase: phaseNetwork, network: d})
 			}
 		}
@@ -92,11 +94,27 @@ func otherProjectsOn(st *model.State, networkID, project string) bool {
 }
 
 func networkDetails(n *model.Network) []string {
-	return append([]string{
+	d := []string{
 		"bridge " + n.Bridge,
 		fmt.Sprintf("subnet %s gateway %s", n.Subnet, n.Gateway),
-		fmt.Sprintf("mtu %d", n.MTU),
-	}, overlayDetails(n)...)
+	}
+	if n.EnableIPv6 {
+		d = append(d, fmt.Sprintf("subnet_v6 %s gateway_v6 %s", n.SubnetV6, n.GatewayV6))
+	}
+	return append(append(d, fmt.Sprintf("mtu %d", n.MTU)), overlayDetails(n)...)
+}
+
+// networkIPv6Changes lists the IPv6 differences, all fixed in place: the
+// bridge's IPv6 address changes, and the containers' with it.
+func networkIPv6Changes(d, o *model.Network) []string {
+	var c changes
+	c.str("enable_ipv6", fmt.Sprint(o.EnableIPv6), fmt.Sprint(d.EnableIPv6))
+	if d.EnableIPv6 {
+		c.str("subnet_v6", prefixString(o.SubnetV6), prefixString(d.SubnetV6))
+		c.str("gateway_v6", prefixString(o.GatewayV6), prefixString(d.GatewayV6))
+		c.str("masquerade_v6", fmt.Sprint(o.MasqueradeV6), fmt.Sprint(d.MasqueradeV6))
+	}
+	return c
 }
 
 // networkRecreate lists the differences that need a new bridge.
@@ -163,6 +181,9 @@ func createContainer(p *Plan, desired *model.State, d *model.Container, reason s
 	if d.DefaultGateway.IsValid() {
 		p.add(&Action{Op: OpCreate, Kind: KindRoute, Reason: "not present", Details: []string{"default via " + d.DefaultGateway.String()}, phase: phaseContainer, container: d, gateway: d.DefaultGateway})
 	}
+	if d.DefaultGatewayV6.IsValid() {
+		p.add(&Action{Op: OpCreate, Kind: KindRoute, Reason: "not present", Details: []string{"default via " + d.DefaultGatewayV6.String()}, phase: phaseContainer, container: d, gateway: d.DefaultGatewayV6, ipv6: true})
+	}
 	p.add(&Action{Op: OpCreate, Kind: KindFiles, Reason: "not present", Details: []string{"hosts, resolv.conf, hostname " + d.Hostname}, phase: phaseContainer, container: d})
 }
 
@@ -181,7 +202,7 @@ func deleteContainer(p *Plan, o *model.Container, reason string) {
 		details = append(details, "namespace "+o.Netns)
 	}
 	for _, ep := range o.Endpoints {
-		details = append(details, fmt.Sprintf("%s on %s %s", ep.IfName, model.IDName(ep.Network), ep.Addr))
+		details = append(details, fmt.Sprintf("%s on %s %s", ep.IfName, model.IDName(ep.Network), endpointAddrs(ep)))
 	}
 	p.add(&Action{Op: OpDelete, Kind: KindContainer, Reason: reason, Details: details, phase: phaseDetach, container: o})
 }
@@ -210,7 +231,7 @@ func updateContainer(p *Plan, desired *model.State, d, o *model.Container, recre
 	}
 	for _, oep := range o.Endpoints {
 		if d.Endpoint(oep.Network) == nil {
-			a := endpointAction(OpDelete, o, oep, "not in the file", []string{fmt.Sprintf("%s %s", oep.IfName, oep.Addr)})
+			a := endpointAction(OpDelete, o, oep, "not in the file", []string{fmt.Sprintf("%s %s", oep.IfName, endpointAddrs(oep))})
 			a.phase = phaseDetach
 			p.add(a)
 		}
@@ -228,19 +249,26 @@ func updateContainer(p *Plan, desired *model.State, d, o *model.Container, recre
 			}
 		}
 	}
-	if d.DefaultGateway != o.DefaultGateway {
-		op, detail := OpUpdate, fmt.Sprintf("default via %s -> %s", addrString(o.DefaultGateway), addrString(d.DefaultGateway))
-		switch {
-		case !o.DefaultGateway.IsValid():
-			op, detail = OpCreate, "default via "+d.DefaultGateway.String()
-		case !d.DefaultGateway.IsValid():
-			op, detail = OpDelete, "default via "+o.DefaultGateway.String()
-		}
-		p.add(&Action{Op: op, Kind: KindRoute, Reason: "differs from the file", Details: []string{detail}, phase: phaseContainer, container: d, gateway: d.DefaultGateway})
-	}
+	diffRoute(p, d, o.DefaultGateway, d.DefaultGateway, false)
+	diffRoute(p, d, o.DefaultGatewayV6, d.DefaultGatewayV6, true)
 	if c := settingsChanges(d, o); len(c) > 0 {
 		p.add(&Action{Op: OpUpdate, Kind: KindFiles, Reason: "differs from the file", Details: c, phase: phaseContainer, container: d})
 	}
+}
+
+// diffRoute plans the change of a container's default route of one family.
+func diffRoute(p *Plan, d *model.Container, have, want netip.Addr, ipv6 bool) {
+	if have == want {
+		return
+	}
+	op, detail := OpUpdate, fmt.Sprintf("default via %s -> %s", addrString(have), addrString(want))
+	switch {
+	case !have.IsValid():
+		op, detail = OpCreate, "default via "+want.String()
+	case !want.IsValid():
+		op, detail = OpDelete, "default via "+have.String()
+	}
+	p.add(&Action{Op: op, Kind: KindRoute, Reason: "differs from the file", Details: []string{detail}, phase: phaseContainer, container: d, gateway: want, ipv6: ipv6})
 }
 
 func endpointAction(op Op, c *model.Container, ep *model.Endpoint, reason string, details []string) *Action {
@@ -254,13 +282,26 @@ func (a *Action) withNetwork(st *model.State) *Action {
 }
 
 func endpointDetails(ep *model.Endpoint) []string {
-	return []string{fmt.Sprintf("%s %s mac %s veth %s", ep.IfName, ep.Addr, ep.MAC, ep.HostIf)}
+	return []string{fmt.Sprintf("%s %s mac %s veth %s", ep.IfName, endpointAddrs(ep), ep.MAC, ep.HostIf)}
+}
+
+// endpointAddrs renders an endpoint's addresses: "172.18.0.2/16", or
+// "172.18.0.2/16 fd00:1::2/64" on a dual-stack network.
+func endpointAddrs(ep *model.Endpoint) string {
+	if ep.AddrV6.IsValid() {
+		return ep.Addr.String() + " " + ep.AddrV6.String()
+	}
+	return ep.Addr.String()
 }
 
 func endpointChanges(d, o *model.Endpoint) []string {
 	var c changes
 	c.str("interface", o.IfName, d.IfName)
 	c.str("address", o.Addr.String(), d.Addr.String())
+	c.str("ipv6 address", prefixString(o.AddrV6), prefixString(d.AddrV6))
+	if d.AddrV6.IsValid() && o.AcceptRA {
+		c = append(c, "accept_ra: 1 -> 0")
+	}
 	c.str("mac", o.MAC.String(), d.MAC.String())
 	c.str("mtu", fmt.Sprint(o.MTU), fmt.Sprint(d.MTU))
 	c.str("veth", o.HostIf, d.HostIf)

@@ -68,6 +68,10 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 			c.str("internal", fmt.Sprint(o.Internal), fmt.Sprint(d.Internal))
 			c.str("icc", fmt.Sprint(o.ICC), fmt.Sprint(d.ICC))
 			c.str("vxlan filter", o.VXLAN.String(), d.VXLAN.String())
+			c.str("subnet_v6", prefixString(o.SubnetV6), prefixString(d.SubnetV6))
+			if d.SubnetV6.IsValid() {
+				c.str("masquerade_v6", fmt.Sprint(o.MasqueradeV6), fmt.Sprint(d.MasqueradeV6))
+			}
 			reason := "differs from the file"
 			if len(c) == 0 && o.Damaged {
 				reason, c = "rules missing", networkRuleDetails(d)
@@ -159,6 +163,10 @@ func sysctlReason(key string) string {
 		return "containers reach other networks and the outside through the host"
 	case key == model.SysctlBridgeNFCallV4:
 		return "icc: false filters traffic within a bridge"
+	case key == model.SysctlIPv6Forward:
+		return "containers reach other networks and the outside over IPv6 through the host"
+	case key == model.SysctlBridgeNFCallV6:
+		return "icc: false filters IPv6 traffic within a bridge"
 	case strings.HasSuffix(key, ".route_localnet"):
 		return "published ports answer on 127.0.0.1"
 	case isHairpinKey(key):
@@ -187,6 +195,15 @@ func networkRuleDetails(n *model.NetworkRules) []string {
 	if n.VXLAN != nil {
 		d = append(d, "vxlan filter: "+n.VXLAN.String())
 	}
+	switch {
+	case !n.SubnetV6.IsValid():
+	case n.Internal:
+		d = append(d, "the same for IPv6 "+n.SubnetV6.String())
+	case n.MasqueradeV6:
+		d = append(d, "the same for IPv6: masquerade "+n.SubnetV6.String()+" going out, hairpin and from the host")
+	default:
+		d = append(d, "the same for IPv6: "+n.SubnetV6.String()+" routed out unmasqueraded, hairpin and from the host masqueraded")
+	}
 	return d
 }
 
@@ -196,20 +213,31 @@ func portName(p *model.PortRule) string {
 	return p.Container + " " + p.Port.HostString() + "/" + p.Proto
 }
 
-// linkName names a link opening: "web->db 5432/tcp".
+// linkName names a link opening: "web->db 5432/tcp on br-x" ("... tcp6
+// on br-x" for its IPv6 twin).
 func linkName(l *model.LinkRule) string {
-	return fmt.Sprintf("%s->%s %d/%s on %s", l.Container, l.Target, l.Port, l.Proto, l.Bridge)
+	proto := l.Proto
+	if l.Dst.Is6() {
+		proto += "6"
+	}
+	return fmt.Sprintf("%s->%s %d/%s on %s", l.Container, l.Target, l.Port, proto, l.Bridge)
 }
 
 // firewallBatch gathers the plan's firewall and sysctl actions into the
 // one batch the backend applies.
 func firewallBatch(p *Plan, actions []*Action) *model.FirewallBatch {
 	b := &model.FirewallBatch{Project: p.Project, Observed: p.fwObserved}
-	flushed := map[model.PortProto]bool{}
+	// Once per host port, protocol and family (conntrack keeps IPv6
+	// entries apart).
+	type flushKey struct {
+		pp model.PortProto
+		v6 bool
+	}
+	flushed := map[flushKey]bool{}
 	flush := func(pt model.Port) {
-		pp := model.PortProto{Port: pt.HostPort, Proto: pt.Proto}
-		if pt.Proto != "tcp" && !flushed[pp] {
-			flushed[pp] = true
+		k := flushKey{model.PortProto{Port: pt.HostPort, Proto: pt.Proto}, pt.IPv6()}
+		if pt.Proto != "tcp" && !flushed[k] {
+			flushed[k] = true
 			b.Flush = append(b.Flush, pt)
 		}
 	}

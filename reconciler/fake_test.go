@@ -61,6 +61,7 @@ func (f *fakeHost) EnsureBridge(_ context.Context, n *model.Network) error {
 		c.Overlay = &model.Overlay{VNI: n.Overlay.VNI, VXLAN: n.Overlay.VXLAN, Local: n.Overlay.Local,
 			Port: n.Overlay.Port, Peers: slices.Clone(n.Overlay.Peers), DeviceOK: true}
 	}
+	c.MasqueradeV6 = false
 	f.st.Networks[n.ID()] = &c
 	return nil
 }
@@ -144,13 +145,21 @@ func (f *fakeHost) DeleteEndpoint(_ context.Context, c *model.Container, ep *mod
 func (f *fakeHost) Settle(context.Context) error { return nil }
 
 func (f *fakeHost) EnsureDefaultRoute(_ context.Context, c *model.Container, gw netip.Addr) error {
+	return f.setRoute("EnsureDefaultRoute", c, func(o *model.Container) { o.DefaultGateway = gw })
+}
+
+func (f *fakeHost) EnsureDefaultRouteV6(_ context.Context, c *model.Container, gw netip.Addr) error {
+	return f.setRoute("EnsureDefaultRouteV6", c, func(o *model.Container) { o.DefaultGatewayV6 = gw })
+}
+
+func (f *fakeHost) setRoute(call string, c *model.Container, set func(*model.Container)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("EnsureDefaultRoute " + c.ID()); err != nil {
+	if err := f.record(call + " " + c.ID()); err != nil {
 		return err
 	}
 	if o := f.st.Containers[c.ID()]; o != nil {
-		o.DefaultGateway = gw
+		set(o)
 	}
 	return nil
 }
@@ -176,6 +185,7 @@ func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scop
 			st.Networks[id] = n
 		}
 		n.Driver, n.Internal, n.ICC, n.IPRange, n.Labels = s.Driver, s.Internal, s.ICC, s.IPRange, s.Labels
+		n.MasqueradeV6 = s.MasqueradeV6
 	}
 	for id, s := range f.containers {
 		if !scope.Has(id) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 
@@ -17,10 +18,11 @@ import (
 func desireFirewall(d *model.State) *model.Firewall {
 	fw := model.NewFirewall()
 	for _, n := range d.Networks {
-		fw.Networks[n.ID()] = &model.NetworkRules{
+		nr := &model.NetworkRules{
 			Project: n.Project, Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet,
 			Internal: n.Internal, ICC: n.ICC, VXLAN: vxlanFilter(n.Overlay),
 		}
+		fw.Networks[n.ID()] = nr
 		if !n.Internal {
 			fw.Sysctls[model.SysctlIPForward] = "1"
 		}
@@ -29,17 +31,28 @@ func desireFirewall(d *model.State) *model.Firewall {
 			// when br_netfilter hands bridged frames to it.
 			fw.Sysctls[model.SysctlBridgeNFCallV4] = "1"
 		}
+		if n.EnableIPv6 {
+			nr.SubnetV6, nr.MasqueradeV6 = n.SubnetV6, n.MasqueradeV6
+			if !n.Internal {
+				fw.Sysctls[model.SysctlIPv6Forward] = "1"
+			}
+			if !n.ICC {
+				fw.Sysctls[model.SysctlBridgeNFCallV6] = "1"
+			}
+		}
 	}
 	for _, c := range d.Containers {
-		ep, n := publishingEndpoint(d, c)
-		if ep == nil {
-			continue
-		}
-		if len(c.Ports) > 0 {
-			fw.Sysctls[model.SysctlHairpin(ep.HostIf)] = "1"
-		}
 		for _, p := range c.Ports {
-			pr := &model.PortRule{Project: c.Project, Container: c.Name, Port: p, Target: ep.Addr.Addr()}
+			ep, n := publishingEndpoint(d, c, p.IPv6())
+			if ep == nil {
+				continue
+			}
+			fw.Sysctls[model.SysctlHairpin(ep.HostIf)] = "1"
+			target := ep.Addr.Addr()
+			if p.IPv6() {
+				target = ep.AddrV6.Addr()
+			}
+			pr := &model.PortRule{Project: c.Project, Container: c.Name, Port: p, Target: target}
 			fw.Ports[pr.Key()] = pr
 			if !p.HostIP.IsValid() || p.HostIP.IsLoopback() {
 				fw.Sysctls[model.SysctlRouteLocalnet(n.Bridge)] = "1"
@@ -59,11 +72,17 @@ func desireFirewall(d *model.State) *model.Firewall {
 					continue
 				}
 				for _, pp := range linkedPorts(target) {
-					lr := &model.LinkRule{
-						Project: c.Project, Container: c.Name, Target: target.Name, Bridge: n.Bridge,
-						Src: ep.Addr.Addr(), Dst: tep.Addr.Addr(), Port: pp.Port, Proto: pp.Proto,
+					// One opening per family both ends have.
+					for _, pair := range [][2]netip.Prefix{{ep.Addr, tep.Addr}, {ep.AddrV6, tep.AddrV6}} {
+						if !pair[0].IsValid() || !pair[1].IsValid() {
+							continue
+						}
+						lr := &model.LinkRule{
+							Project: c.Project, Container: c.Name, Target: target.Name, Bridge: n.Bridge,
+							Src: pair[0].Addr(), Dst: pair[1].Addr(), Port: pp.Port, Proto: pp.Proto,
+						}
+						fw.Links[lr.Key()] = lr
 					}
-					fw.Links[lr.Key()] = lr
 				}
 			}
 		}
@@ -71,12 +90,17 @@ func desireFirewall(d *model.State) *model.Firewall {
 	return fw
 }
 
-// publishingEndpoint is where a container's published ports lead: its
-// endpoint on the first network that is not internal (the one its default
-// route goes through), as Docker publishes on the gateway endpoint.
-func publishingEndpoint(d *model.State, c *model.Container) (*model.Endpoint, *model.Network) {
+// publishingEndpoint is where a container's published ports of a family
+// lead: its endpoint on the first network that is not internal and has an
+// address of that family (the one its default route of that family goes
+// through), as Docker publishes on the gateway endpoints.
+func publishingEndpoint(d *model.State, c *model.Container, v6 bool) (*model.Endpoint, *model.Network) {
 	for _, ep := range c.Endpoints {
-		if n := d.Networks[ep.Network]; n != nil && !n.Internal && ep.Addr.IsValid() {
+		addr := ep.Addr
+		if v6 {
+			addr = ep.AddrV6
+		}
+		if n := d.Networks[ep.Network]; n != nil && !n.Internal && addr.IsValid() {
 			return ep, n
 		}
 	}
@@ -127,7 +151,7 @@ func (r *Reconciler) finishFirewall(ctx context.Context, st *model.State, rd *fw
 		return rd.err
 	}
 	fw := rd.fw
-	keys := []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4}
+	keys := []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4, model.SysctlIPv6Forward, model.SysctlBridgeNFCallV6}
 	for _, id := range st.SortedNetworkIDs() {
 		if br := st.Networks[id].Bridge; model.IsIfname(br) {
 			keys = append(keys, model.SysctlRouteLocalnet(br))

@@ -14,13 +14,14 @@ import (
 // (model.Owner) are modified or deleted.
 type Links interface {
 	// Observe reads every netctl-owned bridge, namespace and endpoint, of
-	// every project, plus the host's IPv4 routes. Container settings the
+	// every project, plus the host's routes (both families). Container settings the
 	// kernel cannot hold (Hostname, Aliases, ...) are left empty. Only the
 	// containers in scope are read (nil: all).
 	Observe(ctx context.Context, scope model.Scope) (*model.State, error)
 
 	// EnsureBridge creates the bridge or brings it to n: mark, MTU,
-	// exactly the gateway address Gateway/Subnet.Bits(), up.
+	// exactly the gateway address Gateway/Subnet.Bits() (and, dual stack,
+	// GatewayV6/SubnetV6.Bits() as its only global IPv6 address), up.
 	EnsureBridge(ctx context.Context, n *model.Network) error
 	// DeleteBridge deletes the owned bridge; absent is success.
 	DeleteBridge(ctx context.Context, n *model.Network) error
@@ -41,7 +42,8 @@ type Links interface {
 	// EnsureEndpoint creates the veth pair (peer created directly inside
 	// the container's namespace) or repairs it: both ends marked, host end
 	// enslaved to bridge and up, container end named ep.IfName with ep.MAC,
-	// ep.MTU, exactly the address ep.Addr, up.
+	// ep.MTU, exactly the address ep.Addr (and ep.AddrV6 as its only
+	// global IPv6 address, nodad, with router advertisements ignored), up.
 	EnsureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error
 	// DeleteEndpoint removes the veth pair; absent is success.
 	DeleteEndpoint(ctx context.Context, c *model.Container, ep *model.Endpoint) error
@@ -54,6 +56,8 @@ type Links interface {
 	// EnsureDefaultRoute makes gw the container's only default route, or
 	// removes the default route when gw is invalid.
 	EnsureDefaultRoute(ctx context.Context, c *model.Container, gw netip.Addr) error
+	// EnsureDefaultRouteV6 does the same for the IPv6 default route.
+	EnsureDefaultRouteV6(ctx context.Context, c *model.Container, gw netip.Addr) error
 }
 
 // Names is the embedded DNS server: one configuration per project, served

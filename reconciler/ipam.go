@@ -46,21 +46,35 @@ func pickSubnet(taken subnetTaken) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("address pool exhausted: every subnet of 172.18.0.0/16-172.31.0.0/16 and 192.168.0.0/16 overlaps a route or another network; set `subnet`")
 }
 
+// keepSubnet makes a network whose file names no subnet keep the one it
+// has (have, with gateway haveGW), of either family: addresses are sticky.
+// Its gateway comes along unless the file names one.
+func keepSubnet(subnet *netip.Prefix, gw *netip.Addr, have netip.Prefix, haveGW netip.Addr) {
+	if subnet.IsValid() || !have.IsValid() {
+		return
+	}
+	*subnet = have
+	if !gw.IsValid() {
+		*gw = haveGW
+	}
+}
+
 // firstHost is the first usable address of p (Docker's default gateway).
 func firstHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
-// broadcast is the last address of an IPv4 prefix.
-func broadcast(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	hostBits := 32 - p.Bits()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	if hostBits > 0 {
-		v |= (uint32(1) << hostBits) - 1
+// lastAddr is the last address of a prefix: the broadcast address of an
+// IPv4 subnet, the last of the reserved subnet anycast addresses (RFC 2526)
+// of an IPv6 one. Neither is handed out.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
 	}
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
-// addrPool hands out the addresses of one network.
+// addrPool hands out the addresses of one network, of either family.
 type addrPool struct {
 	subnet netip.Prefix
 	rng    netip.Prefix // where dynamic addresses come from
@@ -75,7 +89,7 @@ func newAddrPool(subnet, ipRange netip.Prefix, gateway netip.Addr) *addrPool {
 	}
 	p := &addrPool{subnet: subnet, rng: rng.Masked(), used: map[netip.Addr]bool{}}
 	p.used[subnet.Masked().Addr()] = true
-	p.used[broadcast(subnet)] = true
+	p.used[lastAddr(subnet)] = true
 	p.used[gateway] = true
 	p.next = p.rng.Addr()
 	return p
@@ -92,7 +106,7 @@ func (p *addrPool) claim(a netip.Addr) bool {
 
 // allocate returns the lowest free address of the range.
 func (p *addrPool) allocate() (netip.Addr, bool) {
-	last := broadcast(p.rng)
+	last := lastAddr(p.rng)
 	for a := p.next; a.IsValid() && p.rng.Contains(a); a = a.Next() {
 		if !p.used[a] {
 			p.used[a] = true

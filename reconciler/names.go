@@ -71,12 +71,14 @@ func desireDNS(t *spec.Topology, d *model.State, hr hostResolv) *model.DNS {
 			}
 			dn := byNet[n.ID()]
 			if dn == nil {
-				dn = &model.DNSNetwork{ID: n.ID(), Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway, Internal: n.Internal}
+				dn = &model.DNSNetwork{ID: n.ID(), Bridge: n.Bridge, Subnet: n.Subnet, SubnetV6: n.SubnetV6, Gateway: n.Gateway, Internal: n.Internal}
 				byNet[n.ID()] = dn
 			}
-			addr := ep.Addr.Addr()
-			dn.Records = append(dn.Records, model.DNSRecord{Container: c.Name, Addr: addr, Names: recordNames(c, ep)})
-			cl.Addrs = append(cl.Addrs, addr)
+			// One record per address: A and AAAA answers, and both PTRs.
+			for _, addr := range ep.Addrs() {
+				dn.Records = append(dn.Records, model.DNSRecord{Container: c.Name, Addr: addr, Names: recordNames(c, ep)})
+				cl.Addrs = append(cl.Addrs, addr)
+			}
 			cl.Networks = append(cl.Networks, n.ID())
 		}
 		if len(cl.Networks) == 0 {
@@ -146,7 +148,9 @@ func linkRecords(c *model.Container, d *model.State) []model.DNSRecord {
 				continue
 			}
 			if tep := target.Endpoint(ep.Network); tep != nil {
-				out = append(out, model.DNSRecord{Container: target.Name, Addr: tep.Addr.Addr(), Names: []string{strings.ToLower(l.Alias)}})
+				for _, addr := range tep.Addrs() {
+					out = append(out, model.DNSRecord{Container: target.Name, Addr: addr, Names: []string{strings.ToLower(l.Alias)}})
+				}
 			}
 		}
 	}

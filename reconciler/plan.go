@@ -56,6 +56,7 @@ type Action struct {
 	container *model.Container
 	endpoint  *model.Endpoint
 	gateway   netip.Addr
+	ipv6      bool       // KindRoute: the IPv6 default route (gateway may be invalid: none)
 	dns       *model.DNS // KindDNS: the configuration to serve, or the one to forget
 	// namespaceOnly: a container delete that keeps the container's files
 	// (it moves to network_mode host).

@@ -26,15 +26,21 @@ type portClaim struct {
 }
 
 // conflict returns the claim ip:port/proto would collide with: the same
-// port on the same address, or either side bound on every address.
+// port on the same address, or either side bound on every address of the
+// family (an invalid address is every IPv4 address, [::] every IPv6 one).
 func (pc portClaims) conflict(pp model.PortProto, ip netip.Addr) (portClaim, bool) {
 	for _, c := range pc[pp] {
-		if !c.ip.IsValid() || !ip.IsValid() || c.ip == ip {
+		if c.ip.Is6() != ip.Is6() {
+			continue
+		}
+		if everyAddr(c.ip) || everyAddr(ip) || c.ip == ip {
 			return c, true
 		}
 	}
 	return portClaim{}, false
 }
+
+func everyAddr(ip netip.Addr) bool { return !ip.IsValid() || ip.IsUnspecified() }
 
 func (pc portClaims) claim(pp model.PortProto, ip netip.Addr, owner string) {
 	pc[pp] = append(pc[pp], portClaim{ip: ip, owner: owner})
@@ -47,6 +53,10 @@ type portRequest struct {
 	idx    int // index in c.Ports
 	m      *spec.PortMapping
 	lo, hi uint16
+	// twin is the index in c.Ports of the same mapping's other family
+	// (-1: none): both take the same host port when they can, as Docker's
+	// 0.0.0.0 and [::] bindings do.
+	twin int
 }
 
 // desirePorts resolves every `ports` entry of the file to concrete host
@@ -83,25 +93,39 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 		if c == nil || len(mappings) == 0 {
 			continue
 		}
+		// A mapping on every address is also published on every IPv6
+		// address when the container has an IPv6 address to lead it to.
+		dual, _ := publishingEndpoint(d, c, true)
 		for _, m := range mappings {
+			hostIPs := []netip.Addr{m.HostIP}
+			if !m.HostIP.IsValid() && dual != nil {
+				hostIPs = append(hostIPs, netip.IPv6Unspecified())
+			}
 			for i := 0; i <= int(m.ContainerPortEnd-m.ContainerPortStart); i++ {
-				p := model.Port{HostIP: m.HostIP, ContainerPort: m.ContainerPortStart + uint16(i), Proto: m.Proto}
-				switch {
-				case m.HostPortStart == 0:
-					picks = append(picks, portRequest{c: c, idx: len(c.Ports), m: m, lo: lo, hi: hi})
-				case m.FirstFree():
-					picks = append(picks, portRequest{c: c, idx: len(c.Ports), m: m, lo: m.HostPortStart, hi: m.HostPortEnd})
-				default:
-					p.HostPort = m.HostPortStart + uint16(i)
-					pp := model.PortProto{Port: p.HostPort, Proto: p.Proto}
-					if other, taken := claims.conflict(pp, p.HostIP); taken {
-						fail(m, "container %s: ports %q: host port %s/%s is already published by %s",
-							sc.Name, m.Raw, p.HostString(), p.Proto, other.owner)
-						continue
+				first := len(c.Ports)
+				for k, ip := range hostIPs {
+					p := model.Port{HostIP: ip, ContainerPort: m.ContainerPortStart + uint16(i), Proto: m.Proto}
+					twin := -1
+					if len(hostIPs) == 2 {
+						twin = first + 1 - k
 					}
-					claims.claim(pp, p.HostIP, "container "+sc.Name)
+					switch {
+					case m.HostPortStart == 0:
+						picks = append(picks, portRequest{c: c, idx: len(c.Ports), m: m, lo: lo, hi: hi, twin: twin})
+					case m.FirstFree():
+						picks = append(picks, portRequest{c: c, idx: len(c.Ports), m: m, lo: m.HostPortStart, hi: m.HostPortEnd, twin: twin})
+					default:
+						p.HostPort = m.HostPortStart + uint16(i)
+						pp := model.PortProto{Port: p.HostPort, Proto: p.Proto}
+						if other, taken := claims.conflict(pp, p.HostIP); taken {
+							fail(m, "container %s: ports %q: host port %s/%s is already published by %s",
+								sc.Name, m.Raw, p.HostString(), p.Proto, other.owner)
+							continue
+						}
+						claims.claim(pp, p.HostIP, "container "+sc.Name)
+					}
+					c.Ports = append(c.Ports, p)
 				}
-				c.Ports = append(c.Ports, p)
 			}
 		}
 	}
@@ -124,6 +148,17 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 	}
 	for _, r := range fresh {
 		p := &r.c.Ports[r.idx]
+		if r.twin >= 0 {
+			// The twin's port (sticky, or picked just before) when this
+			// family has it free too.
+			if tp := r.c.Ports[r.twin].HostPort; tp >= r.lo && tp <= r.hi {
+				if _, taken := claims.conflict(model.PortProto{Port: tp, Proto: p.Proto}, p.HostIP); !taken {
+					p.HostPort = tp
+					claims.claim(model.PortProto{Port: tp, Proto: p.Proto}, p.HostIP, "container "+r.c.Name)
+					continue
+				}
+			}
+		}
 		hp, ok := freePort(claims, fw, p.Proto, p.HostIP, r.lo, r.hi)
 		if !ok {
 			fail(r.m, "container %s: ports %q: no free host port in %d-%d for %d/%s",

@@ -76,11 +76,16 @@ func (h *harness) container(t *testing.T, id string) *model.Container {
 
 func endpointAddr(t *testing.T, c *model.Container, network string) string {
 	t.Helper()
+	return endpointOf(t, c, network).Addr.String()
+}
+
+func endpointOf(t *testing.T, c *model.Container, network string) *model.Endpoint {
+	t.Helper()
 	ep := c.Endpoint(network)
 	if ep == nil {
 		t.Fatalf("container %s has no endpoint on %s", c.ID(), network)
 	}
-	return ep.Addr.String()
+	return ep
 }
 
 // The Docker networking guide: my-bridge-network with db, web on the
@@ -361,23 +366,25 @@ func TestUnsupportedFieldsAreRefusedWithPositions(t *testing.T) {
 	topo := parse(t, "shop.yaml", `
 networks:
   back: {icc: false, enable_ipv6: true, subnet_v6: "fd00:1::/64"}
+  over: {driver: overlay, subnet: 10.250.8.0/24, enable_ipv6: true}
 containers:
   web:
-    networks: [back]
+    networks: [back, over]
     ports: ["80:5000"]
+    node: a
+nodes:
+  a: {address: 10.250.0.1}
 `)
 	err := Unsupported(topo)
 	if err == nil {
-		t.Fatal("no error for enable_ipv6")
+		t.Fatal("no error for IPv6 on an overlay network")
 	}
-	for _, want := range []string{"shop.yaml:3:", "enable_ipv6: not implemented yet"} {
+	for _, want := range []string{"shop.yaml:4:50:", "network over: enable_ipv6 on an overlay network: not implemented yet"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	for _, done := range []string{"icc", "ports"} {
-		if strings.Contains(err.Error(), done) {
-			t.Errorf("error %q refuses %s, which is implemented", err, done)
-		}
+	if strings.Contains(err.Error(), "back") {
+		t.Errorf("error %q refuses IPv6 on a bridge network, which is implemented", err)
 	}
 }

@@ -171,6 +171,8 @@ func (p *parser) applyDefaults(t *Topology) {
 			MTU:      DefaultMTU,
 			Implicit: true,
 			FieldPos: map[string]Pos{},
+
+			MasqueradeV6: true,
 		})
 	}
 	for _, c := range t.Containers {

@@ -112,7 +112,7 @@ func (p *parser) container(name string, pos Pos, n *yaml.Node) *Container {
 	return c
 }
 
-var attachmentKeys = []string{"ipv4_address", "aliases"}
+var attachmentKeys = []string{"ipv4_address", "ipv6_address", "aliases"}
 
 // attachments reads a container's networks in list form ([a, b]) or map
 // form ({a: {ipv4_address: ..., aliases: [...]}}).
@@ -143,6 +143,8 @@ func (p *parser) attachments(n *yaml.Node, ctr, what string) []*Attachment {
 			switch g.Key {
 			case "ipv4_address":
 				a.IPv4Address = p.addr(g.Value, what, false)
+			case "ipv6_address":
+				a.IPv6Address = p.addr(g.Value, what, true)
 			case "aliases":
 				items, _ := p.Seq(g.Value, what)
 				seen := map[string]bool{}

@@ -26,7 +26,7 @@ func (p *parser) networks(t *Topology, n *yaml.Node) {
 	}
 }
 
-var networkKeys = []string{"driver", "subnet", "gateway", "ip_range", "internal", "icc", "mtu", "bridge_name", "enable_ipv6", "subnet_v6", "gateway_v6", "labels", "vni"}
+var networkKeys = []string{"driver", "subnet", "gateway", "ip_range", "internal", "icc", "mtu", "bridge_name", "enable_ipv6", "subnet_v6", "gateway_v6", "masquerade_v6", "labels", "vni"}
 
 func (p *parser) network(name string, pos Pos, n *yaml.Node) *Network {
 	nw := &Network{
@@ -36,6 +36,8 @@ func (p *parser) network(name string, pos Pos, n *yaml.Node) *Network {
 		ICC:      true,
 		MTU:      DefaultMTU,
 		FieldPos: map[string]Pos{},
+
+		MasqueradeV6: true,
 	}
 	ctx := fmt.Sprintf("network %q", name)
 	fs, _ := p.Fields(n, ctx, "key")
@@ -84,6 +86,10 @@ func (p *parser) network(name string, pos Pos, n *yaml.Node) *Network {
 			nw.SubnetV6 = p.prefix(f.Value, what, true, 126)
 		case "gateway_v6":
 			nw.GatewayV6 = p.addr(f.Value, what, true)
+		case "masquerade_v6":
+			if v, ok := p.Boolean(f.Value, what); ok {
+				nw.MasqueradeV6 = v
+			}
 		case "labels":
 			nw.Labels = p.labels(f.Value, what)
 		case "vni":
@@ -106,6 +112,10 @@ func (p *parser) network(name string, pos Pos, n *yaml.Node) *Network {
 // reservedV4 are ranges no network may overlap: they are not unicast
 // host addresses (this host, loopback, multicast, reserved, broadcast).
 var reservedV4 = []string{"0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/3"}
+
+// reservedV6 are their IPv6 twins: unspecified and loopback, IPv4-mapped,
+// link-local (every interface has its own fe80::/64) and multicast.
+var reservedV6 = []string{"::/127", "::ffff:0:0/96", "fe80::/10", "ff00::/8"}
 
 // prefix parses a subnet in CIDR notation, at most maxBits long (room for
 // a gateway and a container in a subnet, a single address in an ip_range). Host bits must be zero:
@@ -135,14 +145,11 @@ func (p *parser) prefix(n *yaml.Node, what string, v6 bool, maxBits int) netip.P
 	case pf.Bits() == 0:
 		p.Addf(pos, "%s: %s covers every address", what, s)
 	default:
+		reserved := reservedV4
 		if v6 {
-			if a.IsMulticast() || a.IsLoopback() {
-				p.Addf(pos, "%s: %s is not a unicast range", what, s)
-				return netip.Prefix{}
-			}
-			return pf
+			reserved = reservedV6
 		}
-		for _, r := range reservedV4 {
+		for _, r := range reserved {
 			if rp := netip.MustParsePrefix(r); rp.Overlaps(pf) {
 				p.Addf(pos, "%s: %s overlaps %s, which is not for hosts", what, s, rp)
 				return netip.Prefix{}

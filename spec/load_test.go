@@ -397,8 +397,8 @@ func TestParseErrors(t *testing.T) {
 			`4:5 unknown key "environment" in container "web"; netctl calls it "env"`,
 			`5:5 does not run images`,
 		}},
-		{"unknown attachment key", lines(`networks: {n: {}}`, `containers:`, `  web:`, `    networks:`, `      n: {ipv6_address: "::1"}`), []string{
-			`5:11 unknown key "ipv6_address" in network "n" of container "web"`,
+		{"unknown attachment key", lines(`networks: {n: {}}`, `containers:`, `  web:`, `    networks:`, `      n: {priority: 1}`), []string{
+			`5:11 unknown key "priority" in network "n" of container "web"`,
 		}},
 		{"unknown node key", lines(`nodes:`, `  a: {address: 10.0.0.1, port: 1}`), []string{
 			`1:1 nodes: only overlay networks use nodes`,

@@ -28,30 +28,50 @@ func parsePortMapping(raw string) (*PortMapping, string) {
 		return nil, why
 	}
 	m.Proto = proto
-	if strings.HasPrefix(s, "[") {
-		return nil, "IPv6 host addresses are not supported; bind to an IPv4 address or leave the address out"
-	}
 	var ip, host, ctr string
-	switch parts := strings.Split(s, ":"); len(parts) {
-	case 1:
-		ctr = parts[0]
-	case 2:
-		host, ctr = parts[0], parts[1]
-	case 3:
-		ip, host, ctr = parts[0], parts[1], parts[2]
-	default:
-		return nil, "expected " + portSyntax + " (IPv6 host addresses are not supported)"
+	if rest, ok := strings.CutPrefix(s, "["); ok {
+		// "[v6]:host:ctr", as Docker writes an IPv6 host address.
+		addr, after, closed := strings.Cut(rest, "]")
+		after, colon := strings.CutPrefix(after, ":")
+		parts := strings.Split(after, ":")
+		if !closed || !colon || len(parts) != 2 {
+			return nil, "expected " + portSyntax + " (an IPv6 host address in brackets: [::1]:8080:80)"
+		}
+		ip, host, ctr = addr, parts[0], parts[1]
+		a, err := netip.ParseAddr(ip)
+		switch {
+		case err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "":
+			return nil, fmt.Sprintf("host address %s is not an IPv6 address without zone", yamlwalk.Quote(ip))
+		case a.IsLoopback():
+			// Without a proxy process the kernel cannot carry it: IPv6
+			// has no route_localnet, and a DNATed ::1 is dropped.
+			return nil, "the IPv6 loopback [::1] cannot be published (IPv6 has no route_localnet); bind 127.0.0.1, or leave the address out"
+		case a.IsLinkLocalUnicast() || a.IsMulticast():
+			return nil, fmt.Sprintf("host address %s is not a unicast address of this host", ip)
+		}
+	} else {
+		switch parts := strings.Split(s, ":"); len(parts) {
+		case 1:
+			ctr = parts[0]
+		case 2:
+			host, ctr = parts[0], parts[1]
+		case 3:
+			ip, host, ctr = parts[0], parts[1], parts[2]
+		default:
+			return nil, "expected " + portSyntax + " (an IPv6 host address goes in brackets: [::1]:8080:80)"
+		}
 	}
 	if ip != "" {
 		a, err := netip.ParseAddr(ip)
 		switch {
 		case err != nil:
 			return nil, fmt.Sprintf("host address %s is not an IP address", yamlwalk.Quote(ip))
-		case !a.Is4():
-			return nil, "IPv6 host addresses are not supported; bind to an IPv4 address or leave the address out"
-		case !a.IsUnspecified():
+		case a.Is4() && !a.IsUnspecified():
 			// 0.0.0.0 means every address, the same as no address, so
 			// both compare equal in conflict checks and plans.
+			m.HostIP = a
+		case a.Is6():
+			// [::] is every IPv6 address only: it stays explicit.
 			m.HostIP = a
 		}
 	}

@@ -58,9 +58,13 @@ type Network struct {
 	MTU        int  // default 1500
 	BridgeName string
 	EnableIPv6 bool
-	SubnetV6   netip.Prefix
-	GatewayV6  netip.Addr
-	Labels     map[string]string
+	SubnetV6   netip.Prefix // invalid when absent (from the ULA pool)
+	GatewayV6  netip.Addr   // invalid when absent (first address)
+	// MasqueradeV6 (masquerade_v6, default true): IPv6 egress is
+	// masqueraded, as Docker does; false routes the containers' own
+	// addresses (for a subnet_v6 the outside routes to this host).
+	MasqueradeV6 bool
+	Labels       map[string]string
 	// VNI is an overlay network's VXLAN network identifier; 0 when absent
 	// (derived from the project and network name).
 	VNI uint32
@@ -101,10 +105,11 @@ type Attachment struct {
 	Network     string
 	Pos         Pos
 	IPv4Address netip.Addr // invalid when absent
+	IPv6Address netip.Addr // invalid when absent
 	Aliases     []string
 
 	// FieldPos holds the position of each key of the map form
-	// ("ipv4_address", "aliases"); empty for the list form.
+	// ("ipv4_address", "ipv6_address", "aliases"); empty for the list form.
 	FieldPos map[string]Pos
 }
 

@@ -9,6 +9,9 @@ import (
 	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
+// minIPv6MTU is the smallest link MTU IPv6 works on (RFC 8200).
+const minIPv6MTU = 1280
+
 func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 
 // validate checks what relates values to each other: references,
@@ -169,8 +172,11 @@ func (v *validator) networks() {
 			}
 		}
 
+		if pos, ok := fp["mtu"]; ok && n.EnableIPv6 && n.MTU < minIPv6MTU {
+			v.c.Addf(pos, "%s: mtu %d is below %d, the least IPv6 needs (the kernel turns IPv6 off on such a link)", ctx, n.MTU, minIPv6MTU)
+		}
 		if !n.EnableIPv6 {
-			for _, k := range []string{"subnet_v6", "gateway_v6"} {
+			for _, k := range []string{"subnet_v6", "gateway_v6", "masquerade_v6"} {
 				if pos, ok := fp[k]; ok {
 					v.c.Addf(pos, "%s: %s needs enable_ipv6: true", ctx, k)
 				}
@@ -287,6 +293,7 @@ func (v *validator) container(ct *Container) {
 	if pos, ok := fp["publish_all"]; ok && ct.PublishAll && len(ct.Expose) > 0 && allInternal {
 		v.c.Addf(pos, "%s: publish_all needs a network that is not internal; every network of this container is internal", ctx)
 	}
+	v.ipv6Ports(ct)
 
 	if pos, ok := fp["node"]; ok && ct.Node != "" {
 		switch {
@@ -327,6 +334,33 @@ func (v *validator) container(ct *Container) {
 	}
 }
 
+// ipv6Ports checks that a port published on an IPv6 host address has an
+// IPv6 address to lead to: IPv6 ports lead to the container's first
+// dual-stack network that is not internal.
+func (v *validator) ipv6Ports(ct *Container) {
+	var first *Network
+	for _, a := range ct.Networks {
+		n := v.nets[a.Network]
+		if n == nil || n.Internal {
+			continue
+		}
+		if n.EnableIPv6 {
+			return
+		}
+		if first == nil {
+			first = n
+		}
+	}
+	if first == nil {
+		return // no network to publish on at all: reported elsewhere
+	}
+	for _, m := range ct.Ports {
+		if m.HostIP.Is6() {
+			v.c.Addf(m.Pos, "container %q: ports: %s: an IPv6 host address needs a network with enable_ipv6 that is not internal (%q has no IPv6)", ct.Name, yamlwalk.Quote(m.Raw), first.Name)
+		}
+	}
+}
+
 func shareNetwork(a, b *Container) bool {
 	for _, x := range a.Networks {
 		for _, y := range b.Networks {
@@ -338,50 +372,103 @@ func shareNetwork(a, b *Container) bool {
 	return false
 }
 
-// statics checks static addresses against their network and each other.
+// statics checks static addresses against their network and each other,
+// both families alike.
 func (v *validator) statics() {
 	type owner struct {
 		ct  *Container
 		pos Pos
 	}
-	taken := map[string]map[netip.Addr]owner{}
-	for _, ct := range v.t.Containers {
-		if ct.NetworkMode != "" {
-			continue
-		}
-		for _, a := range ct.Networks {
-			n := v.nets[a.Network]
-			if !a.IPv4Address.IsValid() || n == nil {
+	type family struct {
+		key    string // "ipv4_address"
+		addr   func(*Attachment) netip.Addr
+		subnet func(*Network) (subnet netip.Prefix, explicit, ok bool)
+		// enabled says why a network takes no address of the family, or "".
+		enabled func(*Network) string
+		gateway func(*Network, netip.Prefix) netip.Addr
+	}
+	families := []family{
+		{"ipv4_address", func(a *Attachment) netip.Addr { return a.IPv4Address }, subnetOf,
+			func(*Network) string { return "" }, gatewayOf},
+		{"ipv6_address", func(a *Attachment) netip.Addr { return a.IPv6Address }, subnetV6Of,
+			func(n *Network) string {
+				if !n.EnableIPv6 {
+					return "needs enable_ipv6: true on"
+				}
+				return ""
+			}, gatewayV6Of},
+	}
+	for _, f := range families {
+		taken := map[string]map[netip.Addr]owner{}
+		for _, ct := range v.t.Containers {
+			if ct.NetworkMode != "" {
 				continue
 			}
-			pos := a.FieldPos["ipv4_address"]
-			ctx := fmt.Sprintf("container %q: network %q", ct.Name, a.Network)
-			subnet, explicit, ok := subnetOf(n)
-			switch {
-			case !ok && !explicit:
-				v.c.Addf(pos, "%s: ipv4_address needs an explicit subnet on network %q", ctx, a.Network)
-				continue
-			case !ok:
-				continue // the subnet itself is invalid, and reported
+			for _, a := range ct.Networks {
+				n := v.nets[a.Network]
+				addr := f.addr(a)
+				if !addr.IsValid() || n == nil {
+					continue
+				}
+				pos := a.FieldPos[f.key]
+				ctx := fmt.Sprintf("container %q: network %q", ct.Name, a.Network)
+				if why := f.enabled(n); why != "" {
+					v.c.Addf(pos, "%s: %s %s network %q", ctx, f.key, why, a.Network)
+					continue
+				}
+				subnet, explicit, ok := f.subnet(n)
+				switch {
+				case !ok && !explicit:
+					v.c.Addf(pos, "%s: %s needs an explicit %s on network %q", ctx, f.key, subnetKey(f.key), a.Network)
+					continue
+				case !ok:
+					continue // the subnet itself is invalid, and reported
+				}
+				if why := hostAddrProblem(subnet, addr); why != "" {
+					v.c.Addf(pos, "%s: %s %s %s", ctx, f.key, addr, why)
+					continue
+				}
+				if addr == f.gateway(n, subnet) {
+					v.c.Addf(pos, "%s: %s %s is the network's gateway", ctx, f.key, addr)
+					continue
+				}
+				if taken[n.Name] == nil {
+					taken[n.Name] = map[netip.Addr]owner{}
+				}
+				if first, dup := taken[n.Name][addr]; dup {
+					v.c.Addf(pos, "%s: %s %s is already container %q's (at %s)", ctx, f.key, addr, first.ct.Name, at(first.pos))
+					continue
+				}
+				taken[n.Name][addr] = owner{ct, pos}
 			}
-			if why := hostAddrProblem(subnet, a.IPv4Address); why != "" {
-				v.c.Addf(pos, "%s: ipv4_address %s %s", ctx, a.IPv4Address, why)
-				continue
-			}
-			if a.IPv4Address == gatewayOf(n, subnet) {
-				v.c.Addf(pos, "%s: ipv4_address %s is the network's gateway", ctx, a.IPv4Address)
-				continue
-			}
-			if taken[n.Name] == nil {
-				taken[n.Name] = map[netip.Addr]owner{}
-			}
-			if first, dup := taken[n.Name][a.IPv4Address]; dup {
-				v.c.Addf(pos, "%s: ipv4_address %s is already container %q's (at %s)", ctx, a.IPv4Address, first.ct.Name, at(first.pos))
-				continue
-			}
-			taken[n.Name][a.IPv4Address] = owner{ct, pos}
 		}
 	}
+}
+
+// subnetKey names the subnet key a static address key is checked against.
+func subnetKey(addrKey string) string {
+	if addrKey == "ipv6_address" {
+		return "subnet_v6"
+	}
+	return "subnet"
+}
+
+// subnetV6Of is subnetOf for IPv6: only an explicit subnet_v6 is known
+// before the reconciler draws one from the ULA pool.
+func subnetV6Of(n *Network) (subnet netip.Prefix, explicit, ok bool) {
+	if _, has := n.FieldPos["subnet_v6"]; has {
+		return n.SubnetV6, true, n.SubnetV6.IsValid()
+	}
+	return netip.Prefix{}, false, false
+}
+
+// gatewayV6Of is the network's IPv6 gateway: explicit, else the first
+// address after the subnet's own (which is the subnet-router anycast).
+func gatewayV6Of(n *Network, subnet netip.Prefix) netip.Addr {
+	if n.GatewayV6.IsValid() {
+		return n.GatewayV6
+	}
+	return subnet.Addr().Next()
 }
 
 func (v *validator) nodes() {

@@ -431,8 +431,8 @@ func TestPorts(t *testing.T) {
 			`      - "a:80"`,
 			`      - ""`,
 		), []string{
-			`4:9 container "a": ports: "[::1]:80:80": IPv6 host addresses are not supported`,
-			`5:9 "::1:80:80": expected [host_ip:][host_port[-end]:]container_port[-end][/tcp|udp|sctp] (IPv6 host addresses are not supported)`,
+			`4:9 container "a": ports: "[::1]:80:80": the IPv6 loopback [::1] cannot be published (IPv6 has no route_localnet); bind 127.0.0.1, or leave the address out`,
+			`5:9 "::1:80:80": expected [host_ip:][host_port[-end]:]container_port[-end][/tcp|udp|sctp] (an IPv6 host address goes in brackets: [::1]:8080:80)`,
 			`6:9 "80:80/icmp": unknown protocol "icmp"`,
 			`7:9 "0:80": host port 0 is out of range 1-65535`,
 			`8:9 "80:65536": container port 65536 is out of range`,

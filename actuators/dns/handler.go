@@ -111,31 +111,52 @@ func (s *Server) local(r *mdns.Msg, k listenKey, src netip.Addr) (*mdns.Msg, *cl
 		return nil, cl, false
 	}
 	m := authoritative(r)
-	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
-		m.Answer = s.roundRobin(q.Name, addrs)
-	}
+	m.Answer = s.addrAnswers(q.Name, q.Qtype, addrs)
 	// Compression only pays for long answers; computing it costs more
 	// than it saves on the usual one or two records.
 	m.Compress = len(m.Answer) > 4
-	// AAAA and other types of a container name: no data, but the name
-	// exists (NOERROR), and it is never asked upstream.
+	// Other types of a container name, and AAAA of one without IPv6: no
+	// data, but the name exists (NOERROR), and it is never asked upstream.
 	return m, cl, false
 }
 
-// roundRobin lists addrs as A records of qname, every call starting one
-// further along the list.
-func (s *Server) roundRobin(qname string, addrs []netip.Addr) []mdns.RR {
-	n := len(addrs)
+// addrAnswers answers an A, AAAA or ANY question for qname with the
+// addresses of the family asked (both for ANY): no record of the other
+// family, so AAAA of a name without IPv6 is NOERROR with no data.
+func (s *Server) addrAnswers(qname string, qtype uint16, addrs []netip.Addr) []mdns.RR {
+	var out []mdns.RR
+	if qtype == mdns.TypeA || qtype == mdns.TypeANY {
+		out = s.roundRobin(out, qname, addrs, false)
+	}
+	if qtype == mdns.TypeAAAA || qtype == mdns.TypeANY {
+		out = s.roundRobin(out, qname, addrs, true)
+	}
+	return out
+}
+
+// roundRobin appends an A (or, v6, AAAA) record of qname for each address
+// of that family, every call starting one further along the list.
+func (s *Server) roundRobin(rrs []mdns.RR, qname string, addrs []netip.Addr, v6 bool) []mdns.RR {
+	fam := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if a.Is6() == v6 {
+			fam = append(fam, a)
+		}
+	}
+	n := len(fam)
 	start := 0
 	if n > 1 {
 		start = int(s.rr.Add(1) % uint64(n))
 	}
-	out := make([]mdns.RR, 0, n)
 	for i := range n {
-		a := addrs[(start+i)%n]
-		out = append(out, &mdns.A{Hdr: header(qname, mdns.TypeA), A: a.AsSlice()})
+		a := fam[(start+i)%n]
+		if v6 {
+			rrs = append(rrs, &mdns.AAAA{Hdr: header(qname, mdns.TypeAAAA), AAAA: a.AsSlice()})
+		} else {
+			rrs = append(rrs, &mdns.A{Hdr: header(qname, mdns.TypeA), A: a.AsSlice()})
+		}
 	}
-	return out
+	return rrs
 }
 
 func header(name string, t uint16) mdns.RR_Header {
@@ -181,8 +202,12 @@ func sourceAddr(a net.Addr) netip.Addr {
 	return addr.Unmap()
 }
 
-// reverseAddr parses "4.3.2.1.in-addr.arpa" into 1.2.3.4.
+// reverseAddr parses "4.3.2.1.in-addr.arpa" into 1.2.3.4, and the 32
+// nibbles of an ip6.arpa name into an IPv6 address.
 func reverseAddr(name string) (netip.Addr, bool) {
+	if rest, ok := strings.CutSuffix(name, ".ip6.arpa"); ok {
+		return reverseAddr6(rest)
+	}
 	rest, ok := strings.CutSuffix(name, ".in-addr.arpa")
 	if !ok {
 		return netip.Addr{}, false
@@ -200,4 +225,36 @@ func reverseAddr(name string) (netip.Addr, bool) {
 		b[3-i] = byte(v)
 	}
 	return netip.AddrFrom4(b), true
+}
+
+// reverseAddr6 parses the nibbles of an ip6.arpa name, least significant
+// first: "2.0.0.0. ... .d.f" (32 single hex digits).
+func reverseAddr6(nibbles string) (netip.Addr, bool) {
+	if len(nibbles) != 63 {
+		return netip.Addr{}, false
+	}
+	var b [16]byte
+	for i := range 32 {
+		c := nibbles[2*i]
+		if i < 31 && nibbles[2*i+1] != '.' {
+			return netip.Addr{}, false
+		}
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		default:
+			return netip.Addr{}, false
+		}
+		// Nibble i counts from the end of the address.
+		pos := 31 - i
+		if pos%2 == 0 {
+			b[pos/2] |= v << 4
+		} else {
+			b[pos/2] |= v
+		}
+	}
+	return netip.AddrFrom16(b), true
 }

@@ -150,9 +150,7 @@ func (s *Server) askNodes(r *mdns.Msg, cl *client) *mdns.Msg {
 		return reply(r, mdns.RcodeServerFailure)
 	}
 	m := authoritative(r)
-	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
-		m.Answer = s.roundRobin(q.Name, addrs)
-	}
+	m.Answer = s.addrAnswers(q.Name, q.Qtype, addrs)
 	m.Compress = len(m.Answer) > 4
 	return m
 }

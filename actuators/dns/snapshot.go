@@ -62,9 +62,10 @@ func emptySnapshot() *snapshot {
 
 // netIndex is one network's names.
 type netIndex struct {
-	subnet netip.Prefix
-	names  map[string][]netip.Addr // lower-case name without the final dot
-	ptr    map[netip.Addr][]string // fully qualified names
+	subnet   netip.Prefix
+	subnetV6 netip.Prefix            // invalid on an IPv4-only network
+	names    map[string][]netip.Addr // lower-case name without the final dot
+	ptr      map[netip.Addr][]string // fully qualified names
 	// remote: names of containers on other nodes (overlay), by the
 	// addresses of the nodes that know them.
 	remote map[string][]netip.Addr
@@ -102,7 +103,7 @@ func (c *client) lookup(name string) (addrs []netip.Addr, ok bool) {
 // upstream, has the last word about it).
 func (c *client) reverse(addr netip.Addr) (names []string, inZone bool) {
 	for _, n := range c.nets {
-		if n.subnet.Contains(addr) {
+		if n.subnet.Contains(addr) || n.subnetV6.Contains(addr) {
 			inZone = true
 		}
 		for _, name := range n.ptr[addr] {
@@ -168,7 +169,7 @@ func build(cfg Config, port int, log zerolog.Logger) (*snapshot, map[listenKey]s
 			k := listenKey{addr: n.Gateway, dev: n.Bridge}
 			wanted[k] = d.Project
 			keys[n.ID] = k
-			idx := &netIndex{subnet: n.Subnet, names: map[string][]netip.Addr{}, ptr: map[netip.Addr][]string{}}
+			idx := &netIndex{subnet: n.Subnet, subnetV6: n.SubnetV6, names: map[string][]netip.Addr{}, ptr: map[netip.Addr][]string{}}
 			for _, r := range n.Records {
 				for _, name := range r.Names {
 					name = normalize(name)

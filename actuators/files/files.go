@@ -49,6 +49,8 @@ type networkSettings struct {
 	ICC      bool              `json:"icc"`
 	IPRange  string            `json:"ip_range,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// MasqueradeV6 is only ever true on a dual-stack network.
+	MasqueradeV6 bool `json:"masquerade_v6,omitempty"`
 }
 
 type containerSettings struct {
@@ -119,6 +121,7 @@ func (s *Store) observeNetworks(st *model.State) error {
 			st.Networks[id] = n
 		}
 		n.Driver, n.Internal, n.ICC, n.Labels = ns.Driver, ns.Internal, ns.ICC, ns.Labels
+		n.MasqueradeV6 = ns.MasqueradeV6
 		if ns.IPRange != "" {
 			if p, err := netip.ParsePrefix(ns.IPRange); err == nil {
 				n.IPRange = p
@@ -248,7 +251,8 @@ func readContainerFiles(root, settingsPath string) (containerFiles, error) {
 
 // WriteNetwork records the network's settings.
 func (s *Store) WriteNetwork(_ context.Context, n *model.Network) error {
-	ns := networkSettings{Driver: n.Driver, Internal: n.Internal, ICC: n.ICC, Labels: n.Labels}
+	ns := networkSettings{Driver: n.Driver, Internal: n.Internal, ICC: n.ICC, Labels: n.Labels,
+		MasqueradeV6: n.EnableIPv6 && n.MasqueradeV6}
 	if n.IPRange.IsValid() {
 		ns.IPRange = n.IPRange.String()
 	}

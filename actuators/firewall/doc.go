@@ -14,7 +14,8 @@
 //     move of netctl's rules from the other backend when it holds some
 //     (switch.go);
 //   - the sysctls the rules depend on (ip_forward, bridge-nf-call-iptables,
-//     route_localnet), read and written under /proc/sys;
+//     route_localnet, and IPv6's all.forwarding and
+//     bridge-nf-call-ip6tables), read and written under /proc/sys;
 //   - hairpin mode, which the model carries as a host setting key
 //     (model.SysctlHairpin) but which is a bridge-port flag kept by the
 //     netlink actuator: this package only routes those keys to it (Hairpin);
@@ -51,4 +52,13 @@
 //     batch.
 //   - Optionally, Subscribe (EventSource) reports other processes' changes
 //     to netctl's rules, so that watch repairs them at once.
+//   - Both families: a dual-stack network (SubnetV6 set) gets the same
+//     rules for IPv6, its egress masqueraded only with MasqueradeV6, and
+//     neighbour discovery let through within the bridge when icc is off;
+//     ports and links are of the family of their addresses (a port on
+//     every IPv6 address has HostIP [::]); a [::1] destination is never
+//     DNATed. Observed, a network's IPv6 half sets SubnetV6/MasqueradeV6 on
+//     the same object (model.EncodeNetworkCommentV6 marks it). The
+//     iptables backend does this in ip6tables (family.go there), the
+//     nftables backend in IPv6 sets of its table (layout.go there).
 package firewall

@@ -64,7 +64,7 @@ func writeSysctl(procSys, key, value string) error {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) && key == "net.bridge.bridge-nf-call-iptables" {
+	if errors.Is(err, fs.ErrNotExist) && (key == model.SysctlBridgeNFCallV4 || key == model.SysctlBridgeNFCallV6) {
 		// As Docker does: the module that hands bridged traffic to
 		// iptables may not be loaded yet.
 		if _, merr := command.Run(context.Background(), modprobeTimeout, "", "modprobe", "br_netfilter"); merr != nil {

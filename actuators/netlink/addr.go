@@ -60,3 +60,43 @@ func addrPrefix(a vnl.Addr) netip.Prefix {
 	ones, _ := a.Mask.Size()
 	return netip.PrefixFrom(ip.Unmap(), ones)
 }
+
+// setOnlyAddr6 makes want the link's only global IPv6 address, added
+// without duplicate address detection (IFA_F_NODAD: usable at once rather
+// than tentative for a second or more); an invalid want removes every
+// global IPv6 address. Link-local addresses are the kernel's and stay.
+func setOnlyAddr6(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.Logger) error {
+	addrs, err := retryDump(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V6) })
+	if err != nil {
+		return fmt.Errorf("list IPv6 addresses: %w", err)
+	}
+	have := false
+	for _, a := range addrs {
+		p := addrPrefix(a)
+		if p.Addr().IsLinkLocalUnicast() || p.Addr().IsLoopback() {
+			continue
+		}
+		// One added with DAD would sit tentative (or fail DAD): replace it.
+		if p == want && !have && a.Flags&unix.IFA_F_NODAD != 0 {
+			have = true
+			continue
+		}
+		if err := h.AddrDel(link, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+		log.Debug().Stringer("addr", p).Msg("removed IPv6 address")
+	}
+	if have || !want.IsValid() {
+		return nil
+	}
+	if err := h.AddrAdd(link, nodadAddr(want)); err != nil {
+		return fmt.Errorf("add %s: %w", want, err)
+	}
+	log.Debug().Stringer("addr", want).Msg("added IPv6 address")
+	return nil
+}
+
+// nodadAddr is an IPv6 address to add without duplicate address detection.
+func nodadAddr(p netip.Prefix) *vnl.Addr {
+	return &vnl.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 128)}, Flags: unix.IFA_F_NODAD}
+}

@@ -32,6 +32,9 @@ func (l *Links) ensureBridge(n *model.Network) error {
 	if !n.Gateway.Is4() || !n.Subnet.IsValid() || !n.Subnet.Contains(n.Gateway) {
 		return fmt.Errorf("gateway %s is not an IPv4 address in subnet %s", n.Gateway, n.Subnet)
 	}
+	if n.EnableIPv6 && (!n.GatewayV6.Is6() || !n.SubnetV6.Contains(n.GatewayV6)) {
+		return fmt.Errorf("gateway_v6 %s is not an IPv6 address in subnet_v6 %s", n.GatewayV6, n.SubnetV6)
+	}
 	mark := l.bridgeMark(n)
 	log := l.log.With().Str("bridge", n.Bridge).Str("network", n.ID()).Logger()
 
@@ -62,6 +65,9 @@ func (l *Links) ensureBridge(n *model.Network) error {
 	}
 	want := netip.PrefixFrom(n.Gateway, n.Subnet.Bits())
 	if err := setOnlyAddr(l.host, br, want, log); err != nil {
+		return err
+	}
+	if err := setOnlyAddr6(l.host, br, gatewayV6(n), log); err != nil {
 		return err
 	}
 	if !isUp(br) {
@@ -131,4 +137,12 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	}
 	l.log.Debug().Str("bridge", n.Bridge).Str("network", n.ID()).Msg("queued bridge for deletion")
 	return nil
+}
+
+// gatewayV6 is the bridge's IPv6 address, invalid on an IPv4-only network.
+func gatewayV6(n *model.Network) netip.Prefix {
+	if !n.EnableIPv6 {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(n.GatewayV6, n.SubnetV6.Bits())
 }

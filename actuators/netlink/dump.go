@@ -67,20 +67,25 @@ type link struct {
 	alias  string
 	kind   string // "bridge", "veth", ...
 	mac    net.HardwareAddr
+	// From the link's IPv6 configuration (IFLA_AF_SPEC), when it has one.
+	acceptRA    bool
+	disableIPv6 bool
 }
 
-// ifAddr is an IPv4 address with its prefix length, on link index.
+// ifAddr is an address with its prefix length, on link index.
 type ifAddr struct {
 	index  int
 	prefix netip.Prefix
+	flags  uint32 // IFA_F_*
 }
 
-// rtRoute is what Observe needs of an IPv4 route.
+// rtRoute is what Observe needs of a route.
 type rtRoute struct {
 	table uint32
 	typ   uint8
 	dst   netip.Prefix
 	gw    netip.Addr
+	oif   int // output interface; 0 for a multipath or blackhole route
 }
 
 func (d *dumper) links() ([]link, error) {
@@ -91,7 +96,7 @@ func (d *dumper) links() ([]link, error) {
 	binary.NativeEndian.PutUint16(a[2:], unix.IFLA_EXT_MASK)
 	binary.NativeEndian.PutUint32(a[4:], rtextFilterSkipStats)
 	var out []link
-	err := d.dump(unix.RTM_GETLINK, req, func(typ uint16, m []byte) error {
+	err := d.dump(unix.RTM_GETLINK, req, func() { out = out[:0] }, func(typ uint16, m []byte) error {
 		if typ != unix.RTM_NEWLINK {
 			return nil
 		}
@@ -104,11 +109,12 @@ func (d *dumper) links() ([]link, error) {
 	return out, err
 }
 
+// addrs dumps the addresses of both families.
 func (d *dumper) addrs() ([]ifAddr, error) {
 	req := make([]byte, unix.SizeofIfAddrmsg)
-	req[0] = unix.AF_INET
+	req[0] = unix.AF_UNSPEC
 	var out []ifAddr
-	err := d.dump(unix.RTM_GETADDR, req, func(typ uint16, m []byte) error {
+	err := d.dump(unix.RTM_GETADDR, req, func() { out = out[:0] }, func(typ uint16, m []byte) error {
 		if typ != unix.RTM_NEWADDR {
 			return nil
 		}
@@ -121,15 +127,17 @@ func (d *dumper) addrs() ([]ifAddr, error) {
 	return out, err
 }
 
-// routes dumps the IPv4 routes of table (all tables for RT_TABLE_UNSPEC).
-// The kernel filters by table only on a socket with strict checking on
-// (see newDumper); elsewhere the caller gets every table.
+// routes dumps the routes of both families in table (all tables for
+// RT_TABLE_UNSPEC). The kernel filters by table only on a socket with
+// strict checking on (see newDumper); elsewhere the caller gets every
+// table. A family without that table is skipped, not an error, in a dump
+// of both families.
 func (d *dumper) routes(table uint8) ([]rtRoute, error) {
 	req := make([]byte, unix.SizeofRtMsg)
-	req[0] = unix.AF_INET
+	req[0] = unix.AF_UNSPEC
 	req[4] = table
 	var out []rtRoute
-	err := d.dump(unix.RTM_GETROUTE, req, func(typ uint16, m []byte) error {
+	err := d.dump(unix.RTM_GETROUTE, req, func() { out = out[:0] }, func(typ uint16, m []byte) error {
 		if typ != unix.RTM_NEWROUTE {
 			return nil
 		}
@@ -149,10 +157,13 @@ func (d *dumper) routes(table uint8) ([]rtRoute, error) {
 }
 
 // dump sends one dump request and feeds each reply message's payload to
-// fn, restarting the dump when the kernel flags it interrupted.
-func (d *dumper) dump(typ uint16, payload []byte, fn func(typ uint16, m []byte) error) error {
+// fn, restarting the dump when the kernel flags it interrupted; reset
+// forgets what fn gathered before each attempt (an interrupted dump is read
+// to its end, and its messages come again in the next).
+func (d *dumper) dump(typ uint16, payload []byte, reset func(), fn func(typ uint16, m []byte) error) error {
 	var err error
 	for range dumpTries {
+		reset()
 		if err = d.dumpOnce(typ, payload, fn); !errors.Is(err, errDumpInterrupted) && !errors.Is(err, unix.EINTR) {
 			return err
 		}
@@ -267,7 +278,7 @@ func parseLink(m []byte) (link, error) {
 		index: int(int32(binary.NativeEndian.Uint32(m[4:]))),
 		up:    binary.NativeEndian.Uint32(m[8:])&unix.IFF_UP != 0,
 	}
-	var kindErr error
+	var kindErr, afErr error
 	err := attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
 		switch typ {
 		case unix.IFLA_IFNAME:
@@ -292,22 +303,58 @@ func parseLink(m []byte) (link, error) {
 					l.kind = cstring(v)
 				}
 			})
+		case unix.IFLA_AF_SPEC:
+			afErr = parseAFSpec(v, &l)
 		}
 	})
-	return l, errors.Join(err, kindErr)
+	return l, errors.Join(err, kindErr, afErr)
+}
+
+// Indices of the IPv6 settings in IFLA_INET6_CONF (DEVCONF_*,
+// linux/ipv6.h): an array of s32 in that order.
+const (
+	devconfAcceptRA    = 3
+	devconfDisableIPv6 = 26
+)
+
+// parseAFSpec reads the link's IPv6 settings from IFLA_AF_SPEC: what
+// dual-stack endpoints need checked, with no sysctl read per interface.
+func parseAFSpec(v []byte, l *link) error {
+	return attrs(v, func(typ uint16, v []byte) {
+		if typ != unix.AF_INET6 {
+			return
+		}
+		_ = attrs(v, func(typ uint16, v []byte) {
+			if typ != unix.IFLA_INET6_CONF {
+				return
+			}
+			conf := func(i int) int32 {
+				if len(v) < 4*(i+1) {
+					return 0
+				}
+				return int32(binary.NativeEndian.Uint32(v[4*i:]))
+			}
+			l.acceptRA = conf(devconfAcceptRA) != 0
+			l.disableIPv6 = conf(devconfDisableIPv6) != 0
+		})
+	})
 }
 
 func parseAddr(m []byte) (ifAddr, bool, error) {
 	if len(m) < unix.SizeofIfAddrmsg {
 		return ifAddr{}, false, errors.New("short address message")
 	}
-	if m[0] != unix.AF_INET {
+	if m[0] != unix.AF_INET && m[0] != unix.AF_INET6 {
 		return ifAddr{}, false, nil
 	}
 	bits := int(m[1])
-	a := ifAddr{index: int(binary.NativeEndian.Uint32(m[4:]))}
+	a := ifAddr{index: int(binary.NativeEndian.Uint32(m[4:])), flags: uint32(m[2])}
 	var local, address netip.Addr
 	err := attrs(m[unix.SizeofIfAddrmsg:], func(typ uint16, v []byte) {
+		if typ == unix.IFA_FLAGS {
+			a.flags = u32(v) // all 32 bits; ifa_flags holds the first 8
+			return
+		}
 		ip, ok := netip.AddrFromSlice(v)
 		switch {
 		case !ok:
@@ -334,11 +381,16 @@ func parseRoute(m []byte) (rtRoute, bool, error) {
 	if len(m) < unix.SizeofRtMsg {
 		return rtRoute{}, false, errors.New("short route message")
 	}
-	if m[0] != unix.AF_INET || binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 {
+	family := m[0]
+	if (family != unix.AF_INET && family != unix.AF_INET6) || binary.NativeEndian.Uint32(m[8:])&unix.RTM_F_CLONED != 0 {
 		return rtRoute{}, false, nil
 	}
 	bits := int(m[1])
-	r := rtRoute{table: uint32(m[4]), typ: m[7], dst: netip.PrefixFrom(netip.IPv4Unspecified(), bits)}
+	unspec := netip.IPv4Unspecified()
+	if family == unix.AF_INET6 {
+		unspec = netip.IPv6Unspecified()
+	}
+	r := rtRoute{table: uint32(m[4]), typ: m[7], dst: netip.PrefixFrom(unspec, bits)}
 	err := attrs(m[unix.SizeofRtMsg:], func(typ uint16, v []byte) {
 		switch typ {
 		case unix.RTA_TABLE:
@@ -351,6 +403,8 @@ func parseRoute(m []byte) (rtRoute, bool, error) {
 			if ip, ok := netip.AddrFromSlice(v); ok {
 				r.gw = ip
 			}
+		case unix.RTA_OIF:
+			r.oif = int(u32(v))
 		}
 	})
 	return r, r.dst.IsValid(), err

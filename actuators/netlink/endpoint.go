@@ -51,6 +51,9 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 	if !ep.Addr.Addr().Is4() {
 		return fmt.Errorf("address %s is not IPv4", ep.Addr)
 	}
+	if ep.AddrV6.IsValid() && !ep.AddrV6.Addr().Is6() {
+		return fmt.Errorf("address %s is not IPv6", ep.AddrV6)
+	}
 	if len(ep.MAC) != 6 {
 		return fmt.Errorf("invalid MAC %q", ep.MAC)
 	}
@@ -76,7 +79,7 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}
 
-	if created, err := l.createFresh(ch, ns, br, spec, ep.Addr); created || err != nil {
+	if created, err := l.createFresh(ch, ns, br, spec, ep.Addr, ep.AddrV6); created || err != nil {
 		return err
 	}
 	host, peer, err := l.ensurePair(ctx, ch, ns, spec)
@@ -89,7 +92,7 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 	if err := l.fixHostEnd(host, br, spec); err != nil {
 		return fmt.Errorf("host side %s: %w", ep.HostIf, err)
 	}
-	return fixPeer(ch, peer, ep.Addr, spec)
+	return fixPeer(ch, ns, peer, ep.Addr, ep.AddrV6, spec)
 }
 
 // createFresh creates the endpoint in the common case where neither end
@@ -98,7 +101,7 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 // repairing path needs a dozen. It reports false, having changed nothing,
 // when a name is taken; the caller then takes the repairing path, which
 // checks ownership before touching anything.
-func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec pairSpec, addr netip.Prefix) (bool, error) {
+func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec pairSpec, addr, addr6 netip.Prefix) (bool, error) {
 	err := l.hostReq.createVeth(vethRequest{
 		name:     spec.hostIf,
 		mtu:      spec.mtu,
@@ -131,6 +134,15 @@ func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec
 	ipnet := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)}
 	if err := ch.AddrAdd(peer, &vnl.Addr{IPNet: ipnet}); err != nil {
 		return true, fmt.Errorf("%s: add %s: %w", spec.ifName, addr, err)
+	}
+	if addr6.IsValid() {
+		// Before the link comes up, so that no advertisement gets in.
+		if err := ignoreRA(ns, spec.ifName); err != nil {
+			return true, fmt.Errorf("%s: %w", spec.ifName, err)
+		}
+		if err := addAddr6(ch, ns, peer, spec.ifName, nodadAddr(addr6)); err != nil {
+			return true, fmt.Errorf("%s: add %s: %w", spec.ifName, addr6, err)
+		}
 	}
 	if err := ch.LinkSetUp(peer); err != nil {
 		return true, fmt.Errorf("%s: set up: %w", spec.ifName, err)
@@ -247,8 +259,8 @@ func (l *Links) fixHostEnd(host, br vnl.Link, spec pairSpec) error {
 }
 
 // fixPeer brings the container end to spec, with addr as its only IPv4
-// address.
-func fixPeer(ch *vnl.Handle, peer vnl.Link, addr netip.Prefix, spec pairSpec) error {
+// address and addr6 (invalid: none) as its only global IPv6 address.
+func fixPeer(ch *vnl.Handle, ns netns.NsHandle, peer vnl.Link, addr, addr6 netip.Prefix, spec pairSpec) error {
 	a := peer.Attrs()
 	wrap := func(err error) error { return fmt.Errorf("%s: %w", spec.ifName, err) }
 	if a.Alias != spec.mark {
@@ -270,6 +282,17 @@ func fixPeer(ch *vnl.Handle, peer vnl.Link, addr netip.Prefix, spec pairSpec) er
 		spec.log.Debug().Int("mtu", spec.mtu).Msg("set container side mtu")
 	}
 	if err := setOnlyAddr(ch, peer, addr, spec.log); err != nil {
+		return wrap(err)
+	}
+	if addr6.IsValid() {
+		if err := ignoreRA(ns, spec.ifName); err != nil {
+			return wrap(err)
+		}
+		if err := writeIPv6Conf(ns, spec.ifName, "disable_ipv6", "0"); err != nil {
+			return wrap(err)
+		}
+	}
+	if err := setOnlyAddr6(ch, peer, addr6, spec.log); err != nil {
 		return wrap(err)
 	}
 	if !isUp(peer) {

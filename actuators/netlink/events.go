@@ -21,7 +21,7 @@ const eventBufSize = 4 << 20
 // Subscribe reports changes to netctl's objects in the host namespace: a
 // link carrying an ownership mark created, changed or deleted (a bridge, the
 // host end of a veth), a link enslaved to one of them, an IPv4 address or
-// route added to or removed from one of them. Each change, and every burst
+// route added to or removed from one of them, a global IPv6 address likewise. Each change, and every burst
 // of changes, sends one value on the returned channel (it holds at most one:
 // the receiver learns that something changed, not what; a reconcile finds
 // out). Changes inside container namespaces are not reported: they need a
@@ -59,7 +59,7 @@ func (l *Links) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 }
 
 // eventSocket opens a NETLINK_ROUTE socket in the host namespace, bound to
-// the link, IPv4 address and IPv4 route groups, non-blocking so that the
+// the link, IPv4 and IPv6 address and IPv4 route groups, non-blocking so that the
 // Go runtime's poller waits on it rather than a thread.
 func (l *Links) eventSocket() (int, error) {
 	// The host namespace handle given to New is not kept; the dump socket
@@ -74,7 +74,8 @@ func (l *Links) eventSocket() (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1))
+	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) |
+		1<<(unix.RTNLGRP_IPV6_IFADDR-1))
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("bind netlink groups: %w", err)
@@ -185,7 +186,7 @@ func (s *subscription) relevant(b []byte) bool {
 				hit = true
 			}
 		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-			if len(m) >= unix.SizeofIfAddrmsg && s.owned[int32(binary.NativeEndian.Uint32(m[4:8]))] {
+			if len(m) >= unix.SizeofIfAddrmsg && s.owned[int32(binary.NativeEndian.Uint32(m[4:8]))] && !kernelAddr(m) {
 				hit = true
 			}
 		case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
@@ -230,6 +231,14 @@ func (s *subscription) linkEvent(typ uint16, m []byte) bool {
 		delete(s.owned, idx)
 	}
 	return hit
+}
+
+// kernelAddr reports whether an address message is about an IPv6
+// link-local address: the kernel's own, which changes state by itself (its
+// duplicate address detection ends a second or two after a veth comes up).
+func kernelAddr(m []byte) bool {
+	a, ok, err := parseAddr(m)
+	return ok && err == nil && a.prefix.Addr().IsLinkLocalUnicast()
 }
 
 // linkGroup reads IFLA_GROUP of a link message (parseLink leaves it out).

@@ -60,7 +60,7 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	}
 
 	st := model.NewState()
-	st.HostRoutes = hostRoutes(hr.v.routes)
+	st.HostRoutes = hostRoutes(hr.v.routes, l.ownedLinks(hr.v.links))
 	bridges := l.addNetworks(st, hr.v)
 	if err := l.addOverlays(st, hr.v, bridges); err != nil {
 		return nil, err
@@ -83,10 +83,24 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	return st, nil
 }
 
+// ownedLinks are the ifindexes of the links carrying this instance's
+// mark. Another instance's bridges are the host's like anybody's: their
+// routes keep this instance's subnets away from theirs.
+func (l *Links) ownedLinks(links []link) map[int]bool {
+	owned := map[int]bool{}
+	for _, k := range links {
+		if _, ok := l.owner(k.alias); ok {
+			owned[k.index] = true
+		}
+	}
+	return owned
+}
+
 // hostView is one dump each of the host's links, addresses and routes.
 type hostView struct {
 	links  []link
-	addrs  map[int][]netip.Prefix // by ifindex
+	addrs  map[int][]netip.Prefix // IPv4, by ifindex
+	addrs6 map[int][]ifAddr       // global IPv6, by ifindex
 	routes []rtRoute
 }
 
@@ -105,7 +119,8 @@ func (l *Links) readHost() (*hostView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: list routes: %w", err)
 	}
-	return &hostView{links: links, addrs: addrsByIndex(addrs), routes: routes}, nil
+	v4, v6 := addrsByIndex(addrs)
+	return &hostView{links: links, addrs: v4, addrs6: v6, routes: routes}, nil
 }
 
 // hostLinks dumps the host's links.
@@ -119,12 +134,29 @@ func (l *Links) hostLinks() ([]link, error) {
 	return links, nil
 }
 
-func addrsByIndex(addrs []ifAddr) map[int][]netip.Prefix {
-	m := make(map[int][]netip.Prefix, len(addrs))
+// addrsByIndex groups addresses by link: the IPv4 ones, and the global
+// IPv6 ones (link-local addresses are the kernel's, not netctl's).
+func addrsByIndex(addrs []ifAddr) (v4 map[int][]netip.Prefix, v6 map[int][]ifAddr) {
+	v4 = make(map[int][]netip.Prefix, len(addrs))
+	v6 = map[int][]ifAddr{}
 	for _, a := range addrs {
-		m[a.index] = append(m[a.index], a.prefix)
+		switch ip := a.prefix.Addr(); {
+		case ip.Is4():
+			v4[a.index] = append(v4[a.index], a.prefix)
+		case !ip.IsLinkLocalUnicast() && !ip.IsLoopback():
+			v6[a.index] = append(v6[a.index], a)
+		}
 	}
-	return m
+	return v4, v6
+}
+
+// onlyNodad returns the address when it is the only one and was added
+// without duplicate address detection, as netctl adds IPv6 addresses.
+func onlyNodad(addrs []ifAddr) netip.Prefix {
+	if len(addrs) == 1 && addrs[0].flags&unix.IFA_F_NODAD != 0 {
+		return addrs[0].prefix
+	}
+	return netip.Prefix{}
 }
 
 // addNetworks adds a Network for every bridge carrying a bridge mark, and
@@ -150,6 +182,14 @@ func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 		if addrs := host.addrs[br.index]; len(addrs) == 1 {
 			n.Gateway = addrs[0].Addr()
 			n.Subnet = addrs[0].Masked()
+		}
+		// Likewise for IPv6: any global address says dual stack; only one
+		// (nodad) says which subnet.
+		if addrs := host.addrs6[br.index]; len(addrs) > 0 {
+			n.EnableIPv6 = true
+			if p := onlyNodad(addrs); p.IsValid() {
+				n.GatewayV6, n.SubnetV6 = p.Addr(), p.Masked()
+			}
 		}
 		n.Foreign = l.foreignPorts(host.links, br.index, n.ID())
 		if old, dup := st.Networks[n.ID()]; dup {
@@ -286,7 +326,7 @@ type peerEnd struct {
 }
 
 // readContainer reads one namespace: one netlink socket, one dump each of
-// links, IPv4 addresses and IPv4 routes. A missing namespace is not an
+// links, addresses and main-table routes (both families each). A missing namespace is not an
 // error: the container is reported with NetnsOK false.
 func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, error) {
 	c := &model.Container{Project: tg.project, Name: tg.name, Netns: tg.path, External: tg.external}
@@ -332,8 +372,9 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 	}
 
 	c.NetnsOK = true
-	c.DefaultGateway = defaultGateway(routes)
-	byIndex := addrsByIndex(addrs)
+	c.DefaultGateway = defaultGateway(routes, false)
+	c.DefaultGatewayV6 = defaultGateway(routes, true)
+	byIndex, byIndex6 := addrsByIndex(addrs)
 	for _, ln := range links {
 		c.IfNames = append(c.IfNames, ln.name)
 		if ln.name == "lo" {
@@ -353,7 +394,12 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 		if len(own) > 0 {
 			ep.Addr = own[0]
 		}
-		ep.PeerOK = ln.up && len(own) == 1
+		own6 := byIndex6[ln.index]
+		ep.AddrV6 = onlyNodad(own6)
+		ep.AcceptRA = ln.acceptRA
+		// A second global IPv6 address, or one with DAD, is not netctl's
+		// doing: the endpoint is repaired.
+		ep.PeerOK = ln.up && len(own) == 1 && (len(own6) == 0 || ep.AddrV6.IsValid())
 		v.peers = append(v.peers, peerEnd{ep: ep, mark: ln.alias, index: ln.index, peerIndex: ln.peer})
 	}
 	slices.SortFunc(c.IfNames, compareIfNames)

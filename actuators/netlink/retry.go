@@ -37,7 +37,8 @@ func addrList(h *vnl.Handle, link vnl.Link) ([]vnl.Addr, error) {
 	return retryDump(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V4) })
 }
 
-// mainRoutes lists the IPv4 routes of the main table.
-func mainRoutes(h *vnl.Handle) ([]vnl.Route, error) {
-	return retryDump(func() ([]vnl.Route, error) { return h.RouteList(nil, vnl.FAMILY_V4) })
+// mainRoutes lists the routes of one family (unix.AF_INET, AF_INET6) in
+// the main table.
+func mainRoutes(h *vnl.Handle, family int) ([]vnl.Route, error) {
+	return retryDump(func() ([]vnl.Route, error) { return h.RouteList(nil, family) })
 }

@@ -15,26 +15,39 @@ import (
 )
 
 // EnsureDefaultRoute makes gw the only IPv4 default route in the main table
-// of c's namespace, or removes every default route when gw is invalid.
+// of c's namespace, or removes every IPv4 default route when gw is invalid.
 func (l *Links) EnsureDefaultRoute(ctx context.Context, c *model.Container, gw netip.Addr) error {
+	return l.ensureDefault(ctx, c, unix.AF_INET, gw)
+}
+
+// EnsureDefaultRouteV6 is EnsureDefaultRoute for IPv6.
+func (l *Links) EnsureDefaultRouteV6(ctx context.Context, c *model.Container, gw netip.Addr) error {
+	return l.ensureDefault(ctx, c, unix.AF_INET6, gw)
+}
+
+func (l *Links) ensureDefault(ctx context.Context, c *model.Container, family int, gw netip.Addr) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := l.ensureDefaultRoute(c, gw); err != nil {
+	if err := l.ensureDefaultRoute(c, family, gw); err != nil {
 		return fmt.Errorf("container %s: default route: %w", c.ID(), err)
 	}
 	return nil
 }
 
-func (l *Links) ensureDefaultRoute(c *model.Container, gw netip.Addr) error {
-	if gw.IsValid() && !gw.Is4() {
-		return fmt.Errorf("gateway %s is not IPv4", gw)
+func (l *Links) ensureDefaultRoute(c *model.Container, family int, gw netip.Addr) error {
+	bits := 32
+	if family == unix.AF_INET6 {
+		bits = 128
+	}
+	if gw.IsValid() && gw.BitLen() != bits {
+		return fmt.Errorf("gateway %s is not of the route's family", gw)
 	}
 	h, _, err := l.nsHandle(c.Netns, c.External)
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}
-	routes, err := mainRoutes(h)
+	routes, err := mainRoutes(h, family)
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
 	}
@@ -60,7 +73,7 @@ func (l *Links) ensureDefaultRoute(c *model.Container, gw netip.Addr) error {
 		return nil
 	}
 	r := &vnl.Route{
-		Dst:   &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
+		Dst:   &net.IPNet{IP: make(net.IP, bits/8), Mask: net.CIDRMask(0, bits)},
 		Gw:    gw.AsSlice(),
 		Table: unix.RT_TABLE_MAIN,
 	}
@@ -71,7 +84,7 @@ func (l *Links) ensureDefaultRoute(c *model.Container, gw netip.Addr) error {
 	return nil
 }
 
-// isDefault reports whether r is an IPv4 default route (of any type).
+// isDefault reports whether r is a default route (of any type).
 func isDefault(r vnl.Route) bool {
 	if r.Dst == nil {
 		return true
@@ -81,17 +94,24 @@ func isDefault(r vnl.Route) bool {
 }
 
 // isDefaultVia reports whether r is the plain default route via gw that
-// EnsureDefaultRoute would create.
+// EnsureDefaultRoute would create. The kernel gives IPv6 routes a metric
+// of its own (1024) when none is asked for.
 func isDefaultVia(r vnl.Route, gw netip.Addr) bool {
 	rgw, ok := netip.AddrFromSlice(r.Gw)
-	return ok && rgw.Unmap() == gw && r.Priority == 0 && r.Type == unix.RTN_UNICAST &&
+	metricOK := r.Priority == 0 || (gw.Is6() && r.Priority == ip6DefaultMetric)
+	return ok && rgw.Unmap() == gw && metricOK && r.Type == unix.RTN_UNICAST &&
 		r.Table == unix.RT_TABLE_MAIN && len(r.MultiPath) == 0
 }
 
-// defaultGateway returns the gateway of the main table's default route.
-func defaultGateway(routes []rtRoute) netip.Addr {
+// ip6DefaultMetric is IP6_RT_PRIO_USER, the metric of an IPv6 route added
+// without one.
+const ip6DefaultMetric = 1024
+
+// defaultGateway returns the gateway of the main table's default route
+// of one family.
+func defaultGateway(routes []rtRoute, v6 bool) netip.Addr {
 	for _, r := range routes {
-		if r.dst.Bits() == 0 && r.table == unix.RT_TABLE_MAIN && r.gw.IsValid() {
+		if r.dst.Bits() == 0 && r.dst.Addr().Is6() == v6 && r.table == unix.RT_TABLE_MAIN && r.gw.IsValid() {
 			return r.gw
 		}
 	}
@@ -99,16 +119,24 @@ func defaultGateway(routes []rtRoute) netip.Addr {
 }
 
 // hostRoutes returns, sorted and without duplicates, the destinations the
-// host routes somewhere: every table's routes except defaults and the
-// local/broadcast entries the kernel keeps for its own addresses.
-func hostRoutes(routes []rtRoute) []netip.Prefix {
+// host routes somewhere (both families): every table's routes except
+// defaults, link-local and multicast, the local/broadcast entries the
+// kernel keeps for its own addresses, and the routes through netctl's own
+// links (owned, by ifindex): a bridge's prefix route is its subnet, not
+// something its subnet could collide with.
+func hostRoutes(routes []rtRoute, owned map[int]bool) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range routes {
-		if r.table == unix.RT_TABLE_LOCAL || r.dst.Bits() == 0 {
+		if r.table == unix.RT_TABLE_LOCAL || r.dst.Bits() == 0 || (r.oif != 0 && owned[r.oif]) {
 			continue
 		}
 		switch r.typ {
 		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
+			continue
+		}
+		// Every IPv6 interface routes fe80::/64 (and multicast): nothing a
+		// subnet could collide with.
+		if a := r.dst.Addr(); a.IsLinkLocalUnicast() || a.IsMulticast() {
 			continue
 		}
 		out = append(out, r.dst.Masked())

@@ -185,8 +185,11 @@ func (s *sandbox) ping(from, ip string) {
 	var out string
 	var err error
 	// The first packet may wait on ARP and on the bridge port leaving the
-	// "learning" state (instant with STP off, but give it a few tries).
-	for range 3 {
+	// "learning" state (instant with STP off, but give it a few tries);
+	// over IPv6 on the bridge's address too, tentative until the kernel
+	// has seen the bridge's carrier (linkwatch may run a second late, more
+	// on a loaded machine).
+	for range 5 {
 		if out, err = s.in(from, "ping", "-c1", "-W1", ip); err == nil {
 			return
 		}

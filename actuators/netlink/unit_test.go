@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -37,8 +38,12 @@ func TestHostRoutes(t *testing.T) {
 		{table: 100, typ: unix.RTN_BLACKHOLE, dst: p("172.31.0.0/16")},
 		{table: unix.RT_TABLE_LOCAL, typ: unix.RTN_LOCAL, dst: p("192.168.1.5/32")},
 		{table: unix.RT_TABLE_MAIN, typ: unix.RTN_BROADCAST, dst: p("192.168.1.255/32")},
-	})
-	want := []netip.Prefix{p("10.0.0.0/8"), p("172.31.0.0/16"), p("192.168.1.0/24")}
+		{table: unix.RT_TABLE_MAIN, typ: unix.RTN_UNICAST, dst: p("172.18.0.0/16"), oif: 7}, // a netctl bridge's
+		{table: unix.RT_TABLE_MAIN, typ: unix.RTN_UNICAST, dst: p("fd00:1::/64"), oif: 8},
+		{table: unix.RT_TABLE_MAIN, typ: unix.RTN_UNICAST, dst: p("fe80::/64"), oif: 8},
+		{table: unix.RT_TABLE_LOCAL, typ: unix.RTN_MULTICAST, dst: p("ff00::/8"), oif: 8},
+	}, map[int]bool{7: true})
+	want := []netip.Prefix{p("10.0.0.0/8"), p("172.31.0.0/16"), p("192.168.1.0/24"), p("fd00:1::/64")}
 	if !slices.Equal(got, want) {
 		t.Errorf("hostRoutes = %v, want %v", got, want)
 	}
@@ -136,6 +141,9 @@ func TestDumpMatchesVishvananda(t *testing.T) {
 		if want.kind == "device" { // vishvananda's name for "no IFLA_INFO_KIND"
 			want.kind = ""
 		}
+		// vishvananda leaves out the IPv6 settings: the sysctls say them.
+		ra := strings.TrimSpace(s.mustIn(s.hostPath, "cat", "/proc/sys/net/ipv6/conf/"+l.name+"/accept_ra"))
+		want.acceptRA, want.disableIPv6 = ra != "0", l.disableIPv6
 		if !reflect.DeepEqual(l, want) {
 			t.Errorf("link %d: got %+v, want %+v", i, l, want)
 		}
@@ -149,7 +157,7 @@ func TestDumpMatchesVishvananda(t *testing.T) {
 			t.Errorf("address %s on %d missing from %v", addrPrefix(a), a.LinkIndex, ours.addrs)
 		}
 	}
-	got := hostRoutes(ours.routes)
+	got := hostRoutes(ours.routes, nil)
 	for _, want := range []string{"10.250.1.0/24", "10.250.200.0/24", "10.250.201.0/24"} {
 		if !slices.Contains(got, netip.MustParsePrefix(want)) {
 			t.Errorf("HostRoutes %v lacks %s", got, want)

@@ -161,8 +161,8 @@ func psRowOf(cat *catalog, o object, flt filters, f *listFlags) (psRow, bool) {
 	var nets, addrs []string
 	for _, ep := range c.Endpoints {
 		nets = append(nets, model.IDName(ep.Network))
-		if ep.Addr.IsValid() {
-			addrs = append(addrs, ep.Addr.Addr().String())
+		for _, a := range ep.Addrs() {
+			addrs = append(addrs, a.String())
 		}
 	}
 	if len(nets) == 0 {

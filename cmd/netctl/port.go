@@ -111,7 +111,11 @@ func displayPorts(ports []model.Port) string {
 		if j-i == 1 {
 			out = append(out, first.String())
 		} else {
-			out = append(out, fmt.Sprintf("%s:%d-%d->%d-%d/%s", first.HostIPString(), first.HostPort, last.HostPort,
+			host := first.HostIPString()
+			if first.IPv6() {
+				host = "[" + host + "]"
+			}
+			out = append(out, fmt.Sprintf("%s:%d-%d->%d-%d/%s", host, first.HostPort, last.HostPort,
 				first.ContainerPort, last.ContainerPort, first.Proto))
 		}
 		i = j

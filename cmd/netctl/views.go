@@ -98,14 +98,19 @@ type PortBinding struct {
 
 // NetworkEndpointView is a container's settings on one network.
 type NetworkEndpointView struct {
-	NetworkID     string
-	EndpointID    string
-	Gateway       string
-	IPAddress     string
-	IPPrefixLen   int
-	MacAddress    string
-	Aliases       []string
-	InterfaceName string
+	NetworkID   string
+	EndpointID  string
+	Gateway     string
+	IPAddress   string
+	IPPrefixLen int
+	IPv6Gateway string
+	// GlobalIPv6Address is the container's IPv6 address on a dual-stack
+	// network ("" otherwise), as Docker names it.
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	MacAddress          string
+	Aliases             []string
+	InterfaceName       string
 }
 
 // Labels netctl shows on every object besides the file's own, the ones
@@ -188,6 +193,14 @@ func networkView(st *model.State, n *model.Network) NetworkView {
 		}
 		v.IPAM.Config = []IPAMConfig{cfg}
 	}
+	if n.EnableIPv6 {
+		// Docker's second IPAM entry: the IPv6 subnet, with its gateway.
+		v.EnableIPv6 = true
+		v.Options["com.docker.network.enable_ipv6"] = "true"
+		if n.SubnetV6.IsValid() {
+			v.IPAM.Config = append(v.IPAM.Config, IPAMConfig{Subnet: n.SubnetV6.String(), Gateway: n.GatewayV6.String()})
+		}
+	}
 	for _, id := range st.SortedContainerIDs() {
 		c := st.Containers[id]
 		if ep := c.Endpoint(n.ID()); ep != nil {
@@ -196,6 +209,7 @@ func networkView(st *model.State, n *model.Network) NetworkView {
 				EndpointID:  model.EndpointObjectID(c.ID(), n.ID()),
 				MacAddress:  ep.MAC.String(),
 				IPv4Address: prefixOrEmpty(ep.Addr),
+				IPv6Address: prefixOrEmpty(ep.AddrV6),
 			}
 		}
 	}
@@ -254,8 +268,14 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 		if ep.Addr.IsValid() {
 			nv.IPAddress, nv.IPPrefixLen = ep.Addr.Addr().String(), ep.Addr.Bits()
 		}
+		if ep.AddrV6.IsValid() {
+			nv.GlobalIPv6Address, nv.GlobalIPv6PrefixLen = ep.AddrV6.Addr().String(), ep.AddrV6.Bits()
+		}
 		if n := st.Networks[ep.Network]; n != nil && n.Gateway.IsValid() {
 			nv.Gateway = n.Gateway.String()
+		}
+		if n := st.Networks[ep.Network]; n != nil && n.GatewayV6.IsValid() && ep.AddrV6.IsValid() {
+			nv.IPv6Gateway = n.GatewayV6.String()
 		}
 		v.NetworkSettings.Networks[name] = nv
 	}

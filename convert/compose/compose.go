@@ -142,6 +142,7 @@ var supported = []tree.Path{
 	"services.*.network_mode",
 	"services.*.networks.*.aliases",
 	"services.*.networks.*.ipv4_address",
+	"services.*.networks.*.ipv6_address",
 	"services.*.networks.*.priority",
 	"services.*.ports.[].target",
 	"services.*.ports.[].published",
@@ -206,8 +207,6 @@ func why(p tree.Path) string {
 	case "image", "build", "command", "entrypoint", "volumes", "working_dir", "user", "restart",
 		"deploy", "healthcheck", "depends_on", "stdin_open", "tty", "init", "scale", "labels":
 		return "not converted (netctl wires network namespaces; it does not run containers)"
-	case "ipv6_address":
-		return "not converted (the topology file has no per-network IPv6 address yet)"
 	case "mac_address":
 		return "not converted (netctl derives MACs from the IPv4 address, as Docker does)"
 	case "external":

@@ -80,7 +80,7 @@ func summary(t *spec.Topology) string {
 	for _, c := range t.Containers {
 		fmt.Fprintf(&b, "container %s hostname=%s mode=%q expose=%v env=%v dns=%v\n", c.Name, c.Hostname, c.NetworkMode, c.Expose, c.Env, c.DNS)
 		for _, a := range c.Networks {
-			fmt.Fprintf(&b, "  on %s ip=%v aliases=%v\n", a.Network, a.IPv4Address, a.Aliases)
+			fmt.Fprintf(&b, "  on %s ip=%v ip6=%v aliases=%v\n", a.Network, a.IPv4Address, a.IPv6Address, a.Aliases)
 		}
 		for _, p := range c.Ports {
 			fmt.Fprintf(&b, "  port %s\n", p.Raw)

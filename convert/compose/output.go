@@ -73,6 +73,7 @@ func (p port) MarshalYAML() (any, error) {
 
 type attachment struct {
 	IPv4Address string   `yaml:"ipv4_address,omitempty"`
+	IPv6Address string   `yaml:"ipv6_address,omitempty"`
 	Aliases     []string `yaml:"aliases,omitempty,flow"`
 }
 
@@ -96,7 +97,7 @@ func (as *attachments) alias(a string) {
 func (as *attachments) MarshalYAML() (any, error) {
 	plain := true
 	for _, s := range as.settings {
-		if s != nil && (s.IPv4Address != "" || len(s.Aliases) > 0) {
+		if s != nil && (s.IPv4Address != "" || s.IPv6Address != "" || len(s.Aliases) > 0) {
 			plain = false
 		}
 	}

@@ -199,6 +199,13 @@ func (c *converter) attachments(path string, s types.ServiceConfig) *attachments
 					c.note(p+".ipv4_address", fmt.Sprintf("%q is not an IPv4 address: left out", cfg.Ipv4Address))
 				}
 			}
+			if cfg.Ipv6Address != "" {
+				if ip, err := netip.ParseAddr(cfg.Ipv6Address); err == nil && ip.Is6() && !ip.Is4In6() && ip.Zone() == "" {
+					a.IPv6Address = ip.String()
+				} else {
+					c.note(p+".ipv6_address", fmt.Sprintf("%q is not an IPv6 address: left out", cfg.Ipv6Address))
+				}
+			}
 			for _, al := range cfg.Aliases {
 				if isDNSName(al) {
 					a.Aliases = append(a.Aliases, al)
@@ -233,11 +240,18 @@ func (c *converter) ports(path string, ports []types.ServicePortConfig) []quoted
 		var b strings.Builder
 		if p.HostIP != "" {
 			ip, err := netip.ParseAddr(p.HostIP)
-			if err != nil || !ip.Is4() {
-				c.note(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("host address %q: netctl publishes on IPv4 host addresses only: left out", p.HostIP))
+			switch {
+			case err != nil || ip.Zone() != "" || ip.Is4In6():
+				c.note(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("host address %q is not an IP address: left out", p.HostIP))
 				continue
+			case ip.Is6() && (ip.IsLoopback() || ip.IsLinkLocalUnicast()):
+				c.note(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("host address %q: netctl cannot publish on the IPv6 loopback or a link-local address: left out", p.HostIP))
+				continue
+			case ip.Is6():
+				b.WriteString("[" + ip.String() + "]:")
+			default:
+				b.WriteString(p.HostIP + ":")
 			}
-			b.WriteString(p.HostIP + ":")
 		}
 		if p.Published != "" || p.HostIP != "" {
 			b.WriteString(p.Published + ":")

@@ -22,12 +22,16 @@ func Firewall() string {
 	return "nftables"
 }
 
-// Iptables names an iptables tool ("iptables", "iptables-save") of the
-// flavour netctl writes to (NETCTL_IPTABLES: nft or legacy; the host's
-// default flavour otherwise).
+// Iptables names an iptables tool ("iptables", "iptables-save", and the
+// ip6tables ones) of the flavour netctl writes to (NETCTL_IPTABLES: nft or
+// legacy; the host's default flavour otherwise).
 func Iptables(tool string) string {
 	if mode := os.Getenv("NETCTL_IPTABLES"); mode == "nft" || mode == "legacy" {
-		return "iptables-" + mode + strings.TrimPrefix(tool, "iptables")
+		for _, base := range []string{"ip6tables", "iptables"} {
+			if rest, ok := strings.CutPrefix(tool, base); ok {
+				return base + "-" + mode + rest
+			}
+		}
 	}
 	return tool
 }

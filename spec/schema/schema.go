@@ -77,19 +77,21 @@ func orNull(v *jsonschema.Schema) *jsonschema.Schema {
 
 // Network is one entry of `networks:`.
 type Network struct {
-	Driver     string            `json:"driver,omitempty" jsonschema:"enum=bridge,enum=overlay,default=bridge" jsonschema_description:"bridge (default): a Linux bridge on this host. overlay: a VXLAN network across the file's nodes."`
-	Subnet     string            `json:"subnet,omitempty" jsonschema_description:"IPv4 subnet in CIDR notation, host bits zero, e.g. 172.18.0.0/16. Default: a free /16 from the pool 172.18-31.0.0/16, then 192.168.x.0/20, skipping prefixes routed on the host."`
-	Gateway    string            `json:"gateway,omitempty" jsonschema:"format=ipv4" jsonschema_description:"IPv4 address of the bridge, inside subnet. Default: the subnet's first host address."`
-	IPRange    string            `json:"ip_range,omitempty" jsonschema_description:"Part of subnet (CIDR) that dynamic addresses come from. Default: the whole subnet."`
-	Internal   bool              `json:"internal,omitempty" jsonschema_description:"true: no route out, no masquerade and no published ports; containers only reach each other."`
-	ICC        *bool             `json:"icc,omitempty" jsonschema:"default=true" jsonschema_description:"Inter-container communication. false: containers on this network cannot talk to each other, except along links."`
-	MTU        int               `json:"mtu,omitempty" jsonschema:"minimum=68,maximum=65535,default=1500" jsonschema_description:"MTU of the bridge and of every container interface on it."`
-	BridgeName string            `json:"bridge_name,omitempty" jsonschema_description:"Kernel name of the bridge (at most 15 bytes). Default: derived from the project and network names. The default network's bridge is always netctl0."`
-	EnableIPv6 bool              `json:"enable_ipv6,omitempty" jsonschema_description:"true: dual stack; every container on the network also gets an IPv6 address."`
-	SubnetV6   string            `json:"subnet_v6,omitempty" jsonschema_description:"IPv6 subnet in CIDR notation, e.g. fd00:18::/64. Default: from a ULA pool."`
-	GatewayV6  string            `json:"gateway_v6,omitempty" jsonschema:"format=ipv6" jsonschema_description:"IPv6 address of the bridge, inside subnet_v6. Default: the subnet's first address."`
-	Labels     map[string]Scalar `json:"labels,omitempty" jsonschema_description:"Free-form key/value metadata, shown by netctl inspect. A null value is the empty string."`
-	VNI        int               `json:"vni,omitempty" jsonschema:"minimum=1,maximum=16777215" jsonschema_description:"VXLAN network identifier of an overlay network (driver: overlay only), the same on every node. Default: derived from the project and network names."`
+	Driver     string `json:"driver,omitempty" jsonschema:"enum=bridge,enum=overlay,default=bridge" jsonschema_description:"bridge (default): a Linux bridge on this host. overlay: a VXLAN network across the file's nodes."`
+	Subnet     string `json:"subnet,omitempty" jsonschema_description:"IPv4 subnet in CIDR notation, host bits zero, e.g. 172.18.0.0/16. Default: a free /16 from the pool 172.18-31.0.0/16, then 192.168.x.0/20, skipping prefixes routed on the host."`
+	Gateway    string `json:"gateway,omitempty" jsonschema:"format=ipv4" jsonschema_description:"IPv4 address of the bridge, inside subnet. Default: the subnet's first host address."`
+	IPRange    string `json:"ip_range,omitempty" jsonschema_description:"Part of subnet (CIDR) that dynamic addresses come from. Default: the whole subnet."`
+	Internal   bool   `json:"internal,omitempty" jsonschema_description:"true: no route out, no masquerade and no published ports; containers only reach each other."`
+	ICC        *bool  `json:"icc,omitempty" jsonschema:"default=true" jsonschema_description:"Inter-container communication. false: containers on this network cannot talk to each other, except along links."`
+	MTU        int    `json:"mtu,omitempty" jsonschema:"minimum=68,maximum=65535,default=1500" jsonschema_description:"MTU of the bridge and of every container interface on it."`
+	BridgeName string `json:"bridge_name,omitempty" jsonschema_description:"Kernel name of the bridge (at most 15 bytes). Default: derived from the project and network names. The default network's bridge is always netctl0."`
+	EnableIPv6 bool   `json:"enable_ipv6,omitempty" jsonschema_description:"true: dual stack; every container on the network also gets an IPv6 address."`
+	SubnetV6   string `json:"subnet_v6,omitempty" jsonschema_description:"IPv6 subnet in CIDR notation, e.g. fd00:18::/64. Default: from a ULA pool."`
+	GatewayV6  string `json:"gateway_v6,omitempty" jsonschema:"format=ipv6" jsonschema_description:"IPv6 address of the bridge, inside subnet_v6. Default: the subnet's first address."`
+	// MasqueradeV6 is netctl's own key: the contract has no IPv6 NAT switch.
+	MasqueradeV6 *bool             `json:"masquerade_v6,omitempty" jsonschema:"default=true" jsonschema_description:"true (default, as Docker): IPv6 traffic leaving the host from subnet_v6 is masqueraded. false: it keeps the containers' own addresses, for a subnet_v6 the outside routes to this host. Needs enable_ipv6."`
+	Labels       map[string]Scalar `json:"labels,omitempty" jsonschema_description:"Free-form key/value metadata, shown by netctl inspect. A null value is the empty string."`
+	VNI          int               `json:"vni,omitempty" jsonschema:"minimum=1,maximum=16777215" jsonschema_description:"VXLAN network identifier of an overlay network (driver: overlay only), the same on every node. Default: derived from the project and network names."`
 }
 
 // JSONSchemaExtend adds the formats of the fields.
@@ -156,6 +158,7 @@ func ptr[T any](v T) *T { return &v }
 // a container's `networks`).
 type Attachment struct {
 	IPv4Address string   `json:"ipv4_address,omitempty" jsonschema:"format=ipv4" jsonschema_description:"Static IPv4 address, inside the network's subnet. Default: the next free address (sticky once given)."`
+	IPv6Address string   `json:"ipv6_address,omitempty" jsonschema:"format=ipv6" jsonschema_description:"Static IPv6 address, inside the network's subnet_v6 (which must then be set; enable_ipv6 networks only). Default: the next free address (sticky once given)."`
 	Aliases     []string `json:"aliases,omitempty" jsonschema_description:"More DNS names (dot-separated labels) of the container on this network; several containers may share one (round robin)."`
 }
 

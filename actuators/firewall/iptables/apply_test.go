@@ -13,12 +13,22 @@ import (
 
 // fakeTools stands in for iptables-save and iptables-restore: save prints
 // text, restore copies its input to a file. Nothing reaches netfilter.
+// ip6tables' twins show nothing of netctl's and restore to a file of
+// their own.
 func fakeTools(t *testing.T, saved string) (b *Backend, restored string) {
 	t.Helper()
 	dir := t.TempDir()
-	restored = filepath.Join(dir, "restored")
-	save, restore := filepath.Join(dir, "save"), filepath.Join(dir, "restore")
-	savedFile := filepath.Join(dir, "saved")
+	save, restore, restored := fakeFamily(t, dir, "", saved)
+	save6, restore6, _ := fakeFamily(t, dir, "6", emptySave)
+	return &Backend{log: zerolog.Nop(), mode: "nft", save: save, restore: restore, save6: save6, restore6: restore6}, restored
+}
+
+// fakeFamily writes one family's fake save and restore into dir.
+func fakeFamily(t *testing.T, dir, suffix, saved string) (save, restore, restored string) {
+	t.Helper()
+	restored = filepath.Join(dir, "restored"+suffix)
+	save, restore = filepath.Join(dir, "save"+suffix), filepath.Join(dir, "restore"+suffix)
+	savedFile := filepath.Join(dir, "saved"+suffix)
 	if err := os.WriteFile(savedFile, []byte(saved), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +40,7 @@ func fakeTools(t *testing.T, saved string) (b *Backend, restored string) {
 			t.Fatal(err)
 		}
 	}
-	return &Backend{log: zerolog.Nop(), mode: "nft", save: save, restore: restore}, restored
+	return save, restore, restored
 }
 
 // Apply works from the observation the batch carries, not from anything

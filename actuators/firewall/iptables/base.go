@@ -105,16 +105,23 @@ type jump struct {
 	rule         rule
 }
 
-// baseJumps are netctl's rules in the built-in chains.
-func baseJumps() []jump {
+// baseJumps are netctl's rules in the built-in chains, of iptables or (v6)
+// ip6tables. The host's own connections to [::1] are left out of the
+// DNATs: IPv6 has no route_localnet, so a ::1 DNATed to a container would
+// hang until it times out, where without the DNAT it is refused at once.
+func baseJumps(v6 bool) []jump {
 	mk := func(table, chain, target string, pre ...string) jump {
 		args := append(pre, withComment(model.RuleCommentBase, "-j", target)...)
 		return jump{table: table, chain: chain, rule: r(table, chain, args...)}
 	}
+	var notLoopback []string
+	if v6 {
+		notLoopback = []string{"!", "-d", "::1/128"}
+	}
 	return []jump{
 		mk(tableRaw, "PREROUTING", chainRaw),
 		mk(tableNAT, "PREROUTING", chainDNAT, "-m", "addrtype", "--dst-type", "LOCAL"),
-		mk(tableNAT, "OUTPUT", chainDNAT, "-m", "addrtype", "--dst-type", "LOCAL"),
+		mk(tableNAT, "OUTPUT", chainDNAT, append(notLoopback, "-m", "addrtype", "--dst-type", "LOCAL")...),
 		mk(tableNAT, "POSTROUTING", chainPost),
 		mk(tableFilter, "INPUT", chainInput),
 		mk(tableFilter, "FORWARD", chainForward),
@@ -153,7 +160,7 @@ func (o *observation) checkBase() []string {
 			}
 		}
 	}
-	for _, j := range baseJumps() {
+	for _, j := range baseJumps(o.v6) {
 		total++
 		switch n := o.jumpCount(j); {
 		case n == 0:
@@ -190,7 +197,8 @@ func (o *observation) jumpCount(j jump) int {
 // forwardJumpPlaced reports whether netctl's FORWARD jump comes after
 // DOCKER-USER's (when there is one): the user's own policy goes first.
 func (o *observation) forwardJumpPlaced() bool {
-	want := baseJumps()[len(baseJumps())-1].rule.key()
+	jumps := baseJumps(o.v6)
+	want := jumps[len(jumps)-1].rule.key()
 	user := -1
 	for i, r := range o.dump.rules[tableFilter]["FORWARD"] {
 		if r.target() == dockerUser && user < 0 {
@@ -242,7 +250,7 @@ func writeBase(s *script, o *observation) {
 			s.append(r)
 		}
 	}
-	for _, j := range baseJumps() {
+	for _, j := range baseJumps(o.v6) {
 		if o.jumpCount(j) == 1 && (j.chain != "FORWARD" || o.forwardJumpPlaced()) {
 			continue
 		}

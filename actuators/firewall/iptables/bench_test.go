@@ -9,7 +9,7 @@ import (
 func BenchmarkBuildScriptCold(b *testing.B) {
 	fw := fwtest.BigFirewall(1000)
 	d, _ := parseSave(emptySave)
-	o := classify(d, "")
+	o := classify(d, "", false)
 	batch := batchFor("bench", fw)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -30,6 +30,6 @@ func BenchmarkObserve(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		classify(d, "")
+		classify(d, "", false)
 	}
 }

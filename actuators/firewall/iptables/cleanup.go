@@ -21,7 +21,7 @@ type chainRef struct{ table, chain string }
 // copy of them.
 func (o *observation) teardownJumps() []*rule {
 	var out []*rule
-	for _, j := range baseJumps() {
+	for _, j := range baseJumps(o.v6) {
 		rules := o.dump.rules[j.table][j.chain]
 		for i := range rules {
 			if rules[i].key() == j.rule.key() {
@@ -62,7 +62,7 @@ func (o *observation) installed() bool {
 // foreignRefs are netctl's chains that rules netctl does not own jump to.
 func (o *observation) foreignRefs() map[chainRef]bool {
 	ours := map[string]bool{}
-	for _, j := range baseJumps() {
+	for _, j := range baseJumps(o.v6) {
 		ours[j.rule.key()] = true
 	}
 	refs := map[chainRef]bool{}

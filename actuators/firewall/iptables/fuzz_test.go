@@ -31,7 +31,7 @@ func FuzzRestoreInput(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rendered text does not parse back: %v\n%s", err, text)
 		}
-		o := classify(d, "")
+		o := classify(d, "", false)
 		// (Render declares only chains with rules, so an empty base chain
 		// may read back as missing; the objects are what is checked.)
 		if len(o.fw.Stray) > 0 {

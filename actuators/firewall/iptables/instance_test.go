@@ -17,7 +17,7 @@ func TestInstancesShareTheChains(t *testing.T) {
 	theirs := shop() // the same projects, networks and ports, another root
 	n := theirs.Networks["/bridge"]
 	n.Bridge, n.Subnet = "nctl-0a1b2c3d", prefix("172.20.0.0/16")
-	text, err := render(map[model.Instance]*model.Firewall{"": shop(), other: theirs})
+	text, err := render(map[model.Instance]*model.Firewall{"": shop(), other: theirs}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func observeAs(t *testing.T, text string, inst model.Instance) *observation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return classify(d, inst)
+	return classify(d, inst, false)
 }
 
 // The backend writes its instance's comments and chains.

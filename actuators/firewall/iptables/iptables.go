@@ -1,9 +1,11 @@
 // Package iptables is netctl's iptables firewall backend
 // (firewall.Backend): it renders netctl's packet-filter objects
-// (model.Firewall) as iptables rules in chains of its own, observes them
-// with one iptables-save, and applies each reconcile's changes with one
-// iptables-restore --noflush (one transaction per table), of the flavour
-// (nft or legacy) the host's iptables command uses.
+// (model.Firewall) as iptables rules in chains of its own (ip6tables for
+// IPv6, the same layout), observes them with one iptables-save and one
+// ip6tables-save, and applies each reconcile's changes with one
+// iptables-restore --noflush (one transaction per table) for each family
+// that changes, of the flavour (nft or legacy) the host's iptables command
+// uses.
 //
 // It only ever edits netctl's own chains and its own jumps from the
 // built-in chains. The files follow the objects: base.go (the fixed chains
@@ -55,11 +57,13 @@ const DefaultCommandTimeout = 60 * time.Second
 type Backend struct {
 	log zerolog.Logger
 	// mode is the iptables flavour in use: "nft" or "legacy".
-	mode    string
-	save    string
-	restore string
-	timeout time.Duration // of each command; 0: DefaultCommandTimeout
-	inst    model.Instance
+	mode string
+	// The tools of each family: iptables-save/-restore and their ip6tables
+	// twins.
+	save, restore   string
+	save6, restore6 string
+	timeout         time.Duration // of each command; 0: DefaultCommandTimeout
+	inst            model.Instance
 }
 
 func (b *Backend) commandTimeout() time.Duration {
@@ -80,6 +84,12 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	if b.restore, err = flavourTool("iptables-restore", mode); err != nil {
+		return nil, err
+	}
+	if b.save6, err = flavourTool("ip6tables-save", mode); err != nil {
+		return nil, err
+	}
+	if b.restore6, err = flavourTool("ip6tables-restore", mode); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -121,10 +131,10 @@ func detectMode(override string) (string, error) {
 	return "legacy", nil
 }
 
-// flavourTool finds iptables-save/-restore of the flavour: the
-// iptables-<mode>-save name when installed, else the plain one.
+// flavourTool finds iptables-save/-restore (or ip6tables-...) of the
+// flavour: the iptables-<mode>-save name when installed, else the plain one.
 func flavourTool(base, mode string) (string, error) {
-	name := strings.Replace(base, "iptables-", "iptables-"+mode+"-", 1)
+	name := strings.Replace(base, "tables-", "tables-"+mode+"-", 1)
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
@@ -135,43 +145,89 @@ func flavourTool(base, mode string) (string, error) {
 	return p, nil
 }
 
-// Observe implements firewall.Backend: one iptables-save, sorted into
-// netctl's objects. The observation itself is the snapshot Apply gets back.
+// Observe implements firewall.Backend: one iptables-save and one
+// ip6tables-save (side by side), sorted into netctl's objects. The two
+// observations are the snapshot Apply gets back.
 func (b *Backend) Observe(ctx context.Context) (*model.Firewall, error) {
-	o, err := b.observe(ctx)
+	s, err := b.observeBoth(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return o.fw, nil
+	return s.fw, nil
 }
 
-// observe reads every table with one iptables-save.
-func (b *Backend) observe(ctx context.Context) (*observation, error) {
+// snapshot is both families' observations: what Apply gets back.
+type snapshot struct {
+	v4, v6 *observation
+	fw     *model.Firewall // the two merged
+}
+
+// Backend implements model.FirewallSnapshot.
+func (s *snapshot) Backend() string { return Name }
+
+func (b *Backend) observeBoth(ctx context.Context) (*snapshot, error) {
+	var o6 *observation
+	var err6 error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		o6, err6 = b.observe(ctx, true)
+	}()
+	o4, err4 := b.observe(ctx, false)
+	<-done
+	if err := errors.Join(err4, err6); err != nil {
+		return nil, err
+	}
+	s := &snapshot{v4: o4, v6: o6}
+	s.fw = merge(o4.fw, o6.fw)
+	s.fw.Snapshot = s
+	return s, nil
+}
+
+// observe reads every table of a family with one iptables-save (or
+// ip6tables-save).
+func (b *Backend) observe(ctx context.Context, v6 bool) (*observation, error) {
 	start := time.Now()
-	stdout, err := command.Run(ctx, b.commandTimeout(), "", b.save)
+	save := b.save
+	if v6 {
+		save = b.save6
+	}
+	stdout, err := command.Run(ctx, b.commandTimeout(), "", save)
 	if err != nil {
 		return nil, err
 	}
 	d, err := parseSave(string(stdout))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", save, err)
 	}
-	o := classify(d, b.inst)
-	b.log.Debug().Str("mode", b.mode).Int("bytes", len(stdout)).Dur("took", time.Since(start)).Msg("firewall observed")
+	o := classify(d, b.inst, v6)
+	b.log.Debug().Str("mode", b.mode).Bool("ipv6", v6).Int("bytes", len(stdout)).Dur("took", time.Since(start)).Msg("firewall observed")
 	return o, nil
 }
 
-// Apply implements firewall.Backend: one iptables-restore for the rules of
-// every table the batch touches, written against the observation the batch
-// was planned from (read afresh when the batch carries none of ours).
+// Apply implements firewall.Backend: one iptables-restore (and one
+// ip6tables-restore) for the rules of every table the batch touches,
+// written against the observation the batch was planned from (read afresh
+// when the batch carries none of ours). IPv4 goes first: a half-applied
+// batch then leaves IPv6 as it was, never ahead of IPv4.
 func (b *Backend) Apply(ctx context.Context, batch *model.FirewallBatch) error {
-	o, ok := batch.Observed.(*observation)
-	if !ok || o == nil {
+	s, ok := batch.Observed.(*snapshot)
+	if !ok || s == nil {
 		var err error
-		if o, err = b.observe(ctx); err != nil {
+		if s, err = b.observeBoth(ctx); err != nil {
 			return err
 		}
 	}
+	for _, o := range []*observation{s.v4, s.v6} {
+		if err := b.applyFamily(ctx, o, familyBatch(batch, o.v6)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyFamily writes one family's part of a batch with one restore.
+func (b *Backend) applyFamily(ctx context.Context, o *observation, batch *model.FirewallBatch) error {
 	input, err := buildScript(o, batch)
 	if err != nil {
 		return err
@@ -179,16 +235,20 @@ func (b *Backend) Apply(ctx context.Context, batch *model.FirewallBatch) error {
 	if input == "" {
 		return nil
 	}
-	err = b.runRestore(ctx, input)
+	restore := b.restore
+	if o.v6 {
+		restore = b.restore6
+	}
+	err = b.runRestore(ctx, restore, input)
 	if err == nil {
 		return nil
 	}
 	// Read back what is there: an iptables-restore can commit and still
 	// exit non-zero (or be killed after committing), and the rules are
 	// what counts. Nothing left to write means it was applied.
-	if fresh, oerr := b.observe(ctx); oerr == nil {
+	if fresh, oerr := b.observe(ctx, o.v6); oerr == nil {
 		if again, berr := buildScript(fresh, batch); berr == nil && again == "" {
-			b.log.Warn().Err(err).Msg("iptables-restore failed, but the rules read back are those it was to write: applied")
+			b.log.Warn().Err(err).Str("tool", restore).Msg("restore failed, but the rules read back are those it was to write: applied")
 			return nil
 		}
 	}
@@ -198,9 +258,9 @@ func (b *Backend) Apply(ctx context.Context, batch *model.FirewallBatch) error {
 // restoreLineRE finds the failing line in iptables-restore's error.
 var restoreLineRE = regexp.MustCompile(`line ([0-9]+) failed`)
 
-func (b *Backend) runRestore(ctx context.Context, input string) error {
+func (b *Backend) runRestore(ctx context.Context, restore, input string) error {
 	start := time.Now()
-	if _, err := command.Run(ctx, b.commandTimeout(), input, b.restore, "-w", "10", "--noflush"); err != nil {
+	if _, err := command.Run(ctx, b.commandTimeout(), input, restore, "-w", "10", "--noflush"); err != nil {
 		var cerr *command.Error
 		if errors.As(err, &cerr) {
 			if m := restoreLineRE.FindStringSubmatch(cerr.Stderr); m != nil {
@@ -213,6 +273,6 @@ func (b *Backend) runRestore(ctx context.Context, input string) error {
 		}
 		return fmt.Errorf("--noflush: %w", err)
 	}
-	b.log.Debug().Int("lines", strings.Count(input, "\n")).Dur("took", time.Since(start)).Msg("firewall rules restored")
+	b.log.Debug().Str("tool", restore).Int("lines", strings.Count(input, "\n")).Dur("took", time.Since(start)).Msg("firewall rules restored")
 	return nil
 }

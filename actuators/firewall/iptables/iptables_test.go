@@ -76,7 +76,7 @@ func TestRenderedRulesObserveAsTheirObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := classify(d, "")
+	o := classify(d, "", false)
 	if len(o.fw.BaseMissing) > 0 {
 		t.Errorf("base reported broken: %v", o.fw.BaseMissing)
 	}
@@ -141,7 +141,7 @@ func observeText(t *testing.T, text string) *observation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return classify(d, "")
+	return classify(d, "", false)
 }
 
 func TestRestoreScriptFromScratchGolden(t *testing.T) {
@@ -308,7 +308,7 @@ func TestUnsafeTextIsRefused(t *testing.T) {
 			t.Errorf("portRules(%+v) accepted", p)
 		}
 	}
-	if _, err := networkRules("", &model.NetworkRules{Project: "shop", Name: "n", Bridge: "br x", Subnet: prefix("10.0.0.0/8")}); err == nil {
+	if _, err := networkRules("", &model.NetworkRules{Project: "shop", Name: "n", Bridge: "br x", Subnet: prefix("10.0.0.0/8")}, false); err == nil {
 		t.Error("bridge name with a space accepted")
 	}
 	if err := checkArgs([]string{"ok", "a\"b"}); err == nil {

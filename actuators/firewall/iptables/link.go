@@ -23,14 +23,14 @@ func linkRules(inst model.Instance, l *model.LinkRule) ([]rule, error) {
 	if err := checkProto(l.Proto); err != nil {
 		return nil, err
 	}
-	if err := checkAddr("link source", l.Src); err != nil {
+	if err := checkAddr("link source", l.Src, l.Dst.Is6()); err != nil {
 		return nil, err
 	}
-	if err := checkAddr("link destination", l.Dst); err != nil {
+	if err := checkAddr("link destination", l.Dst, l.Dst.Is6()); err != nil {
 		return nil, err
 	}
 	chain, c, port := projectChain(inst, l.Project), model.InstanceComment(inst, model.EncodeLinkComment(l)), strconv.Itoa(int(l.Port))
-	src, dst := l.Src.String()+"/32", l.Dst.String()+"/32"
+	src, dst := hostMatch(l.Src), hostMatch(l.Dst)
 	rules := []rule{
 		r(tableFilter, chain, append([]string{"-s", src, "-d", dst, "-i", l.Bridge, "-o", l.Bridge, "-p", l.Proto},
 			withComment(c, "-m", l.Proto, "--dport", port, "-j", "ACCEPT")...)...),

@@ -6,8 +6,11 @@ import (
 	"github.com/netctl/netctl/model"
 )
 
-// networkRules renders a network's rules.
-func networkRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
+// networkRules renders a network's rules of one family: from Subnet for
+// iptables, from SubnetV6 for ip6tables (a dual-stack network has both).
+// IPv6 masquerades going out only with MasqueradeV6; hairpin and
+// from-the-host masquerade are the same in both.
+func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, error) {
 	if err := checkProject(n.Project, true); err != nil {
 		return nil, err
 	}
@@ -20,10 +23,15 @@ func networkRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	if err := checkBridge(n.Bridge); err != nil {
 		return nil, err
 	}
-	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
-		return nil, fmt.Errorf("network %s: subnet %s is not IPv4", n.Name, n.Subnet)
+	c, subnet, masq := model.EncodeNetworkComment(n), n.Subnet, true
+	if v6 {
+		c, subnet, masq = model.EncodeNetworkCommentV6(n), n.SubnetV6, n.MasqueradeV6
 	}
-	c, br, subnet := model.InstanceComment(inst, model.EncodeNetworkComment(n)), n.Bridge, n.Subnet.Masked().String()
+	c = model.InstanceComment(inst, c)
+	if !subnet.IsValid() || subnet.Addr().Is6() != v6 || subnet.Addr().Is4In6() {
+		return nil, fmt.Errorf("network %s: subnet %s is not of the family", n.Name, subnet)
+	}
+	br := n.Bridge
 	icc, out := "ACCEPT", "ACCEPT"
 	if !n.ICC {
 		icc = "DROP"
@@ -39,17 +47,34 @@ func networkRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 		r(tableFilter, chainNetworks, append([]string{"-i", br, "!", "-o", br}, withComment(c, "-j", out)...)...),
 		r(tableFilter, chainNetworks, append([]string{"!", "-i", br, "-o", br}, withComment(c, "-j", "DROP")...)...),
 	}
+	if v6 && !n.ICC {
+		// Neighbour discovery is ICMPv6, which a bridge hands to
+		// ip6tables like any other packet: icc: false would drop the
+		// containers' neighbour solicitations and advertisements, and
+		// with them every opening a link makes. Those two pass (router
+		// advertisements do not); NETCTL-CT comes before the icc drop.
+		for _, typ := range []string{"135", "136"} {
+			rules = append(rules, r(tableFilter, chainCT, append([]string{"-i", br, "-o", br, "-p", "ipv6-icmp"},
+				withComment(c, "-m", "icmp6", "--icmpv6-type", typ, "-j", "ACCEPT")...)...))
+		}
+	}
 	if !n.Internal {
+		src := subnet.Masked().String()
+		if masq {
+			rules = append(rules, r(tableNAT, chainPost, append([]string{"-s", src, "!", "-o", br}, withComment(c, "-j", "MASQUERADE")...)...))
+		}
 		rules = append(rules,
-			r(tableNAT, chainPost, append([]string{"-s", subnet, "!", "-o", br}, withComment(c, "-j", "MASQUERADE")...)...),
-			r(tableNAT, chainPost, append([]string{"-s", subnet, "-o", br, "-m", "conntrack", "--ctstate", "DNAT"}, withComment(c, "-j", "MASQUERADE")...)...),
+			r(tableNAT, chainPost, append([]string{"-s", src, "-o", br, "-m", "conntrack", "--ctstate", "DNAT"}, withComment(c, "-j", "MASQUERADE")...)...),
 			r(tableNAT, chainPost, append([]string{"-o", br, "-m", "addrtype", "--src-type", "LOCAL"}, withComment(c, "-j", "MASQUERADE")...)...),
 		)
 	}
-	vx, err := vxlanRules(inst, n)
-	if err != nil {
-		return nil, err
+	if !v6 {
+		// The VXLAN underlay is IPv4 (and IPv6 is refused on overlays).
+		vx, err := vxlanRules(inst, n)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, vx...)
 	}
-	rules = append(rules, vx...)
 	return rules, checkAll(rules)
 }

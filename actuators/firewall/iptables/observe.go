@@ -14,18 +14,21 @@ type observation struct {
 	// inst is the instance (--root) whose rules these are: the rules of
 	// other instances are left out, neither objects nor stray.
 	inst     model.Instance
+	v6       bool // ip6tables' tables, not iptables'
 	dump     *dump
 	fw       *model.Firewall
 	networks map[string][]rule // by network ID: the rules carrying its mark
 	stray    map[string][]rule // by owner ("" for the shared chains)
 }
 
-// classify sorts a dump's netctl rules into objects, checks each object's
-// rules against what it renders to (a missing rule marks it damaged, an
-// unexpected one is stray) and checks the fixed chains and jumps.
-func classify(d *dump, inst model.Instance) *observation {
+// classify sorts a dump's netctl rules (of iptables, or with v6 of
+// ip6tables) into objects, checks each object's rules against what it
+// renders to (a missing rule marks it damaged, an unexpected one is stray)
+// and checks the fixed chains and jumps.
+func classify(d *dump, inst model.Instance, v6 bool) *observation {
 	o := &observation{
 		inst:     inst,
+		v6:       v6,
 		dump:     d,
 		fw:       model.NewFirewall(),
 		networks: map[string][]rule{},
@@ -177,7 +180,7 @@ func classify(d *dump, inst model.Instance) *observation {
 	}
 	for id, rules := range o.networks {
 		n := o.fw.Networks[id]
-		want, err := networkRules(inst, n)
+		want, err := networkRules(inst, n, v6)
 		n.Damaged = check(n.Project, want, err, rules)
 	}
 	for key, rules := range portLines {
@@ -198,13 +201,8 @@ func classify(d *dump, inst model.Instance) *observation {
 	}
 	o.fw.BaseMissing = o.checkBase()
 	o.fw.Installed = o.installed()
-	o.fw.Snapshot = o
 	return o
 }
-
-// Backend implements model.FirewallSnapshot: an observation is the
-// snapshot Apply gets back.
-func (o *observation) Backend() string { return Name }
 
 // commentOwner is the project a netctl comment names, "" for anything else.
 func commentOwner(comment string) string {

@@ -12,12 +12,18 @@ import (
 // every network's, port's and link's rules. Used for golden tests and
 // documentation.
 func Render(fw *model.Firewall) (string, error) {
-	return render(map[model.Instance]*model.Firewall{"": fw})
+	return render(map[model.Instance]*model.Firewall{"": fw}, false)
+}
+
+// Render6 is Render for ip6tables: the dual-stack networks' IPv6 rules,
+// the IPv6 ports and links.
+func Render6(fw *model.Firewall) (string, error) {
+	return render(map[model.Instance]*model.Firewall{"": fw}, true)
 }
 
 // render shows the rules of several instances side by side in the chains
-// they share.
-func render(fws map[model.Instance]*model.Firewall) (string, error) {
+// they share, of one family.
+func render(fws map[model.Instance]*model.Firewall, v6 bool) (string, error) {
 	byTable := map[string]map[string][]rule{}
 	add := func(rs []rule) {
 		for _, r := range rs {
@@ -27,7 +33,7 @@ func render(fws map[model.Instance]*model.Firewall) (string, error) {
 			byTable[r.table][r.chain] = append(byTable[r.table][r.chain], r)
 		}
 	}
-	for _, j := range baseJumps() {
+	for _, j := range baseJumps(v6) {
 		add([]rule{j.rule})
 	}
 	add(skeleton())
@@ -37,7 +43,7 @@ func render(fws map[model.Instance]*model.Firewall) (string, error) {
 	}
 	slices.Sort(insts)
 	for _, inst := range insts {
-		if err := renderObjects(add, byTable, inst, fws[inst]); err != nil {
+		if err := renderObjects(add, byTable, inst, familyOf(fws[inst], v6), v6); err != nil {
 			return "", err
 		}
 	}
@@ -76,10 +82,10 @@ func render(fws map[model.Instance]*model.Firewall) (string, error) {
 	return b.String(), nil
 }
 
-// renderObjects adds one instance's objects' rules.
-func renderObjects(add func([]rule), byTable map[string]map[string][]rule, inst model.Instance, fw *model.Firewall) error {
+// renderObjects adds one instance's objects' rules of one family.
+func renderObjects(add func([]rule), byTable map[string]map[string][]rule, inst model.Instance, fw *model.Firewall, v6 bool) error {
 	for _, id := range sortedKeys(fw.Networks) {
-		rs, err := networkRules(inst, fw.Networks[id])
+		rs, err := networkRules(inst, fw.Networks[id], v6)
 		if err != nil {
 			return err
 		}

@@ -100,7 +100,7 @@ func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 		}
 	}
 	for _, n := range b.Networks {
-		want, err := networkRules(o.inst, n)
+		want, err := networkRules(o.inst, n, o.v6)
 		if err != nil {
 			return "", fmt.Errorf("network %s: %w", n.ID(), err)
 		}

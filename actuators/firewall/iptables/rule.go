@@ -88,8 +88,9 @@ func (r rule) target() string {
 
 // safeArg reports whether a word is made only of what netctl ever puts in
 // a rule: names, addresses, ports, the fixed words of the layout and the
-// comments built from them (letters, digits, "_.:/,>!-@" and inner
-// spaces; '@' names another instance than the default one). Nothing else can reach a restore input: no quote, backslash,
+// comments built from them (letters, digits, "_.:/,>!-@[]" and inner
+// spaces; '@' names another instance than the default one, brackets
+// enclose IPv6 address:port). Nothing else can reach a restore input: no quote, backslash,
 // newline or other control character, so a rule can never be split or
 // closed early.
 func safeArg(a string) bool {
@@ -100,7 +101,7 @@ func safeArg(a string) bool {
 		c := a[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("_.:/,>!-@ ", c) >= 0:
+		case strings.IndexByte("_.:/,>!-@[] ", c) >= 0:
 		default:
 			return false
 		}
@@ -201,11 +202,22 @@ func checkProto(p string) error {
 	return fmt.Errorf("protocol %q is not tcp, udp or sctp", p)
 }
 
-func checkAddr(what string, a netip.Addr) error {
-	if a.Is4() {
+func checkAddr(what string, a netip.Addr, v6 bool) error {
+	switch {
+	case !v6 && a.Is4():
 		return nil
+	case v6 && a.Is6() && !a.Is4In6() && a.Zone() == "":
+		return nil
+	case v6:
+		return fmt.Errorf("%s %s is not an IPv6 address", what, a)
 	}
 	return fmt.Errorf("%s %s is not an IPv4 address", what, a)
+}
+
+// hostMatch is an address as iptables-save prints a single host: a.b.c.d/32
+// or x::y/128.
+func hostMatch(a netip.Addr) string {
+	return netip.PrefixFrom(a, a.BitLen()).String()
 }
 
 func checkAll(rules []rule) error {

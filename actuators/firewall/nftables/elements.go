@@ -82,8 +82,8 @@ func desire(objs objects) (*needs, error) {
 	n := len(objs.networks) + len(objs.ports) + len(objs.links)
 	ns := &needs{byID: make(map[string]*need, 4*len(objs.networks)+2*len(objs.ports)+len(objs.links)), byMark: make(map[string][]string, n)}
 	add := func(mark string, els []element) error {
-		if len(mark) > maxMark {
-			return fmt.Errorf("mark %q is longer than %d bytes", mark, maxMark)
+		if err := checkMark(mark); err != nil {
+			return err
 		}
 		for _, el := range els {
 			el.comment = mark
@@ -100,23 +100,45 @@ func desire(objs objects) (*needs, error) {
 		}
 		return nil
 	}
-	var masq []*model.NetworkRules
+	// A network's IPv4 half is marked with its IPv4 mark, the IPv6 half
+	// of a dual-stack network with its IPv6 mark (the interface sets
+	// serve both families and go with the IPv4 half).
+	var masq, subnets6, masq6 []*model.NetworkRules
 	for _, id := range sortedKeys(objs.networks) {
 		n := objs.networks[id]
 		els, err := networkElements(n)
-		if err == nil {
+		if err == nil && len(els) > 0 {
 			err = add(model.EncodeNetworkComment(n), els)
+		}
+		if err == nil && n.SubnetV6.IsValid() {
+			err = checkMark(model.EncodeNetworkCommentV6(n))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", id, err)
 		}
-		if !n.Internal {
+		if !n.Internal && n.Subnet.IsValid() {
 			masq = append(masq, n)
 		}
+		if n.SubnetV6.IsValid() {
+			subnets6 = append(subnets6, n)
+			if !n.Internal && n.MasqueradeV6 {
+				masq6 = append(masq6, n)
+			}
+		}
 	}
-	for _, cover := range coverSubnets(masq) {
-		for _, n := range cover.networks {
-			_ = add(model.EncodeNetworkComment(n), []element{subnetElement(cover.prefix)}) // checked above
+	for _, c := range []struct {
+		set      string
+		networks []*model.NetworkRules
+		v6       bool
+	}{{setMasq, masq, false}, {setSubnets6, subnets6, true}, {setMasq6, masq6, true}} {
+		for _, cover := range coverSubnets(c.networks, c.v6) {
+			for _, n := range cover.networks {
+				mark := model.EncodeNetworkComment(n)
+				if c.v6 {
+					mark = model.EncodeNetworkCommentV6(n)
+				}
+				_ = add(mark, []element{subnetElement(c.set, cover.prefix)}) // checked above
+			}
 		}
 	}
 	for _, key := range sortedKeys(objs.ports) {
@@ -146,21 +168,34 @@ func desire(objs objects) (*needs, error) {
 	return ns, nil
 }
 
-// cover is one interval of the masquerade set and the networks in it.
+func checkMark(mark string) error {
+	if len(mark) > maxMark {
+		return fmt.Errorf("mark %q is longer than %d bytes", mark, maxMark)
+	}
+	return nil
+}
+
+// cover is one interval of a set of subnets and the networks in it.
 type cover struct {
 	prefix   netip.Prefix
 	networks []*model.NetworkRules
 }
 
-// coverSubnets groups networks by the widest of their subnets that holds
-// theirs (IPv4 prefixes either nest or are disjoint).
-func coverSubnets(networks []*model.NetworkRules) []cover {
+// coverSubnets groups networks by the widest of their subnets (IPv6 ones
+// with v6) that holds theirs (prefixes either nest or are disjoint).
+func coverSubnets(networks []*model.NetworkRules, v6 bool) []cover {
+	subnet := func(n *model.NetworkRules) netip.Prefix {
+		if v6 {
+			return n.SubnetV6
+		}
+		return n.Subnet
+	}
 	sorted := slices.Clone(networks)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Subnet.Bits() < sorted[j].Subnet.Bits() })
+	sort.SliceStable(sorted, func(i, j int) bool { return subnet(sorted[i]).Bits() < subnet(sorted[j]).Bits() })
 	var out []cover
 next:
 	for _, n := range sorted {
-		p := n.Subnet.Masked()
+		p := subnet(n).Masked()
 		for i := range out {
 			if out[i].prefix.Overlaps(p) {
 				out[i].networks = append(out[i].networks, n)
@@ -186,6 +221,9 @@ func checkLabel(what, s string, empty bool) error {
 	return fmt.Errorf("%s name %q cannot go into a set", what, s)
 }
 
+// networkElements are the elements of a network's IPv4 half; none for the
+// IPv6 half of a network read back without its IPv4 half (its subnet sets
+// are desire's).
 func networkElements(n *model.NetworkRules) ([]element, error) {
 	if err := checkLabel("project", n.Project, true); err != nil {
 		return nil, err
@@ -198,6 +236,12 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 	}
 	if err := checkIfname("bridge", n.Bridge); err != nil {
 		return nil, err
+	}
+	if n.SubnetV6.IsValid() && (!n.SubnetV6.Addr().Is6() || n.SubnetV6.Addr().Is4In6()) {
+		return nil, fmt.Errorf("subnet_v6 %s is not IPv6", n.SubnetV6)
+	}
+	if !n.Subnet.IsValid() && n.SubnetV6.IsValid() {
+		return nil, nil
 	}
 	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
 		return nil, fmt.Errorf("subnet %s is not IPv4", n.Subnet)
@@ -218,15 +262,25 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 	return append(els, vx...), err
 }
 
-// subnetElement is an interval of the masquerade set.
-func subnetElement(p netip.Prefix) element {
-	start := p.Masked().Addr().As4()
-	last := binary.BigEndian.Uint32(start[:]) | (1<<(32-p.Bits()) - 1)
-	el := element{set: setMasq, key: start[:]}
-	if last != 0xffffffff {
-		el.end = binary.BigEndian.AppendUint32(nil, last+1)
+// subnetElement is a subnet as an interval of an interval set: its first
+// address, and the address after its last (none at the end of the space).
+func subnetElement(set string, p netip.Prefix) element {
+	start := p.Masked().Addr()
+	el := element{set: set, key: start.AsSlice()}
+	if next := lastOf(p).Next(); next.IsValid() {
+		el.end = next.AsSlice()
 	}
 	return el
+}
+
+// lastOf is the last address of a prefix.
+func lastOf(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 var protoNumbers = map[string]byte{model.ProtoTCP: 6, model.ProtoUDP: 17, model.ProtoSCTP: 132}
@@ -251,13 +305,7 @@ func portElements(p *model.PortRule) ([]element, error) {
 	if !ok {
 		return nil, fmt.Errorf("protocol %q is not tcp, udp or sctp", p.Proto)
 	}
-	if !p.Target.Is4() {
-		return nil, fmt.Errorf("target %s is not an IPv4 address", p.Target)
-	}
-	if p.HostIP.IsValid() && !p.HostIP.Is4() {
-		return nil, fmt.Errorf("host address %s is not an IPv4 address", p.HostIP)
-	}
-	if p.HostIP.IsUnspecified() {
+	if p.HostIP.Is4() && p.HostIP.IsUnspecified() {
 		// The spec turns 0.0.0.0 into "every address" (no HostIP); an
 		// explicit one would be an element no packet's daddr matches.
 		return nil, fmt.Errorf("host address %s: leave it out to publish on every address", p.HostIP)
@@ -265,13 +313,23 @@ func portElements(p *model.PortRule) ([]element, error) {
 	if p.HostPort == 0 || p.ContainerPort == 0 {
 		return nil, fmt.Errorf("no host or container port")
 	}
+	// The target says the family; an IPv6 port names its host address
+	// ([::]: every IPv6 address).
+	published, anyAddr, oneAddr := setPublished, mapPortsAny, mapPortsAddr
+	switch {
+	case p.Target.Is4() && (!p.HostIP.IsValid() || p.HostIP.Is4()):
+	case p.Target.Is6() && !p.Target.Is4In6() && p.HostIP.Is6() && !p.HostIP.Is4In6() && !p.HostIP.IsLoopback():
+		published, anyAddr, oneAddr = setPublished6, mapPortsAny6, mapPortsAddr6
+	default:
+		return nil, fmt.Errorf("%s -> %s: not a mapping of one family", p.HostString(), p.Target)
+	}
 	target := cat(addr(p.Target), port(p.ContainerPort))
-	els := []element{{set: setPublished, key: cat(addr(p.Target), protoKey(proto), port(p.ContainerPort))}}
-	if !p.HostIP.IsValid() {
-		return append(els, element{set: mapPortsAny, key: cat(protoKey(proto), port(p.HostPort)), data: target}), nil
+	els := []element{{set: published, key: cat(addr(p.Target), protoKey(proto), port(p.ContainerPort))}}
+	if !p.HostIP.IsValid() || (p.HostIP.Is6() && p.HostIP.IsUnspecified()) {
+		return append(els, element{set: anyAddr, key: cat(protoKey(proto), port(p.HostPort)), data: target}), nil
 	}
 	host := cat(addr(p.HostIP), protoKey(proto), port(p.HostPort))
-	els = append(els, element{set: mapPortsAddr, key: host, data: target})
+	els = append(els, element{set: oneAddr, key: host, data: target})
 	if p.HostIP.IsLoopback() {
 		els = append(els, element{set: setLoopback, key: host})
 	}
@@ -294,13 +352,18 @@ func linkElements(l *model.LinkRule) ([]element, error) {
 	if !ok {
 		return nil, fmt.Errorf("protocol %q is not tcp, udp or sctp", l.Proto)
 	}
-	if !l.Src.Is4() || !l.Dst.Is4() {
-		return nil, fmt.Errorf("link %s->%s is not IPv4", l.Src, l.Dst)
+	set := setLinks
+	switch {
+	case l.Src.Is4() && l.Dst.Is4():
+	case l.Src.Is6() && l.Dst.Is6() && !l.Src.Is4In6() && !l.Dst.Is4In6():
+		set = setLinks6
+	default:
+		return nil, fmt.Errorf("link %s->%s is not of one family", l.Src, l.Dst)
 	}
 	if l.Port == 0 {
 		return nil, fmt.Errorf("no port")
 	}
-	return []element{{set: setLinks, key: cat(ifnameBytes(l.Bridge), addr(l.Src), addr(l.Dst), protoKey(proto), port(l.Port))}}, nil
+	return []element{{set: set, key: cat(ifnameBytes(l.Bridge), addr(l.Src), addr(l.Dst), protoKey(proto), port(l.Port))}}, nil
 }
 
 func cat(parts ...[]byte) []byte {
@@ -311,10 +374,8 @@ func cat(parts ...[]byte) []byte {
 	return out
 }
 
-func addr(a netip.Addr) []byte {
-	b := a.As4()
-	return b[:]
-}
+// addr is an address as a key holds it: 4 or 16 bytes.
+func addr(a netip.Addr) []byte { return a.AsSlice() }
 
 // protoKey and port are the padded fields of a concatenation.
 func protoKey(p byte) []byte { return []byte{p, 0, 0, 0} }
@@ -346,26 +407,25 @@ func formatElement(el element) string {
 	return s
 }
 
+// formatInterval shows an interval as a prefix when it is one, else as
+// first-last.
 func formatInterval(el element) string {
-	if len(el.key) != 4 {
+	start, ok := netip.AddrFromSlice(el.key)
+	if !ok {
 		return hex.EncodeToString(el.key)
 	}
-	start := binary.BigEndian.Uint32(el.key)
-	end := uint64(1) << 32
-	if len(el.end) == 4 {
-		end = uint64(binary.BigEndian.Uint32(el.end))
+	var last netip.Addr
+	if end, ok := netip.AddrFromSlice(el.end); ok && end.BitLen() == start.BitLen() {
+		last = end.Prev()
+	} else {
+		last = lastOf(netip.PrefixFrom(start, 0))
 	}
-	size := end - uint64(start)
-	a := netip.AddrFrom4([4]byte(el.key))
-	if size > 0 && size&(size-1) == 0 && uint64(start)%size == 0 {
-		bits := 32
-		for s := size; s > 1; s >>= 1 {
-			bits--
+	for bits := 0; bits <= start.BitLen(); bits++ {
+		if p := netip.PrefixFrom(start, bits); p.Masked().Addr() == start && lastOf(p) == last {
+			return p.String()
 		}
-		return netip.PrefixFrom(a, bits).String()
 	}
-	last := netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, uint32(end-1))))
-	return a.String() + "-" + last.String()
+	return start.String() + "-" + last.String()
 }
 
 func formatFields(types []nftables.SetDatatype, b []byte) string {
@@ -382,6 +442,8 @@ func formatFields(types []nftables.SetDatatype, b []byte) string {
 			parts = append(parts, fmt.Sprintf("%q", strings.TrimRight(string(v), "\x00")))
 		case typeIPv4.Name:
 			parts = append(parts, netip.AddrFrom4([4]byte(v)).String())
+		case typeIPv6.Name:
+			parts = append(parts, netip.AddrFrom16([16]byte(v)).String())
 		case typeProto.Name:
 			parts = append(parts, protoName(v[0]))
 		case typeService.Name:

@@ -74,31 +74,51 @@ func batchFor(fw *model.Firewall, project string) *model.FirewallBatch {
 	return b
 }
 
+// Each fixture applied to a fresh sandbox and read back as it was: the
+// IPv4 shop and the dual-stack one (whose IPv6 halves join their networks).
 func TestKernelApplyObserve(t *testing.T) {
-	h, b := newKernelBackend(t)
-	ctx := context.Background()
-	want := shopFirewall()
-	if err := b.Apply(ctx, batchFor(want, "shop")); err != nil {
-		t.Fatal(err)
-	}
-	t.Log(h.InHost("nft", "list", "ruleset").Stdout)
-	got, err := b.Observe(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.BaseMissing) > 0 || len(got.Stray) > 0 {
-		t.Errorf("base missing %q, stray %q", got.BaseMissing, got.Stray)
-	}
-	for k, p := range want.Ports {
-		if g := got.Ports[k]; g == nil || g.String() != p.String() || g.Damaged {
-			t.Errorf("port %s: got %+v", k, g)
-		}
-	}
-	if len(got.Ports) != len(want.Ports) || len(got.Networks) != len(want.Networks) || len(got.Links) != len(want.Links) {
-		t.Errorf("got %d ports %d networks %d links", len(got.Ports), len(got.Networks), len(got.Links))
-	}
-	if out := h.InHost("nft", "list", "ruleset").Stdout; !strings.Contains(out, "netctl:shop:web 0.0.0.0:8080->172.18.0.2:5000/tcp") {
-		t.Errorf("nft list ruleset:\n%s", out)
+	for name, tc := range map[string]struct {
+		fw   func() *model.Firewall
+		list []string // in `nft list ruleset`
+	}{
+		"ipv4": {shopFirewall, []string{"netctl:shop:web 0.0.0.0:8080->172.18.0.2:5000/tcp"}},
+		"dual stack": {dualShopFirewall, []string{"fd00:18::/64", "netctl:shop:web [::]:8080->[fd00:18::2]:5000/tcp",
+			"fd00:99::1 . tcp . 8443 comment", ": fd00:18::2 . 443 }"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, b := newKernelBackend(t)
+			ctx := context.Background()
+			want := tc.fw()
+			if err := b.Apply(ctx, batchFor(want, "shop")); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.Observe(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.BaseMissing) > 0 || len(got.Stray) > 0 {
+				t.Errorf("base missing %q, stray %q", got.BaseMissing, got.Stray)
+			}
+			for id, n := range want.Networks {
+				if g := got.Networks[id]; g == nil || !g.Equal(n) || g.Damaged {
+					t.Errorf("network %s: got %+v", id, g)
+				}
+			}
+			for k, p := range want.Ports {
+				if g := got.Ports[k]; g == nil || g.String() != p.String() || g.Damaged {
+					t.Errorf("port %s: got %+v", k, g)
+				}
+			}
+			if len(got.Ports) != len(want.Ports) || len(got.Networks) != len(want.Networks) || len(got.Links) != len(want.Links) {
+				t.Errorf("got %d ports %d networks %d links", len(got.Ports), len(got.Networks), len(got.Links))
+			}
+			out := h.InHost("nft", "list", "ruleset").Stdout
+			for _, s := range tc.list {
+				if !strings.Contains(out, s) {
+					t.Errorf("nft list ruleset lacks %q:\n%s", s, out)
+				}
+			}
+		})
 	}
 }
 

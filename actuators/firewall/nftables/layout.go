@@ -1,6 +1,8 @@
 package nftables
 
 import (
+	"net/netip"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
@@ -36,6 +38,13 @@ import (
 //	  iifname != lo ip daddr . l4proto . th dport @loopback-ports drop
 //	input            filter hook input, priority filter+10: the VXLAN filter (overlay.go)
 //
+// IPv6 (dual-stack networks) has the same rules on sets of its own
+// (published6, links6, ports-any6, ports-addr6), masquerades going out
+// only the subnets in masq-subnets6 (masquerade_v6), hairpins every
+// dual-stack subnet (subnets6), lets neighbour discovery through between
+// the ports of a bridge before the icc verdict, and never DNATs [::1]
+// (IPv6 has no route_localnet). The sets of interface names serve both.
+//
 // It is Docker 28's iptables layout (and so the iptables backend's) with
 // each per-object rule turned into an element. The priorities are the
 // standard ones of iptables' tables plus 10: netctl's chains see a packet
@@ -70,6 +79,13 @@ const (
 	mapPortsAddr = "ports-addr"
 	setLoopback  = "loopback-ports"
 	setLinks     = "links"
+
+	setSubnets6   = "subnets6"
+	setMasq6      = "masq-subnets6"
+	setPublished6 = "published6"
+	mapPortsAny6  = "ports-any6"
+	mapPortsAddr6 = "ports-addr6"
+	setLinks6     = "links6"
 )
 
 // Chain names.
@@ -85,6 +101,7 @@ const (
 var (
 	typeIfname  = nftables.TypeIFName
 	typeIPv4    = nftables.TypeIPAddr
+	typeIPv6    = nftables.TypeIP6Addr
 	typeProto   = nftables.TypeInetProto
 	typeService = nftables.TypeInetService
 )
@@ -135,6 +152,18 @@ var setDefs = []setDef{
 		comment: "ports published on a loopback address: no remote access"},
 	{name: setLinks, key: []nftables.SetDatatype{typeIfname, typeIPv4, typeIPv4, typeProto, typeService},
 		comment: "legacy links on icc: false networks: bridge . source . destination . protocol . port"},
+	{name: setSubnets6, key: []nftables.SetDatatype{typeIPv6}, interval: true,
+		comment: "IPv6 subnets of dual-stack networks: hairpin"},
+	{name: setMasq6, key: []nftables.SetDatatype{typeIPv6}, interval: true,
+		comment: "IPv6 subnets masqueraded going out (masquerade_v6)"},
+	{name: setPublished6, key: []nftables.SetDatatype{typeIPv6, typeProto, typeService},
+		comment: "published container ports, IPv6: target . protocol . port"},
+	{name: mapPortsAny6, key: []nftables.SetDatatype{typeProto, typeService}, data: []nftables.SetDatatype{typeIPv6, typeService},
+		comment: "ports published on every IPv6 host address"},
+	{name: mapPortsAddr6, key: []nftables.SetDatatype{typeIPv6, typeProto, typeService}, data: []nftables.SetDatatype{typeIPv6, typeService},
+		comment: "ports published on one IPv6 host address"},
+	{name: setLinks6, key: []nftables.SetDatatype{typeIfname, typeIPv6, typeIPv6, typeProto, typeService},
+		comment: "legacy links on icc: false networks, IPv6: bridge . source . destination . protocol . port"},
 	vxlanSetDefs[0], vxlanSetDefs[1],
 }
 
@@ -183,10 +212,13 @@ const (
 
 // Offsets in the headers.
 const (
-	offSaddr = 12 // IPv4 header
-	offDaddr = 16
-	offSport = 0 // TCP, UDP and SCTP headers alike
-	offDport = 2
+	offSaddr  = 12 // IPv4 header
+	offDaddr  = 16
+	offSaddr6 = 8 // IPv6 header
+	offDaddr6 = 24
+	offSport  = 0 // TCP, UDP and SCTP headers alike
+	offDport  = 2
+	offICMPv6 = 0 // ICMPv6 type
 )
 
 // field is one part of a lookup key: what to load, and its size in bytes.
@@ -196,13 +228,15 @@ type field struct {
 }
 
 var (
-	fIIF   = field{func(r uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: r} }, 16}
-	fOIF   = field{func(r uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: r} }, 16}
-	fProto = field{func(r uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r} }, 1}
-	fSaddr = field{payload(expr.PayloadBaseNetworkHeader, offSaddr, 4), 4}
-	fDaddr = field{payload(expr.PayloadBaseNetworkHeader, offDaddr, 4), 4}
-	fSport = field{payload(expr.PayloadBaseTransportHeader, offSport, 2), 2}
-	fDport = field{payload(expr.PayloadBaseTransportHeader, offDport, 2), 2}
+	fIIF    = field{func(r uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: r} }, 16}
+	fOIF    = field{func(r uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: r} }, 16}
+	fProto  = field{func(r uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r} }, 1}
+	fSaddr  = field{payload(expr.PayloadBaseNetworkHeader, offSaddr, 4), 4}
+	fDaddr  = field{payload(expr.PayloadBaseNetworkHeader, offDaddr, 4), 4}
+	fSaddr6 = field{payload(expr.PayloadBaseNetworkHeader, offSaddr6, 16), 16}
+	fDaddr6 = field{payload(expr.PayloadBaseNetworkHeader, offDaddr6, 16), 16}
+	fSport  = field{payload(expr.PayloadBaseTransportHeader, offSport, 2), 2}
+	fDport  = field{payload(expr.PayloadBaseTransportHeader, offDport, 2), 2}
 )
 
 func payload(base expr.PayloadBase, offset, size uint32) func(uint32) expr.Any {
@@ -233,7 +267,7 @@ func vmap(set string, fields ...field) []expr.Any {
 	return append(load(fields...), &expr.Lookup{SourceRegister: reg32, SetName: set, DestRegister: regVdt, IsDestRegSet: true})
 }
 
-// dnatMap looks the key up in a map of address . port and DNATs to it.
+// dnatMap looks the key up in a map of IPv4 address . port and DNATs to it.
 func dnatMap(set string, fields ...field) []expr.Any {
 	return append(load(fields...),
 		&expr.Lookup{SourceRegister: reg32, SetName: set, DestRegister: reg32, IsDestRegSet: true},
@@ -241,12 +275,44 @@ func dnatMap(set string, fields ...field) []expr.Any {
 	)
 }
 
+// dnatMap6 is dnatMap for IPv6: the address takes four 32-bit registers.
+func dnatMap6(set string, fields ...field) []expr.Any {
+	return append(load(fields...),
+		&expr.Lookup{SourceRegister: reg32, SetName: set, DestRegister: reg32, IsDestRegSet: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV6, RegAddrMin: reg32, RegProtoMin: reg32 + 4, Specified: true},
+	)
+}
+
 // ipv4 restricts a rule of the inet table to IPv4 before it reads the
 // IPv4 header.
-func ipv4() []expr.Any {
+func ipv4() []expr.Any { return nfproto(unix.NFPROTO_IPV4) }
+
+// ipv6 restricts a rule to IPv6.
+func ipv6() []expr.Any { return nfproto(unix.NFPROTO_IPV6) }
+
+func nfproto(p byte) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.NFPROTO_IPV4}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{p}},
+	}
+}
+
+// notIPv6Loopback matches an IPv6 destination other than ::1.
+func notIPv6Loopback() []expr.Any {
+	return []expr.Any{
+		fDaddr6.load(reg1),
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: netip.IPv6Loopback().AsSlice()},
+	}
+}
+
+// neighbourDiscovery matches an ICMPv6 message of the given type (135:
+// neighbour solicitation, 136: advertisement).
+func neighbourDiscovery(typ byte) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.IPPROTO_ICMPV6}},
+		&expr.Payload{OperationType: expr.PayloadLoad, Base: expr.PayloadBaseTransportHeader, Offset: offICMPv6, Len: 1, DestRegister: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{typ}},
 	}
 }
 
@@ -309,6 +375,11 @@ func chainDefs() []chainDef {
 			rule("published ports", ipv4(), ctDNAT(), lookup(setPublished, fDaddr, fProto, fDport), accept),
 			rule("links", ipv4(), lookup(setLinks, fIIF, fSaddr, fDaddr, fProto, fDport), accept),
 			rule("links: answers", ipv4(), lookup(setLinks, fIIF, fDaddr, fSaddr, fProto, fSport), accept),
+			rule("published ports (IPv6)", ipv6(), ctDNAT(), lookup(setPublished6, fDaddr6, fProto, fDport), accept),
+			rule("links (IPv6)", ipv6(), lookup(setLinks6, fIIF, fSaddr6, fDaddr6, fProto, fDport), accept),
+			rule("links: answers (IPv6)", ipv6(), lookup(setLinks6, fIIF, fDaddr6, fSaddr6, fProto, fSport), accept),
+			rule("neighbour solicitations within a bridge", ipv6(), neighbourDiscovery(135), lookup(setBridges, fIIF), accept),
+			rule("neighbour advertisements within a bridge", ipv6(), neighbourDiscovery(136), lookup(setBridges, fIIF), accept),
 			rule("icc", vmap(mapICC, fIIF, fOIF)),
 			rule("isolation between networks", lookup(setBridges, fIIF), lookup(setBridges, fOIF), drop),
 			rule("outgoing", lookup(setExternal, fIIF), accept),
@@ -324,12 +395,16 @@ func chainDefs() []chainDef {
 		{name: chainPublish, rules: []ruleDef{
 			rule("ports on one address", ipv4(), dnatMap(mapPortsAddr, fDaddr, fProto, fDport)),
 			rule("ports on every address", ipv4(), dnatMap(mapPortsAny, fProto, fDport)),
+			rule("ports on one IPv6 address", ipv6(), dnatMap6(mapPortsAddr6, fDaddr6, fProto, fDport)),
+			rule("ports on every IPv6 address but [::1]", ipv6(), notIPv6Loopback(), dnatMap6(mapPortsAny6, fProto, fDport)),
 		}},
 		{name: chainPost, typ: nftables.ChainTypeNAT, hook: hook(*nftables.ChainHookPostrouting), priority: prioSrcNAT, rules: []ruleDef{
 			rule("from the host", lookup(setExternal, fOIF), localAddr(true), one(&expr.Masq{})),
 			rule("hairpin and published ports across networks", ipv4(), ctDNAT(), lookup(setMasq, fSaddr), one(&expr.Masq{})),
+			rule("hairpin and published ports across networks (IPv6)", ipv6(), ctDNAT(), lookup(setSubnets6, fSaddr6), one(&expr.Masq{})),
 			rule("within a bridge", lookup(setBridges, fOIF), one(verdict(expr.VerdictReturn))),
 			rule("going out", ipv4(), lookup(setMasq, fSaddr), one(&expr.Masq{})),
+			rule("going out (IPv6)", ipv6(), lookup(setMasq6, fSaddr6), one(&expr.Masq{})),
 		}},
 		{name: chainRaw, typ: nftables.ChainTypeFilter, hook: hook(*nftables.ChainHookPrerouting), priority: prioRaw, rules: []ruleDef{
 			rule("remote traffic to loopback-published ports", ipv4(), notLoopbackIn(), lookup(setLoopback, fDaddr, fProto, fDport), drop),

@@ -26,15 +26,22 @@ func observed(t *testing.T, fw *model.Firewall) *state {
 }
 
 func TestRender(t *testing.T) {
-	out, err := Render(shopFirewall())
-	if err != nil {
-		t.Fatal(err)
+	for name, fw := range map[string]*model.Firewall{"shop.nft": shopFirewall(), "dual.nft": dualShopFirewall()} {
+		out, err := Render(fw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.File(t, filepath.Join("testdata", name), out)
 	}
-	golden.File(t, filepath.Join("testdata", "shop.nft"), out)
 }
 
 func TestObserveIntactTable(t *testing.T) {
-	want := shopFirewall()
+	t.Run("IPv4", func(t *testing.T) { observeIntact(t, shopFirewall()) })
+	// The two halves of a dual-stack network read back as one object.
+	t.Run("dual stack", func(t *testing.T) { observeIntact(t, dualShopFirewall()) })
+}
+
+func observeIntact(t *testing.T, want *model.Firewall) {
 	s := observed(t, want)
 	if len(s.fw.BaseMissing) > 0 || len(s.fw.Stray) > 0 {
 		t.Fatalf("base missing %q, stray %q", s.fw.BaseMissing, s.fw.Stray)
@@ -54,7 +61,7 @@ func TestObserveIntactTable(t *testing.T) {
 			t.Errorf("link %s: got %+v", k, g)
 		}
 	}
-	if len(s.fw.Networks) != 4 || len(s.fw.Ports) != 3 || len(s.fw.Links) != 1 {
+	if len(s.fw.Networks) != len(want.Networks) || len(s.fw.Ports) != len(want.Ports) || len(s.fw.Links) != len(want.Links) {
 		t.Errorf("objects: %d networks, %d ports, %d links", len(s.fw.Networks), len(s.fw.Ports), len(s.fw.Links))
 	}
 }
@@ -289,7 +296,7 @@ func TestCoverSubnets(t *testing.T) {
 	mk := func(name, subnet string) *model.NetworkRules {
 		return &model.NetworkRules{Project: "p", Name: name, Bridge: "br-" + name, Subnet: netip.MustParsePrefix(subnet)}
 	}
-	got := coverSubnets([]*model.NetworkRules{mk("a", "10.1.2.0/24"), mk("b", "10.1.0.0/16"), mk("c", "10.2.0.0/16"), mk("d", "10.1.0.0/16")})
+	got := coverSubnets([]*model.NetworkRules{mk("a", "10.1.2.0/24"), mk("b", "10.1.0.0/16"), mk("c", "10.2.0.0/16"), mk("d", "10.1.0.0/16")}, false)
 	var s []string
 	for _, c := range got {
 		var names []string
@@ -301,7 +308,7 @@ func TestCoverSubnets(t *testing.T) {
 	if want := []string{"10.1.0.0/16=b,d,a", "10.2.0.0/16=c"}; !slices.Equal(s, want) {
 		t.Errorf("covers %q, want %q", s, want)
 	}
-	if got := formatElement(subnetElement(netip.MustParsePrefix("255.255.255.0/24"))); got != "255.255.255.0/24" {
+	if got := formatElement(subnetElement(setMasq, netip.MustParsePrefix("255.255.255.0/24"))); got != "255.255.255.0/24" {
 		t.Errorf("last subnet: %s", got)
 	}
 }

@@ -124,9 +124,10 @@ func afterBatch(observed objects, b *model.FirewallBatch) (objects, error) {
 	return objs, nil
 }
 
-// derived sets hold what every network's elements make together: they
-// are brought to what the objects need whoever's the batch is.
-func derived(set string) bool { return set == setMasq }
+// derived sets hold what every network's elements make together (unions
+// of subnets): they are brought to what the objects need whoever's the
+// batch is.
+func derived(set string) bool { return set == setMasq || set == setSubnets6 || set == setMasq6 }
 
 // scope says which objects a batch concerns, by their marks.
 type scope struct {

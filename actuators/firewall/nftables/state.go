@@ -196,6 +196,7 @@ func (s *state) rebuildObjects() {
 		marks[el.comment] = true
 	}
 	s.byMark = make(map[string]any, len(marks))
+	halves6 := map[string]*model.NetworkRules{} // by mark
 	for _, m := range sortedKeys(marks) {
 		if len(m) > maxMark {
 			continue
@@ -219,12 +220,37 @@ func (s *state) rebuildObjects() {
 			}
 		default:
 			if n, ok := model.DecodeNetworkComment(m); ok {
-				if _, err := networkElements(n); err == nil && s.objs.networks[n.ID()] == nil {
+				if _, err := networkElements(n); err != nil {
+					continue
+				}
+				if n.SubnetV6.IsValid() {
+					halves6[m] = n
+					continue
+				}
+				if s.objs.networks[n.ID()] == nil {
 					s.objs.networks[n.ID()] = n
 					s.byMark[m] = n
 				}
 			}
 		}
+	}
+	// A dual-stack network's IPv6 half joins its IPv4 half, which must
+	// agree on what both marks carry: otherwise the network is read as
+	// the IPv4 half says, and the IPv6 half's elements turn out stray.
+	for _, m := range sortedKeys(halves6) {
+		h := halves6[m]
+		n := s.objs.networks[h.ID()]
+		switch {
+		case n == nil:
+			s.objs.networks[h.ID()] = h
+		case n.SubnetV6.IsValid():
+			continue // a second IPv6 half: the first won
+		case n.Bridge == h.Bridge && n.Internal == h.Internal && n.ICC == h.ICC:
+			n.SubnetV6, n.MasqueradeV6 = h.SubnetV6, h.MasqueradeV6
+		default:
+			continue
+		}
+		s.byMark[m] = s.objs.networks[h.ID()]
 	}
 }
 

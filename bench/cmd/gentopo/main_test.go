@@ -6,13 +6,17 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/netctl/netctl/spec"
 )
 
 type topo struct {
 	Name     string `yaml:"name"`
 	Networks map[string]struct {
-		Subnet  string `yaml:"subnet"`
-		Gateway string `yaml:"gateway"`
+		Subnet     string `yaml:"subnet"`
+		Gateway    string `yaml:"gateway"`
+		EnableIPv6 bool   `yaml:"enable_ipv6"`
+		SubnetV6   string `yaml:"subnet_v6"`
 	} `yaml:"networks"`
 	Containers map[string]struct {
 		Networks []string `yaml:"networks"`
@@ -51,6 +55,26 @@ func TestWrite(t *testing.T) {
 	}
 	if got.Containers["c5"].Networks[0] != "net1" {
 		t.Errorf("c5 on %v, want net1", got.Containers["c5"].Networks)
+	}
+}
+
+func TestWriteIPv6(t *testing.T) {
+	var b strings.Builder
+	if err := write(&b, params{name: "bench", n: 3, networks: 2, secondOctet: 20, ipv6: true}); err != nil {
+		t.Fatal(err)
+	}
+	var got topo
+	if err := yaml.Unmarshal([]byte(b.String()), &got); err != nil {
+		t.Fatalf("not YAML: %v\n%s", err, b.String())
+	}
+	if _, err := spec.Parse("bench.yaml", []byte(b.String())); err != nil {
+		t.Fatalf("netctl refuses it: %v", err)
+	}
+	for i, want := range []string{"fd00:20::/64", "fd00:21::/64"} {
+		n := got.Networks[fmt.Sprintf("net%d", i+1)]
+		if !n.EnableIPv6 || n.SubnetV6 != want {
+			t.Errorf("net%d: enable_ipv6 %v subnet_v6 %q, want %q", i+1, n.EnableIPv6, n.SubnetV6, want)
+		}
 	}
 }
 
