@@ -252,6 +252,7 @@ func lsRowOf(o object, flt filters, f *listFlags) (lsRow, bool) {
 		r.Subnet = prefixOrEmpty(n.Subnet)
 		r.Bridge = n.Bridge
 		r.Internal = strconv.FormatBool(n.Internal)
+		r.IPv6 = strconv.FormatBool(n.EnableIPv6)
 		r.labels = networkLabels(n)
 	}
 	r.Labels = joinLabels(r.labels)

@@ -56,6 +56,10 @@ func TestIPv6Views(t *testing.T) {
 		t.Errorf("port 8000 = %q", got)
 	}
 
+	if r, _ := lsRowOf(object{kind: kindNetwork, id: "x", project: "shop", name: "front", network: n}, filters{}, &listFlags{}); r.IPv6 != "true" {
+		t.Errorf("ls IPv6 = %q", r.IPv6)
+	}
+
 	// An IPv4-only network shows neither.
 	n4 := *n
 	n4.EnableIPv6, n4.SubnetV6, n4.GatewayV6 = false, netip.Prefix{}, netip.Addr{}
