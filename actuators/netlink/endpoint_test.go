@@ -96,15 +96,15 @@ func TestEnsureIsIdempotent(t *testing.T) {
 			s.mustIn(web.Netns, "ip", "-j", "route")
 	}
 	// The kernel settles a new link on its own time (carrier through
-	// linkwatch, the link-local address through DAD): wait for it, so
-	// that only changes of ours can differ.
-	before := inside()
+	// linkwatch, the link-local addresses, the bridge's too, through DAD):
+	// wait for it, so that only changes of ours can differ.
+	bridgeAddrs := func() string { return s.mustIn(s.hostPath, "ip", "-j", "addr", "show", "dev", n.Bridge) }
+	before, brAddrs := inside(), bridgeAddrs()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) &&
-		(strings.Contains(before, "NO-CARRIER") || strings.Contains(before, `"tentative":true`)); before = inside() {
+		(strings.Contains(before, "NO-CARRIER") || strings.Contains(before+brAddrs, `"tentative":true`)); before, brAddrs = inside(), bridgeAddrs() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	br, veth := snapshot(s.hostLink(n.Bridge)), snapshot(s.hostLink("nct-web0"))
-	brAddrs := s.mustIn(s.hostPath, "ip", "-j", "addr", "show", "dev", n.Bridge)
 
 	for range 2 {
 		s.ensureBridge(n)
@@ -127,7 +127,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	if got := snapshot(s.hostLink("nct-web0")); got != veth {
 		t.Errorf("host veth changed: %+v -> %+v", veth, got)
 	}
-	if got := s.mustIn(s.hostPath, "ip", "-j", "addr", "show", "dev", n.Bridge); got != brAddrs {
+	if got := bridgeAddrs(); got != brAddrs {
 		t.Errorf("bridge addresses changed:\n%s\n%s", brAddrs, got)
 	}
 }
