@@ -9,6 +9,12 @@ import (
 	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
+// This file is over 500 lines on purpose: it is the one place of the
+// cross-value rules (subnets against addresses, ports against ports, names
+// against names), which compare objects with each other and report in one
+// order; the per-object checks live beside their parsers, and the overlay
+// rules in validate_overlay.go.
+
 // minIPv6MTU is the smallest link MTU IPv6 works on (RFC 8200).
 const minIPv6MTU = 1280
 
