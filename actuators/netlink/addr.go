@@ -10,7 +10,14 @@ import (
 	"github.com/rs/zerolog"
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlraw"
 )
+
+// addrList lists the link's IPv4 addresses.
+func addrList(h *vnl.Handle, link vnl.Link) ([]vnl.Addr, error) {
+	return nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V4) })
+}
 
 // setOnlyAddr makes want the link's only IPv4 address.
 func setOnlyAddr(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.Logger) error {
@@ -66,7 +73,7 @@ func addrPrefix(a vnl.Addr) netip.Prefix {
 // than tentative for a second or more); an invalid want removes every
 // global IPv6 address. Link-local addresses are the kernel's and stay.
 func setOnlyAddr6(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.Logger) error {
-	addrs, err := retryDump(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V6) })
+	addrs, err := nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V6) })
 	if err != nil {
 		return fmt.Errorf("list IPv6 addresses: %w", err)
 	}

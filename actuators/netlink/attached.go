@@ -89,14 +89,14 @@ func (l *Links) detach(c *model.Container) error {
 		return err
 	}
 	for _, ln := range links {
-		o, ok := l.owner(ln.alias)
+		o, ok := l.owner(ln.Alias)
 		if !ok || o.Container == "" || o.Project != c.Project || o.Container != c.Name {
 			continue
 		}
-		if err := l.host.LinkDel(&vnl.Device{LinkAttrs: vnl.LinkAttrs{Index: ln.index}}); err != nil && !linkGone(err) {
-			return fmt.Errorf("delete veth %s: %w", ln.name, err)
+		if err := l.host.LinkDel(&vnl.Device{LinkAttrs: vnl.LinkAttrs{Index: ln.Index}}); err != nil && !linkGone(err) {
+			return fmt.Errorf("delete veth %s: %w", ln.Name, err)
 		}
-		l.log.Debug().Str("container", c.ID()).Str("veth", ln.name).Msg("deleted veth")
+		l.log.Debug().Str("container", c.ID()).Str("veth", ln.Name).Msg("deleted veth")
 	}
 	path := l.attachedPath(c.Project, c.Name)
 	if err := beneath.Remove(l.root, path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -102,14 +103,14 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 // when a name is taken; the caller then takes the repairing path, which
 // checks ownership before touching anything.
 func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec pairSpec, addr, addr6 netip.Prefix) (bool, error) {
-	err := l.hostReq.createVeth(vethRequest{
-		name:     spec.hostIf,
-		mtu:      spec.mtu,
-		master:   br.Attrs().Index,
-		group:    creationGroup,
-		peerName: spec.ifName,
-		peerMAC:  spec.mac,
-		peerNs:   int(ns),
+	err := l.hostReq.CreateVeth(nlraw.Veth{
+		Name:     spec.hostIf,
+		MTU:      spec.mtu,
+		Master:   br.Attrs().Index,
+		Group:    creationGroup,
+		PeerName: spec.ifName,
+		PeerMAC:  spec.mac,
+		PeerNs:   int(ns),
 	})
 	if errors.Is(err, unix.EEXIST) {
 		return false, nil
@@ -118,7 +119,7 @@ func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec
 		return true, fmt.Errorf("create veth %s: %w", spec.hostIf, err)
 	}
 	spec.log.Debug().Str("bridge", br.Attrs().Name).Msg("created veth pair, enslaved and up")
-	if err := l.hostReq.setAlias(spec.hostIf, spec.mark); err != nil {
+	if err := l.hostReq.SetAlias(spec.hostIf, spec.mark); err != nil {
 		return true, fmt.Errorf("host side %s: set mark: %w", spec.hostIf, err)
 	}
 	peer, err := linkByName(ch, spec.ifName)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlraw"
 )
 
 // eventBufSize is the subscription socket's kernel receive buffer. A cold
@@ -58,38 +60,21 @@ func (l *Links) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 	return s.out, nil
 }
 
-// eventSocket opens a NETLINK_ROUTE socket in the host namespace, bound to
-// the link, IPv4 and IPv6 address and IPv4 route groups, non-blocking so that the
-// Go runtime's poller waits on it rather than a thread.
+// eventSocket opens a non-blocking NETLINK_ROUTE socket in the host
+// namespace, bound to the link, IPv4 and IPv6 address and IPv4 route
+// groups.
 func (l *Links) eventSocket() (int, error) {
 	// The host namespace handle given to New is not kept; the dump socket
-	// opened from it is, and SIOCGSKNS gives back its namespace.
-	nsfd, err := unix.IoctlRetInt(l.hostDump.fd, unix.SIOCGSKNS)
-	if err != nil {
-		return -1, fmt.Errorf("host namespace of the dump socket: %w", err)
-	}
-	host := netns.NsHandle(nsfd)
-	defer host.Close()
-	fd, err := routeSocketAt(host)
+	// opened from it is, and gives back its namespace.
+	nsfd, err := l.hostDump.Namespace()
 	if err != nil {
 		return -1, err
 	}
+	host := netns.NsHandle(nsfd)
+	defer host.Close()
 	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) |
 		1<<(unix.RTNLGRP_IPV6_IFADDR-1))
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("bind netlink groups: %w", err)
-	}
-	// FORCE needs CAP_NET_ADMIN, which netctl has; the plain option is the
-	// fallback, capped by net.core.rmem_max.
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, eventBufSize) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, eventBufSize)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("netlink socket: %w", err)
-	}
-	return fd, nil
+	return nlraw.ListenAt(host, groups, eventBufSize)
 }
 
 // subscription filters the host's announcements down to netctl's objects.
@@ -112,16 +97,14 @@ func (s *subscription) signal() {
 
 // seed fills the owned set from a dump of the host's links.
 func (s *subscription) seed() error {
-	s.links.hostDumpMu.Lock()
-	links, err := s.links.hostDump.links()
-	s.links.hostDumpMu.Unlock()
+	links, err := s.links.hostLinks()
 	if err != nil {
-		return fmt.Errorf("list host links: %w", err)
+		return err
 	}
 	clear(s.owned)
 	for _, k := range links {
-		if _, ok := s.links.owner(k.alias); ok {
-			s.owned[int32(k.index)] = true
+		if _, ok := s.links.owner(k.Alias); ok {
+			s.owned[int32(k.Index)] = true
 		}
 	}
 	return nil
@@ -173,16 +156,10 @@ func (s *subscription) run(ctx context.Context) {
 // date, and reports whether any concerns netctl's objects.
 func (s *subscription) relevant(b []byte) bool {
 	hit := false
-	for len(b) >= unix.SizeofNlMsghdr {
-		size := int(binary.NativeEndian.Uint32(b[0:4]))
-		typ := binary.NativeEndian.Uint16(b[4:6])
-		if size < unix.SizeofNlMsghdr || size > len(b) {
-			return true // malformed: be safe
-		}
-		m := b[unix.SizeofNlMsghdr:size]
-		switch typ {
+	err := nlraw.Messages(b, func(h nlraw.Header, m []byte) error {
+		switch h.Type {
 		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
-			if s.linkEvent(typ, m) {
+			if s.linkEvent(h.Type, m) {
 				hit = true
 			}
 		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
@@ -190,15 +167,15 @@ func (s *subscription) relevant(b []byte) bool {
 				hit = true
 			}
 		case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
-			if oif, ok := routeOIF(m); ok && s.owned[oif] {
+			if r, ok, _ := nlraw.ParseRoute(m); ok && r.Dst.Addr().Is4() && r.OIF != 0 && s.owned[int32(r.OIF)] {
 				hit = true
 			}
 		case unix.NLMSG_ERROR, unix.NLMSG_OVERRUN:
 			hit = true
 		}
-		b = b[min(nlmAlign(size), len(b)):]
-	}
-	return hit
+		return nil
+	})
+	return hit || err != nil // malformed: be safe
 }
 
 func (s *subscription) linkEvent(typ uint16, m []byte) bool {
@@ -210,16 +187,16 @@ func (s *subscription) linkEvent(typ uint16, m []byte) bool {
 		// ordinary link messages.
 		return false
 	}
-	k, err := parseLink(m)
+	k, err := nlraw.ParseLink(m)
 	if err != nil {
 		return true
 	}
-	idx := int32(k.index)
-	_, marked := s.links.owner(k.alias)
-	if !marked && k.alias == "" {
-		marked = linkGroup(m) == creationGroup
+	idx := int32(k.Index)
+	_, marked := s.links.owner(k.Alias)
+	if !marked && k.Alias == "" {
+		marked = k.Group == creationGroup
 	}
-	hit := marked || s.owned[idx] || s.owned[int32(k.master)]
+	hit := marked || s.owned[idx] || s.owned[int32(k.Master)]
 	switch {
 	case typ == unix.RTM_DELLINK:
 		delete(s.owned, idx)
@@ -237,32 +214,6 @@ func (s *subscription) linkEvent(typ uint16, m []byte) bool {
 // link-local address: the kernel's own, which changes state by itself (its
 // duplicate address detection ends a second or two after a veth comes up).
 func kernelAddr(m []byte) bool {
-	a, ok, err := parseAddr(m)
-	return ok && err == nil && a.prefix.Addr().IsLinkLocalUnicast()
-}
-
-// linkGroup reads IFLA_GROUP of a link message (parseLink leaves it out).
-func linkGroup(m []byte) uint32 {
-	var g uint32
-	_ = attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
-		if typ == unix.IFLA_GROUP {
-			g = u32(v)
-		}
-	})
-	return g
-}
-
-// routeOIF reads the output interface of an IPv4 route message.
-func routeOIF(m []byte) (int32, bool) {
-	if len(m) < unix.SizeofRtMsg || m[0] != unix.AF_INET {
-		return 0, false
-	}
-	var oif int32
-	found := false
-	_ = attrs(m[unix.SizeofRtMsg:], func(typ uint16, v []byte) {
-		if typ == unix.RTA_OIF {
-			oif, found = int32(u32(v)), true
-		}
-	})
-	return oif, found
+	a, ok, err := nlraw.ParseAddr(m)
+	return ok && err == nil && a.Prefix.Addr().IsLinkLocalUnicast()
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	vnl "github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlraw"
 )
 
 // A container reaching its own published port sends a packet that comes
@@ -30,67 +30,36 @@ type Hairpin struct {
 // the caller keeps open.
 func NewHairpin(host netns.NsHandle) *Hairpin { return &Hairpin{host: host} }
 
-// Hairpins returns the hairpin mode of every bridge port of the host
-// namespace, read with one AF_BRIDGE link dump.
-func (h *Hairpin) Hairpins(ctx context.Context) (map[string]bool, error) {
+// ports reads every bridge port of the host with one AF_BRIDGE link dump.
+func (h *Hairpin) ports(ctx context.Context) (*nlraw.Conn, []nlraw.BridgePort, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s, err := nl.GetNetlinkSocketAt(h.host, netns.None(), unix.NETLINK_ROUTE)
+	conn, err := nlraw.OpenAt(h.host)
 	if err != nil {
-		return nil, fmt.Errorf("bridge ports: netlink socket in the host namespace: %w", err)
+		return nil, nil, fmt.Errorf("bridge ports: netlink socket in the host namespace: %w", err)
 	}
-	defer s.Close()
-	msgs, err := retryDump(func() ([][]byte, error) {
-		req := &nl.NetlinkRequest{
-			NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: unix.RTM_GETLINK, Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP},
-			Sockets:  map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
-		}
-		req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
-		return req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
-	})
+	ports, err := conn.BridgePorts()
 	if err != nil {
-		return nil, fmt.Errorf("bridge ports: %w", err)
+		conn.Close()
+		return nil, nil, fmt.Errorf("bridge ports: %w", err)
 	}
-	out := map[string]bool{}
-	for _, m := range msgs {
-		name, hairpin, isPort, err := parseBridgePort(m)
-		if err != nil {
-			return nil, fmt.Errorf("bridge ports: %w", err)
-		}
-		if isPort && name != "" {
-			out[name] = hairpin
-		}
-	}
-	return out, nil
+	return conn, ports, nil
 }
 
-// parseBridgePort decodes one link of an AF_BRIDGE dump: its name, and its
-// hairpin mode when it is a bridge port (it has IFLA_PROTINFO).
-func parseBridgePort(m []byte) (name string, hairpin, isPort bool, err error) {
-	ifi := nl.DeserializeIfInfomsg(m)
-	attrs, err := nl.ParseRouteAttr(m[ifi.Len():])
+// Hairpins returns the hairpin mode of every bridge port of the host
+// namespace.
+func (h *Hairpin) Hairpins(ctx context.Context) (map[string]bool, error) {
+	conn, ports, err := h.ports(ctx)
 	if err != nil {
-		return "", false, false, err
+		return nil, err
 	}
-	for _, a := range attrs {
-		switch a.Attr.Type {
-		case unix.IFLA_IFNAME:
-			name = strings.TrimRight(string(a.Value), "\x00")
-		case unix.IFLA_PROTINFO | unix.NLA_F_NESTED:
-			infos, err := nl.ParseRouteAttr(a.Value)
-			if err != nil {
-				return "", false, false, err
-			}
-			isPort = true
-			for _, info := range infos {
-				if info.Attr.Type == nl.IFLA_BRPORT_MODE && len(info.Value) > 0 {
-					hairpin = info.Value[0] != 0
-				}
-			}
-		}
+	defer conn.Close()
+	out := make(map[string]bool, len(ports))
+	for _, p := range ports {
+		out[p.Name] = p.Hairpin
 	}
-	return name, hairpin, isPort, nil
+	return out, nil
 }
 
 // SetHairpin turns hairpin mode on or off on bridge ports of the host.

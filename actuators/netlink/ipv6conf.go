@@ -8,6 +8,8 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlraw"
 )
 
 // IPv6 settings of a dual-stack endpoint's container side. The kernel has
@@ -49,32 +51,16 @@ func writeIPv6Conf(ns netns.NsHandle, ifName, key, value string) error {
 	// A goroutine of its own: should the thread fail to return to its
 	// namespace, it stays locked and dies with the goroutine.
 	go func() {
-		t, err := lockNsThread()
+		t, err := nlraw.LockThread()
 		if err != nil {
 			errc <- err
 			return
 		}
-		defer t.release()
-		errc <- t.writeIn(ns, path, value)
+		defer t.Release()
+		errc <- t.In(ns, func() error { return os.WriteFile(path, []byte(value), 0) })
 	}()
 	if err := <-errc; err != nil {
 		return fmt.Errorf("set %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeIn writes value to path (under /proc/sys/net) as seen from ns.
-func (t *nsThread) writeIn(ns netns.NsHandle, path, value string) error {
-	if t.stuck {
-		return errors.New("thread is stuck in a foreign namespace")
-	}
-	if err := unix.Setns(int(ns), unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("enter namespace: %w", err)
-	}
-	writeErr := os.WriteFile(path, []byte(value), 0)
-	if err := unix.Setns(int(t.orig), unix.CLONE_NEWNET); err != nil {
-		t.stuck = true
-		return fmt.Errorf("restore thread namespace: %w", err)
-	}
-	return writeErr
 }

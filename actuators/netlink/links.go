@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 	"github.com/rs/zerolog"
 	vnl "github.com/vishvananda/netlink"
@@ -36,25 +37,23 @@ type Links struct {
 	hostID nsID
 	log    zerolog.Logger
 
-	// hostDump reads the host for Observe (see dump.go); its socket was
-	// opened in the host namespace like host's.
-	hostDumpMu sync.Mutex
-	hostDump   *dumper
+	// hostDump reads the host for Observe; its socket was opened in the
+	// host namespace like host's.
+	hostDump *nlraw.Conn
 
 	// nsCache holds the container namespace handles of the current phase
 	// (see nsHandle).
 	nsMu    sync.Mutex
 	nsCache map[string]*nsEntry
 
-	// hostReq sends the requests vishvananda's handle cannot express (see
-	// rawlink.go) on a socket in the host namespace.
-	hostReq *requester
+	// hostReq sends the requests vishvananda's handle cannot express on a
+	// socket of its own in the host namespace, so that they need not wait
+	// for a dump on hostDump.
+	hostReq *nlraw.Conn
 
-	// deleteGroup is the link group DeleteBridge and DeleteEndpoint move
-	// links into; Settle deletes the whole group in one request (see
-	// batchdelete.go). Random per process, so it names only our queue.
-	deleteGroup uint32
-	deletes     []queuedDelete
+	// deletes holds the links DeleteBridge and DeleteEndpoint delete;
+	// Settle deletes them in one request.
+	deletes *nlraw.DeleteQueue
 
 	// pending are host veth ends of namespaces DeleteNamespace unmounted,
 	// which the kernel destroys asynchronously; Settle waits for them.
@@ -91,15 +90,15 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
 	}
-	fd, err := routeSocketAt(host)
+	dump, err := nlraw.OpenAt(host)
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
 	}
-	reqFd, err := routeSocketAt(host)
+	req, err := nlraw.OpenAt(host)
 	if err != nil {
 		h.Close()
-		unix.Close(fd)
+		dump.Close()
 		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
 	}
 	return &Links{
@@ -107,9 +106,9 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 		inst:        model.InstanceOf(root),
 		host:        h,
 		hostID:      id,
-		hostDump:    newDumper(fd, nil),
-		hostReq:     newRequester(reqFd),
-		deleteGroup: newDeleteGroup(),
+		hostDump:    dump,
+		hostReq:     req,
+		deletes:     nlraw.NewDeleteQueue(req),
 		log:         log,
 	}, nil
 }
@@ -118,10 +117,7 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 func (l *Links) Close() error {
 	l.dropNsHandles()
 	l.host.Close()
-	l.hostReq.close()
-	l.hostDumpMu.Lock()
-	defer l.hostDumpMu.Unlock()
-	return unix.Close(l.hostDump.fd)
+	return errors.Join(l.hostReq.Close(), l.hostDump.Close())
 }
 
 // newHandle opens a route-netlink handle in ns. Only NETLINK_ROUTE is asked
@@ -146,4 +142,19 @@ func (l *Links) ownedNetnsPath(project, name string) string {
 // attachedPath is where an external container's attachment is recorded.
 func (l *Links) attachedPath(project, name string) string {
 	return filepath.Join(l.attachedDir(), project, name)
+}
+
+// queueDelete queues an owned link for deletion in Settle's one batched
+// request (deleting links one by one serialises an RCU wait per link).
+func (l *Links) queueDelete(link vnl.Link) error {
+	return l.deletes.Add(link.Attrs().Index, link.Attrs().Name)
+}
+
+// flushDeletes deletes the queued links.
+func (l *Links) flushDeletes() error {
+	n, err := l.deletes.Flush()
+	if n > 0 {
+		l.log.Debug().Int("links", n).Msg("deleted queued links in one batch")
+	}
+	return err
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -38,14 +39,13 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	}()
 	seen := make([]*nsView, len(targets))
 	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
-		t, err := lockNsThread()
+		t, err := nlraw.LockThread()
 		if err != nil {
 			return err
 		}
-		defer t.release()
-		buf := make([]byte, dumpBufSize)
+		defer t.Release()
 		for i, ok := next(); ok; i, ok = next() {
-			if seen[i], err = l.readContainer(t, buf, targets[i]); err != nil {
+			if seen[i], err = l.readContainer(t, targets[i]); err != nil {
 				return err
 			}
 		}
@@ -86,11 +86,11 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 // ownedLinks are the ifindexes of the links carrying this instance's
 // mark. Another instance's bridges are the host's like anybody's: their
 // routes keep this instance's subnets away from theirs.
-func (l *Links) ownedLinks(links []link) map[int]bool {
+func (l *Links) ownedLinks(links []nlraw.Link) map[int]bool {
 	owned := map[int]bool{}
 	for _, k := range links {
-		if _, ok := l.owner(k.alias); ok {
-			owned[k.index] = true
+		if _, ok := l.owner(k.Alias); ok {
+			owned[k.Index] = true
 		}
 	}
 	return owned
@@ -98,24 +98,22 @@ func (l *Links) ownedLinks(links []link) map[int]bool {
 
 // hostView is one dump each of the host's links, addresses and routes.
 type hostView struct {
-	links  []link
+	links  []nlraw.Link
 	addrs  map[int][]netip.Prefix // IPv4, by ifindex
-	addrs6 map[int][]ifAddr       // global IPv6, by ifindex
-	routes []rtRoute
+	addrs6 map[int][]nlraw.Addr   // global IPv6, by ifindex
+	routes []nlraw.Route
 }
 
 func (l *Links) readHost() (*hostView, error) {
-	l.hostDumpMu.Lock()
-	defer l.hostDumpMu.Unlock()
-	links, err := l.hostDump.links()
+	links, err := l.hostDump.Links()
 	if err != nil {
 		return nil, fmt.Errorf("host: list links: %w", err)
 	}
-	addrs, err := l.hostDump.addrs()
+	addrs, err := l.hostDump.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("host: list addresses: %w", err)
 	}
-	routes, err := l.hostDump.routes(unix.RT_TABLE_UNSPEC)
+	routes, err := l.hostDump.Routes(unix.RT_TABLE_UNSPEC)
 	if err != nil {
 		return nil, fmt.Errorf("host: list routes: %w", err)
 	}
@@ -124,10 +122,8 @@ func (l *Links) readHost() (*hostView, error) {
 }
 
 // hostLinks dumps the host's links.
-func (l *Links) hostLinks() ([]link, error) {
-	l.hostDumpMu.Lock()
-	defer l.hostDumpMu.Unlock()
-	links, err := l.hostDump.links()
+func (l *Links) hostLinks() ([]nlraw.Link, error) {
+	links, err := l.hostDump.Links()
 	if err != nil {
 		return nil, fmt.Errorf("list host links: %w", err)
 	}
@@ -136,15 +132,15 @@ func (l *Links) hostLinks() ([]link, error) {
 
 // addrsByIndex groups addresses by link: the IPv4 ones, and the global
 // IPv6 ones (link-local addresses are the kernel's, not netctl's).
-func addrsByIndex(addrs []ifAddr) (v4 map[int][]netip.Prefix, v6 map[int][]ifAddr) {
+func addrsByIndex(addrs []nlraw.Addr) (v4 map[int][]netip.Prefix, v6 map[int][]nlraw.Addr) {
 	v4 = make(map[int][]netip.Prefix, len(addrs))
-	v6 = map[int][]ifAddr{}
+	v6 = map[int][]nlraw.Addr{}
 	for _, a := range addrs {
-		switch ip := a.prefix.Addr(); {
+		switch ip := a.Prefix.Addr(); {
 		case ip.Is4():
-			v4[a.index] = append(v4[a.index], a.prefix)
+			v4[a.Index] = append(v4[a.Index], a.Prefix)
 		case !ip.IsLinkLocalUnicast() && !ip.IsLoopback():
-			v6[a.index] = append(v6[a.index], a)
+			v6[a.Index] = append(v6[a.Index], a)
 		}
 	}
 	return v4, v6
@@ -152,9 +148,9 @@ func addrsByIndex(addrs []ifAddr) (v4 map[int][]netip.Prefix, v6 map[int][]ifAdd
 
 // onlyNodad returns the address when it is the only one and was added
 // without duplicate address detection, as netctl adds IPv6 addresses.
-func onlyNodad(addrs []ifAddr) netip.Prefix {
-	if len(addrs) == 1 && addrs[0].flags&unix.IFA_F_NODAD != 0 {
-		return addrs[0].prefix
+func onlyNodad(addrs []nlraw.Addr) netip.Prefix {
+	if len(addrs) == 1 && addrs[0].Flags&unix.IFA_F_NODAD != 0 {
+		return addrs[0].Prefix
 	}
 	return netip.Prefix{}
 }
@@ -164,58 +160,58 @@ func onlyNodad(addrs []ifAddr) netip.Prefix {
 func (l *Links) addNetworks(st *model.State, host *hostView) map[string]int {
 	bridges := make(map[string]int)
 	for _, br := range host.links {
-		o, ok := l.owner(br.alias)
-		if !ok || o.Container != "" || br.kind != "bridge" {
+		o, ok := l.owner(br.Alias)
+		if !ok || o.Container != "" || br.Kind != "bridge" {
 			continue
 		}
 		n := &model.Network{
 			Project: o.Project,
 			Name:    o.Network,
 			Driver:  "bridge",
-			Bridge:  br.name,
-			MTU:     br.mtu,
-			Up:      br.up,
+			Bridge:  br.Name,
+			MTU:     br.MTU,
+			Up:      br.Up,
 		}
 		// Only a single address says which subnet the bridge serves; with
 		// none or several, Gateway stays invalid so the reconciler sees a
 		// difference and EnsureBridge fixes it.
-		if addrs := host.addrs[br.index]; len(addrs) == 1 {
+		if addrs := host.addrs[br.Index]; len(addrs) == 1 {
 			n.Gateway = addrs[0].Addr()
 			n.Subnet = addrs[0].Masked()
 		}
 		// Likewise for IPv6: any global address says dual stack; only one
 		// (nodad) says which subnet.
-		if addrs := host.addrs6[br.index]; len(addrs) > 0 {
+		if addrs := host.addrs6[br.Index]; len(addrs) > 0 {
 			n.EnableIPv6 = true
 			if p := onlyNodad(addrs); p.IsValid() {
 				n.GatewayV6, n.SubnetV6 = p.Addr(), p.Masked()
 			}
 		}
-		n.Foreign = l.foreignPorts(host.links, br.index, n.ID())
+		n.Foreign = l.foreignPorts(host.links, br.Index, n.ID())
 		if old, dup := st.Networks[n.ID()]; dup {
-			l.log.Warn().Str("network", n.ID()).Str("bridge", br.name).Str("other", old.Bridge).
+			l.log.Warn().Str("network", n.ID()).Str("bridge", br.Name).Str("other", old.Bridge).
 				Msg("two bridges carry the same mark; ignoring one")
 			continue
 		}
 		st.Networks[n.ID()] = n
-		bridges[n.ID()] = br.index
+		bridges[n.ID()] = br.Index
 	}
 	return bridges
 }
 
 // foreignPorts returns, sorted, the names of the ports of the bridge with
 // index brIndex that are not endpoints of the network networkID.
-func (l *Links) foreignPorts(links []link, brIndex int, networkID string) []string {
+func (l *Links) foreignPorts(links []nlraw.Link, brIndex int, networkID string) []string {
 	var foreign []string
 	for _, p := range links {
-		if p.master != brIndex || l.isOverlayPort(p, networkID) {
+		if p.Master != brIndex || l.isOverlayPort(p, networkID) {
 			continue
 		}
-		o, ok := l.owner(p.alias)
+		o, ok := l.owner(p.Alias)
 		if ok && o.Container != "" && model.NetworkID(o.Project, o.Network) == networkID {
 			continue
 		}
-		foreign = append(foreign, p.name)
+		foreign = append(foreign, p.Name)
 	}
 	slices.Sort(foreign)
 	return foreign
@@ -328,7 +324,7 @@ type peerEnd struct {
 // readContainer reads one namespace: one netlink socket, one dump each of
 // links, addresses and main-table routes (both families each). A missing namespace is not an
 // error: the container is reported with NetnsOK false.
-func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, error) {
+func (l *Links) readContainer(t *nlraw.Thread, tg target) (*nsView, error) {
 	c := &model.Container{Project: tg.project, Name: tg.name, Netns: tg.path, External: tg.external}
 	v := &nsView{c: c}
 	if tg.external {
@@ -352,21 +348,20 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 	if id == l.hostID {
 		return v, nil // a recycled PID's path now names the host itself
 	}
-	fd, err := t.routeSocketIn(ns)
+	d, err := t.Open(ns)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID(), err)
 	}
-	defer unix.Close(fd)
-	d := newDumper(fd, buf)
-	links, err := d.links()
+	defer d.Close()
+	links, err := d.Links()
 	if err != nil {
 		return nil, fmt.Errorf("container %s: list links: %w", c.ID(), err)
 	}
-	addrs, err := d.addrs()
+	addrs, err := d.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("container %s: list addresses: %w", c.ID(), err)
 	}
-	routes, err := d.routes(unix.RT_TABLE_MAIN)
+	routes, err := d.Routes(unix.RT_TABLE_MAIN)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: list routes: %w", c.ID(), err)
 	}
@@ -376,31 +371,31 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 	c.DefaultGatewayV6 = defaultGateway(routes, true)
 	byIndex, byIndex6 := addrsByIndex(addrs)
 	for _, ln := range links {
-		c.IfNames = append(c.IfNames, ln.name)
-		if ln.name == "lo" {
-			c.LoUp = ln.up
+		c.IfNames = append(c.IfNames, ln.Name)
+		if ln.Name == "lo" {
+			c.LoUp = ln.Up
 		}
-		o, ok := l.owner(ln.alias)
+		o, ok := l.owner(ln.Alias)
 		if !ok || o.Container != c.Name || o.Project != c.Project {
 			continue
 		}
 		ep := &model.Endpoint{
 			Network: model.NetworkID(c.Project, o.Network),
-			IfName:  ln.name,
-			MAC:     ln.mac,
-			MTU:     ln.mtu,
+			IfName:  ln.Name,
+			MAC:     ln.MAC,
+			MTU:     ln.MTU,
 		}
-		own := byIndex[ln.index]
+		own := byIndex[ln.Index]
 		if len(own) > 0 {
 			ep.Addr = own[0]
 		}
-		own6 := byIndex6[ln.index]
+		own6 := byIndex6[ln.Index]
 		ep.AddrV6 = onlyNodad(own6)
-		ep.AcceptRA = ln.acceptRA
+		ep.AcceptRA = ln.AcceptRA
 		// A second global IPv6 address, or one with DAD, is not netctl's
 		// doing: the endpoint is repaired.
-		ep.PeerOK = ln.up && len(own) == 1 && (len(own6) == 0 || ep.AddrV6.IsValid())
-		v.peers = append(v.peers, peerEnd{ep: ep, mark: ln.alias, index: ln.index, peerIndex: ln.peer})
+		ep.PeerOK = ln.Up && len(own) == 1 && (len(own6) == 0 || ep.AddrV6.IsValid())
+		v.peers = append(v.peers, peerEnd{ep: ep, mark: ln.Alias, index: ln.Index, peerIndex: ln.Peer})
 	}
 	slices.SortFunc(c.IfNames, compareIfNames)
 	return v, nil
@@ -411,40 +406,40 @@ func (l *Links) readContainer(t *nsThread, buf []byte, tg target) (*nsView, erro
 // left over (their namespace or peer is gone) as endpoints with PeerOK
 // false, so that the reconciler deletes them.
 func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[string]int, seen []*nsView, scope model.Scope) {
-	hostEnds := make(map[string][]link) // by mark
+	hostEnds := make(map[string][]nlraw.Link) // by mark
 	for _, h := range host.links {
-		o, ok := l.owner(h.alias)
-		if ok && o.Container != "" && h.kind == "veth" {
-			hostEnds[h.alias] = append(hostEnds[h.alias], h)
+		o, ok := l.owner(h.Alias)
+		if ok && o.Container != "" && h.Kind == "veth" {
+			hostEnds[h.Alias] = append(hostEnds[h.Alias], h)
 		}
 	}
 	used := make(map[int]bool) // host ifindex
-	hostOK := func(h link, networkID string) bool {
+	hostOK := func(h nlraw.Link, networkID string) bool {
 		br, ok := bridges[networkID]
-		return ok && h.up && h.master == br
+		return ok && h.Up && h.Master == br
 	}
 
 	for _, v := range seen {
 		for _, p := range v.peers {
 			cands := hostEnds[p.mark]
-			i := slices.IndexFunc(cands, func(h link) bool { return h.index == p.peerIndex && h.peer == p.index })
+			i := slices.IndexFunc(cands, func(h nlraw.Link) bool { return h.Index == p.peerIndex && h.Peer == p.index })
 			if i >= 0 {
-				p.ep.HostIf = cands[i].name
+				p.ep.HostIf = cands[i].Name
 				p.ep.HostOK = hostOK(cands[i], p.ep.Network)
-				used[cands[i].index] = true
-			} else if i = slices.IndexFunc(cands, func(h link) bool { return !used[h.index] }); i >= 0 {
+				used[cands[i].Index] = true
+			} else if i = slices.IndexFunc(cands, func(h nlraw.Link) bool { return !used[h.Index] }); i >= 0 {
 				// Same mark, but not this end's partner: name it so that the
 				// reconciler can act on it; HostOK stays false.
-				p.ep.HostIf = cands[i].name
-				used[cands[i].index] = true
+				p.ep.HostIf = cands[i].Name
+				used[cands[i].Index] = true
 			}
 			v.c.Endpoints = append(v.c.Endpoints, p.ep)
 		}
 	}
 
 	for _, h := range host.links {
-		o, ok := l.owner(h.alias)
-		if !ok || o.Container == "" || h.kind != "veth" || used[h.index] {
+		o, ok := l.owner(h.Alias)
+		if !ok || o.Container == "" || h.Kind != "veth" || used[h.Index] {
 			continue
 		}
 		id := model.ContainerID(o.Project, o.Container)
@@ -459,13 +454,13 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 		}
 		netID := model.NetworkID(o.Project, o.Network)
 		if c.Endpoint(netID) != nil {
-			l.log.Debug().Str("container", id).Str("veth", h.name).Msg("second host side for one endpoint; ignored")
+			l.log.Debug().Str("container", id).Str("veth", h.Name).Msg("second host side for one endpoint; ignored")
 			continue
 		}
 		c.Endpoints = append(c.Endpoints, &model.Endpoint{
 			Network: netID,
-			HostIf:  h.name,
-			MTU:     h.mtu,
+			HostIf:  h.Name,
+			MTU:     h.MTU,
 			HostOK:  hostOK(h, netID),
 		})
 	}
@@ -479,7 +474,7 @@ func (l *Links) hostLinkNames() (map[string]bool, error) {
 	}
 	names := make(map[string]bool, len(links))
 	for _, lk := range links {
-		names[lk.name] = true
+		names[lk.Name] = true
 	}
 	return names, nil
 }

@@ -11,6 +11,7 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -47,7 +48,7 @@ func (l *Links) ensureDefaultRoute(c *model.Container, family int, gw netip.Addr
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}
-	routes, err := mainRoutes(h, family)
+	routes, err := nlraw.Retry(func() ([]vnl.Route, error) { return h.RouteList(nil, family) })
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
 	}
@@ -109,10 +110,10 @@ const ip6DefaultMetric = 1024
 
 // defaultGateway returns the gateway of the main table's default route
 // of one family.
-func defaultGateway(routes []rtRoute, v6 bool) netip.Addr {
+func defaultGateway(routes []nlraw.Route, v6 bool) netip.Addr {
 	for _, r := range routes {
-		if r.dst.Bits() == 0 && r.dst.Addr().Is6() == v6 && r.table == unix.RT_TABLE_MAIN && r.gw.IsValid() {
-			return r.gw
+		if r.Dst.Bits() == 0 && r.Dst.Addr().Is6() == v6 && r.Table == unix.RT_TABLE_MAIN && r.GW.IsValid() {
+			return r.GW
 		}
 	}
 	return netip.Addr{}
@@ -124,22 +125,22 @@ func defaultGateway(routes []rtRoute, v6 bool) netip.Addr {
 // kernel keeps for its own addresses, and the routes through netctl's own
 // links (owned, by ifindex): a bridge's prefix route is its subnet, not
 // something its subnet could collide with.
-func hostRoutes(routes []rtRoute, owned map[int]bool) []netip.Prefix {
+func hostRoutes(routes []nlraw.Route, owned map[int]bool) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range routes {
-		if r.table == unix.RT_TABLE_LOCAL || r.dst.Bits() == 0 || (r.oif != 0 && owned[r.oif]) {
+		if r.Table == unix.RT_TABLE_LOCAL || r.Dst.Bits() == 0 || (r.OIF != 0 && owned[r.OIF]) {
 			continue
 		}
-		switch r.typ {
+		switch r.Type {
 		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
 			continue
 		}
 		// Every IPv6 interface routes fe80::/64 (and multicast): nothing a
 		// subnet could collide with.
-		if a := r.dst.Addr(); a.IsLinkLocalUnicast() || a.IsMulticast() {
+		if a := r.Dst.Addr(); a.IsLinkLocalUnicast() || a.IsMulticast() {
 			continue
 		}
-		out = append(out, r.dst.Masked())
+		out = append(out, r.Dst.Masked())
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {

@@ -10,6 +10,7 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -179,9 +180,9 @@ func (l *Links) deleteVXLAN(n *model.Network) error {
 
 // isOverlayPort reports whether a bridge port is the network's own VXLAN
 // device, which is no foreign port.
-func (l *Links) isOverlayPort(p link, networkID string) bool {
-	o, ok := l.owner(p.alias)
-	return ok && o.Container == "" && p.kind == "vxlan" && model.NetworkID(o.Project, o.Network) == networkID
+func (l *Links) isOverlayPort(p nlraw.Link, networkID string) bool {
+	o, ok := l.owner(p.Alias)
+	return ok && o.Container == "" && p.Kind == "vxlan" && model.NetworkID(o.Project, o.Network) == networkID
 }
 
 // addOverlays reads the VXLAN side of every observed network whose bridge
@@ -189,10 +190,10 @@ func (l *Links) isOverlayPort(p link, networkID string) bool {
 // and the replication entries.
 func (l *Links) addOverlays(st *model.State, host *hostView, bridges map[string]int) error {
 	for _, p := range host.links {
-		if p.kind != "vxlan" {
+		if p.Kind != "vxlan" {
 			continue
 		}
-		o, ok := l.owner(p.alias)
+		o, ok := l.owner(p.Alias)
 		if !ok || o.Container != "" {
 			continue
 		}
@@ -200,12 +201,12 @@ func (l *Links) addOverlays(st *model.State, host *hostView, bridges map[string]
 		if n == nil {
 			continue
 		}
-		dev, err := l.host.LinkByIndex(p.index)
+		dev, err := l.host.LinkByIndex(p.Index)
 		if err != nil {
 			if linkGone(err) {
 				continue
 			}
-			return fmt.Errorf("vxlan %s: %w", p.name, err)
+			return fmt.Errorf("vxlan %s: %w", p.Name, err)
 		}
 		vx, ok := dev.(*vnl.Vxlan)
 		if !ok {
@@ -213,11 +214,11 @@ func (l *Links) addOverlays(st *model.State, host *hostView, bridges map[string]
 		}
 		local, _ := netip.AddrFromSlice(vx.SrcAddr)
 		ov := &model.Overlay{
-			VNI: uint32(vx.VxlanId), VXLAN: p.name, Local: local.Unmap(), Port: uint16(vx.Port),
-			DeviceOK: p.up && p.master == bridges[n.ID()] && p.master != 0,
+			VNI: uint32(vx.VxlanId), VXLAN: p.Name, Local: local.Unmap(), Port: uint16(vx.Port),
+			DeviceOK: p.Up && p.Master == bridges[n.ID()] && p.Master != 0,
 		}
-		if ov.Peers, err = l.floodPeers(p.index); err != nil {
-			return fmt.Errorf("vxlan %s: %w", p.name, err)
+		if ov.Peers, err = l.floodPeers(p.Index); err != nil {
+			return fmt.Errorf("vxlan %s: %w", p.Name, err)
 		}
 		n.Overlay = ov
 	}
@@ -234,17 +235,15 @@ func (l *Links) LocalAddrs() (map[netip.Addr]int, error) {
 	}
 	mtu := make(map[int]int, len(links))
 	for _, lk := range links {
-		mtu[lk.index] = lk.mtu
+		mtu[lk.Index] = lk.MTU
 	}
-	l.hostDumpMu.Lock()
-	addrs, err := l.hostDump.addrs()
-	l.hostDumpMu.Unlock()
+	addrs, err := l.hostDump.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("list host addresses: %w", err)
 	}
 	out := make(map[netip.Addr]int, len(addrs))
 	for _, a := range addrs {
-		out[a.prefix.Addr()] = mtu[a.index]
+		out[a.Prefix.Addr()] = mtu[a.Index]
 	}
 	return out, nil
 }

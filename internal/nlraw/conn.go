@@ -1,0 +1,183 @@
+// Package nlraw is netctl's low-level route netlink: one socket type for
+// requests and dumps, lean decoders for the few link, address and route
+// fields netctl reads, the requests vishvananda/netlink's handle cannot
+// express (a veth created enslaved and up, a link deleted by group), and
+// the retry of interrupted dumps. The actuators share it; none of them
+// speaks netlink at this level itself.
+//
+// It exists because Observe reads thousands of namespaces and
+// vishvananda's dumps are too heavy for that (a 64 KiB allocation per
+// receive, every link parsed down to its statistics). Changes that
+// vishvananda expresses well still go through its handles.
+package nlraw
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Timeout bounds the wait for one answer. The kernel always answers a
+// request or a dump; the timeout only keeps a kernel bug from hanging a
+// reconcile forever.
+const Timeout = 30 * time.Second
+
+// bufSize fits the largest message batch the kernel sends for a dump.
+const bufSize = 64 << 10
+
+// bufPool recycles receive buffers: Observe opens a socket per container
+// namespace, and a 64 KiB allocation for each would dominate its garbage.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// Conn is one NETLINK_ROUTE socket, bound to the network namespace it was
+// opened in whichever thread uses it later. Requests on one Conn are
+// serialised; it is safe for concurrent use.
+type Conn struct {
+	mu  sync.Mutex
+	fd  int
+	seq uint32
+	buf *[]byte
+}
+
+// newConn wraps a NETLINK_ROUTE socket.
+func newConn(fd int) *Conn {
+	// Strict checking lets the kernel filter a route dump by table, which
+	// spares it walking the local table of every container. Best effort:
+	// without it (before Linux 4.20) the caller filters.
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
+	tv := unix.NsecToTimeval(Timeout.Nanoseconds())
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return &Conn{fd: fd, buf: bufPool.Get().(*[]byte)}
+}
+
+// Close closes the socket.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fd < 0 {
+		return nil
+	}
+	err := unix.Close(c.fd)
+	c.fd = -1
+	bufPool.Put(c.buf)
+	c.buf = nil
+	return err
+}
+
+// Namespace returns a new file descriptor of the network namespace the
+// socket talks to (SIOCGSKNS); the caller closes it.
+func (c *Conn) Namespace() (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fd, err := unix.IoctlRetInt(c.fd, unix.SIOCGSKNS)
+	if err != nil {
+		return -1, fmt.Errorf("namespace of netlink socket: %w", err)
+	}
+	return fd, nil
+}
+
+// send sends the serialised messages msgs, in one datagram, numbered from
+// the next sequence number on; it returns the first one's number.
+func (c *Conn) send(msgs ...[]byte) (uint32, error) {
+	first := c.seq + 1
+	var b []byte
+	if len(msgs) == 1 {
+		b = msgs[0]
+	} else {
+		for _, m := range msgs {
+			b = append(b, m...)
+		}
+	}
+	for off := 0; off+unix.SizeofNlMsghdr <= len(b); {
+		c.seq++
+		binary.NativeEndian.PutUint32(b[off+8:], c.seq)
+		off += Align(int(binary.NativeEndian.Uint32(b[off:])))
+	}
+	if err := unix.Sendto(c.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("netlink send: %w", err)
+	}
+	return first, nil
+}
+
+// receive reads the socket until fn reports done, handing it every
+// message. A message that does not parse ends it with an error.
+func (c *Conn) receive(fn func(h Header, m []byte) (done bool, err error)) error {
+	for {
+		n, _, err := unix.Recvfrom(c.fd, *c.buf, 0)
+		if err != nil {
+			return fmt.Errorf("netlink receive: %w", err)
+		}
+		done := false
+		err = Messages((*c.buf)[:n], func(h Header, m []byte) error {
+			if done {
+				return nil
+			}
+			var err error
+			done, err = fn(h, m)
+			return err
+		})
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// Do sends the requests in one datagram and waits for each one's
+// acknowledgement; it returns the first request's error, wrapped with its
+// position when there are several. The kernel carries out the requests in
+// order and goes on after one fails, so only independent requests (or
+// ones whose later parts are harmless when an earlier one failed) may go
+// together. Each request gets NLM_F_REQUEST and NLM_F_ACK.
+func (c *Conn) Do(reqs ...Request) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	msgs := make([][]byte, len(reqs))
+	for i, r := range reqs {
+		msgs[i] = r.serialize(unix.NLM_F_REQUEST | unix.NLM_F_ACK)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first, err := c.send(msgs...)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(reqs))
+	left := len(reqs)
+	err = c.receive(func(h Header, m []byte) (bool, error) {
+		i := int(h.Seq - first)
+		if h.Seq < first || i >= len(reqs) || h.Type != unix.NLMSG_ERROR {
+			return false, nil // a late answer to an earlier request, or an echo
+		}
+		errs[i] = errnoOf(m)
+		left--
+		return left == 0, nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(reqs) == 1 {
+		return errs[0]
+	}
+	for i, e := range errs {
+		if e != nil {
+			return fmt.Errorf("request %d of %d: %w", i+1, len(reqs), e)
+		}
+	}
+	return nil
+}
+
+// errnoOf decodes the error code of an NLMSG_ERROR (0: an ACK).
+func errnoOf(m []byte) error {
+	if len(m) < 4 {
+		return errors.New("short netlink error message")
+	}
+	if e := int32(binary.NativeEndian.Uint32(m)); e < 0 {
+		return unix.Errno(-e)
+	}
+	return nil
+}

@@ -1,0 +1,327 @@
+package nlraw
+
+import (
+	"errors"
+	"net/netip"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/sandbox"
+)
+
+// host is a sandbox namespace with a Conn and a vishvananda handle in it.
+type host struct {
+	sb   *sandbox.Host
+	ns   netns.NsHandle
+	conn *Conn
+	h    *vnl.Handle
+}
+
+func newHost(t *testing.T) *host {
+	t.Helper()
+	sb := sandbox.New(t)
+	ns, err := netns.GetFromPath(sb.NetnsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	conn, err := OpenAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h, err := vnl.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return &host{sb: sb, ns: ns, conn: conn, h: h}
+}
+
+// ip runs `ip -n <sandbox> args...`.
+func (h *host) ip(t *testing.T, args ...string) {
+	t.Helper()
+	argv := append([]string{"-n", h.sb.Name()}, args...)
+	if out, err := exec.Command("ip", argv...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+}
+
+func (h *host) link(t *testing.T, name string) Link {
+	t.Helper()
+	links, err := h.conn.Links()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(links, func(l Link) bool { return l.Name == name })
+	if i < 0 {
+		t.Fatalf("no link %s among %v", name, links)
+	}
+	return links[i]
+}
+
+// TestDumpsMatchVishvananda checks the lean decoders against
+// vishvananda/netlink's full parser on a real namespace.
+func TestDumpsMatchVishvananda(t *testing.T) {
+	h := newHost(t)
+	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
+	h.ip(t, "link", "add", "nlr-a", "mtu", "1400", "group", "7", "type", "veth", "peer", "name", "nlr-b")
+	h.ip(t, "link", "set", "nlr-a", "master", "nlr-br", "alias", "netctl:p:n/c", "up")
+	h.ip(t, "link", "set", "nlr-br", "up")
+	h.ip(t, "addr", "add", "10.250.7.1/24", "dev", "nlr-br")
+	h.ip(t, "addr", "add", "10.250.8.1/24", "dev", "nlr-b")
+	h.ip(t, "route", "add", "10.250.200.0/24", "via", "10.250.7.2")
+	h.ip(t, "route", "add", "blackhole", "10.250.201.0/24", "table", "100")
+
+	links, err := h.conn.Links()
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := h.h.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != len(theirs) {
+		t.Fatalf("%d links, vishvananda sees %d", len(links), len(theirs))
+	}
+	for i, l := range links {
+		a := theirs[i].Attrs()
+		want := Link{
+			Index: a.Index, Peer: a.ParentIndex, Master: a.MasterIndex, Group: a.Group, MTU: a.MTU,
+			Up: a.Flags&1 != 0, Name: a.Name, Alias: a.Alias, Kind: theirs[i].Type(), MAC: a.HardwareAddr,
+			// vishvananda does not decode these two.
+			AcceptRA: l.AcceptRA, DisableIPv6: l.DisableIPv6,
+		}
+		if want.Kind == "device" { // vishvananda's name for "no IFLA_INFO_KIND"
+			want.Kind = ""
+		}
+		if !reflect.DeepEqual(l, want) {
+			t.Errorf("link %d: got %+v, want %+v", i, l, want)
+		}
+		// vishvananda leaves out the IPv6 settings: the sysctls say them.
+		for key, got := range map[string]bool{"accept_ra": l.AcceptRA, "disable_ipv6": l.DisableIPv6} {
+			out, err := exec.Command("nsenter", "--net="+h.sb.NetnsPath(), "cat", "/proc/sys/net/ipv6/conf/"+l.Name+"/"+key).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on := strings.TrimSpace(string(out)) != "0"; on != got {
+				t.Errorf("%s: %s is %s, decoded %v", l.Name, key, out, got)
+			}
+		}
+	}
+
+	addrs, err := h.conn.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaddrs, err := h.h.AddrList(nil, vnl.FAMILY_ALL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(addrs) != len(vaddrs) {
+		t.Errorf("%d addresses, vishvananda sees %d", len(addrs), len(vaddrs))
+	}
+	for _, a := range vaddrs {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ones, _ := a.Mask.Size()
+		if !slices.ContainsFunc(addrs, func(o Addr) bool {
+			return o.Index == a.LinkIndex && o.Prefix == netip.PrefixFrom(ip.Unmap(), ones) && o.Flags == uint32(a.Flags)
+		}) {
+			t.Errorf("address %s on %d missing from %v", a.IPNet, a.LinkIndex, addrs)
+		}
+	}
+
+	all, err := h.conn.Routes(unix.RT_TABLE_UNSPEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, err := h.conn.Routes(unix.RT_TABLE_MAIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	via := Route{Table: unix.RT_TABLE_MAIN, Type: unix.RTN_UNICAST, Dst: netip.MustParsePrefix("10.250.200.0/24"),
+		GW: netip.MustParseAddr("10.250.7.2"), OIF: h.link(t, "nlr-br").Index}
+	hole := Route{Table: 100, Type: unix.RTN_BLACKHOLE, Dst: netip.MustParsePrefix("10.250.201.0/24")}
+	if !slices.Contains(all, via) || !slices.Contains(all, hole) {
+		t.Errorf("all tables: %+v lacks %+v or %+v", all, via, hole)
+	}
+	if !slices.Contains(main, via) || slices.ContainsFunc(main, func(r Route) bool { return r.Table != unix.RT_TABLE_MAIN }) {
+		t.Errorf("main table: %+v", main)
+	}
+}
+
+// TestThreadOpensInOtherNamespace: a Conn opened through a Thread talks
+// to that namespace, not to the caller's.
+func TestThreadOpensInOtherNamespace(t *testing.T) {
+	h := newHost(t)
+	path := h.sb.AddNetns(t, "other")
+	h.ip(t, "link", "add", "nlr-only-host", "type", "bridge")
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	th, err := LockThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := th.Open(ns)
+	th.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	links, err := conn.Links()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 1 || links[0].Name != "lo" {
+		t.Errorf("the other namespace shows %+v, want only lo", links)
+	}
+}
+
+func TestCreateVethAndAlias(t *testing.T) {
+	h := newHost(t)
+	path := h.sb.AddNetns(t, "ctr")
+	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
+	ctr, err := netns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctr.Close()
+	v := Veth{Name: "nlr-v", MTU: 1400, Master: h.link(t, "nlr-br").Index, Group: 77,
+		PeerName: "eth0", PeerMAC: []byte{2, 0x42, 10, 250, 0, 2}, PeerNs: int(ctr)}
+	if err := h.conn.CreateVeth(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.conn.CreateVeth(v); !errors.Is(err, unix.EEXIST) {
+		t.Errorf("second creation: %v, want EEXIST", err)
+	}
+	if err := h.conn.SetAlias("nlr-v", "netctl:p:n/c"); err != nil {
+		t.Fatal(err)
+	}
+	got := h.link(t, "nlr-v")
+	if !got.Up || got.Master != v.Master || got.Group != 77 || got.MTU != 1400 || got.Alias != "netctl:p:n/c" || got.Kind != "veth" {
+		t.Errorf("host end %+v", got)
+	}
+	th, err := LockThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := th.Open(ctr)
+	th.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	peers, err := in.Links()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(peers, func(l Link) bool { return l.Name == "eth0" })
+	if i < 0 || peers[i].Peer != got.Index || got.Peer != peers[i].Index || peers[i].MAC.String() != "02:42:0a:fa:00:02" {
+		t.Errorf("peer %+v of %+v", peers, got)
+	}
+}
+
+// TestDoReportsWhichRequestFailed: requests sent together are all carried
+// out, and the error names the one that failed.
+func TestDoReportsWhichRequestFailed(t *testing.T) {
+	h := newHost(t)
+	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
+	err := h.conn.Do(
+		Request{Type: unix.RTM_SETLINK, Data: setAliasData("nlr-missing", "x")},
+		Request{Type: unix.RTM_SETLINK, Data: setAliasData("nlr-br", "netctl:p:n")},
+	)
+	if !errors.Is(err, unix.ENODEV) || !strings.Contains(err.Error(), "request 1 of 2") {
+		t.Errorf("err = %v", err)
+	}
+	if a := h.link(t, "nlr-br").Alias; a != "netctl:p:n" {
+		t.Errorf("second request not carried out: alias %q", a)
+	}
+}
+
+func TestBridgePortsHairpin(t *testing.T) {
+	h := newHost(t)
+	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
+	for _, p := range []string{"nlr-a", "nlr-c"} {
+		h.ip(t, "link", "add", p, "type", "veth", "peer", "name", p+"-p")
+		h.ip(t, "link", "set", p, "master", "nlr-br")
+	}
+	h.ip(t, "link", "set", "dev", "nlr-a", "type", "bridge_slave", "hairpin", "on")
+	ports, err := h.conn.BridgePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := h.link(t, "nlr-br").Index
+	want := []BridgePort{
+		{Index: h.link(t, "nlr-a").Index, Name: "nlr-a", Master: br, Hairpin: true},
+		{Index: h.link(t, "nlr-c").Index, Name: "nlr-c", Master: br},
+	}
+	slices.SortFunc(ports, func(a, b BridgePort) int { return strings.Compare(a.Name, b.Name) })
+	if !reflect.DeepEqual(ports, want) {
+		t.Errorf("BridgePorts = %+v, want %+v", ports, want)
+	}
+}
+
+func TestDeleteQueue(t *testing.T) {
+	h := newHost(t)
+	for _, p := range []string{"nlr-a", "nlr-b", "nlr-c"} {
+		h.ip(t, "link", "add", p, "type", "veth", "peer", "name", p+"-p")
+	}
+	names := func() []string {
+		links, err := h.conn.Links()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range links {
+			out = append(out, l.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	// The clean case: one group deletion takes both pairs.
+	q := NewDeleteQueue(h.conn)
+	for _, p := range []string{"nlr-a", "nlr-b"} {
+		if err := q.Add(h.link(t, p).Index, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Add(9999, "gone"); err != nil {
+		t.Errorf("a link already gone: %v", err)
+	}
+	if n, err := q.Flush(); err != nil || n != 2 {
+		t.Errorf("Flush = %d, %v", n, err)
+	}
+	if got := names(); !reflect.DeepEqual(got, []string{"lo", "nlr-c", "nlr-c-p"}) {
+		t.Errorf("after flush: %v", got)
+	}
+
+	// A foreign link in the group: only the queued ones go, one by one.
+	h.ip(t, "link", "add", "nlr-d", "type", "veth", "peer", "name", "nlr-d-p")
+	q = NewDeleteQueue(h.conn)
+	if err := q.Add(h.link(t, "nlr-d").Index, "nlr-d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.conn.SetGroup(h.link(t, "nlr-c").Index, q.Group()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Flush(); err != nil || n != 1 {
+		t.Errorf("Flush = %d, %v", n, err)
+	}
+	if got := names(); !reflect.DeepEqual(got, []string{"lo", "nlr-c", "nlr-c-p"}) {
+		t.Errorf("after flush with a foreign member: %v", got)
+	}
+	if n, err := q.Flush(); err != nil || n != 0 {
+		t.Errorf("empty Flush = %d, %v", n, err)
+	}
+}

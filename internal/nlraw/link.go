@@ -1,0 +1,172 @@
+package nlraw
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"slices"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// rtextFilterSkipStats asks the kernel to leave the statistics out of link
+// dumps (RTEXT_FILTER_SKIP_STATS, Linux 4.19; older kernels ignore it).
+const rtextFilterSkipStats = 1 << 3
+
+// Link is what netctl reads of a link.
+type Link struct {
+	Index  int
+	Peer   int // IFLA_LINK: a veth's partner ifindex
+	Master int
+	Group  uint32
+	MTU    int
+	Up     bool
+	Name   string
+	Alias  string
+	Kind   string // "bridge", "veth", ...; "" without IFLA_INFO_KIND
+	MAC    net.HardwareAddr
+	// From the link's IPv6 configuration (IFLA_AF_SPEC), when it has one.
+	AcceptRA    bool
+	DisableIPv6 bool
+}
+
+// raw is a payload already in wire format.
+type raw []byte
+
+func (r raw) Len() int          { return len(r) }
+func (r raw) Serialize() []byte { return r }
+
+// Links dumps every link of the socket's namespace, without statistics.
+func (c *Conn) Links() ([]Link, error) {
+	req := Request{Type: unix.RTM_GETLINK, Data: []nl.NetlinkRequestData{
+		nl.NewIfInfomsg(unix.AF_UNSPEC),
+		nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(rtextFilterSkipStats)),
+	}}
+	return dumpAll(c, req, unix.RTM_NEWLINK, func(m []byte, out []Link) ([]Link, error) {
+		l, err := ParseLink(m)
+		if err != nil {
+			return out, err
+		}
+		return append(out, l), nil
+	})
+}
+
+// ParseLink decodes the payload of an RTM_NEWLINK or RTM_DELLINK message.
+func ParseLink(m []byte) (Link, error) {
+	if len(m) < unix.SizeofIfInfomsg {
+		return Link{}, errors.New("short link message")
+	}
+	l := Link{
+		Index: int(int32(binary.NativeEndian.Uint32(m[4:]))),
+		Up:    binary.NativeEndian.Uint32(m[8:])&unix.IFF_UP != 0,
+	}
+	var kindErr, afErr error
+	err := Attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
+		switch typ {
+		case unix.IFLA_IFNAME:
+			l.Name = CString(v)
+		case unix.IFLA_IFALIAS:
+			l.Alias = CString(v)
+		case unix.IFLA_ADDRESS:
+			if slices.ContainsFunc(v, func(b byte) bool { return b != 0 }) { // lo has 00:00:...
+				l.MAC = net.HardwareAddr(slices.Clone(v))
+			}
+		case unix.IFLA_MTU:
+			l.MTU = int(U32(v))
+		case unix.IFLA_LINK:
+			l.Peer = int(U32(v))
+		case unix.IFLA_MASTER:
+			l.Master = int(U32(v))
+		case unix.IFLA_GROUP:
+			l.Group = U32(v)
+		case unix.IFLA_LINKINFO:
+			kindErr = Attrs(v, func(typ uint16, v []byte) {
+				if typ == unix.IFLA_INFO_KIND {
+					l.Kind = CString(v)
+				}
+			})
+		case unix.IFLA_AF_SPEC:
+			afErr = parseAFSpec(v, &l)
+		}
+	})
+	return l, errors.Join(err, kindErr, afErr)
+}
+
+// Indices of the IPv6 settings in IFLA_INET6_CONF (DEVCONF_*,
+// linux/ipv6.h): an array of s32 in that order.
+const (
+	devconfAcceptRA    = 3
+	devconfDisableIPv6 = 26
+)
+
+// parseAFSpec reads the link's IPv6 settings from IFLA_AF_SPEC: what
+// dual-stack endpoints need checked, with no sysctl read per interface.
+func parseAFSpec(v []byte, l *Link) error {
+	return Attrs(v, func(typ uint16, v []byte) {
+		if typ != unix.AF_INET6 {
+			return
+		}
+		_ = Attrs(v, func(typ uint16, v []byte) {
+			if typ != unix.IFLA_INET6_CONF {
+				return
+			}
+			conf := func(i int) int32 {
+				if len(v) < 4*(i+1) {
+					return 0
+				}
+				return int32(binary.NativeEndian.Uint32(v[4*i:]))
+			}
+			l.AcceptRA = conf(devconfAcceptRA) != 0
+			l.DisableIPv6 = conf(devconfDisableIPv6) != 0
+		})
+	})
+}
+
+// BridgePort is a bridge port's state as the bridge reports it.
+type BridgePort struct {
+	Index   int
+	Name    string
+	Master  int
+	Hairpin bool // IFLA_BRPORT_MODE: frames may leave by the port they came in
+}
+
+// BridgePorts dumps the bridge ports of the socket's namespace (one
+// AF_BRIDGE link dump).
+func (c *Conn) BridgePorts() ([]BridgePort, error) {
+	req := Request{Type: unix.RTM_GETLINK, Data: []nl.NetlinkRequestData{nl.NewIfInfomsg(unix.AF_BRIDGE)}}
+	return dumpAll(c, req, unix.RTM_NEWLINK, func(m []byte, out []BridgePort) ([]BridgePort, error) {
+		p, ok, err := parseBridgePort(m)
+		if ok {
+			out = append(out, p)
+		}
+		return out, err
+	})
+}
+
+// parseBridgePort decodes an AF_BRIDGE link message; ok is false for a
+// link that is not a bridge port (the bridge itself, say).
+func parseBridgePort(m []byte) (BridgePort, bool, error) {
+	if len(m) < unix.SizeofIfInfomsg {
+		return BridgePort{}, false, errors.New("short link message")
+	}
+	p := BridgePort{Index: int(int32(binary.NativeEndian.Uint32(m[4:])))}
+	isPort := false
+	var infoErr error
+	err := Attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
+		switch typ {
+		case unix.IFLA_IFNAME:
+			p.Name = CString(v)
+		case unix.IFLA_MASTER:
+			p.Master = int(U32(v))
+		case unix.IFLA_PROTINFO:
+			isPort = true
+			infoErr = Attrs(v, func(typ uint16, v []byte) {
+				if typ == nl.IFLA_BRPORT_MODE && len(v) > 0 {
+					p.Hairpin = v[0] != 0
+				}
+			})
+		}
+	})
+	return p, isPort && p.Name != "", errors.Join(err, infoErr)
+}
