@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# netctl benchmark: N containers on 4 bridge networks (bench/cmd/gentopo),
-# for each N: cold apply, no-op re-apply, apply with one container added,
-# down. In the same run, the floor: the same kind of kernel work done by one
-# netlink process (shared/bench/peers/bench_netlink.sh N REPS --nsdel-teardown).
+# netctl benchmark: N containers on NETWORKS bridge networks
+# (bench/cmd/gentopo), for each N: cold apply, no-op re-apply, apply with one
+# container added, down, and the peak RSS of each. In the same run, the
+# floor: the same kind of kernel work done by one netlink process with the
+# same spread over bridges (shared/bench/peers/bench_netlink.sh N REPS
+# --nsdel-teardown, NLBENCH_BRIDGES=NETWORKS), and the floor for one
+# container (N=1), which add-one is compared with.
 #
 # usage: bench/run.sh          (as root; `make bench` builds netctl first)
 # env:   NS="100 300 1000"   container counts
+#        NETWORKS=4          bridge networks the containers are spread over
+#                            (a bridge holds at most 1024 ports)
+#        PORTS=0             ports each container publishes (gentopo -ports)
 #        REPS=3              repetitions; every figure is a median
 #        NETCTL=bin/netctl   binary under test
 #        PEERS=../shared/bench/peers   relative to the repo
-#        SETTLE_S=2          pause between repetitions (async netns cleanup)
+#        SETTLE_S=2          pause after each run (async netns cleanup)
+#        TAG=""              prefix of the results file name
 #        SKIP_NETCTL=1       floor only;  SKIP_FLOOR=1: netctl only
 #        ROOT_ON_DISK=1      keep --root on the temp dir's disk (default: a tmpfs, like /run)
 #
@@ -26,11 +33,18 @@ REPO="$(dirname "$HERE")"
 cd "$REPO"
 
 NS=${NS:-100 300 1000}
+NETWORKS=${NETWORKS:-4}
+PORTS=${PORTS:-0}
 REPS=${REPS:-3}
 SETTLE_S=${SETTLE_S:-2}
 export SETTLE_S # the floor script reads it too
 NETCTL=${NETCTL:-bin/netctl}
+# The peers live beside the main checkout (../shared), also for a git
+# worktree checked out elsewhere.
 PEERS=${PEERS:-../shared/bench/peers}
+if [[ ! -d $PEERS ]]; then
+  PEERS=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")/../shared/bench/peers
+fi
 SKIP_NETCTL=${SKIP_NETCTL:-0}
 SKIP_FLOOR=${SKIP_FLOOR:-0}
 CACHE=$HERE/.cache
@@ -41,7 +55,7 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
-for c in ip nsenter awk find stat; do
+for c in ip nsenter awk find stat /usr/bin/time; do
   command -v "$c" >/dev/null || die "$c not found"
 done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer"
@@ -71,55 +85,54 @@ cleanup_on_exit
 veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
 # netctl_timed N PHASE ARGS... : runs netctl in the sandbox, records its wall
-# time (process start-up included: that is what a user waits for).
+# time (process start-up included: that is what a user waits for) and its
+# peak RSS (GNU time's %M, KiB; nsenter execs netctl, so it is netctl's).
 netctl_timed() {
   local n=$1 phase=$2 t0 t1 rc=0
   shift 2
   t0=${EPOCHREALTIME/./}
-  nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" "$@" >"$WORK/$phase.out" 2>&1 || rc=$?
+  /usr/bin/time -f %M -o "$WORK/$phase.rss" nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" "$@" >"$WORK/$phase.out" 2>&1 || rc=$?
   t1=${EPOCHREALTIME/./}
   if (( rc != 0 )); then
     tail -n 30 "$WORK/$phase.out" >&2
     die "netctl $* failed with exit $rc (N=$n, phase $phase)"
   fi
   echo "$n $phase $(( t1 - t0 ))" >>"$TIMES"
+  echo "$n rss_$phase $(tail -n 1 "$WORK/$phase.rss")" >>"$TIMES"
 }
 
-bench_netctl() { # N
-  local n=$1 rep t0 t1 got left rc deadline
-  "$GENTOPO" -n "$n" >"$WORK/topo-$n.yaml"
-  "$GENTOPO" -n $(( n + 1 )) >"$WORK/topo-$(( n + 1 )).yaml"
+bench_netctl() { # N REP
+  local n=$1 rep=$2 t0 t1 got left rc deadline
   local file=$WORK/bench.yaml # one path, edited between applies as a user would
-  for (( rep = 1; rep <= REPS; rep++ )); do
-    log "netctl N=$n rep $rep/$REPS"
-    sandbox_up "ncb-$$-$rep"
-    cp "$WORK/topo-$n.yaml" "$file"
-    netctl_timed "$n" cold apply -f "$file"
-    got=$(veths)
-    (( got == n )) || log "WARNING: $got veths in the sandbox after cold apply, want $n"
-    rc=0; nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" diff -f "$file" >"$WORK/diff.out" 2>&1 || rc=$?
-    (( rc == 0 )) || log "WARNING: 'netctl diff' after apply exited $rc (0 = converged)"
-    netctl_timed "$n" noop apply -f "$file"
-    cp "$WORK/topo-$(( n + 1 )).yaml" "$file"
-    netctl_timed "$n" addone apply -f "$file"
-    got=$(veths)
-    (( got == n + 1 )) || log "WARNING: $got veths after adding one, want $(( n + 1 ))"
+  log "netctl N=$n rep $rep/$REPS (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "$n load_x100 $(awk '{ printf "%d", $1 * 100 }' /proc/loadavg)" >>"$TIMES"
+  sandbox_up "ncb-$$-$rep"
+  cp "$WORK/topo-$n.yaml" "$file"
+  netctl_timed "$n" cold apply -f "$file"
+  got=$(veths)
+  (( got == n )) || log "WARNING: $got veths in the sandbox after cold apply, want $n"
+  rc=0; nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" diff -f "$file" >"$WORK/diff.out" 2>&1 || rc=$?
+  (( rc == 0 )) || log "WARNING: 'netctl diff' after apply exited $rc (0 = converged)"
+  netctl_timed "$n" noop apply -f "$file"
+  cp "$WORK/topo-$(( n + 1 )).yaml" "$file"
+  netctl_timed "$n" addone apply -f "$file"
+  got=$(veths)
+  (( got == n + 1 )) || log "WARNING: $got veths after adding one, want $(( n + 1 ))"
 
-    # down is over when the kernel has removed the host-side veths, as in
-    # the floor's --nsdel-teardown (namespace deletion frees them async).
-    t0=${EPOCHREALTIME/./}
-    netctl_timed "$n" down_cmd down -f "$file"
-    deadline=$(( SECONDS + 120 ))
-    while (( $(veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
-    t1=${EPOCHREALTIME/./}
-    echo "$n down $(( t1 - t0 ))" >>"$TIMES"
-    left=$(ip -n "$HOSTNS" -o link show | grep -cv ': lo:' || true)
-    (( left == 0 )) || log "WARNING: $left links left in the sandbox after down"
-    [[ -z $(nsfs_under "$ROOT") ]] || log "WARNING: namespace mounts left under --root after down"
+  # down is over when the kernel has removed the host-side veths, as in
+  # the floor's --nsdel-teardown (namespace deletion frees them async).
+  t0=${EPOCHREALTIME/./}
+  netctl_timed "$n" down_cmd down -f "$file"
+  deadline=$(( SECONDS + 300 ))
+  while (( $(veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
+  t1=${EPOCHREALTIME/./}
+  echo "$n down $(( t1 - t0 ))" >>"$TIMES"
+  left=$(ip -n "$HOSTNS" -o link show | grep -cv ': lo:' || true)
+  (( left == 0 )) || log "WARNING: $left links left in the sandbox after down"
+  [[ -z $(nsfs_under "$ROOT") ]] || log "WARNING: namespace mounts left under --root after down"
 
-    sandbox_down
-    if (( rep < REPS )); then sleep "$SETTLE_S"; fi
-  done
+  sandbox_down
+  sleep "$SETTLE_S"
 }
 
 # --- floor -------------------------------------------------------------------
@@ -145,26 +158,27 @@ ensure_nlbench() {
   fi
 }
 
-bench_floor() { # N
-  local n=$1
+# bench_floor N TAG: one repetition of the floor for N containers,
+# recorded as TAG (floor, or floor1 for the one-container floor of an N).
+bench_floor() {
+  local n=$1 tag=$2 key=$3
   ensure_nlbench
-  log "floor N=$n ($REPS reps): bench_netlink.sh $n $REPS --nsdel-teardown"
-  NLBENCH=$NLBENCH "$PEERS/bench_netlink.sh" "$n" "$REPS" --nsdel-teardown \
-    >"$WORK/floor-$n.out" 2>"$WORK/floor-$n.log" ||
-    { tail -n 30 "$WORK/floor-$n.log" >&2; die "floor script failed for N=$n"; }
-  cat "$WORK/floor-$n.out" >&2
-  grep -q 'root netns untouched' "$WORK/floor-$n.log" || log "WARNING: floor script did not confirm the root netns was untouched"
-  # The script prints medians as RESULT lines; its log keeps every
-  # repetition ("raw setup 0.5120"), which lets the floor be a median of
-  # per-repetition sums rather than a sum of medians.
-  grep -q '^RESULT .* phase=setup ' "$WORK/floor-$n.out" || die "floor: no RESULT line for N=$n"
-  awk -v n="$n" '$1 == "raw" && NF == 3 {
-      r = ++rep[$2]; us = int($3 * 1e6 + 0.5); val[$2, r] = us
-      print n, "floor_" $2, us
-      if (r > reps) reps = r
+  # The floor script's sandbox has a fixed name: never run two at once.
+  while [[ -e /run/netns/pbnl-host ]]; do log "floor sandbox pbnl-host in use; waiting"; sleep 5; done
+  log "$tag N=$n: NLBENCH_BRIDGES=$(( n < NETWORKS ? n : NETWORKS )) bench_netlink.sh $n 1 --nsdel-teardown"
+  NLBENCH_BRIDGES=$(( n < NETWORKS ? n : NETWORKS )) NLBENCH=$NLBENCH SETTLE_S=0 \
+    "$PEERS/bench_netlink.sh" "$n" 1 --nsdel-teardown >"$WORK/floor.out" 2>"$WORK/floor.log" ||
+    { tail -n 30 "$WORK/floor.log" >&2; die "floor script failed for N=$n"; }
+  grep -q 'root netns untouched' "$WORK/floor.log" || log "WARNING: floor script did not confirm the root netns was untouched"
+  grep -q '^RESULT .* phase=setup ' "$WORK/floor.out" || die "floor: no RESULT line for N=$n"
+  # The script's log keeps every phase ("raw setup 0.5120"); netctl's
+  # cold apply creates the namespaces itself, so their creation is added.
+  awk -v key="$key" -v tag="$tag" '$1 == "raw" && NF == 3 {
+      us = int($3 * 1e6 + 0.5); val[$2] = us
+      print key, tag "_" $2, us
     }
-    END { for (r = 1; r <= reps; r++) print n, "floor", val["netns_create", r] + val["setup", r] }' \
-    "$WORK/floor-$n.log" >>"$TIMES"
+    END { print key, tag, val["netns_create"] + val["setup"] }' "$WORK/floor.log" >>"$TIMES"
+  sleep "$SETTLE_S"
 }
 
 # --- report ------------------------------------------------------------------
@@ -174,31 +188,46 @@ median_us() { # N PHASE -> median in microseconds, empty if not measured
     awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
 }
 
+# median_ratio N A B -> median over repetitions of A/B, the k-th A of N
+# paired with the k-th B (both measured in the same repetition, so that
+# the machine's load of the moment weighs on both).
+median_ratio() {
+  awk -v n="$1" -v a="$2" -v b="$3" '
+    $1 == n && $2 == a { x[++na] = $3 }
+    $1 == n && $2 == b { y[++nb] = $3 }
+    END { for (i = 1; i <= na && i <= nb; i++) if (y[i] > 0) print x[i] / y[i] }' "$TIMES" | sort -g |
+    awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.2f\n", a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
 report() {
-  local n cold noop add down fd floor phase
+  local n
   echo "# netctl benchmark $STAMP"
   echo
   echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "(no commit)"), binary $( (( SKIP_NETCTL )) && echo "–" || echo "$NETCTL"), median of $REPS, wall clock."
-  echo "Topology: N containers round robin on 4 bridge networks (172.20-23.0.0/16), one network each (bench/cmd/gentopo). netctl --root on tmpfs (like /run) unless ROOT_ON_DISK=1."
+  echo "Topology: N containers round robin on $NETWORKS bridge networks (172.20.0.0/16 on), one network each, $PORTS published port(s) each (bench/cmd/gentopo). netctl --root on tmpfs (like /run) unless ROOT_ON_DISK=1. Each repetition runs netctl, then the floor for N, then the floor for 1 container; ratios are medians of per-repetition ratios."
   echo
-  echo "| N | netctl cold s | ms/ctr | floor s ¹ | ratio | no-op ms | % of cold | add-one ms | down s ² | floor down s ³ |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| N | cold s | floor s ¹ | cold/floor | no-op ms | no-op % of cold | add-one ms | floor(1) ms | add-one/floor(1) | down s ² | floor down s ³ | down/floor | peak RSS MiB cold / no-op / add-one / down | load |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
-    cold=$(median_us "$n" cold); noop=$(median_us "$n" noop); add=$(median_us "$n" addone); down=$(median_us "$n" down)
-    floor=$(median_us "$n" floor); fd=$(median_us "$n" floor_teardown)
-    awk -v n="$n" -v cold="$cold" -v noop="$noop" -v add="$add" -v down="$down" -v floor="$floor" -v fd="$fd" '
+    awk -v n="$n" -v cold="$(median_us "$n" cold)" -v noop="$(median_us "$n" noop)" -v add="$(median_us "$n" addone)" \
+      -v down="$(median_us "$n" down)" -v floor="$(median_us "$n" floor)" -v f1="$(median_us "$n" floor1)" \
+      -v fd="$(median_us "$n" floor_teardown)" -v rc="$(median_ratio "$n" cold floor)" -v ra="$(median_ratio "$n" addone floor1)" \
+      -v rd="$(median_ratio "$n" down floor_teardown)" -v rn="$(median_ratio "$n" noop cold)" \
+      -v m1="$(median_us "$n" rss_cold)" -v m2="$(median_us "$n" rss_noop)" -v m3="$(median_us "$n" rss_addone)" -v m4="$(median_us "$n" rss_down_cmd)" \
+      -v load="$(median_us "$n" load_x100)" '
       function s(us)  { return us == "" ? "–" : sprintf("%.3f", us / 1e6) }
       function ms(us) { return us == "" ? "–" : sprintf("%.1f", us / 1e3) }
+      function x(r)   { return r == "" ? "–" : r "×" }
+      function mib(k) { return k == "" ? "–" : sprintf("%.0f", k / 1024) }
       BEGIN {
-        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n,
-          s(cold), cold == "" ? "–" : sprintf("%.2f", cold / 1e3 / n),
-          s(floor), (cold == "" || floor == "") ? "–" : sprintf("%.1f×", cold / floor),
-          ms(noop), (noop == "" || cold == "") ? "–" : sprintf("%.1f %%", 100 * noop / cold),
-          ms(add), s(down), s(fd)
+        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s / %s | %s |\n", n,
+          s(cold), s(floor), x(rc), ms(noop), rn == "" ? "–" : sprintf("%.1f %%", 100 * rn),
+          ms(add), ms(f1), x(ra), s(down), s(fd), x(rd), mib(m1), mib(m2), mib(m3), mib(m4),
+          load == "" ? "–" : sprintf("%.1f", load / 100)
       }'
   done
   echo
-  echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridge, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\`: \`bench_netlink.sh N $REPS --nsdel-teardown\`, median of the per-repetition sums. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor. The floor wires one bridge (10.89.0.0/16); netctl wires four."
+  echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridges, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\` of one DNAT rule per container: \`NLBENCH_BRIDGES=$NETWORKS bench_netlink.sh N 1 --nsdel-teardown\`. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor."
   echo "² \`netctl down\` until the kernel has removed the last host-side veth (namespace deletion frees them asynchronously)."
   echo "³ Floor teardown: one \`iptables-restore\` deleting the rules, then namespace deletion until the last host-side veth is gone."
   echo
@@ -216,7 +245,7 @@ report() {
     done
     echo
   fi
-  echo "<details><summary>raw: N phase µs, one line per repetition (floor_* from the floor script's log)</summary>"
+  echo "<details><summary>raw: N phase value (µs; rss_* KiB; load ×100), one line per repetition (floor_* from the floor script's log)</summary>"
   echo
   echo '```'
   cat "$TIMES"
@@ -226,16 +255,21 @@ report() {
 
 # --- main --------------------------------------------------------------------
 
-if (( ! SKIP_NETCTL )); then
-  GENTOPO=$WORK/gentopo
-  go build -o "$GENTOPO" ./bench/cmd/gentopo
-fi
-log "NS='$NS' REPS=$REPS netctl=$( (( SKIP_NETCTL )) && echo skipped || echo "$NETCTL") floor=$( (( SKIP_FLOOR )) && echo skipped || echo "$PEERS")"
+GENTOPO=$WORK/gentopo
+go build -o "$GENTOPO" ./bench/cmd/gentopo
+log "NS='$NS' NETWORKS=$NETWORKS PORTS=$PORTS REPS=$REPS netctl=$( (( SKIP_NETCTL )) && echo skipped || echo "$NETCTL") floor=$( (( SKIP_FLOOR )) && echo skipped || echo "$PEERS")"
 for n in $NS; do
-  (( SKIP_NETCTL )) || bench_netctl "$n"
-  (( SKIP_FLOOR )) || bench_floor "$n"
+  "$GENTOPO" -n "$n" -networks "$NETWORKS" -ports "$PORTS" >"$WORK/topo-$n.yaml"
+  "$GENTOPO" -n $(( n + 1 )) -networks "$NETWORKS" -ports "$PORTS" >"$WORK/topo-$(( n + 1 )).yaml"
+  for (( rep = 1; rep <= REPS; rep++ )); do
+    (( SKIP_NETCTL )) || bench_netctl "$n" "$rep"
+    if (( ! SKIP_FLOOR )); then
+      bench_floor "$n" floor "$n"
+      bench_floor 1 floor1 "$n"
+    fi
+  done
 done
 
 mkdir -p "$RESULTS"
-report | tee "$RESULTS/$STAMP.md"
-log "written $RESULTS/$STAMP.md"
+report | tee "$RESULTS/${TAG:+$TAG-}$STAMP.md"
+log "written $RESULTS/${TAG:+$TAG-}$STAMP.md"
