@@ -36,11 +36,12 @@ func (l *Links) attach(c *model.Container) error {
 	if id == l.hostID {
 		return errors.New("is the host's network namespace")
 	}
-	h, _, err := l.nsHandle(c.Netns, true)
+	e, release, err := l.nsEntry(c.Netns, true)
 	if err != nil {
 		return err
 	}
-	if err := l.loUp(h, c); err != nil {
+	defer release()
+	if err := l.loUp(e, c); err != nil {
 		return err
 	}
 	return l.writeRecord(c)

@@ -9,6 +9,7 @@ import (
 
 	vnl "github.com/vishvananda/netlink"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -47,6 +48,14 @@ func (l *Links) ensureBridge(n *model.Network) error {
 			return err
 		}
 		log.Debug().Msg("created bridge")
+		// The mark, and on an IPv4-only network no IPv6 link-local
+		// address, before the bridge comes up (see noIPv6LinkLocal).
+		change := nlraw.LinkChange{Index: br.Attrs().Index, Alias: mark, NoIPv6LinkLocal: noIPv6LinkLocal(n)}
+		if err := l.hostReq.Do(change.Request()); err != nil {
+			return fmt.Errorf("set mark: %w", err)
+		}
+		br.Attrs().Alias = mark
+		log.Debug().Str("mark", mark).Msg("marked bridge")
 	} else if !ownedBy(br, mark) || br.Type() != "bridge" {
 		return errNotOwned
 	}

@@ -36,8 +36,20 @@ type pairSpec struct {
 	ifName string
 	mac    []byte
 	mtu    int
-	log    zerolog.Logger
+	// noLinkLocal: the network is IPv4-only, so neither end needs an
+	// IPv6 link-local address (see noIPv6LinkLocal).
+	noLinkLocal bool
+	log         zerolog.Logger
 }
+
+// noIPv6LinkLocal reports whether n's links should come up without an
+// IPv6 link-local address. The kernel configures one, with duplicate
+// address detection (work under the rtnl lock), routes and multicast
+// reports, on every interface that gets a carrier; an IPv4-only network
+// has no use for it, and at thousands of containers it is a good part of
+// the kernel's cost per container (docs/benchmarks.md). A dual-stack
+// network keeps the kernel's default.
+func noIPv6LinkLocal(n *model.Network) bool { return !n.EnableIPv6 }
 
 func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error {
 	if err := ctx.Err(); err != nil {
@@ -59,31 +71,41 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 		return fmt.Errorf("invalid MAC %q", ep.MAC)
 	}
 	spec := pairSpec{
-		mark:   l.endpointMark(c, n.Name),
-		hostIf: ep.HostIf,
-		ifName: ep.IfName,
-		mac:    ep.MAC,
-		mtu:    cmp.Or(ep.MTU, n.MTU),
+		mark:        l.endpointMark(c, n.Name),
+		hostIf:      ep.HostIf,
+		ifName:      ep.IfName,
+		mac:         ep.MAC,
+		mtu:         cmp.Or(ep.MTU, n.MTU),
+		noLinkLocal: noIPv6LinkLocal(n),
 	}
 	spec.log = l.log.With().Str("container", c.ID()).Str("network", n.ID()).
 		Str("veth", ep.HostIf).Str("ifname", ep.IfName).Logger()
 
-	br, err := linkByName(l.host, n.Bridge)
+	brIndex, err := l.bridgeIndex(n)
 	if err != nil {
 		return err
 	}
-	if br == nil || !ownedBy(br, l.bridgeMark(n)) || br.Type() != "bridge" {
-		return fmt.Errorf("bridge %s: not found", n.Bridge)
-	}
-	ch, ns, err := l.nsHandle(c.Netns, c.External)
+	e, release, err := l.nsEntry(c.Netns, c.External)
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}
+	defer release()
 
-	if created, err := l.createFresh(ch, ns, br, spec, ep.Addr, ep.AddrV6); created || err != nil {
+	if created, err := l.createFresh(e, brIndex, n.Bridge, spec, ep.Addr, ep.AddrV6); created || err != nil {
 		return err
 	}
-	host, peer, err := l.ensurePair(ctx, ch, ns, spec)
+	ch, err := e.handle()
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	br, err := linkByName(l.host, n.Bridge)
+	if err == nil && (br == nil || br.Attrs().Index != brIndex) {
+		err = fmt.Errorf("bridge %s: changed meanwhile", n.Bridge)
+	}
+	if err != nil {
+		return err
+	}
+	host, peer, err := l.ensurePair(ctx, ch, e.ns, spec)
 	if err != nil {
 		return err
 	}
@@ -93,24 +115,31 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 	if err := l.fixHostEnd(host, br, spec); err != nil {
 		return fmt.Errorf("host side %s: %w", ep.HostIf, err)
 	}
-	return fixPeer(ch, ns, peer, ep.Addr, ep.AddrV6, spec)
+	return fixPeer(ch, e, peer, ep.Addr, ep.AddrV6, spec)
 }
 
 // createFresh creates the endpoint in the common case where neither end
-// exists yet (a new container): one request makes the pair, enslaved and
-// up, then come the marks, the address and the peer's up: six requests where the
-// repairing path needs a dozen. It reports false, having changed nothing,
-// when a name is taken; the caller then takes the repairing path, which
-// checks ownership before touching anything.
-func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec pairSpec, addr, addr6 netip.Prefix) (bool, error) {
+// exists yet (a new container), in four round trips where the repairing
+// path needs a dozen: one request makes the pair, the host end enslaved
+// and up; one marks the host end; one finds the peer's ifindex in the
+// container (a lookup there is cheap; on the host, filling a veth's
+// message costs the kernel a walk over every namespace id); and one
+// datagram marks the peer, gives it its address and brings it up (a
+// dual-stack endpoint's IPv6 settings and address go in between). Each
+// end gets its IPv6 mode before the peer comes up, which is when the pair
+// gets a carrier and the kernel would configure link-local addresses. It
+// reports false, having changed nothing, when a name is taken; the caller
+// then takes the repairing path, which checks ownership before touching
+// anything.
+func (l *Links) createFresh(e *nsEntry, brIndex int, brName string, spec pairSpec, addr, addr6 netip.Prefix) (bool, error) {
 	err := l.hostReq.CreateVeth(nlraw.Veth{
 		Name:     spec.hostIf,
 		MTU:      spec.mtu,
-		Master:   br.Attrs().Index,
+		Master:   brIndex,
 		Group:    creationGroup,
 		PeerName: spec.ifName,
 		PeerMAC:  spec.mac,
-		PeerNs:   int(ns),
+		PeerNs:   int(e.ns),
 	})
 	if errors.Is(err, unix.EEXIST) {
 		return false, nil
@@ -118,38 +147,78 @@ func (l *Links) createFresh(ch *vnl.Handle, ns netns.NsHandle, br vnl.Link, spec
 	if err != nil {
 		return true, fmt.Errorf("create veth %s: %w", spec.hostIf, err)
 	}
-	spec.log.Debug().Str("bridge", br.Attrs().Name).Msg("created veth pair, enslaved and up")
-	if err := l.hostReq.SetAlias(spec.hostIf, spec.mark); err != nil {
+	spec.log.Debug().Str("bridge", brName).Msg("created veth pair, enslaved and up")
+	// Only now, the pair being ours: a change sent with the creation would
+	// be carried out even if the creation failed, on whatever link holds
+	// the name.
+	err = l.hostReq.Do(nlraw.LinkChange{Name: spec.hostIf, Alias: spec.mark, NoIPv6LinkLocal: spec.noLinkLocal}.Request())
+	if err != nil {
 		return true, fmt.Errorf("host side %s: set mark: %w", spec.hostIf, err)
 	}
-	peer, err := linkByName(ch, spec.ifName)
-	if err == nil && peer == nil {
-		err = fmt.Errorf("%s: vanished after creation", spec.ifName)
+	peer, err := e.conn.LinkByName(spec.ifName)
+	if errors.Is(err, nlraw.ErrNoLink) {
+		err = errors.New("vanished after creation")
 	}
 	if err != nil {
-		return true, err
+		return true, fmt.Errorf("%s: %w", spec.ifName, err)
 	}
-	if err := ch.LinkSetAlias(peer, spec.mark); err != nil {
-		return true, fmt.Errorf("%s: set mark: %w", spec.ifName, err)
+	// Independent of each other but for order, on a link this call just
+	// made: one datagram.
+	reqs := []nlraw.Request{
+		nlraw.LinkChange{Index: peer.Index, Alias: spec.mark, NoIPv6LinkLocal: spec.noLinkLocal}.Request(),
+		nlraw.AddAddr(peer.Index, addr),
 	}
-	ipnet := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)}
-	if err := ch.AddrAdd(peer, &vnl.Addr{IPNet: ipnet}); err != nil {
-		return true, fmt.Errorf("%s: add %s: %w", spec.ifName, addr, err)
+	up := nlraw.LinkChange{Index: peer.Index, Up: true}.Request()
+	if !addr6.IsValid() {
+		reqs = append(reqs, up)
+	}
+	if err := e.conn.Do(reqs...); err != nil {
+		return true, fmt.Errorf("%s: mark, add %s, set up: %w", spec.ifName, addr, err)
 	}
 	if addr6.IsValid() {
 		// Before the link comes up, so that no advertisement gets in.
-		if err := ignoreRA(ns, spec.ifName); err != nil {
+		if err := ignoreRA(e.ns, spec.ifName); err != nil {
 			return true, fmt.Errorf("%s: %w", spec.ifName, err)
 		}
-		if err := addAddr6(ch, ns, peer, spec.ifName, nodadAddr(addr6)); err != nil {
+		ch, err := e.handle()
+		if err != nil {
+			return true, err
+		}
+		link := &vnl.Device{LinkAttrs: vnl.LinkAttrs{Index: peer.Index, Name: spec.ifName}}
+		if err := addAddr6(ch, e.ns, link, spec.ifName, nodadAddr(addr6)); err != nil {
 			return true, fmt.Errorf("%s: add %s: %w", spec.ifName, addr6, err)
 		}
-	}
-	if err := ch.LinkSetUp(peer); err != nil {
-		return true, fmt.Errorf("%s: set up: %w", spec.ifName, err)
+		if err := e.conn.Do(up); err != nil {
+			return true, fmt.Errorf("%s: set up: %w", spec.ifName, err)
+		}
 	}
 	spec.log.Debug().Stringer("addr", addr).Msg("marked both sides, added address")
 	return true, nil
+}
+
+// bridgeIndex returns the ifindex of n's bridge, checked to be netctl's
+// bridge for n, looked up once per phase.
+func (l *Links) bridgeIndex(n *model.Network) (int, error) {
+	l.nsMu.Lock()
+	index, ok := l.bridges[n.Bridge]
+	l.nsMu.Unlock()
+	if ok {
+		return index, nil
+	}
+	br, err := linkByName(l.host, n.Bridge)
+	if err != nil {
+		return 0, err
+	}
+	if br == nil || !ownedBy(br, l.bridgeMark(n)) || br.Type() != "bridge" {
+		return 0, fmt.Errorf("bridge %s: not found", n.Bridge)
+	}
+	l.nsMu.Lock()
+	defer l.nsMu.Unlock()
+	if l.bridges == nil {
+		l.bridges = map[string]int{}
+	}
+	l.bridges[n.Bridge] = br.Attrs().Index
+	return br.Attrs().Index, nil
 }
 
 // ensurePair returns the two ends of the endpoint's veth pair, creating the
@@ -233,7 +302,9 @@ func isPair(host, peer vnl.Link) bool {
 func (l *Links) fixHostEnd(host, br vnl.Link, spec pairSpec) error {
 	a := host.Attrs()
 	if a.Alias != spec.mark {
-		if err := l.host.LinkSetAlias(host, spec.mark); err != nil {
+		// With the IPv6 mode, which a pair made by ensurePair needs too.
+		change := nlraw.LinkChange{Index: a.Index, Alias: spec.mark, NoIPv6LinkLocal: spec.noLinkLocal}
+		if err := l.hostReq.Do(change.Request()); err != nil {
 			return fmt.Errorf("set mark: %w", err)
 		}
 		spec.log.Debug().Msg("marked host side")
@@ -260,12 +331,14 @@ func (l *Links) fixHostEnd(host, br vnl.Link, spec pairSpec) error {
 }
 
 // fixPeer brings the container end to spec, with addr as its only IPv4
-// address and addr6 (invalid: none) as its only global IPv6 address.
-func fixPeer(ch *vnl.Handle, ns netns.NsHandle, peer vnl.Link, addr, addr6 netip.Prefix, spec pairSpec) error {
+// address and addr6 (invalid: none) as its only global IPv6 address; e
+// is the container's namespace, ch a handle in it.
+func fixPeer(ch *vnl.Handle, e *nsEntry, peer vnl.Link, addr, addr6 netip.Prefix, spec pairSpec) error {
 	a := peer.Attrs()
 	wrap := func(err error) error { return fmt.Errorf("%s: %w", spec.ifName, err) }
 	if a.Alias != spec.mark {
-		if err := ch.LinkSetAlias(peer, spec.mark); err != nil {
+		change := nlraw.LinkChange{Index: a.Index, Alias: spec.mark, NoIPv6LinkLocal: spec.noLinkLocal}
+		if err := e.conn.Do(change.Request()); err != nil {
 			return wrap(fmt.Errorf("set mark: %w", err))
 		}
 		spec.log.Debug().Msg("marked container side")
@@ -286,10 +359,10 @@ func fixPeer(ch *vnl.Handle, ns netns.NsHandle, peer vnl.Link, addr, addr6 netip
 		return wrap(err)
 	}
 	if addr6.IsValid() {
-		if err := ignoreRA(ns, spec.ifName); err != nil {
+		if err := ignoreRA(e.ns, spec.ifName); err != nil {
 			return wrap(err)
 		}
-		if err := writeIPv6Conf(ns, spec.ifName, "disable_ipv6", "0"); err != nil {
+		if err := writeIPv6Conf(e.ns, spec.ifName, "disable_ipv6", "0"); err != nil {
 			return wrap(err)
 		}
 	}
@@ -339,13 +412,14 @@ func (l *Links) deleteEndpoint(c *model.Container, ep *model.Endpoint) error {
 	if ep.IfName == "" || c.Netns == "" {
 		return nil
 	}
-	ch, _, err := l.nsHandle(c.Netns, c.External)
+	ch, _, release, err := l.nsHandle(c.Netns, c.External)
 	if noNetns(err) {
 		return nil // the namespace, and the peer with it, is gone
 	}
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}
+	defer release()
 	peer, err := linkByName(ch, ep.IfName)
 	if err != nil || peer == nil {
 		return err

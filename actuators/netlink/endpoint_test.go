@@ -35,6 +35,25 @@ func TestEndpointsPing(t *testing.T) {
 	s.ping(web.Netns, "127.0.0.1") // lo is up
 }
 
+// TestIPv4OnlyNetworkHasNoLinkLocal: on an IPv4-only network neither
+// veth end nor the bridge gets an IPv6 link-local address (the kernel is
+// spared its configuration and duplicate address detection), and IPv4
+// works as before.
+func TestIPv4OnlyNetworkHasNoLinkLocal(t *testing.T) {
+	s, n, web, _ := twoContainers(t)
+	s.ping(web.Netns, "10.250.1.11")
+	for _, c := range []struct{ ns, dev string }{
+		{web.Netns, "eth0"}, {s.hostPath, "nct-web0"}, {s.hostPath, n.Bridge},
+	} {
+		if out := s.mustIn(c.ns, "ip", "-6", "addr", "show", "dev", c.dev); strings.Contains(out, "fe80") {
+			t.Errorf("%s has an IPv6 link-local address:\n%s", c.dev, out)
+		}
+		if out := s.mustIn(c.ns, "ip", "-d", "link", "show", "dev", c.dev); !strings.Contains(out, "addrgenmode none") {
+			t.Errorf("%s: addrgenmode is not none:\n%s", c.dev, out)
+		}
+	}
+}
+
 func TestObserveReportsWhatWasMade(t *testing.T) {
 	s, n, web, db := twoContainers(t)
 	st := s.observe()

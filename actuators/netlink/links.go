@@ -41,10 +41,13 @@ type Links struct {
 	// host namespace like host's.
 	hostDump *nlraw.Conn
 
-	// nsCache holds the container namespace handles of the current phase
-	// (see nsHandle).
+	// nsCache holds the container namespaces of the current phase (see
+	// nsEntry), bridges the ifindexes of the bridges endpoints were
+	// attached to in it, so that each is looked up once per phase.
 	nsMu    sync.Mutex
 	nsCache map[string]*nsEntry
+	nsClock uint64
+	bridges map[string]int
 
 	// hostReq sends the requests vishvananda's handle cannot express on a
 	// socket of its own in the host namespace, so that they need not wait

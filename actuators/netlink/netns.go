@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/beneath"
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -137,26 +138,28 @@ func (l *Links) ensureOwnedNetns(c *model.Container) error {
 	if err != nil {
 		return err
 	}
-	h, _, err := l.nsHandle(path, false)
+	e, release, err := l.nsEntry(path, false)
 	if noNetns(err) {
-		if err := l.createNetns(path); err != nil {
+		if e, err = l.createNetns(path); err != nil {
 			return err
 		}
-		l.log.Debug().Str("container", c.ID()).Str("netns", path).Msg("created network namespace")
-		h, _, err = l.nsHandle(path, false)
+		l.log.Debug().Str("container", c.ID()).Str("netns", path).Msg("created network namespace, lo up")
+		l.keepNsEntry(path, e, false)
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return l.loUp(h, c)
+	defer release()
+	return l.loUp(e, c)
 }
 
-// createNetns mounts a new network namespace at path. A plain file already
-// there (a crash between create and mount) is mounted over. The mount
-// point is opened under the root through no symbolic link, and the mount
-// made on that open file (/proc/self/fd/N): a link planted under the root
-// can never place a namespace elsewhere.
-func (l *Links) createNetns(path string) error {
+// createNetns mounts a new network namespace at path and returns it with
+// lo up. A plain file already there (a crash between create and mount) is
+// mounted over. The mount point is opened under the root through no
+// symbolic link, and the mount made on that open file (/proc/self/fd/N): a
+// link planted under the root can never place a namespace elsewhere.
+func (l *Links) createNetns(path string) (*nsEntry, error) {
 	l.dirMu.Lock()
 	err := beneath.MkdirAll(l.root, filepath.Dir(path), 0o755)
 	var f *os.File
@@ -165,12 +168,20 @@ func (l *Links) createNetns(path string) error {
 	}
 	l.dirMu.Unlock()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	errc := make(chan error, 1)
-	go func() { errc <- unshareAndMount(fmt.Sprintf("/proc/self/fd/%d", f.Fd())) }()
-	return <-errc
+	type result struct {
+		e   *nsEntry
+		err error
+	}
+	c := make(chan result, 1)
+	go func() {
+		e, err := unshareAndMount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		c <- result{e, err}
+	}()
+	r := <-c
+	return r.e, r.err
 }
 
 func createMountPoint(path string) error {
@@ -185,32 +196,57 @@ func createMountPoint(path string) error {
 }
 
 // unshareAndMount creates a network namespace on the calling goroutine's
-// thread and bind-mounts it at path. It must run on a goroutine of its own:
-// if the thread cannot be moved back to its original namespace, the thread
-// stays locked, and the runtime destroys it when the goroutine exits rather
-// than letting other goroutines run in the new namespace.
-func unshareAndMount(path string) error {
+// thread, bind-mounts it at path and, while the thread is in it, opens it,
+// opens a netlink socket in it and brings lo up: a new namespace's lo is
+// down, and this spares the two namespace switches a socket costs later.
+// It must run on a goroutine of its own: if the thread cannot be moved
+// back to its original namespace, the thread stays locked, and the runtime
+// destroys it when the goroutine exits rather than letting other
+// goroutines run in the new namespace.
+func unshareAndMount(path string) (*nsEntry, error) {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("get thread namespace: %w", err)
+		return nil, fmt.Errorf("get thread namespace: %w", err)
 	}
 	defer orig.Close()
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("unshare: %w", err)
+		return nil, fmt.Errorf("unshare: %w", err)
 	}
-	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-	mountErr := unix.Mount(src, path, "none", unix.MS_BIND, "")
-	if mountErr != nil {
-		mountErr = fmt.Errorf("bind mount: %w", mountErr)
-	}
+	e, inErr := inNewNetns(path)
 	if err := netns.Set(orig); err != nil {
-		return errors.Join(mountErr, fmt.Errorf("restore thread namespace: %w", err))
+		if e != nil {
+			e.close()
+		}
+		return nil, errors.Join(inErr, fmt.Errorf("restore thread namespace: %w", err))
 	}
 	runtime.UnlockOSThread()
-	return mountErr
+	return e, inErr
+}
+
+// inNewNetns does unshareAndMount's work inside the new namespace.
+func inNewNetns(path string) (*nsEntry, error) {
+	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+		return nil, fmt.Errorf("bind mount: %w", err)
+	}
+	fd, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	conn, err := nlraw.Open()
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	e := &nsEntry{ns: netns.NsHandle(fd), conn: conn, noRoutes: [2]bool{true, true}}
+	if err := conn.Do(nlraw.LinkChange{Name: "lo", Up: true}.Request()); err != nil {
+		e.close()
+		return nil, fmt.Errorf("set lo up: %w", err)
+	}
+	return e, nil
 }
 
 func (l *Links) deleteOwnedNetns(ctx context.Context, c *model.Container) error {
@@ -387,18 +423,15 @@ func (l *Links) hostEndOf(c *model.Container, name string) (vnl.Link, error) {
 }
 
 // loUp brings the namespace's loopback up.
-func (l *Links) loUp(h *vnl.Handle, c *model.Container) error {
-	lo, err := linkByName(h, "lo")
-	if err != nil {
-		return err
-	}
-	if lo == nil {
+func (l *Links) loUp(e *nsEntry, c *model.Container) error {
+	lo, err := e.conn.LinkByName("lo")
+	if errors.Is(err, nlraw.ErrNoLink) {
 		return errors.New("no lo")
 	}
-	if isUp(lo) {
-		return nil
+	if err != nil || lo.Up {
+		return err
 	}
-	if err := h.LinkSetUp(lo); err != nil {
+	if err := e.conn.Do(nlraw.LinkChange{Index: lo.Index, Up: true}.Request()); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	l.log.Debug().Str("container", c.ID()).Msg("set lo up")

@@ -44,7 +44,21 @@ func (l *Links) ensureDefaultRoute(c *model.Container, family int, gw netip.Addr
 	if gw.IsValid() && gw.BitLen() != bits {
 		return fmt.Errorf("gateway %s is not of the route's family", gw)
 	}
-	h, _, err := l.nsHandle(c.Netns, c.External)
+	e, release, err := l.nsEntry(c.Netns, c.External)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", c.Netns, err)
+	}
+	defer release()
+	if gw.IsValid() && e.takeNoRoutes(family == unix.AF_INET6) {
+		// Made by this process in this phase: no default route to replace
+		// or remove.
+		if err := e.conn.Do(nlraw.ReplaceDefaultRoute(gw)); err != nil {
+			return fmt.Errorf("set default via %s: %w", gw, err)
+		}
+		l.log.Debug().Str("container", c.ID()).Stringer("gateway", gw).Msg("set default route")
+		return nil
+	}
+	h, err := e.handle()
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", c.Netns, err)
 	}

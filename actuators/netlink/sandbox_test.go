@@ -3,10 +3,12 @@ package netlink
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -88,8 +90,17 @@ func (s *sandbox) newNetns(path string) {
 	if err := createMountPoint(path); err != nil {
 		s.t.Fatal(err)
 	}
+	// A plain new namespace, lo down, as `ip netns add` leaves it: the
+	// thread that made it is never unlocked, so the runtime ends it.
 	errc := make(chan error, 1)
-	go func() { errc <- unshareAndMount(path) }()
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		errc <- unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "none", unix.MS_BIND, "")
+	}()
 	if err := <-errc; err != nil {
 		s.t.Fatal(err)
 	}

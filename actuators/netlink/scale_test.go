@@ -62,6 +62,14 @@ func scaleSandbox(t testing.TB, n int) *sandbox {
 		t.Fatal(err)
 	}
 	t.Logf("wired %d containers in %v", n, time.Since(start).Round(time.Millisecond))
+	// The namespaces wired stay open only up to the cache's bound: 10,000
+	// containers must not run the process out of file descriptors.
+	s.links.nsMu.Lock()
+	cached := len(s.links.nsCache)
+	s.links.nsMu.Unlock()
+	if cached > nsCacheMax {
+		t.Errorf("%d namespaces kept open, want at most %d", cached, nsCacheMax)
+	}
 	return s
 }
 

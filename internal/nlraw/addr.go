@@ -19,13 +19,15 @@ type Addr struct {
 // Addrs dumps the addresses, of both families, of the socket's namespace.
 func (c *Conn) Addrs() ([]Addr, error) {
 	req := Request{Type: unix.RTM_GETADDR, Data: []nl.NetlinkRequestData{nl.NewIfAddrmsg(unix.AF_UNSPEC)}}
-	return dumpAll(c, req, unix.RTM_NEWADDR, func(m []byte, out []Addr) ([]Addr, error) {
-		a, ok, err := ParseAddr(m)
-		if ok {
-			out = append(out, a)
-		}
-		return out, err
-	})
+	return dumpAll(c, req, unix.RTM_NEWADDR, decodeAddr)
+}
+
+func decodeAddr(m []byte, out []Addr) ([]Addr, error) {
+	a, ok, err := ParseAddr(m)
+	if ok {
+		out = append(out, a)
+	}
+	return out, err
 }
 
 // ParseAddr decodes an address message; ok is false for one that is

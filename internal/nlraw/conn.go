@@ -181,3 +181,35 @@ func errnoOf(m []byte) error {
 	}
 	return nil
 }
+
+// Get sends one request and hands fn the payload of the answer of type
+// want (not an acknowledgement: a "get").
+func (c *Conn) Get(req Request, want uint16, fn func(m []byte) error) error {
+	msg := req.serialize(unix.NLM_F_REQUEST)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq, err := c.send(msg)
+	if err != nil {
+		return err
+	}
+	var result error
+	err = c.receive(func(h Header, m []byte) (bool, error) {
+		switch {
+		case h.Seq != seq:
+			return false, nil
+		case h.Type == unix.NLMSG_ERROR:
+			if result = errnoOf(m); result == nil {
+				result = errors.New("netlink get answered by an acknowledgement")
+			}
+			return true, nil
+		case h.Type == want:
+			result = fn(m)
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}

@@ -325,3 +325,63 @@ func TestDeleteQueue(t *testing.T) {
 		t.Errorf("empty Flush = %d, %v", n, err)
 	}
 }
+
+// TestLinkChangesAddressAndRoute: the requests the fresh endpoint path
+// sends, in one datagram as it sends them.
+func TestLinkChangesAddressAndRoute(t *testing.T) {
+	h := newHost(t)
+	h.ip(t, "link", "add", "nlr-a", "type", "veth", "peer", "name", "nlr-b")
+	if _, err := h.conn.LinkByName("nlr-none"); !errors.Is(err, ErrNoLink) {
+		t.Errorf("LinkByName of a missing link: %v", err)
+	}
+	a, err := h.conn.LinkByName("nlr-a")
+	if err != nil || a.Name != "nlr-a" || a.Kind != "veth" {
+		t.Fatalf("LinkByName = %+v, %v", a, err)
+	}
+	err = h.conn.Do(
+		LinkChange{Name: "nlr-b", Alias: "netctl:p:n/c", NoIPv6LinkLocal: true}.Request(),
+		LinkChange{Index: a.Index, NoIPv6LinkLocal: true}.Request(),
+		AddAddr(a.Index, netip.MustParsePrefix("10.250.9.2/24")),
+		LinkChange{Index: a.Index, Up: true}.Request(),
+		LinkChange{Name: "nlr-b", Up: true}.Request(),
+		ReplaceDefaultRoute(netip.MustParseAddr("10.250.9.1")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := h.link(t, "nlr-b"); b.Alias != "netctl:p:n/c" || !b.Up {
+		t.Errorf("nlr-b = %+v", b)
+	}
+	addrs, err := h.conn.Addrs()
+	if err != nil || !slices.ContainsFunc(addrs, func(x Addr) bool {
+		return x.Index == a.Index && x.Prefix == netip.MustParsePrefix("10.250.9.2/24")
+	}) {
+		t.Errorf("addresses %+v, %v", addrs, err)
+	}
+	routes, err := h.conn.Routes(unix.RT_TABLE_MAIN)
+	def := Route{Table: unix.RT_TABLE_MAIN, Type: unix.RTN_UNICAST, Dst: netip.MustParsePrefix("0.0.0.0/0"),
+		GW: netip.MustParseAddr("10.250.9.1"), OIF: a.Index}
+	if err != nil || !slices.Contains(routes, def) {
+		t.Errorf("routes %+v, %v; want %+v", routes, err, def)
+	}
+	// IPv6: the same request, of the other family.
+	h.ip(t, "-6", "addr", "add", "fd00:9::2/64", "dev", "nlr-a", "nodad")
+	if err := h.conn.Do(ReplaceDefaultRoute(netip.MustParseAddr("fd00:9::1"))); err != nil {
+		t.Fatal(err)
+	}
+	routes, err = h.conn.Routes(unix.RT_TABLE_MAIN)
+	if err != nil || !slices.ContainsFunc(routes, func(r Route) bool {
+		return r.Dst == netip.MustParsePrefix("::/0") && r.GW == netip.MustParseAddr("fd00:9::1") && r.OIF == a.Index
+	}) {
+		t.Errorf("IPv6 default route missing from %+v, %v", routes, err)
+	}
+	out, err := exec.Command("ip", "-n", h.sb.Name(), "-d", "link", "show").CombinedOutput()
+	if err != nil || strings.Count(string(out), "addrgenmode none") != 2 {
+		t.Errorf("want addrgenmode none on both ends:\n%s", out)
+	}
+	// Both ends came up without an IPv6 link-local address.
+	out, err = exec.Command("ip", "-n", h.sb.Name(), "-6", "addr").CombinedOutput()
+	if err != nil || strings.Contains(string(out), "fe80") {
+		t.Errorf("IPv6 link-local configured:\n%s", out)
+	}
+}

@@ -43,13 +43,15 @@ func (c *Conn) Links() ([]Link, error) {
 		nl.NewIfInfomsg(unix.AF_UNSPEC),
 		nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(rtextFilterSkipStats)),
 	}}
-	return dumpAll(c, req, unix.RTM_NEWLINK, func(m []byte, out []Link) ([]Link, error) {
-		l, err := ParseLink(m)
-		if err != nil {
-			return out, err
-		}
-		return append(out, l), nil
-	})
+	return dumpAll(c, req, unix.RTM_NEWLINK, decodeLink)
+}
+
+func decodeLink(m []byte, out []Link) ([]Link, error) {
+	l, err := ParseLink(m)
+	if err != nil {
+		return out, err
+	}
+	return append(out, l), nil
 }
 
 // ParseLink decodes the payload of an RTM_NEWLINK or RTM_DELLINK message.

@@ -145,3 +145,13 @@ func ListenAt(ns netns.NsHandle, groups uint32, rcvbuf int) (int, error) {
 	}
 	return fd, nil
 }
+
+// Open opens a Conn in the calling thread's namespace (a thread the caller
+// has moved into a new namespace, say).
+func Open() (*Conn, error) {
+	fd, err := socket()
+	if err != nil {
+		return nil, err
+	}
+	return newConn(fd), nil
+}

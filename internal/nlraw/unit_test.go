@@ -165,3 +165,29 @@ func TestRetry(t *testing.T) {
 		t.Errorf("other error retried: %v after %d calls", err, calls)
 	}
 }
+
+func TestAddAddrCarriesBroadcast(t *testing.T) {
+	for _, c := range []struct{ prefix, brd string }{
+		{"10.250.3.7/24", "10.250.3.255"},
+		{"172.20.0.9/16", "172.20.255.255"},
+		{"10.250.3.7/31", ""},
+	} {
+		req := AddAddr(4, netip.MustParsePrefix(c.prefix))
+		m := payloads(t, req.serialize(0))[0]
+		var brd netip.Addr
+		if err := Attrs(m[unix.SizeofIfAddrmsg:], func(typ uint16, v []byte) {
+			if typ == unix.IFA_BROADCAST {
+				brd, _ = netip.AddrFromSlice(v)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		a, ok, err := ParseAddr(m)
+		if !ok || err != nil || a.Prefix.String() != c.prefix || a.Index != 4 {
+			t.Errorf("%s: request decodes as %+v %v %v", c.prefix, a, ok, err)
+		}
+		if got := brd.String(); (c.brd == "" && brd.IsValid()) || (c.brd != "" && got != c.brd) {
+			t.Errorf("%s: broadcast %s, want %q", c.prefix, got, c.brd)
+		}
+	}
+}
