@@ -302,3 +302,34 @@ containers:
 		t.Errorf("ports after publish_all: false = %q", got)
 	}
 }
+
+// TestVerifyReadsWhatThePlanTouched: after a round that changed only links,
+// the verification keeps the firewall's observation (no read-back of the
+// ruleset) and still converges; after one that changed rules, it reads
+// the firewall again.
+func TestVerifyReadsWhatThePlanTouched(t *testing.T) {
+	h, fw := newFirewallHarness()
+	topo := "containers:\n  web:\n    ports: [\"8080:80\"]\n  db: {}\n"
+	h.apply(t, parse(t, "shop.yaml", topo))
+
+	h.links.mu.Lock()
+	h.links.st.Containers["shop/db"].LoUp = false // drift in a namespace
+	h.links.mu.Unlock()
+	before := fw.gen
+	res := h.apply(t, parse(t, "shop.yaml", topo))
+	if len(res.Done) != 1 || res.Done[0].Kind != KindContainer || res.Rounds != 1 {
+		t.Fatalf("drift repair did %v in %d rounds", res.Done, res.Rounds)
+	}
+	if n := fw.gen - before; n != 1 {
+		t.Errorf("links-only round: the firewall was observed %d times, want once (before planning)", n)
+	}
+	if got := hostPorts(t, fw, "shop"); !slices.Equal(got, []string{"web 0.0.0.0:8080->80/tcp"}) {
+		t.Errorf("ports = %q", got)
+	}
+
+	before = fw.gen
+	h.apply(t, parse(t, "shop.yaml", strings.Replace(topo, "8080:80", "8081:80", 1)))
+	if n := fw.gen - before; n != 2 {
+		t.Errorf("a round that changed rules: the firewall was observed %d times, want twice", n)
+	}
+}
