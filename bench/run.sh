@@ -14,6 +14,8 @@
 #        PORTS=0             ports each container publishes (gentopo -ports)
 #        REPS=3              repetitions; every figure is a median
 #        NETCTL=bin/netctl   binary under test
+#        BASE=""             a second binary (say, main's) run in every
+#                            repetition too, reported as "base"
 #        PEERS=../shared/bench/peers   relative to the repo
 #        SETTLE_S=2          pause after each run (async netns cleanup)
 #        TAG=""              prefix of the results file name
@@ -65,6 +67,11 @@ if (( ! SKIP_NETCTL )); then
   [[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first (or set NETCTL=/path/to/netctl; SKIP_NETCTL=1 runs the floor only)"
   NETCTL=$(realpath "$NETCTL")
 fi
+BASE=${BASE:-}
+if [[ -n $BASE ]]; then
+  [[ -x $BASE ]] || die "BASE=$BASE is not an executable"
+  BASE=$(realpath "$BASE")
+fi
 if (( ! SKIP_FLOOR )); then
   [[ -x $PEERS/bench_netlink.sh ]] || die "floor script not found: $PEERS/bench_netlink.sh (set PEERS=...)"
   PEERS=$(realpath "$PEERS")
@@ -97,12 +104,16 @@ netctl_timed() {
     tail -n 30 "$WORK/$phase.out" >&2
     die "netctl $* failed with exit $rc (N=$n, phase $phase)"
   fi
-  echo "$n $phase $(( t1 - t0 ))" >>"$TIMES"
-  echo "$n rss_$phase $(tail -n 1 "$WORK/$phase.rss")" >>"$TIMES"
+  echo "$n $LABEL$phase $(( t1 - t0 ))" >>"$TIMES"
+  echo "$n ${LABEL}rss_$phase $(tail -n 1 "$WORK/$phase.rss")" >>"$TIMES"
 }
 
-bench_netctl() { # N REP
+# bench_netctl N REP [LABEL BINARY]: one repetition with NETCTL (or with
+# BINARY, its phases recorded with the prefix LABEL).
+LABEL=""
+bench_netctl() {
   local n=$1 rep=$2 t0 t1 got left rc deadline
+  local LABEL=${3:-} NETCTL=${4:-$NETCTL}
   local file=$WORK/bench.yaml # one path, edited between applies as a user would
   log "netctl N=$n rep $rep/$REPS (load $(cut -d' ' -f1-3 /proc/loadavg))"
   echo "$n load_x100 $(awk '{ printf "%d", $1 * 100 }' /proc/loadavg)" >>"$TIMES"
@@ -126,7 +137,7 @@ bench_netctl() { # N REP
   deadline=$(( SECONDS + 300 ))
   while (( $(veths) > 0 && SECONDS < deadline )); do sleep 0.005; done
   t1=${EPOCHREALTIME/./}
-  echo "$n down $(( t1 - t0 ))" >>"$TIMES"
+  echo "$n ${LABEL}down $(( t1 - t0 ))" >>"$TIMES"
   left=$(ip -n "$HOSTNS" -o link show | grep -cv ': lo:' || true)
   (( left == 0 )) || log "WARNING: $left links left in the sandbox after down"
   [[ -z $(nsfs_under "$ROOT") ]] || log "WARNING: namespace mounts left under --root after down"
@@ -203,28 +214,34 @@ report() {
   local n
   echo "# netctl benchmark $STAMP"
   echo
-  echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "(no commit)"), binary $( (( SKIP_NETCTL )) && echo "–" || echo "$NETCTL"), median of $REPS, wall clock."
+  echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "(no commit)"), binary $( (( SKIP_NETCTL )) && echo "–" || echo "$NETCTL")${BASE:+, base $BASE}, median of $REPS, wall clock."
   echo "Topology: N containers round robin on $NETWORKS bridge networks (172.20.0.0/16 on), one network each, $PORTS published port(s) each (bench/cmd/gentopo). netctl --root on tmpfs (like /run) unless ROOT_ON_DISK=1. Each repetition runs netctl, then the floor for N, then the floor for 1 container; ratios are medians of per-repetition ratios."
   echo
-  echo "| N | cold s | floor s ¹ | cold/floor | no-op ms | no-op % of cold | add-one ms | floor(1) ms | add-one/floor(1) | down s ² | floor down s ³ | down/floor | peak RSS MiB cold / no-op / add-one / down | load |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| N | | cold s | floor s ¹ | cold/floor | no-op ms | no-op % of cold | add-one ms | floor(1) ms | add-one/floor(1) | down s ² | floor down s ³ | down/floor | peak RSS MiB cold / no-op / add-one / down | load |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local l labels=""
+  (( SKIP_NETCTL )) || labels="-"
+  [[ -z $BASE ]] || labels+=" base:"
   for n in $NS; do
-    awk -v n="$n" -v cold="$(median_us "$n" cold)" -v noop="$(median_us "$n" noop)" -v add="$(median_us "$n" addone)" \
-      -v down="$(median_us "$n" down)" -v floor="$(median_us "$n" floor)" -v f1="$(median_us "$n" floor1)" \
-      -v fd="$(median_us "$n" floor_teardown)" -v rc="$(median_ratio "$n" cold floor)" -v ra="$(median_ratio "$n" addone floor1)" \
-      -v rd="$(median_ratio "$n" down floor_teardown)" -v rn="$(median_ratio "$n" noop cold)" \
-      -v m1="$(median_us "$n" rss_cold)" -v m2="$(median_us "$n" rss_noop)" -v m3="$(median_us "$n" rss_addone)" -v m4="$(median_us "$n" rss_down_cmd)" \
+   for l in $labels; do
+    [[ $l == - ]] && l=""
+    awk -v n="$n" -v label="${l:-netctl}" -v cold="$(median_us "$n" "${l}cold")" -v noop="$(median_us "$n" "${l}noop")" -v add="$(median_us "$n" "${l}addone")" \
+      -v down="$(median_us "$n" "${l}down")" -v floor="$(median_us "$n" floor)" -v f1="$(median_us "$n" floor1)" \
+      -v fd="$(median_us "$n" floor_teardown)" -v rc="$(median_ratio "$n" "${l}cold" floor)" -v ra="$(median_ratio "$n" "${l}addone" floor1)" \
+      -v rd="$(median_ratio "$n" "${l}down" floor_teardown)" -v rn="$(median_ratio "$n" "${l}noop" "${l}cold")" \
+      -v m1="$(median_us "$n" "${l}rss_cold")" -v m2="$(median_us "$n" "${l}rss_noop")" -v m3="$(median_us "$n" "${l}rss_addone")" -v m4="$(median_us "$n" "${l}rss_down_cmd")" \
       -v load="$(median_us "$n" load_x100)" '
       function s(us)  { return us == "" ? "–" : sprintf("%.3f", us / 1e6) }
       function ms(us) { return us == "" ? "–" : sprintf("%.1f", us / 1e3) }
       function x(r)   { return r == "" ? "–" : r "×" }
       function mib(k) { return k == "" ? "–" : sprintf("%.0f", k / 1024) }
       BEGIN {
-        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s / %s | %s |\n", n,
+        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s / %s | %s |\n", n, label,
           s(cold), s(floor), x(rc), ms(noop), rn == "" ? "–" : sprintf("%.1f %%", 100 * rn),
           ms(add), ms(f1), x(ra), s(down), s(fd), x(rd), mib(m1), mib(m2), mib(m3), mib(m4),
           load == "" ? "–" : sprintf("%.1f", load / 100)
       }'
+   done
   done
   echo
   echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridges, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\` of one DNAT rule per container: \`NLBENCH_BRIDGES=$NETWORKS bench_netlink.sh N 1 --nsdel-teardown\`. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor."
@@ -263,6 +280,7 @@ for n in $NS; do
   "$GENTOPO" -n $(( n + 1 )) -networks "$NETWORKS" -ports "$PORTS" >"$WORK/topo-$(( n + 1 )).yaml"
   for (( rep = 1; rep <= REPS; rep++ )); do
     (( SKIP_NETCTL )) || bench_netctl "$n" "$rep"
+    [[ -z $BASE ]] || bench_netctl "$n" "$rep" base: "$BASE"
     if (( ! SKIP_FLOOR )); then
       bench_floor "$n" floor "$n"
       bench_floor 1 floor1 "$n"
