@@ -226,6 +226,13 @@ func (r *Reconciler) reobserve(ctx context.Context, before *model.State, p *Plan
 			}
 		}
 	}
+	// A scoped observation does not read the bridges' foreign ports; no
+	// action of ours adds any.
+	for id, n := range after.Networks {
+		if o := before.Networks[id]; o != nil {
+			n.Foreign = o.Foreign
+		}
+	}
 	return after, nil
 }
 

@@ -16,7 +16,10 @@ type Links interface {
 	// Observe reads every netctl-owned bridge, namespace and endpoint, of
 	// every project, plus the host's routes (both families). Container settings the
 	// kernel cannot hold (Hostname, Aliases, ...) are left empty. Only the
-	// containers in scope are read (nil: all).
+	// containers in scope are read (nil: all); with a scope, the networks'
+	// Foreign ports are not read (they need every host link; the caller
+	// keeps what it knew), and host ends left without their container are
+	// reported only by a full observation.
 	Observe(ctx context.Context, scope model.Scope) (*model.State, error)
 
 	// EnsureBridge creates the bridge or brings it to n: mark, MTU,

@@ -2,12 +2,16 @@ package netlink
 
 import (
 	"context"
+	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	vnl "github.com/vishvananda/netlink"
+
+	"github.com/netctl/netctl/model"
 )
 
 func TestEnsureBridgeConverges(t *testing.T) {
@@ -137,5 +141,38 @@ func TestForeignPortsAndDeleteBridge(t *testing.T) {
 	}
 	if c := s.observe().Containers[web.ID()]; c.Endpoints[0].HostOK {
 		t.Error("endpoint of a deleted bridge observed HostOK")
+	}
+}
+
+// TestObserveScoped: a scoped observation reads the scope's endpoints in
+// full without dumping the host's veths, and leaves the bridges' foreign
+// ports unread.
+func TestObserveScoped(t *testing.T) {
+	s, n, web, db := twoContainers(t)
+	s.mustIn(s.hostPath, "ip", "link", "add", "hand0", "type", "veth", "peer", "name", "hand1")
+	s.mustIn(s.hostPath, "ip", "link", "set", "hand0", "master", n.Bridge)
+	full := s.observe()
+	st, err := s.links.Observe(context.Background(), model.Scope{web.ID(): true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Containers) != 1 || st.Containers[db.ID()] != nil {
+		t.Fatalf("containers %v", slices.Collect(maps.Keys(st.Containers)))
+	}
+	got, want := st.Containers[web.ID()], full.Containers[web.ID()]
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("scoped web = %+v\nfull %+v", got, want)
+	}
+	if got := st.Networks[n.ID()].Foreign; got != nil {
+		t.Errorf("scoped Foreign = %v, want it unread", got)
+	}
+	if got := full.Networks[n.ID()].Foreign; !slices.Equal(got, []string{"hand0"}) {
+		t.Errorf("Foreign = %v", got)
+	}
+	fn := *full.Networks[n.ID()]
+	sn := *st.Networks[n.ID()]
+	fn.Foreign, sn.Foreign = nil, nil
+	if !reflect.DeepEqual(fn, sn) {
+		t.Errorf("scoped network %+v, full %+v", sn, fn)
 	}
 }

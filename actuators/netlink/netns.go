@@ -376,17 +376,10 @@ func (l *Links) Settle(ctx context.Context) error {
 	deadline := time.Now().Add(endpointsGoneWait)
 	delay := time.Millisecond
 	for len(pending) > 0 {
-		present, err := l.hostLinkNames()
-		if err != nil {
+		var err error
+		if pending, err = l.stillPresent(pending); err != nil {
 			return err
 		}
-		left := pending[:0]
-		for _, p := range pending {
-			if present[p.name] {
-				left = append(left, p)
-			}
-		}
-		pending = left
 		if len(pending) == 0 {
 			return nil
 		}

@@ -94,7 +94,7 @@ func TestReadHostRoutes(t *testing.T) {
 	s.mustIn(s.hostPath, "ip", "route", "add", "10.250.200.0/24", "via", "10.250.1.11")
 	s.mustIn(s.hostPath, "ip", "route", "add", "blackhole", "10.250.201.0/24", "table", "100")
 
-	host, err := s.links.readHost()
+	host, err := s.links.readHost(false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,12 +93,13 @@ var ErrNoLink = errors.New("no such link")
 
 // LinkByName reads one link by name (ErrNoLink when there is none).
 func (c *Conn) LinkByName(name string) (Link, error) {
+	return c.getLink(nl.NewIfInfomsg(unix.AF_UNSPEC), nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+}
+
+func (c *Conn) getLink(data ...nl.NetlinkRequestData) (Link, error) {
 	var l Link
-	err := c.Get(Request{Type: unix.RTM_GETLINK, Data: []nl.NetlinkRequestData{
-		nl.NewIfInfomsg(unix.AF_UNSPEC),
-		nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)),
-		nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(rtextFilterSkipStats)),
-	}}, unix.RTM_NEWLINK, func(m []byte) error {
+	data = append(data, nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(rtextFilterSkipStats)))
+	err := c.Get(Request{Type: unix.RTM_GETLINK, Data: data}, unix.RTM_NEWLINK, func(m []byte) error {
 		var err error
 		l, err = ParseLink(m)
 		return err

@@ -256,14 +256,16 @@ func TestBridgePortsHairpin(t *testing.T) {
 		h.ip(t, "link", "set", p, "master", "nlr-br")
 	}
 	h.ip(t, "link", "set", "dev", "nlr-a", "type", "bridge_slave", "hairpin", "on")
+	h.ip(t, "link", "set", "nlr-c", "up")
 	ports, err := h.conn.BridgePorts()
 	if err != nil {
 		t.Fatal(err)
 	}
 	br := h.link(t, "nlr-br").Index
+	a, c := h.link(t, "nlr-a"), h.link(t, "nlr-c")
 	want := []BridgePort{
-		{Index: h.link(t, "nlr-a").Index, Name: "nlr-a", Master: br, Hairpin: true},
-		{Index: h.link(t, "nlr-c").Index, Name: "nlr-c", Master: br},
+		{Index: a.Index, Peer: a.Peer, Name: "nlr-a", Master: br, MTU: 1500, Hairpin: true},
+		{Index: c.Index, Peer: c.Peer, Name: "nlr-c", Master: br, MTU: 1500, Up: true},
 	}
 	slices.SortFunc(ports, func(a, b BridgePort) int { return strings.Compare(a.Name, b.Name) })
 	if !reflect.DeepEqual(ports, want) {
@@ -383,5 +385,22 @@ func TestLinkChangesAddressAndRoute(t *testing.T) {
 	out, err = exec.Command("ip", "-n", h.sb.Name(), "-6", "addr").CombinedOutput()
 	if err != nil || strings.Contains(string(out), "fe80") {
 		t.Errorf("IPv6 link-local configured:\n%s", out)
+	}
+}
+
+func TestLinksOfKindAndByIndex(t *testing.T) {
+	h := newHost(t)
+	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
+	h.ip(t, "link", "add", "nlr-a", "type", "veth", "peer", "name", "nlr-b")
+	got, err := h.conn.LinksOfKind("bridge")
+	if err != nil || len(got) != 1 || got[0].Name != "nlr-br" || got[0].Kind != "bridge" {
+		t.Errorf("LinksOfKind(bridge) = %+v, %v", got, err)
+	}
+	a := h.link(t, "nlr-a")
+	if l, err := h.conn.LinkByIndex(a.Index); err != nil || !reflect.DeepEqual(l, a) {
+		t.Errorf("LinkByIndex = %+v, %v; want %+v", l, err, a)
+	}
+	if _, err := h.conn.LinkByIndex(9999); !errors.Is(err, ErrNoLink) {
+		t.Errorf("LinkByIndex of a missing link: %v", err)
 	}
 }
