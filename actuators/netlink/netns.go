@@ -307,8 +307,10 @@ func (l *Links) removeDirIfEmpty(dir string) {
 	_ = beneath.Remove(l.root, dir) // fails while not empty, which is fine
 }
 
-// endpointsGoneWait bounds how long Settle waits for the kernel to destroy
-// the veths of deleted namespaces.
+// endpointsGoneWait bounds how long Settle waits, without any of them
+// going, for the kernel to destroy the veths of deleted namespaces (at
+// 10,000 containers their destruction takes longer than that, but it
+// goes on all the while).
 const endpointsGoneWait = 3 * time.Second
 
 // pendingEnd is a host veth end expected to vanish with its namespace.
@@ -362,8 +364,9 @@ func (l *Links) deleteHostEnd(c *model.Container, name string) error {
 
 // Settle waits until the host ends of every namespace deleted so far are
 // gone, so that an Observe right after sees the deletion complete. Ends
-// still there after endpointsGoneWait (someone else holds the namespace)
-// belong to no namespace netctl knows any more and are deleted.
+// still there when none has gone for endpointsGoneWait (someone else holds
+// the namespace) belong to no namespace netctl knows any more and are
+// deleted.
 func (l *Links) Settle(ctx context.Context) error {
 	l.dropNsHandles()
 	if err := l.flushDeletes(); err != nil {
@@ -376,14 +379,20 @@ func (l *Links) Settle(ctx context.Context) error {
 	deadline := time.Now().Add(endpointsGoneWait)
 	delay := time.Millisecond
 	for len(pending) > 0 {
+		expired := time.Now().After(deadline)
+		before := len(pending)
 		var err error
-		if pending, err = l.stillPresent(pending); err != nil {
+		if pending, err = l.stillPresent(pending, expired); err != nil {
 			return err
 		}
 		if len(pending) == 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if len(pending) < before {
+			deadline = time.Now().Add(endpointsGoneWait)
+			expired = false
+		}
+		if expired {
 			for _, p := range pending {
 				if err := l.deleteHostEnd(p.container, p.name); err != nil {
 					return err

@@ -535,29 +535,24 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 	}
 }
 
-// stillPresent returns the host ends of pending that still exist. The
-// bridges' dump lists the ends that are still ports cheaply (see
-// nlraw.BridgePorts); an end that is not a port is looked up by name,
-// which costs the kernel nothing much once it is gone.
-func (l *Links) stillPresent(pending []pendingEnd) ([]pendingEnd, error) {
-	ports, err := l.hostDump.BridgePorts()
-	if err != nil {
-		return nil, fmt.Errorf("list bridge ports: %w", err)
-	}
-	isPort := make(map[string]bool, len(ports))
-	for _, p := range ports {
-		isPort[p.Name] = true
-	}
+// stillPresent drops from pending, in order, the host ends that are gone,
+// up to the first one still there (all of them when all is set): the
+// kernel destroys the namespaces of a batch together, so while one is
+// there the rest mostly are too. A lookup of a name that is gone costs the
+// kernel next to nothing; of one still there, a veth's message, which
+// costs a walk over every namespace id (see Observe): so a poll costs one
+// such walk, not one per container, nor a dump of them all.
+func (l *Links) stillPresent(pending []pendingEnd, all bool) ([]pendingEnd, error) {
 	left := pending[:0]
-	for _, p := range pending {
-		if !isPort[p.name] {
-			_, err := l.hostDump.LinkByName(p.name)
-			if errors.Is(err, nlraw.ErrNoLink) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("look up %s: %w", p.name, err)
-			}
+	for i, p := range pending {
+		_, err := l.hostDump.LinkByName(p.name)
+		switch {
+		case errors.Is(err, nlraw.ErrNoLink):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("look up %s: %w", p.name, err)
+		case !all:
+			return append(left, pending[i:]...), nil
 		}
 		left = append(left, p)
 	}
