@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,7 +43,7 @@ type Reconciler struct {
 
 // Observe reads the kernel and netctl's files into one state.
 func (r *Reconciler) Observe(ctx context.Context) (*model.State, error) {
-	return r.observe(ctx, nil, allDomains)
+	return r.observe(ctx, nil, allDomains, nil)
 }
 
 // domains says which actuators an observation reads besides the links
@@ -51,8 +53,12 @@ type domains struct{ firewall, dns bool }
 var allDomains = domains{firewall: true, dns: true}
 
 // observe reads the containers in scope (nil: all), networks and routes,
-// and the firewall and DNS state when d asks for them.
-func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains) (*model.State, error) {
+// and the firewall and DNS state when d asks for them. With a base (an
+// earlier observation, scope then being non-nil) the state is base
+// brought up to date: base's containers out of scope, the firewall and
+// DNS state d does not ask for, and the networks' foreign ports (which a
+// scoped observation does not read) are taken from it.
+func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, base *model.State) (*model.State, error) {
 	start := time.Now()
 	readers := []any{r.Files}
 	if d.dns && r.Names != nil {
@@ -78,19 +84,73 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains) 
 		return nil, fmt.Errorf("observe files: %w", err)
 	}
 	files := time.Since(start)
-	if err := r.finishFirewall(ctx, st, fw); err != nil {
-		return nil, fmt.Errorf("observe firewall: %w", err)
+	reread := slices.Collect(maps.Keys(st.Containers))
+	if base != nil {
+		keep(st, base, scope, d.firewall)
+	}
+	switch {
+	case d.firewall:
+		if err := r.finishFirewall(ctx, st, fw); err != nil {
+			return nil, fmt.Errorf("observe firewall: %w", err)
+		}
+	case base != nil:
+		keepFirewall(st, base, reread)
 	}
 	firewall := time.Since(start)
-	if d.dns && r.Names != nil {
+	switch {
+	case d.dns && r.Names != nil:
 		if err := r.Names.Observe(ctx, st); err != nil {
 			return nil, fmt.Errorf("observe dns: %w", err)
 		}
+	case base != nil:
+		st.DNS = base.DNS
 	}
 	r.Log.Debug().Dur("links", links).Dur("files", files-links).Dur("firewall", firewall-files).
 		Dur("dns", time.Since(start)-firewall).Dur("total", time.Since(start)).
-		Int("containers", len(st.Containers)).Msg("observed")
+		Int("containers", len(st.Containers)).Int("read", len(reread)).Msg("observed")
 	return st, nil
+}
+
+// keep completes a scoped observation st with base: the containers out of
+// scope (without their published ports when the firewall is read again:
+// its observation attaches them) and the networks' foreign ports, which a
+// scoped observation does not read and no action of ours adds.
+func keep(st, base *model.State, scope model.Scope, firewallRead bool) {
+	for id, c := range base.Containers {
+		if scope[id] || st.Containers[id] != nil {
+			continue
+		}
+		if firewallRead {
+			cc := *c
+			cc.Ports = nil
+			c = &cc
+		}
+		st.Containers[id] = c
+	}
+	for id, n := range st.Networks {
+		if o := base.Networks[id]; o != nil {
+			n.Foreign = o.Foreign
+		}
+	}
+}
+
+// keepFirewall gives st the firewall state observed in base, which no
+// action changed since: the rules, and the published ports the firewall's
+// observation attaches to each container, here to the re-read ones.
+func keepFirewall(st, base *model.State, reread []string) {
+	st.Firewall = base.Firewall
+	if base.Firewall == nil {
+		return
+	}
+	for _, p := range base.Firewall.Ports {
+		id := model.ContainerID(p.Project, p.Container)
+		if c := st.Containers[id]; c != nil && slices.Contains(reread, id) {
+			c.Ports = append(c.Ports, p.Port)
+		}
+	}
+	for _, id := range reread {
+		model.SortPorts(st.Containers[id].Ports)
+	}
 }
 
 // Plan computes what applying t would do, changing nothing. A nil t plans
@@ -124,6 +184,9 @@ type Result struct {
 	Done []*Action
 	// Rounds is how many plan → apply rounds ran.
 	Rounds int
+	// Observed is the state the last observation found (after the last
+	// round's verification); ApplyFrom can start from it.
+	Observed *model.State
 }
 
 // Apply converges the host to t (nil t: remove everything project owns).
@@ -131,12 +194,31 @@ type Result struct {
 // after maxRounds is reported as an error naming the objects. Blocked
 // deletions are reported as an error once everything else has converged.
 func (r *Reconciler) Apply(ctx context.Context, project string, t *spec.Topology) (*Result, error) {
+	return r.ApplyFrom(ctx, project, t, nil, nil)
+}
+
+// ApplyFrom is Apply starting from an earlier observation instead of
+// reading everything: prev is the state a previous reconcile left
+// (Result.Observed), changed the containers the kernel announced changes
+// to since then; those, the networks, the firewall and the DNS server are
+// read again. A nil prev reads everything, as Apply does. Result.Observed
+// is the state this reconcile left, for the next one.
+func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topology, prev *model.State, changed model.Scope) (*Result, error) {
 	res := &Result{}
 	var lastErr error
-	observed, err := r.Observe(ctx)
+	var observed *model.State
+	var err error
+	if prev == nil {
+		observed, err = r.Observe(ctx)
+	} else {
+		scope := model.Scope{} // never nil: nil would read everything
+		maps.Copy(scope, changed)
+		observed, err = r.observe(ctx, scope, allDomains, prev)
+	}
 	if err != nil {
 		return res, err
 	}
+	defer func() { res.Observed = observed }()
 	for res.Rounds < maxRounds {
 		p, err := r.plan(project, t, observed)
 		if err != nil {
@@ -209,49 +291,7 @@ func (r *Reconciler) reobserve(ctx context.Context, before *model.State, p *Plan
 			}
 		}
 	}
-	after, err := r.observe(ctx, scope, d)
-	if err != nil {
-		return nil, err
-	}
-	if !d.firewall {
-		keepFirewall(after, before)
-	}
-	if !d.dns {
-		after.DNS = before.DNS
-	}
-	for id, c := range before.Containers {
-		if !scope[id] {
-			if _, ok := after.Containers[id]; !ok {
-				after.Containers[id] = c
-			}
-		}
-	}
-	// A scoped observation does not read the bridges' foreign ports; no
-	// action of ours adds any.
-	for id, n := range after.Networks {
-		if o := before.Networks[id]; o != nil {
-			n.Foreign = o.Foreign
-		}
-	}
-	return after, nil
-}
-
-// keepFirewall gives after the firewall state observed in before, which no
-// action changed since: the rules, and the published ports the firewall's
-// observation attaches to each container, here to the re-read ones.
-func keepFirewall(after, before *model.State) {
-	after.Firewall = before.Firewall
-	if before.Firewall == nil {
-		return
-	}
-	for _, p := range before.Firewall.Ports {
-		if c := after.Containers[model.ContainerID(p.Project, p.Container)]; c != nil {
-			c.Ports = append(c.Ports, p.Port)
-		}
-	}
-	for _, c := range after.Containers {
-		model.SortPorts(c.Ports)
-	}
+	return r.observe(ctx, scope, d, before)
 }
 
 func blockedError(p *Plan) error {

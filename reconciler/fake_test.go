@@ -18,6 +18,8 @@ type fakeHost struct {
 	calls []string
 	// fail makes the named call fail once ("EnsureEndpoint shop/db").
 	fail map[string]bool
+	// scopes records the scope of every Observe (nil: everything).
+	scopes []model.Scope
 }
 
 func newFakeHost() *fakeHost { return &fakeHost{st: model.NewState(), fail: map[string]bool{}} }
@@ -34,6 +36,7 @@ func (f *fakeHost) record(call string) error {
 func (f *fakeHost) Observe(_ context.Context, scope model.Scope) (*model.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.scopes = append(f.scopes, scope)
 	st := cloneState(f.st, false)
 	for id := range st.Containers {
 		if !scope.Has(id) {

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
 )
 
@@ -111,17 +113,27 @@ type Watch struct {
 	seenHash  string // the content last read, valid or not
 	readErr   string // the last read error logged, to log each once
 	converged bool   // the last reconcile of cur converged
-	editAt    time.Time
-	failures  int
-	retryAt   time.Time
+	// observed is what the last reconcile left, when it converged: the
+	// next one starts from it, reading again only what the kernel
+	// announced changes to (and the firewall and DNS state, which it does
+	// not announce), instead of every namespace.
+	observed *model.State
+	editAt   time.Time
+	failures int
+	retryAt  time.Time
 }
 
 // pending are the events received since the last reconcile.
 type pending struct {
 	file, host, reload bool
-	first, last        time.Time // first and last event of the burst
-	fileFirst          time.Time // first file event of the burst
-	atomic             bool      // the last event was an atomic replace
+	// changed are the containers the kernel announced changes to;
+	// changedAll is set when it announced something it could not tell
+	// (an overflow).
+	changed     model.Scope
+	changedAll  bool
+	first, last time.Time // first and last event of the burst
+	fileFirst   time.Time // first file event of the burst
+	atomic      bool      // the last event was an atomic replace
 }
 
 func (w *Watch) wakeChan() chan struct{} {
@@ -158,9 +170,27 @@ func (w *Watch) NotifyFile(atomic bool) {
 	})
 }
 
-// NotifyHost reports a kernel change to something netctl owns.
-func (w *Watch) NotifyHost() {
-	w.notify(func(p *pending, _ time.Time) { p.host, p.atomic = true, false })
+// NotifyHost reports a kernel change to something netctl owns: to the
+// containers in changed, to a network only when changed is empty, to
+// anything when it is nil.
+func (w *Watch) NotifyHost(changed model.Scope) {
+	w.notify(func(p *pending, _ time.Time) {
+		p.host, p.atomic = true, false
+		if changed == nil {
+			p.changedAll = true
+			return
+		}
+		if p.changed == nil {
+			p.changed = model.Scope{}
+		}
+		maps.Copy(p.changed, changed)
+	})
+}
+
+// NotifyFirewall reports a change to netctl's rules (a backend that
+// announces them: nftables).
+func (w *Watch) NotifyFirewall() {
+	w.NotifyHost(model.Scope{})
 }
 
 // Reload forces a re-read of the file and a reconcile, at once.
@@ -289,7 +319,15 @@ func (w *Watch) handle(ctx context.Context, trigger WatchTrigger, p pending) {
 	if !edited && trigger == TriggerFile && !p.host {
 		return // the same content again (touch, a no-op write)
 	}
-	w.reconcile(ctx, trigger, edited)
+	switch trigger {
+	case TriggerStart, TriggerResync, TriggerReload:
+		// Read everything: a resync stands in for missed announcements.
+		w.observed = nil
+	}
+	if p.changedAll {
+		w.observed = nil
+	}
+	w.reconcile(ctx, trigger, edited, p.changed)
 }
 
 // load reads and checks the file; it reports whether a new topology was
@@ -368,8 +406,9 @@ func (w *Watch) hookFile(err error) {
 	}
 }
 
-// reconcile applies the topology in force and reports.
-func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool) {
+// reconcile applies the topology in force and reports; changed are the
+// containers the kernel announced changes to since the last reconcile.
+func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool, changed model.Scope) {
 	t := w.cur
 	if w.Hooks != nil {
 		w.Hooks.ReconcileStarted(trigger)
@@ -379,7 +418,9 @@ func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool
 		rep.Endpoints += len(c.Networks)
 	}
 	start := time.Now()
-	res, err := w.apply(ctx, t)
+	prev := w.observed
+	w.observed = nil // until this reconcile converges
+	res, err := w.apply(ctx, t, prev, changed)
 	rep.Took = time.Since(start)
 	if res != nil {
 		rep.Done = res.Done
@@ -405,6 +446,9 @@ func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool
 	if rep.Outcome != OutcomeCancelled {
 		w.converged = ok
 	}
+	if ok && res != nil {
+		w.observed = res.Observed
+	}
 	w.logReport(rep)
 	w.scheduleRetry(rep.Outcome == OutcomeFailed)
 	if w.Hooks != nil {
@@ -412,7 +456,7 @@ func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool
 	}
 }
 
-func (w *Watch) apply(ctx context.Context, t *spec.Topology) (*Result, error) {
+func (w *Watch) apply(ctx context.Context, t *spec.Topology, prev *model.State, changed model.Scope) (*Result, error) {
 	if w.Lock != nil {
 		unlock, err := w.Lock(ctx)
 		if err != nil {
@@ -420,7 +464,7 @@ func (w *Watch) apply(ctx context.Context, t *spec.Topology) (*Result, error) {
 		}
 		defer unlock()
 	}
-	return w.Reconciler.Apply(ctx, t.Name, t)
+	return w.Reconciler.ApplyFrom(ctx, t.Name, t, prev, changed)
 }
 
 // resyncPeriod is the wait until the next resync, given how long the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -298,7 +299,7 @@ func TestWatchRepairsDrift(t *testing.T) {
 	c := h.links.st.Containers["shop/web"]
 	c.Endpoints = nil
 	h.links.mu.Unlock()
-	h.w.NotifyHost()
+	h.w.NotifyHost(nil)
 	r := h.report(t)
 	if r.Trigger != TriggerHost || !r.Drift || r.Outcome != OutcomeConverged {
 		t.Fatalf("drift: %+v", r)
@@ -311,7 +312,7 @@ func TestWatchRepairsDrift(t *testing.T) {
 	}
 
 	// A host event for something that did not drift: a no-op reconcile.
-	h.w.NotifyHost()
+	h.w.NotifyHost(nil)
 	if r := h.report(t); r.Drift || len(r.Done) != 0 {
 		t.Errorf("no-op: %+v", r)
 	}
@@ -490,5 +491,71 @@ func TestResyncPeriodStretches(t *testing.T) {
 	w.ResyncShare = 0
 	if got := w.resyncPeriod(time.Second); got != 10*time.Second {
 		t.Errorf("without a share: %s", got)
+	}
+}
+
+// takeScopes returns the scopes Observe was called with since the last
+// call.
+func (h *watchHarness) takeScopes() []model.Scope {
+	h.links.mu.Lock()
+	defer h.links.mu.Unlock()
+	s := h.links.scopes
+	h.links.scopes = nil
+	return s
+}
+
+// TestWatchReadsWhatChanged: after the first reconcile, watch reads only
+// the containers the kernel announced changes to (and an edit reads no
+// namespace at all), until an announcement it could not tell, or a
+// resync, makes it read everything again.
+func TestWatchReadsWhatChanged(t *testing.T) {
+	h := newWatch(t, shopV2, 0)
+	if r := h.report(t); r.Outcome != OutcomeConverged {
+		t.Fatalf("start: %+v", r)
+	}
+	if s := h.takeScopes(); len(s) == 0 || s[0] != nil {
+		t.Fatalf("the first reconcile read %v, want everything first", s)
+	}
+
+	// An edit adds a container: nothing is read but what the plan touched.
+	h.setFile(shopV2 + "  cache: {networks: [backend]}\n")
+	h.w.NotifyFile(true)
+	if r := h.report(t); r.Outcome != OutcomeConverged || len(r.Done) == 0 {
+		t.Fatalf("edit: %+v", r)
+	}
+	for _, s := range h.takeScopes() {
+		if s == nil || len(s) > 1 || (len(s) == 1 && !s["shop/cache"]) {
+			t.Errorf("the edit read %v, want nothing or the new container", s)
+		}
+	}
+
+	// Drift announced in one container: that one is read, and repaired.
+	h.links.mu.Lock()
+	h.links.st.Containers["shop/db"].DefaultGateway = netip.Addr{}
+	h.links.mu.Unlock()
+	h.w.NotifyHost(model.Scope{"shop/db": true})
+	if r := h.report(t); !r.Drift || r.Outcome != OutcomeConverged {
+		t.Fatalf("announced drift: %+v", r)
+	}
+	if s := h.takeScopes(); len(s) == 0 || !maps.Equal(s[0], model.Scope{"shop/db": true}) {
+		t.Errorf("announced drift read %v, want shop/db first", s)
+	}
+
+	// Drift nobody announced is not seen until something says to read
+	// everything.
+	h.links.mu.Lock()
+	h.links.st.Containers["shop/web"].DefaultGateway = netip.Addr{}
+	h.links.mu.Unlock()
+	h.w.NotifyHost(model.Scope{})
+	if r := h.report(t); r.Drift || len(r.Done) != 0 {
+		t.Fatalf("unannounced drift repaired from a cached view: %+v", r)
+	}
+	h.takeScopes()
+	h.w.NotifyHost(nil)
+	if r := h.report(t); !r.Drift || r.Outcome != OutcomeConverged {
+		t.Fatalf("after an overflow: %+v", r)
+	}
+	if s := h.takeScopes(); len(s) == 0 || s[0] != nil {
+		t.Errorf("after an overflow read %v, want everything", s)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nlraw"
+	"github.com/netctl/netctl/model"
 )
 
 // eventBufSize is the subscription socket's kernel receive buffer. A cold
@@ -20,31 +21,36 @@ import (
 // "something changed" anyway) rarer.
 const eventBufSize = 4 << 20
 
-// Subscribe reports changes to netctl's objects in the host namespace: a
-// link carrying an ownership mark created, changed or deleted (a bridge, the
-// host end of a veth), a link enslaved to one of them, an IPv4 address or
-// route added to or removed from one of them, a global IPv6 address likewise. Each change, and every burst
-// of changes, sends one value on the returned channel (it holds at most one:
-// the receiver learns that something changed, not what; a reconcile finds
-// out). Changes inside container namespaces are not reported: they need a
-// periodic resync.
+// Subscribe reports changes to netctl's objects as the kernel announces
+// them, each as the set of containers it concerns (model.Scope): in the
+// host namespace, a link carrying this instance's ownership mark created,
+// changed or deleted (a bridge, the host end of a veth), a link enslaved
+// to one of them, an IPv4 address or route or a global IPv6 address added
+// to or removed from one of them; in a container's namespace (announced to
+// the host's socket through the namespace id the kernel gives it when a
+// veth links it to the host), a link, an IPv4 route or an address other
+// than the kernel's own IPv6 link-local ones changed. A change to a network and no
+// container (a bridge, its address) comes as an empty scope; a nil scope
+// means "anything may have changed": the socket overflowed and
+// announcements were lost.
 //
 // The socket is opened in the host namespace given to New, whichever
 // namespace the calling thread is in. The channel is closed when ctx is
-// done or the socket fails; an overflow of the socket is reported as a
-// change, never as an end.
-func (l *Links) Subscribe(ctx context.Context) (<-chan struct{}, error) {
+// done or the socket fails; an overflow is reported as a nil scope, never
+// as an end.
+func (l *Links) Subscribe(ctx context.Context) (<-chan model.Scope, error) {
 	fd, err := l.eventSocket()
 	if err != nil {
-		return nil, fmt.Errorf("subscribe to host netlink events: %w", err)
+		return nil, fmt.Errorf("subscribe to netlink events: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "netlink-events")
-	s := &subscription{links: l, file: f, owned: map[int32]bool{}, out: make(chan struct{}, 1)}
+	s := &subscription{links: l, file: f, owned: map[int32]owned{}, nsids: map[int32]string{},
+		out: make(chan model.Scope, 64)}
 	// Seed the owned set after subscribing, so that no link created in
 	// between goes unnoticed.
 	if err := s.seed(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("subscribe to host netlink events: %w", err)
+		return nil, fmt.Errorf("subscribe to netlink events: %w", err)
 	}
 	var once sync.Once
 	stop := func() { once.Do(func() { f.Close() }) }
@@ -62,7 +68,7 @@ func (l *Links) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 
 // eventSocket opens a non-blocking NETLINK_ROUTE socket in the host
 // namespace, bound to the link, IPv4 and IPv6 address and IPv4 route
-// groups.
+// groups, that also hears the namespaces the host has an id for.
 func (l *Links) eventSocket() (int, error) {
 	// The host namespace handle given to New is not kept; the dump socket
 	// opened from it is, and gives back its namespace.
@@ -74,28 +80,39 @@ func (l *Links) eventSocket() (int, error) {
 	defer host.Close()
 	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) |
 		1<<(unix.RTNLGRP_IPV6_IFADDR-1))
-	return nlraw.ListenAt(host, groups, eventBufSize)
+	fd, err := nlraw.ListenAt(host, groups, eventBufSize)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_LISTEN_ALL_NSID, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listen to every namespace: %w", err)
+	}
+	return fd, nil
 }
 
-// subscription filters the host's announcements down to netctl's objects.
+// owned is what a host link of netctl's is: a container's end (Container
+// set) or a bridge.
+type owned struct{ container string }
+
+// subscription filters the announcements down to netctl's objects.
 type subscription struct {
 	links *Links
 	file  *os.File
-	// owned are the ifindexes of the host's links that carry a netctl mark
-	// (or netctl's creation group): addresses and routes matter only on
+	// owned are the host's links that carry a netctl mark (or netctl's
+	// creation group), by ifindex: addresses and routes matter only on
 	// them, and a link matters when it is one or is enslaved to one.
-	owned map[int32]bool
-	out   chan struct{}
+	owned map[int32]owned
+	// nsids are the containers' namespaces by the id the host knows them
+	// by, learnt from the host ends (their IFLA_LINK_NETNSID) and from
+	// marked links announced in the namespaces themselves. Announcements
+	// from a namespace not in it are someone else's.
+	nsids map[int32]string
+	out   chan model.Scope
 }
 
-func (s *subscription) signal() {
-	select {
-	case s.out <- struct{}{}:
-	default:
-	}
-}
-
-// seed fills the owned set from a dump of the host's links.
+// seed fills the owned set and the namespace ids from a dump of the
+// host's links.
 func (s *subscription) seed() error {
 	links, err := s.links.hostLinks()
 	if err != nil {
@@ -103,11 +120,20 @@ func (s *subscription) seed() error {
 	}
 	clear(s.owned)
 	for _, k := range links {
-		if _, ok := s.links.owner(k.Alias); ok {
-			s.owned[int32(k.Index)] = true
+		if o, ok := s.links.owner(k.Alias); ok {
+			s.own(k, o)
 		}
 	}
 	return nil
+}
+
+// own records a marked host link.
+func (s *subscription) own(k nlraw.Link, o model.Owner) {
+	id := s.ownerID(o)
+	if id != "" && k.LinkNSID >= 0 {
+		s.nsids[int32(k.LinkNSID)] = id
+	}
+	s.owned[int32(k.Index)] = owned{container: id}
 }
 
 func (s *subscription) run(ctx context.Context) {
@@ -117,11 +143,12 @@ func (s *subscription) run(ctx context.Context) {
 		return
 	}
 	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		var n int
+		var n, oobn int
 		var rerr error
 		err := raw.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
 			return rerr != unix.EAGAIN
 		})
 		if ctx.Err() != nil {
@@ -130,84 +157,174 @@ func (s *subscription) run(ctx context.Context) {
 		if err == nil {
 			err = rerr
 		}
+		var scope model.Scope
 		switch {
 		case errors.Is(err, unix.ENOBUFS):
 			// The kernel dropped announcements: assume the worst, and
 			// relearn which links are ours.
-			s.links.log.Debug().Msg("netlink events: socket overflowed; treating as a change")
+			s.links.log.Debug().Msg("netlink events: socket overflowed; treating as a change to anything")
 			if err := s.seed(); err != nil {
 				s.links.log.Warn().Err(err).Msg("netlink events: relearning owned links")
 			}
-			s.signal()
-			continue
 		case errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
-			s.links.log.Error().Err(err).Msg("netlink events: receive failed; no more host events")
+			s.links.log.Error().Err(err).Msg("netlink events: receive failed; no more events")
 			return
+		default:
+			var hit bool
+			if scope, hit = s.relevant(buf[:n], nsidOf(oob[:oobn])); !hit {
+				continue
+			}
 		}
-		if s.relevant(buf[:n]) {
-			s.signal()
+		select {
+		case s.out <- scope:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
 
-// relevant walks one datagram of announcements, keeps the owned set up to
-// date, and reports whether any concerns netctl's objects.
-func (s *subscription) relevant(b []byte) bool {
+// nsidOf reads the namespace id a datagram came from (NETLINK_LISTEN_ALL_NSID
+// ancillary data); -1 for the socket's own namespace.
+func nsidOf(oob []byte) int32 {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return -1
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_NETLINK && m.Header.Type == unix.NETLINK_LISTEN_ALL_NSID && len(m.Data) >= 4 {
+			return int32(binary.NativeEndian.Uint32(m.Data))
+		}
+	}
+	return -1
+}
+
+// relevant walks one datagram of announcements from the namespace nsid
+// (-1: the host), keeps the owned set and the namespace ids up to date,
+// and reports the containers concerned and whether any of netctl's
+// objects are. A malformed datagram concerns anything (nil scope).
+func (s *subscription) relevant(b []byte, nsid int32) (model.Scope, bool) {
+	scope := model.Scope{}
 	hit := false
+	touch := func(container string) {
+		hit = true
+		if container != "" {
+			scope[container] = true
+		}
+	}
 	err := nlraw.Messages(b, func(h nlraw.Header, m []byte) error {
+		if nsid >= 0 {
+			s.containerEvent(h.Type, m, nsid, touch)
+			return nil
+		}
 		switch h.Type {
 		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
-			if s.linkEvent(h.Type, m) {
-				hit = true
-			}
+			s.linkEvent(h.Type, m, touch)
 		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-			if len(m) >= unix.SizeofIfAddrmsg && s.owned[int32(binary.NativeEndian.Uint32(m[4:8]))] && !kernelAddr(m) {
-				hit = true
+			if len(m) >= unix.SizeofIfAddrmsg && !kernelAddr(m) {
+				if o, ok := s.owned[int32(binary.NativeEndian.Uint32(m[4:8]))]; ok {
+					touch(o.container)
+				}
 			}
 		case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
-			if r, ok, _ := nlraw.ParseRoute(m); ok && r.Dst.Addr().Is4() && r.OIF != 0 && s.owned[int32(r.OIF)] {
-				hit = true
+			if r, ok, _ := nlraw.ParseRoute(m); ok && r.Dst.Addr().Is4() && r.OIF != 0 {
+				if o, ok := s.owned[int32(r.OIF)]; ok {
+					touch(o.container)
+				}
 			}
 		case unix.NLMSG_ERROR, unix.NLMSG_OVERRUN:
 			hit = true
 		}
 		return nil
 	})
-	return hit || err != nil // malformed: be safe
+	if err != nil {
+		return nil, true // malformed: be safe
+	}
+	return scope, hit
 }
 
-func (s *subscription) linkEvent(typ uint16, m []byte) bool {
+func (s *subscription) linkEvent(typ uint16, m []byte, touch func(string)) {
 	if len(m) > 0 && m[0] == unix.AF_BRIDGE {
 		// The bridge's own notifications about its ports (STP state,
 		// port flags: a port leaving the listening state some seconds
 		// after it was added, on every port). They carry no alias, and
 		// nothing netctl manages: enslaving and releasing a port come as
 		// ordinary link messages.
-		return false
+		return
 	}
 	k, err := nlraw.ParseLink(m)
 	if err != nil {
-		return true
+		touch("")
+		return
 	}
 	idx := int32(k.Index)
-	_, marked := s.links.owner(k.Alias)
-	if !marked && k.Alias == "" {
-		marked = k.Group == creationGroup
-	}
-	hit := marked || s.owned[idx] || s.owned[int32(k.Master)]
+	o, marked := s.links.owner(k.Alias)
+	creating := !marked && k.Alias == "" && k.Group == creationGroup
+	was, had := s.owned[idx]
+	master, onOurs := s.owned[int32(k.Master)]
 	switch {
 	case typ == unix.RTM_DELLINK:
 		delete(s.owned, idx)
 	case marked:
-		s.owned[idx] = true
+		s.own(k, o)
+	case creating:
+		s.owned[idx] = owned{} // ours, before its mark names its container
 	default:
 		// A mark removed by hand: the link is no longer ours to watch,
 		// but this change is.
 		delete(s.owned, idx)
 	}
-	return hit
+	if marked {
+		touch(s.ownerID(o))
+	}
+	if creating {
+		touch("")
+	}
+	if had {
+		touch(was.container)
+	}
+	if onOurs {
+		touch(master.container) // a port on one of our bridges: the network
+	}
+}
+
+// ownerID is the container a mark names ("" for a network's).
+func (s *subscription) ownerID(o model.Owner) string {
+	if o.Container == "" {
+		return ""
+	}
+	return model.ContainerID(o.Project, o.Container)
+}
+
+// containerEvent handles an announcement from the namespace nsid: a
+// change in a container's namespace concerns that container. A marked link
+// names the container, so that a namespace netctl has just wired is known
+// from its first announcements on.
+func (s *subscription) containerEvent(typ uint16, m []byte, nsid int32, touch func(string)) {
+	if typ == unix.RTM_NEWLINK || typ == unix.RTM_DELLINK {
+		if len(m) > 0 && m[0] == unix.AF_BRIDGE {
+			return
+		}
+		if k, err := nlraw.ParseLink(m); err == nil {
+			if o, ok := s.links.owner(k.Alias); ok && o.Container != "" {
+				s.nsids[nsid] = s.ownerID(o)
+			}
+		}
+	}
+	switch typ {
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		if kernelAddr(m) {
+			return
+		}
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+	default:
+		return
+	}
+	if id, ok := s.nsids[nsid]; ok {
+		touch(id)
+	}
 }
 
 // kernelAddr reports whether an address message is about an IPv6

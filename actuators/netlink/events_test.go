@@ -2,13 +2,17 @@ package netlink
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/netctl/netctl/model"
 )
 
 // drain empties a subscription channel of what earlier steps announced,
 // once the kernel has had time to send it.
-func drain(c <-chan struct{}) {
+func drain(c <-chan model.Scope) {
 	time.Sleep(200 * time.Millisecond)
 	for {
 		select {
@@ -19,19 +23,31 @@ func drain(c <-chan struct{}) {
 	}
 }
 
-func expectEvent(t *testing.T, c <-chan struct{}, what string) {
+// expectEvent waits for an announcement and returns the containers it
+// concerned, with those of whatever else came within 200 ms.
+func expectEvent(t *testing.T, c <-chan model.Scope, what string) []string {
 	t.Helper()
+	got := model.Scope{}
 	select {
-	case _, ok := <-c:
+	case sc, ok := <-c:
 		if !ok {
 			t.Fatalf("%s: subscription closed", what)
 		}
+		maps.Copy(got, sc)
 	case <-time.After(5 * time.Second):
 		t.Fatalf("%s: no event", what)
 	}
+	for deadline := time.After(200 * time.Millisecond); ; {
+		select {
+		case sc := <-c:
+			maps.Copy(got, sc)
+		case <-deadline:
+			return slices.Sorted(maps.Keys(got))
+		}
+	}
 }
 
-func expectNoEvent(t *testing.T, c <-chan struct{}, what string) {
+func expectNoEvent(t *testing.T, c <-chan model.Scope, what string) {
 	t.Helper()
 	select {
 	case <-c:
@@ -64,8 +80,31 @@ func TestSubscribeHostChanges(t *testing.T) {
 
 	web := s.container("shop", "web")
 	s.wire(web, n, endpoint(n, "eth0", "nct-web0", "10.250.1.10"))
-	expectEvent(t, events, "an endpoint created")
+	if got := expectEvent(t, events, "an endpoint created"); !slices.Equal(got, []string{"shop/web"}) {
+		t.Errorf("an endpoint created: containers %v", got)
+	}
 	drain(events)
+
+	// Inside the container's namespace: its link, address and route.
+	for _, c := range [][]string{
+		{"ip", "link", "set", "eth0", "down"},
+		{"ip", "link", "set", "eth0", "up"},
+		{"ip", "addr", "add", "10.250.1.99/24", "dev", "eth0"},
+		{"ip", "route", "add", "10.250.77.0/24", "via", "10.250.1.1"},
+	} {
+		s.mustIn(web.Netns, c...)
+		if got := expectEvent(t, events, c[1]+" "+c[2]+" in the container"); !slices.Equal(got, []string{"shop/web"}) {
+			t.Errorf("%v in the container: containers %v", c, got)
+		}
+	}
+	drain(events)
+	// A namespace that is not a container's is not netctl's business.
+	other := s.container("else", "x")
+	s.newNetns(other.Netns)
+	s.mustIn(s.hostPath, "ip", "link", "add", "ovx0", "type", "veth", "peer", "name", "eth0", "netns", other.Netns)
+	drain(events)
+	s.mustIn(other.Netns, "ip", "link", "set", "eth0", "up")
+	expectNoEvent(t, events, "a link up in someone else's namespace")
 
 	// The bridge's notifications about a port's state are not changes to
 	// anything netctl manages, and leave the port known as netctl's.

@@ -10,4 +10,4 @@ import (
 var _ hostEventSource = (*nlact.Links)(nil)
 
 // The firewall offers its backend's events (nftables) the same way.
-var _ hostEventSource = (*firewall.Firewall)(nil)
+var _ firewallEventSource = (*firewall.Firewall)(nil)

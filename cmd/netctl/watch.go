@@ -12,10 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/actuators/files"
 	"github.com/netctl/netctl/internal/filewatch"
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/reconciler"
 	"github.com/netctl/netctl/spec"
 )
@@ -140,26 +142,19 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 
 	// The links' events, and the firewall's where its backend reports them
 	// (nftables: changes to netctl's table); a nil channel: none.
-	for _, src := range []any{r.Links, r.Firewall} {
-		sub, ok := src.(hostEventSource)
-		if !ok {
-			continue
-		}
+	if sub, ok := r.Links.(hostEventSource); ok {
 		events, err := sub.Subscribe(ctx)
 		if err != nil {
 			return err
 		}
-		if events == nil {
-			continue
+		go forwardEvents(ctx, a.log, events, w.NotifyHost)
+	}
+	if sub, ok := r.Firewall.(firewallEventSource); ok {
+		events, err := sub.Subscribe(ctx)
+		if err != nil {
+			return err
 		}
-		go func() {
-			for range events {
-				w.NotifyHost()
-			}
-			if ctx.Err() == nil {
-				a.log.Error().Msg("host events ended; only --resync will repair drift")
-			}
-		}()
+		go forwardEvents(ctx, a.log, events, func(struct{}) { w.NotifyFirewall() })
 	}
 	go func() {
 		for {
@@ -188,12 +183,32 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	return err
 }
 
-// hostEventSource is the optional capability of an actuator (Links,
-// Firewall) to report kernel changes to netctl's objects as they happen,
-// so that watch repairs drift at once rather than at the next resync. A
-// nil channel: it has none to report here.
+// hostEventSource is the optional capability of the links actuator to
+// report kernel changes to netctl's objects as they happen, with the
+// containers they concern, so that watch repairs drift at once rather than
+// at the next resync and reads again only what changed. A nil channel: it
+// has none to report here.
 type hostEventSource interface {
+	Subscribe(ctx context.Context) (<-chan model.Scope, error)
+}
+
+// firewallEventSource is the same capability of the firewall (its backend
+// may have none: iptables).
+type firewallEventSource interface {
 	Subscribe(ctx context.Context) (<-chan struct{}, error)
+}
+
+// forwardEvents hands each event to notify until the channel closes.
+func forwardEvents[T any](ctx context.Context, log zerolog.Logger, events <-chan T, notify func(T)) {
+	if events == nil {
+		return
+	}
+	for e := range events {
+		notify(e)
+	}
+	if ctx.Err() == nil {
+		log.Error().Msg("host events ended; only --resync will repair drift")
+	}
 }
 
 // serveMetrics serves /metrics and /healthz on addr until stop is called.

@@ -98,6 +98,7 @@ func TestDumpsMatchVishvananda(t *testing.T) {
 			Up: a.Flags&1 != 0, Name: a.Name, Alias: a.Alias, Kind: theirs[i].Type(), MAC: a.HardwareAddr,
 			// vishvananda does not decode these two.
 			AcceptRA: l.AcceptRA, DisableIPv6: l.DisableIPv6,
+			LinkNSID: a.NetNsID,
 		}
 		if want.Kind == "device" { // vishvananda's name for "no IFLA_INFO_KIND"
 			want.Kind = ""

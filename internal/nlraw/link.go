@@ -29,6 +29,10 @@ type Link struct {
 	// From the link's IPv6 configuration (IFLA_AF_SPEC), when it has one.
 	AcceptRA    bool
 	DisableIPv6 bool
+	// LinkNSID is IFLA_LINK_NETNSID: the id, in the dumping socket's
+	// namespace, of the namespace Peer lives in; -1 when it is the link's
+	// own.
+	LinkNSID int
 }
 
 // raw is a payload already in wire format.
@@ -60,8 +64,9 @@ func ParseLink(m []byte) (Link, error) {
 		return Link{}, errors.New("short link message")
 	}
 	l := Link{
-		Index: int(int32(binary.NativeEndian.Uint32(m[4:]))),
-		Up:    binary.NativeEndian.Uint32(m[8:])&unix.IFF_UP != 0,
+		Index:    int(int32(binary.NativeEndian.Uint32(m[4:]))),
+		Up:       binary.NativeEndian.Uint32(m[8:])&unix.IFF_UP != 0,
+		LinkNSID: -1,
 	}
 	var kindErr, afErr error
 	err := Attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
@@ -82,6 +87,8 @@ func ParseLink(m []byte) (Link, error) {
 			l.Master = int(U32(v))
 		case unix.IFLA_GROUP:
 			l.Group = U32(v)
+		case unix.IFLA_LINK_NETNSID:
+			l.LinkNSID = int(int32(U32(v)))
 		case unix.IFLA_LINKINFO:
 			kindErr = Attrs(v, func(typ uint16, v []byte) {
 				if typ == unix.IFLA_INFO_KIND {

@@ -60,10 +60,11 @@ func TestParseLink(t *testing.T) {
 		nl.NewRtAttr(unix.IFLA_LINK, nl.Uint32Attr(3)),
 		nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(2)),
 		nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(9)),
+		nl.NewRtAttr(unix.IFLA_LINK_NETNSID, nl.Uint32Attr(4)),
 		info))[0]
 	got, err := ParseLink(m)
 	want := Link{Index: 7, Peer: 3, Master: 2, Group: 9, MTU: 1400, Up: true, Name: "vx1",
-		Alias: "netctl:p:n/c", Kind: "veth", MAC: net.HardwareAddr{2, 0x42, 10, 0, 0, 2}}
+		Alias: "netctl:p:n/c", Kind: "veth", MAC: net.HardwareAddr{2, 0x42, 10, 0, 0, 2}, LinkNSID: 4}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseLink = %+v, %v; want %+v", got, err, want)
 	}
