@@ -109,3 +109,19 @@ func (c *Conn) getLink(data ...nl.NetlinkRequestData) (Link, error) {
 	}
 	return l, err
 }
+
+// SetHairpin turns the hairpin mode of the bridge port with ifindex index
+// on or off (frames may leave by the port they came in). The ifindex comes
+// from BridgePorts: a lookup by name would cost the kernel a walk over
+// every namespace id per veth. Requests for many ports may go in one Do.
+func SetHairpin(index int, on bool) Request {
+	msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
+	msg.Index = int32(index)
+	mode := []byte{0}
+	if on {
+		mode[0] = 1
+	}
+	prot := nl.NewRtAttr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, nil)
+	prot.AddRtAttr(nl.IFLA_BRPORT_MODE, mode)
+	return Request{Type: unix.RTM_SETLINK, Data: []nl.NetlinkRequestData{msg, prot}}
+}

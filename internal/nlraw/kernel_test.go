@@ -272,6 +272,20 @@ func TestBridgePortsHairpin(t *testing.T) {
 	if !reflect.DeepEqual(ports, want) {
 		t.Errorf("BridgePorts = %+v, want %+v", ports, want)
 	}
+
+	// Both flipped in one datagram, by ifindex.
+	if err := h.conn.Do(SetHairpin(a.Index, false), SetHairpin(c.Index, true)); err != nil {
+		t.Fatal(err)
+	}
+	ports, err = h.conn.BridgePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		if p.Hairpin != (p.Name == "nlr-c") {
+			t.Errorf("after SetHairpin: %+v", p)
+		}
+	}
 }
 
 func TestDeleteQueue(t *testing.T) {
