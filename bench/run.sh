@@ -92,20 +92,23 @@ cleanup_on_exit
 veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
 # netctl_timed N PHASE ARGS... : runs netctl in the sandbox, records its wall
-# time (process start-up included: that is what a user waits for) and its
-# peak RSS (GNU time's %M, KiB; nsenter execs netctl, so it is netctl's).
+# time (process start-up included: that is what a user waits for), its
+# peak RSS (GNU time's %M, KiB; nsenter execs netctl, so it is netctl's)
+# and the CPU it used (user + system: less at the mercy of other jobs on a
+# shared machine than the wall clock).
 netctl_timed() {
   local n=$1 phase=$2 t0 t1 rc=0
   shift 2
   t0=${EPOCHREALTIME/./}
-  /usr/bin/time -f %M -o "$WORK/$phase.rss" nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" "$@" >"$WORK/$phase.out" 2>&1 || rc=$?
+  /usr/bin/time -f "%M %U %S" -o "$WORK/$phase.rss" nsenter --net="/run/netns/$HOSTNS" "$NETCTL" --root "$ROOT" "$@" >"$WORK/$phase.out" 2>&1 || rc=$?
   t1=${EPOCHREALTIME/./}
   if (( rc != 0 )); then
     tail -n 30 "$WORK/$phase.out" >&2
     die "netctl $* failed with exit $rc (N=$n, phase $phase)"
   fi
   echo "$n $LABEL$phase $(( t1 - t0 ))" >>"$TIMES"
-  echo "$n ${LABEL}rss_$phase $(tail -n 1 "$WORK/$phase.rss")" >>"$TIMES"
+  tail -n 1 "$WORK/$phase.rss" | awk -v k="$n ${LABEL}" -v p="$phase" \
+    '{ print k "rss_" p, $1; print k "cpu_" p, int(($2 + $3) * 1e6 + 0.5) }' >>"$TIMES"
 }
 
 # bench_netctl N REP [LABEL BINARY]: one repetition with NETCTL (or with
@@ -217,8 +220,8 @@ report() {
   echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "(no commit)"), binary $( (( SKIP_NETCTL )) && echo "–" || echo "$NETCTL")${BASE:+, base $BASE}, median of $REPS, wall clock."
   echo "Topology: N containers round robin on $NETWORKS bridge networks (172.20.0.0/16 on), one network each, $PORTS published port(s) each (bench/cmd/gentopo). netctl --root on tmpfs (like /run) unless ROOT_ON_DISK=1. Each repetition runs netctl, then the floor for N, then the floor for 1 container; ratios are medians of per-repetition ratios."
   echo
-  echo "| N | | cold s | floor s ¹ | cold/floor | no-op ms | no-op % of cold | add-one ms | floor(1) ms | add-one/floor(1) | down s ² | floor down s ³ | down/floor | peak RSS MiB cold / no-op / add-one / down | load |"
-  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| N | | cold s | floor s ¹ | cold/floor | no-op ms | no-op % of cold | add-one ms | floor(1) ms | add-one/floor(1) | down s ² | floor down s ³ | down/floor | CPU s cold / no-op / add-one | peak RSS MiB cold / no-op / add-one / down | load |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   local l labels=""
   (( SKIP_NETCTL )) || labels="-"
   [[ -z $BASE ]] || labels+=" base:"
@@ -229,6 +232,7 @@ report() {
       -v down="$(median_us "$n" "${l}down")" -v floor="$(median_us "$n" floor)" -v f1="$(median_us "$n" floor1)" \
       -v fd="$(median_us "$n" floor_teardown)" -v rc="$(median_ratio "$n" "${l}cold" floor)" -v ra="$(median_ratio "$n" "${l}addone" floor1)" \
       -v rd="$(median_ratio "$n" "${l}down" floor_teardown)" -v rn="$(median_ratio "$n" "${l}noop" "${l}cold")" \
+      -v c1="$(median_us "$n" "${l}cpu_cold")" -v c2="$(median_us "$n" "${l}cpu_noop")" -v c3="$(median_us "$n" "${l}cpu_addone")" \
       -v m1="$(median_us "$n" "${l}rss_cold")" -v m2="$(median_us "$n" "${l}rss_noop")" -v m3="$(median_us "$n" "${l}rss_addone")" -v m4="$(median_us "$n" "${l}rss_down_cmd")" \
       -v load="$(median_us "$n" load_x100)" '
       function s(us)  { return us == "" ? "–" : sprintf("%.3f", us / 1e6) }
@@ -236,9 +240,9 @@ report() {
       function x(r)   { return r == "" ? "–" : r "×" }
       function mib(k) { return k == "" ? "–" : sprintf("%.0f", k / 1024) }
       BEGIN {
-        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s / %s | %s |\n", n, label,
+        printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s / %s / %s / %s | %s |\n", n, label,
           s(cold), s(floor), x(rc), ms(noop), rn == "" ? "–" : sprintf("%.1f %%", 100 * rn),
-          ms(add), ms(f1), x(ra), s(down), s(fd), x(rd), mib(m1), mib(m2), mib(m3), mib(m4),
+          ms(add), ms(f1), x(ra), s(down), s(fd), x(rd), s(c1), s(c2), s(c3), mib(m1), mib(m2), mib(m3), mib(m4),
           load == "" ? "–" : sprintf("%.1f", load / 100)
       }'
    done
