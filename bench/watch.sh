@@ -26,6 +26,11 @@
 #        IDLE_S=30          idle window
 #        RESYNC=""          --resync for the watcher (default: netctl's)
 #        NETCTL=bin/netctl  binary under test
+#        BASE=""            a second binary (say, main's) measured the same
+#                           way right after, reported as "base"
+#        NETWORKS=4         bridge networks (a bridge holds at most 1024 ports)
+#        KEEP_LOG=0         1: keep each watcher's log in bench/results
+#        PORTS=0            ports each container publishes (gentopo -ports)
 #
 # Safety: each N runs in a sandbox network namespace of its own
 # (ncw-<pid>-<N>) with a private --root; the machine's root netns is never
@@ -44,6 +49,9 @@ IDLE_N=${IDLE_N-1000}
 IDLE_S=${IDLE_S:-30}
 RESYNC=${RESYNC:-}
 NETCTL=${NETCTL:-bin/netctl}
+BASE=${BASE:-}
+NETWORKS=${NETWORKS:-4}
+PORTS=${PORTS:-0}
 RESULTS=$HERE/results
 STAMP=$(date +%Y%m%d-%H%M%S)
 
@@ -54,6 +62,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for c in ip nsenter awk curl ping; do command -v "$c" >/dev/null || die "$c not found"; done
 [[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first"
 NETCTL=$(realpath "$NETCTL")
+if [[ -n $BASE ]]; then
+  [[ -x $BASE ]] || die "BASE=$BASE is not an executable"
+  BASE=$(realpath "$BASE")
+fi
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer"
 for n in $NS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad N '$n' in NS"; done
 
@@ -68,7 +80,7 @@ go build -o "$GENTOPO" ./bench/cmd/gentopo
 
 
 sandbox_up() { # N
-  HOSTNS="ncw-$$-$1"
+  HOSTNS="ncw-$$-$1${LABEL%:}"
   ROOT=$(mktemp -d /tmp/ncw-root.XXXXXX)
   ip netns add "$HOSTNS"
   ip -n "$HOSTNS" link set lo up
@@ -136,12 +148,17 @@ metric() { # NAME -> value of an unlabelled sample, or the sum over labels match
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-bench_n() { # N
+# bench_n N [LABEL BINARY]: the measures of one N with NETCTL (or with
+# BINARY, recorded with the prefix LABEL).
+LABEL=""
+bench_n() {
   local n=$1 file=$WORK/bench.yaml rep line t0 t1 ext int gw added before
-  log "N=$n: cold start"
+  local LABEL=${2:-} NETCTL=${3:-$NETCTL}
+  log "${LABEL}N=$n: cold start (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "$n ${LABEL}load_x100 $(awk '{ printf "%d", $1 * 100 }' /proc/loadavg)" >>"$TIMES"
   sandbox_up "$n"
-  "$GENTOPO" -n "$n" >"$WORK/topo-$n.yaml"
-  "$GENTOPO" -n $(( n + 1 )) >"$WORK/topo-$(( n + 1 )).yaml"
+  "$GENTOPO" -n "$n" -networks "$NETWORKS" -ports "$PORTS" >"$WORK/topo-$n.yaml"
+  "$GENTOPO" -n $(( n + 1 )) -networks "$NETWORKS" -ports "$PORTS" >"$WORK/topo-$(( n + 1 )).yaml"
   cp "$WORK/topo-$n.yaml" "$file"
   : >"$WORK/watch.log"
   local resync=()
@@ -150,12 +167,12 @@ bench_n() { # N
     --metrics-addr 127.0.0.1:9477 2> >(stamp >>"$WORK/watch.log") &
   WPID=$!
   line=$(wait_converged start 1)
-  echo "$n cold_ms $(json_ms took <<<"${line#* }")" >>"$TIMES"
+  echo "$n ${LABEL}cold_ms $(json_ms took <<<"${line#* }")" >>"$TIMES"
   sleep 2 # let the verify reconcile after the start and the kernel settle
 
   added=$(awk '/^  [a-z0-9-]+:$/ { last = $1 } END { sub(":", "", last); print last }' "$WORK/topo-$(( n + 1 )).yaml")
-  # gentopo puts container k on network ((k-1) mod 4)+1, 172.(20+that-1).0.0/16
-  gw="172.$(( 20 + n % 4 )).0.1"
+  # gentopo puts container k on network ((k-1) mod NETWORKS)+1, 172.(20+that-1).0.0/16
+  gw="172.$(( 20 + n % NETWORKS )).0.1"
   grep -q "gateway: $gw\$" "$WORK/topo-$(( n + 1 )).yaml" || die "gentopo layout changed: no gateway $gw"
   local deadline
   for (( rep = 1; rep <= 2 * REPS; rep++ )); do
@@ -172,16 +189,16 @@ bench_n() { # N
         (( SECONDS < deadline )) || { log "WARNING: N=$n rep $rep: $added never pinged $gw"; break; }
         sleep 0.01
       done
-      echo "$n add_ping_us $(( ${EPOCHREALTIME/./} - t0 ))" >>"$TIMES"
+      echo "$n ${LABEL}add_ping_us $(( ${EPOCHREALTIME/./} - t0 ))" >>"$TIMES"
     fi
     line=$(wait_converged file $(( before + 1 )))
     t1=${line%% *}
     ext=$(( t1 - t0 ))
     int=$(json_ms edit_to_converged <<<"${line#* }")
     if (( rep <= REPS )); then
-      echo "$n add_ext_us $ext" >>"$TIMES"
-      echo "$n add_int_ms $int" >>"$TIMES"
-      echo "$n add_took_ms $(json_ms took <<<"${line#* }")" >>"$TIMES"
+      echo "$n ${LABEL}add_ext_us $ext" >>"$TIMES"
+      echo "$n ${LABEL}add_int_ms $int" >>"$TIMES"
+      echo "$n ${LABEL}add_took_ms $(json_ms took <<<"${line#* }")" >>"$TIMES"
       nsenter --net="$ROOT/netns/bench/$added" ping -c1 -W1 -q "$gw" >/dev/null 2>&1 ||
         log "WARNING: N=$n rep $rep: the added container $added cannot ping its gateway $gw"
     fi
@@ -193,7 +210,7 @@ bench_n() { # N
     t0=${EPOCHREALTIME/./}
     mv "$file.tmp" "$file"
     line=$(wait_converged file $(( before + 1 )))
-    (( rep > REPS )) || echo "$n remove_ext_us $(( ${line%% *} - t0 ))" >>"$TIMES"
+    (( rep > REPS )) || echo "$n ${LABEL}remove_ext_us $(( ${line%% *} - t0 ))" >>"$TIMES"
     sleep 0.5
   done
 
@@ -207,12 +224,16 @@ bench_n() { # N
     sleep "$IDLE_S"
     t1=${EPOCHREALTIME/./}
     c1=$(proc_ticks "$WPID"); r1=$(metric netctl_watch_reconcile_duration_seconds_count); s1=$(metric netctl_watch_reconcile_duration_seconds_sum)
-    awk -v c="$(( c1 - c0 ))" -v hz="$hz" -v us="$(( t1 - t0 ))" -v n="$n" \
-      'BEGIN { printf "%s idle_cpu_pct %.3f\n", n, 100 * c / hz / (us / 1e6) }' >>"$TIMES"
-    awk -v r="$(( r1 - r0 ))" -v s0="$s0" -v s1="$s1" -v n="$n" \
-      'BEGIN { printf "%s idle_reconciles %d\n%s idle_reconcile_ms %.1f\n", n, r, n, r ? 1000 * (s1 - s0) / r : 0 }' >>"$TIMES"
-    echo "$n rss_kb $(proc_kb "$WPID" VmRSS)" >>"$TIMES"
-    echo "$n hwm_kb $(proc_kb "$WPID" VmHWM)" >>"$TIMES"
+    awk -v c="$(( c1 - c0 ))" -v hz="$hz" -v us="$(( t1 - t0 ))" -v n="$n" -v l="$LABEL" \
+      'BEGIN { printf "%s %sidle_cpu_pct %.3f\n", n, l, 100 * c / hz / (us / 1e6) }' >>"$TIMES"
+    awk -v r="$(( r1 - r0 ))" -v s0="$s0" -v s1="$s1" -v n="$n" -v l="$LABEL" \
+      'BEGIN { printf "%s %sidle_reconciles %d\n%s %sidle_reconcile_ms %.1f\n", n, l, r, n, l, r ? 1000 * (s1 - s0) / r : 0 }' >>"$TIMES"
+    echo "$n ${LABEL}rss_kb $(proc_kb "$WPID" VmRSS)" >>"$TIMES"
+    echo "$n ${LABEL}hwm_kb $(proc_kb "$WPID" VmHWM)" >>"$TIMES"
+  fi
+  if [[ ${KEEP_LOG:-0} == 1 ]]; then
+    mkdir -p "$RESULTS"
+    cp "$WORK/watch.log" "$RESULTS/watch-$STAMP-$n${LABEL%:}.log"
   fi
   sandbox_down
 }
@@ -223,25 +244,33 @@ median() { # N METRIC
 }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-for n in $NS; do bench_n "$n"; done
+for n in $NS; do
+  bench_n "$n"
+  [[ -z $BASE ]] || bench_n "$n" base: "$BASE"
+done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report() {
-  local n
+  local n l labels="-"
+  [[ -z $BASE ]] || labels+=" base:"
   echo "# netctl watch benchmark $STAMP"
   echo
-  echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "?"), binary $NETCTL, resync ${RESYNC:-default}, median of $REPS edits."
-  echo "Topology: N containers round robin on 4 bridge networks (bench/cmd/gentopo); each edit renames a new file over the old one."
-  echo "Load average before: $LOAD0; after: $LOAD1 (the figures move with it: the machine may be shared)."
+  echo "kernel $(uname -r), $(nproc) CPUs, tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "?"), binary $NETCTL${BASE:+, base $BASE}, resync ${RESYNC:-default}, median of $REPS edits."
+  echo "Topology: N containers round robin on $NETWORKS bridge networks, $PORTS published port(s) each (bench/cmd/gentopo); each edit renames a new file over the old one."
+  echo "Load average before: $LOAD0; after: $LOAD1 (the figures move with it: the machine may be shared); at each start in the table."
   echo
-  echo "| N | cold start ms | add one: write → pings ms ⁰ | add one: write → converged line ms ¹ | add one: first event → converged ms ² | add one: reconcile ms ³ | remove one ms ¹ |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| N | | cold start ms | add one: write → pings ms ⁰ | add one: write → converged line ms ¹ | add one: first event → converged ms ² | add one: reconcile ms ³ | remove one ms ¹ | load |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
   for n in $NS; do
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$(median "$n" cold_ms)" \
-      "$(awk -v v="$(median "$n" add_ping_us)" 'BEGIN { printf "%.1f", v / 1000 }')" \
-      "$(awk -v v="$(median "$n" add_ext_us)" 'BEGIN { printf "%.1f", v / 1000 }')" \
-      "$(median "$n" add_int_ms)" "$(median "$n" add_took_ms)" \
-      "$(awk -v v="$(median "$n" remove_ext_us)" 'BEGIN { printf "%.1f", v / 1000 }')"
+    for l in $labels; do
+      [[ $l == - ]] && l=""
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "${l:-netctl}" "$(median "$n" "${l}cold_ms")" \
+        "$(awk -v v="$(median "$n" "${l}add_ping_us")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+        "$(awk -v v="$(median "$n" "${l}add_ext_us")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+        "$(median "$n" "${l}add_int_ms")" "$(median "$n" "${l}add_took_ms")" \
+        "$(awk -v v="$(median "$n" "${l}remove_ext_us")" 'BEGIN { printf "%.1f", v / 1000 }')" \
+        "$(awk -v v="$(median "$n" "${l}load_x100")" 'BEGIN { printf "%.1f", v / 100 }')"
+    done
   done
   echo
   echo "⁰ From just before the rename until a ping from inside the new container reaches its gateway (polled every 10 ms, in separate edits as the poller competes for the CPU): wired, not yet verified by the watcher."
@@ -249,11 +278,14 @@ report() {
   echo "² The watcher's own edit_to_converged: first inotify event to converged."
   echo "³ The reconcile alone (observe, plan, apply, verify), from the same log line's \"took\"."
   if [[ -n $IDLE_N ]]; then
-    echo
-    echo "Idle watcher with N=$IDLE_N, over ${IDLE_S}s: CPU $(median "$IDLE_N" idle_cpu_pct) % of one core," \
-      "$(median "$IDLE_N" idle_reconciles) resync reconciles of $(median "$IDLE_N" idle_reconcile_ms) ms each," \
-      "RSS $(awk -v k="$(median "$IDLE_N" rss_kb)" 'BEGIN { printf "%.1f", k / 1024 }') MiB" \
-      "(peak $(awk -v k="$(median "$IDLE_N" hwm_kb)" 'BEGIN { printf "%.1f", k / 1024 }') MiB, during the cold start)."
+    for l in $labels; do
+      [[ $l == - ]] && l=""
+      echo
+      echo "${l:-netctl}: idle watcher with N=$IDLE_N, over ${IDLE_S}s: CPU $(median "$IDLE_N" "${l}idle_cpu_pct") % of one core," \
+        "$(median "$IDLE_N" "${l}idle_reconciles") resync reconciles of $(median "$IDLE_N" "${l}idle_reconcile_ms") ms each," \
+        "RSS $(awk -v k="$(median "$IDLE_N" "${l}rss_kb")" 'BEGIN { printf "%.1f", k / 1024 }') MiB" \
+        "(peak $(awk -v k="$(median "$IDLE_N" "${l}hwm_kb")" 'BEGIN { printf "%.1f", k / 1024 }') MiB, during the cold start)."
+    done
   fi
   echo
   echo "<details><summary>raw</summary>"
