@@ -6,9 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nlraw"
 )
@@ -20,6 +18,10 @@ import (
 // when its userland proxy is off). It is a flag of the bridge port, so it
 // lives here with the links; the firewall, whose layout needs it, reads and
 // sets it through this type (firewall.Hairpin).
+
+// hairpinBatch bounds the changes sent in one datagram (each is ~40
+// bytes; a socket's send buffer takes a few hundred kilobytes).
+const hairpinBatch = 256
 
 // Hairpin reads and sets the hairpin mode of the host's bridge ports.
 type Hairpin struct {
@@ -62,26 +64,38 @@ func (h *Hairpin) Hairpins(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// SetHairpin turns hairpin mode on or off on bridge ports of the host.
+// SetHairpin turns hairpin mode on or off on bridge ports of the host, by
+// the ifindexes the bridges' dump gives (a lookup by name would cost the
+// kernel a walk over every namespace id per veth), many per datagram.
 func (h *Hairpin) SetHairpin(ctx context.Context, ports map[string]bool) error {
 	if len(ports) == 0 {
 		return nil
 	}
-	handle, err := vnl.NewHandleAt(h.host, unix.NETLINK_ROUTE)
+	conn, have, err := h.ports(ctx)
 	if err != nil {
-		return fmt.Errorf("hairpin: netlink handle on the host namespace: %w", err)
+		return err
 	}
-	defer handle.Close()
-	for _, name := range slices.Sorted(maps.Keys(ports)) {
+	defer conn.Close()
+	index := make(map[string]int, len(have))
+	for _, p := range have {
+		index[p.Name] = p.Index
+	}
+	names := slices.Sorted(maps.Keys(ports))
+	reqs := make([]nlraw.Request, 0, len(names))
+	for _, name := range names {
+		i, ok := index[name]
+		if !ok {
+			return fmt.Errorf("hairpin on %s: no such bridge port", name)
+		}
+		reqs = append(reqs, nlraw.SetHairpin(i, ports[name]))
+	}
+	for i := 0; i < len(reqs); i += hairpinBatch {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		l, err := handle.LinkByName(name)
-		if err != nil {
-			return fmt.Errorf("hairpin on %s: %w", name, err)
-		}
-		if err := handle.LinkSetHairpin(l, ports[name]); err != nil {
-			return fmt.Errorf("hairpin on %s: %w", name, err)
+		end := min(i+hairpinBatch, len(reqs))
+		if err := conn.Do(reqs[i:end]...); err != nil {
+			return fmt.Errorf("hairpin on %s...%s: %w", names[i], names[end-1], err)
 		}
 	}
 	return nil

@@ -153,10 +153,10 @@ func (l *Links) bridgesAndVXLANs() ([]nlraw.Link, error) {
 		if err != nil {
 			return nil, err
 		}
-		links = append(links, k...)
+		// A kernel that cannot filter by kind answers with every link.
+		links = append(links, slices.DeleteFunc(k, func(k nlraw.Link) bool { return k.Kind != kind })...)
 	}
-	// A kernel that cannot filter by kind answers with every link.
-	return slices.DeleteFunc(links, func(k nlraw.Link) bool { return k.Kind != "bridge" && k.Kind != "vxlan" }), nil
+	return links, nil
 }
 
 // readHostEnds reads, one by one, the host ends of the container ends
