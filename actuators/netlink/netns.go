@@ -405,7 +405,8 @@ func (l *Links) Settle(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 50*time.Millisecond)
+		// A poll costs one lookup (stillPresent): poll often.
+		delay = min(2*delay, 10*time.Millisecond)
 	}
 	return nil
 }
