@@ -177,12 +177,22 @@ ensure_nlbench() {
 bench_floor() {
   local n=$1 tag=$2 key=$3
   ensure_nlbench
-  # The floor script's sandbox has a fixed name: never run two at once.
-  while [[ -e /run/netns/pbnl-host ]]; do log "floor sandbox pbnl-host in use; waiting"; sleep 5; done
-  log "$tag N=$n: NLBENCH_BRIDGES=$(( n < NETWORKS ? n : NETWORKS )) bench_netlink.sh $n 1 --nsdel-teardown"
-  NLBENCH_BRIDGES=$(( n < NETWORKS ? n : NETWORKS )) NLBENCH=$NLBENCH SETTLE_S=0 \
-    "$PEERS/bench_netlink.sh" "$n" 1 --nsdel-teardown >"$WORK/floor.out" 2>"$WORK/floor.log" ||
-    { tail -n 30 "$WORK/floor.log" >&2; die "floor script failed for N=$n"; }
+  local try
+  for try in 1 2 3; do
+    # The floor script's sandbox has a fixed name (pbnl-host) that other
+    # runs on this machine may be using: wait for it, and try again when
+    # the script fails (it cleans up after itself).
+    while [[ -e /run/netns/pbnl-host ]]; do log "floor sandbox pbnl-host in use; waiting"; sleep 5; done
+    log "$tag N=$n: NLBENCH_BRIDGES=$(( n < NETWORKS ? n : NETWORKS )) bench_netlink.sh $n 1 --nsdel-teardown"
+    if NLBENCH_BRIDGES=$(( n < NETWORKS ? n : NETWORKS )) NLBENCH=$NLBENCH SETTLE_S=0 \
+      "$PEERS/bench_netlink.sh" "$n" 1 --nsdel-teardown >"$WORK/floor.out" 2>"$WORK/floor.log"; then
+      break
+    fi
+    tail -n 30 "$WORK/floor.log" >&2
+    (( try < 3 )) || die "floor script failed for N=$n"
+    log "floor script failed for N=$n (try $try); trying again"
+    sleep 10
+  done
   grep -q 'root netns untouched' "$WORK/floor.log" || log "WARNING: floor script did not confirm the root netns was untouched"
   grep -q '^RESULT .* phase=setup ' "$WORK/floor.out" || die "floor: no RESULT line for N=$n"
   # The script's log keeps every phase ("raw setup 0.5120"); netctl's
