@@ -111,6 +111,11 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, 
 	return st, nil
 }
 
+// touchesFirewall reports whether p changes rules or sysctls.
+func touchesFirewall(p *Plan) bool {
+	return slices.ContainsFunc(p.Actions, func(a *Action) bool { return a.Kind == KindFirewall || a.Kind == KindSysctl })
+}
+
 // keep completes a scoped observation st with base: the containers out of
 // scope (without their published ports when the firewall is read again:
 // its observation attaches them) and the networks' foreign ports, which a
@@ -164,6 +169,7 @@ func (r *Reconciler) Plan(ctx context.Context, project string, t *spec.Topology)
 }
 
 func (r *Reconciler) plan(project string, t *spec.Topology, observed *model.State) (*Plan, error) {
+	start := time.Now()
 	desired := model.NewState()
 	if t != nil {
 		var err error
@@ -171,8 +177,10 @@ func (r *Reconciler) plan(project string, t *spec.Topology, observed *model.Stat
 			return nil, err
 		}
 	}
+	desire := time.Since(start)
 	p := Diff(project, desired, observed)
 	p.Node = planNode(desired)
+	r.Log.Debug().Dur("desire", desire).Dur("diff", time.Since(start)-desire).Int("actions", len(p.Actions)).Msg("planned")
 	return p, nil
 }
 
@@ -200,20 +208,24 @@ func (r *Reconciler) Apply(ctx context.Context, project string, t *spec.Topology
 // ApplyFrom is Apply starting from an earlier observation instead of
 // reading everything: prev is the state a previous reconcile left
 // (Result.Observed), changed the containers the kernel announced changes
-// to since then; those, the networks, the firewall and the DNS server are
-// read again. A nil prev reads everything, as Apply does. Result.Observed
-// is the state this reconcile left, for the next one.
+// to since then. Those, the networks and the DNS server are read again;
+// the firewall, which announces nothing, only when the plan would change
+// rules (its reading then must be current: the rules are rewritten
+// relative to it, and ephemeral ports are picked against the host's bound
+// ports). A nil prev reads everything, as Apply does. Result.Observed is
+// the state this reconcile left, for the next one.
 func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topology, prev *model.State, changed model.Scope) (*Result, error) {
 	res := &Result{}
 	var lastErr error
 	var observed *model.State
 	var err error
+	firewallRead := prev == nil
 	if prev == nil {
 		observed, err = r.Observe(ctx)
 	} else {
 		scope := model.Scope{} // never nil: nil would read everything
 		maps.Copy(scope, changed)
-		observed, err = r.observe(ctx, scope, allDomains, prev)
+		observed, err = r.observe(ctx, scope, domains{dns: true}, prev)
 	}
 	if err != nil {
 		return res, err
@@ -223,6 +235,15 @@ func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topo
 		p, err := r.plan(project, t, observed)
 		if err != nil {
 			return res, err
+		}
+		if !firewallRead && touchesFirewall(p) {
+			if observed, err = r.observe(ctx, model.Scope{}, domains{firewall: true}, observed); err != nil {
+				return res, err
+			}
+			firewallRead = true
+			if p, err = r.plan(project, t, observed); err != nil {
+				return res, err
+			}
 		}
 		if res.Plan == nil {
 			res.Plan = p

@@ -333,3 +333,45 @@ func TestVerifyReadsWhatThePlanTouched(t *testing.T) {
 		t.Errorf("a round that changed rules: the firewall was observed %d times, want twice", n)
 	}
 }
+
+// TestApplyFromReadsTheFirewallForRuleChanges: starting from an earlier
+// observation, the rules are read only when the plan changes them, and
+// then before it is carried out.
+func TestApplyFromReadsTheFirewallForRuleChanges(t *testing.T) {
+	h, fw := newFirewallHarness()
+	ctx := context.Background()
+	topo := "containers:\n  web:\n    ports: [\"8080:80\"]\n"
+	res, err := h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := fw.gen
+	topo += "  db: {}\n"
+	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, model.Scope{})
+	if err != nil || len(res.Done) == 0 {
+		t.Fatalf("adding a container: %v, %v", res.Done, err)
+	}
+	if n := fw.gen - before; n != 0 {
+		t.Errorf("a change without rules read the firewall %d times", n)
+	}
+
+	before = fw.gen
+	topo = strings.Replace(topo, "8080:80", "8081:80", 1)
+	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, model.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fw.gen - before; n != 2 {
+		t.Errorf("a change of rules read the firewall %d times, want before planning it and after", n)
+	}
+	if fw.stale != 0 {
+		t.Errorf("%d batches were planned from an older reading", fw.stale)
+	}
+	if got := hostPorts(t, fw, "shop"); !slices.Equal(got, []string{"web 0.0.0.0:8081->80/tcp"}) {
+		t.Errorf("ports = %q", got)
+	}
+	if res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, model.Scope{}); err != nil || len(res.Done) != 0 {
+		t.Errorf("then a no-op: %v, %v", res.Done, err)
+	}
+}
