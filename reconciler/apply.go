@@ -169,19 +169,30 @@ func (r *Reconciler) Plan(ctx context.Context, project string, t *spec.Topology)
 }
 
 func (r *Reconciler) plan(project string, t *spec.Topology, observed *model.State) (*Plan, error) {
+	p, _, err := r.planDesired(project, t, observed)
+	return p, err
+}
+
+// planDesired plans, and returns the desired state the plan leads to.
+func (r *Reconciler) planDesired(project string, t *spec.Topology, observed *model.State) (*Plan, *model.State, error) {
 	start := time.Now()
 	desired := model.NewState()
 	if t != nil {
 		var err error
 		if desired, err = Desired(t, observed, r.Options); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	desire := time.Since(start)
+	p := r.diff(project, desired, observed)
+	r.Log.Debug().Dur("desire", desire).Dur("diff", time.Since(start)-desire).Int("actions", len(p.Actions)).Msg("planned")
+	return p, desired, nil
+}
+
+func (r *Reconciler) diff(project string, desired, observed *model.State) *Plan {
 	p := Diff(project, desired, observed)
 	p.Node = planNode(desired)
-	r.Log.Debug().Dur("desire", desire).Dur("diff", time.Since(start)-desire).Int("actions", len(p.Actions)).Msg("planned")
-	return p, nil
+	return p
 }
 
 // Result is what an apply did.
@@ -231,8 +242,20 @@ func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topo
 		return res, err
 	}
 	defer func() { res.Observed = observed }()
+	// reached is the desired state the last round set out to reach, when
+	// it went through without an error.
+	var reached *model.State
 	for res.Rounds < maxRounds {
-		p, err := r.plan(project, t, observed)
+		if reached != nil {
+			// A desired state, once reached, is what Desired makes of it
+			// again (addresses, names and ports are sticky): the round's
+			// verification is checked against it, sparing a desire (~15 ms
+			// at 1,000 containers). Whatever is left is planned afresh.
+			if p := r.diff(project, reached, observed); p.Empty() {
+				return res, blockedError(p)
+			}
+		}
+		p, desired, err := r.planDesired(project, t, observed)
 		if err != nil {
 			return res, err
 		}
@@ -241,7 +264,7 @@ func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topo
 				return res, err
 			}
 			firewallRead = true
-			if p, err = r.plan(project, t, observed); err != nil {
+			if p, desired, err = r.planDesired(project, t, observed); err != nil {
 				return res, err
 			}
 		}
@@ -258,8 +281,10 @@ func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topo
 			return res, ctx.Err()
 		}
 		lastErr = err
+		reached = desired
 		if err != nil {
 			r.Log.Warn().Err(err).Int("round", res.Rounds).Msg("round failed; observing again")
+			reached = nil
 		}
 		if observed, err = r.reobserve(ctx, observed, p); err != nil {
 			return res, err

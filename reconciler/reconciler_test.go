@@ -388,3 +388,34 @@ nodes:
 		t.Errorf("error %q refuses IPv6 on a bridge network, which is implemented", err)
 	}
 }
+
+// TestVerifiedRoundIsNotDesiredAgain: a round that went through is checked
+// against the desired state it set out to reach (a fixed point of
+// Desired) instead of desiring again; a round that failed is planned
+// afresh.
+func TestVerifiedRoundIsNotDesiredAgain(t *testing.T) {
+	h := newHarness()
+	var log bytes.Buffer
+	h.r.Log = zerolog.New(&log).Level(zerolog.DebugLevel)
+	topo := parse(t, "shop.yaml", "networks:\n  backend: {}\ncontainers:\n  db: {networks: [backend]}\n")
+	res := h.apply(t, topo)
+	if res.Rounds != 1 {
+		t.Fatalf("%d rounds", res.Rounds)
+	}
+	if n := strings.Count(log.String(), `"message":"planned"`); n != 1 {
+		t.Errorf("one round that went through was desired %d times, want once", n)
+	}
+
+	log.Reset()
+	h.links.mu.Lock()
+	h.links.st.Containers["shop/db"].LoUp = false
+	h.links.fail["EnsureNamespace shop/db"] = true
+	h.links.mu.Unlock()
+	res = h.apply(t, topo)
+	if res.Rounds != 2 {
+		t.Fatalf("a failed round then a good one took %d rounds", res.Rounds)
+	}
+	if n := strings.Count(log.String(), `"message":"planned"`); n != 2 {
+		t.Errorf("after a failed round: desired %d times, want twice", n)
+	}
+}
