@@ -213,30 +213,39 @@ type Result struct {
 // after maxRounds is reported as an error naming the objects. Blocked
 // deletions are reported as an error once everything else has converged.
 func (r *Reconciler) Apply(ctx context.Context, project string, t *spec.Topology) (*Result, error) {
-	return r.ApplyFrom(ctx, project, t, nil, nil)
+	return r.ApplyFrom(ctx, project, t, nil, Changes{})
+}
+
+// Changes are what the kernel announced since an earlier observation.
+type Changes struct {
+	// Containers whose namespace or endpoints changed.
+	Containers model.Scope
+	// Firewall: netctl's rules changed (a backend that announces them:
+	// nftables).
+	Firewall bool
 }
 
 // ApplyFrom is Apply starting from an earlier observation instead of
 // reading everything: prev is the state a previous reconcile left
-// (Result.Observed), changed the containers the kernel announced changes
-// to since then. Those, the networks and the DNS server are read again;
-// the firewall, which announces nothing, only when the plan would change
-// rules (its reading then must be current: the rules are rewritten
-// relative to it, and ephemeral ports are picked against the host's bound
-// ports). A nil prev reads everything, as Apply does. Result.Observed is
-// the state this reconcile left, for the next one.
-func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topology, prev *model.State, changed model.Scope) (*Result, error) {
+// (Result.Observed), changed what the kernel announced since then. The
+// changed containers, the networks and the DNS server are read again; the
+// firewall when it announced a change, or when the plan would change rules
+// (its reading then must be current: the rules are rewritten relative to
+// it, and ephemeral ports are picked against the host's bound ports). A
+// nil prev reads everything, as Apply does. Result.Observed is the state
+// this reconcile left, for the next one.
+func (r *Reconciler) ApplyFrom(ctx context.Context, project string, t *spec.Topology, prev *model.State, changed Changes) (*Result, error) {
 	res := &Result{}
 	var lastErr error
 	var observed *model.State
 	var err error
-	firewallRead := prev == nil
+	firewallRead := prev == nil || changed.Firewall
 	if prev == nil {
 		observed, err = r.Observe(ctx)
 	} else {
 		scope := model.Scope{} // never nil: nil would read everything
-		maps.Copy(scope, changed)
-		observed, err = r.observe(ctx, scope, domains{dns: true}, prev)
+		maps.Copy(scope, changed.Containers)
+		observed, err = r.observe(ctx, scope, domains{dns: true, firewall: changed.Firewall}, prev)
 	}
 	if err != nil {
 		return res, err

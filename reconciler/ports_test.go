@@ -341,14 +341,14 @@ func TestApplyFromReadsTheFirewallForRuleChanges(t *testing.T) {
 	h, fw := newFirewallHarness()
 	ctx := context.Background()
 	topo := "containers:\n  web:\n    ports: [\"8080:80\"]\n"
-	res, err := h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), nil, nil)
+	res, err := h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), nil, Changes{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	before := fw.gen
 	topo += "  db: {}\n"
-	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, model.Scope{})
+	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, Changes{})
 	if err != nil || len(res.Done) == 0 {
 		t.Fatalf("adding a container: %v, %v", res.Done, err)
 	}
@@ -358,7 +358,7 @@ func TestApplyFromReadsTheFirewallForRuleChanges(t *testing.T) {
 
 	before = fw.gen
 	topo = strings.Replace(topo, "8080:80", "8081:80", 1)
-	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, model.Scope{})
+	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, Changes{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,21 @@ func TestApplyFromReadsTheFirewallForRuleChanges(t *testing.T) {
 	if got := hostPorts(t, fw, "shop"); !slices.Equal(got, []string{"web 0.0.0.0:8081->80/tcp"}) {
 		t.Errorf("ports = %q", got)
 	}
-	if res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, model.Scope{}); err != nil || len(res.Done) != 0 {
+	if res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, Changes{}); err != nil || len(res.Done) != 0 {
 		t.Errorf("then a no-op: %v, %v", res.Done, err)
+	}
+
+	// The rules announced a change (nftables): they are read, and what
+	// someone removed is put back.
+	fw.mu.Lock()
+	clear(fw.ports)
+	fw.mu.Unlock()
+	before = fw.gen
+	res, err = h.r.ApplyFrom(ctx, "shop", parse(t, "shop.yaml", topo), res.Observed, Changes{Firewall: true})
+	if err != nil || len(res.Done) == 0 || fw.gen == before {
+		t.Errorf("after an announced change of rules: %v, %v, %d reads", res.Done, err, fw.gen-before)
+	}
+	if got := hostPorts(t, fw, "shop"); !slices.Equal(got, []string{"web 0.0.0.0:8081->80/tcp"}) {
+		t.Errorf("ports = %q", got)
 	}
 }

@@ -74,10 +74,10 @@ type Watch struct {
 // pending are the events received since the last reconcile.
 type pending struct {
 	file, host, reload bool
-	// changed are the containers the kernel announced changes to;
-	// changedAll is set when it announced something it could not tell
-	// (an overflow).
-	changed     model.Scope
+	// changed is what the kernel announced changes to (containers, the
+	// firewall); changedAll is set when it announced something it could
+	// not tell (an overflow).
+	changed     Changes
 	changedAll  bool
 	first, last time.Time // first and last event of the burst
 	fileFirst   time.Time // first file event of the burst
@@ -128,17 +128,20 @@ func (w *Watch) NotifyHost(changed model.Scope) {
 			p.changedAll = true
 			return
 		}
-		if p.changed == nil {
-			p.changed = model.Scope{}
+		if p.changed.Containers == nil {
+			p.changed.Containers = model.Scope{}
 		}
-		maps.Copy(p.changed, changed)
+		maps.Copy(p.changed.Containers, changed)
 	})
 }
 
 // NotifyFirewall reports a change to netctl's rules (a backend that
 // announces them: nftables).
 func (w *Watch) NotifyFirewall() {
-	w.NotifyHost(model.Scope{})
+	w.notify(func(p *pending, _ time.Time) {
+		p.host, p.atomic = true, false
+		p.changed.Firewall = true
+	})
 }
 
 // Reload forces a re-read of the file and a reconcile, at once.
@@ -356,7 +359,7 @@ func (w *Watch) hookFile(err error) {
 
 // reconcile applies the topology in force and reports; changed are the
 // containers the kernel announced changes to since the last reconcile.
-func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool, changed model.Scope) {
+func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool, changed Changes) {
 	t := w.cur
 	if w.Hooks != nil {
 		w.Hooks.ReconcileStarted(trigger)
@@ -404,7 +407,7 @@ func (w *Watch) reconcile(ctx context.Context, trigger WatchTrigger, edited bool
 	}
 }
 
-func (w *Watch) apply(ctx context.Context, t *spec.Topology, prev *model.State, changed model.Scope) (*Result, error) {
+func (w *Watch) apply(ctx context.Context, t *spec.Topology, prev *model.State, changed Changes) (*Result, error) {
 	if w.Lock != nil {
 		unlock, err := w.Lock(ctx)
 		if err != nil {

@@ -105,14 +105,14 @@ func New(root string, host netns.NsHandle, log zerolog.Logger) (*Links, error) {
 		return nil, fmt.Errorf("netlink actuator: host namespace: %w", err)
 	}
 	return &Links{
-		root:        filepath.Clean(root),
-		inst:        model.InstanceOf(root),
-		host:        h,
-		hostID:      id,
-		hostDump:    dump,
-		hostReq:     req,
-		deletes:     nlraw.NewDeleteQueue(req),
-		log:         log,
+		root:     filepath.Clean(root),
+		inst:     model.InstanceOf(root),
+		host:     h,
+		hostID:   id,
+		hostDump: dump,
+		hostReq:  req,
+		deletes:  nlraw.NewDeleteQueue(req),
+		log:      log,
 	}, nil
 }
 
