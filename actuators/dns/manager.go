@@ -182,7 +182,14 @@ func (m *Manager) reload(ctx context.Context) (Status, error) {
 		st, err := m.request(ctx, "reload", m.ReloadTimeout)
 		if err == nil {
 			if !m.supervised() {
-				if _, err := m.superviseAgain(ctx); err != nil {
+				exited, err := m.superviseAgain(ctx)
+				if err != nil {
+					return st, err
+				}
+				// Until it holds its lock, Observe would report the
+				// server unsupervised, and a reconcile that verifies
+				// quickly would plan this reload again.
+				if err := m.awaitSupervisor(ctx, exited); err != nil {
 					return st, err
 				}
 			}
@@ -246,6 +253,28 @@ func (m *Manager) start() (<-chan error, error) {
 	go func() { exited <- cmd.Wait() }()
 	m.log.Info().Int("pid", cmd.Process.Pid).Str("log", logPath).Msg("started DNS server")
 	return exited, nil
+}
+
+// awaitSupervisor waits until a live supervisor holds its lock, at most
+// StartTimeout; exited, when not nil, reports the one just started giving
+// up.
+func (m *Manager) awaitSupervisor(ctx context.Context, exited <-chan error) error {
+	deadline := time.Now().Add(m.StartTimeout)
+	for !m.supervised() {
+		select {
+		case werr := <-exited:
+			if !m.supervised() {
+				return fmt.Errorf("DNS supervisor exited at once (%v): %s", werr, tail(m.root))
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("DNS supervisor did not start within %s: %s", m.StartTimeout, tail(m.root))
+		}
+	}
+	return nil
 }
 
 // awaitServer waits until a server answers a reload, at most
