@@ -60,16 +60,10 @@ var allDomains = domains{firewall: true, dns: true}
 // scoped observation does not read) are taken from it.
 func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, base *model.State) (*model.State, error) {
 	start := time.Now()
-	readers := []any{r.Files}
-	if d.dns && r.Names != nil {
-		readers = append(readers, r.Names)
-	}
 	var wg sync.WaitGroup
-	for _, a := range readers {
-		if p, ok := a.(Prefetcher); ok {
-			wg.Go(func() { p.Prefetch(ctx, scope) })
-		}
-	}
+	var fillFiles func(*model.State)
+	var filesErr error
+	wg.Go(func() { fillFiles, filesErr = r.Files.Read(ctx, scope) })
 	var fw *fwReading
 	if d.firewall {
 		fw = r.readFirewall(ctx, &wg)
@@ -80,9 +74,10 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, 
 		return nil, fmt.Errorf("observe: %w", err)
 	}
 	links := time.Since(start)
-	if err := r.Files.Observe(ctx, st, scope); err != nil {
-		return nil, fmt.Errorf("observe files: %w", err)
+	if filesErr != nil {
+		return nil, fmt.Errorf("observe files: %w", filesErr)
 	}
+	fillFiles(st)
 	files := time.Since(start)
 	reread := slices.Collect(maps.Keys(st.Containers))
 	if base != nil {

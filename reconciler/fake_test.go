@@ -178,7 +178,11 @@ func newFakeFiles() *fakeFiles {
 	return &fakeFiles{networks: map[string]*model.Network{}, containers: map[string]*model.Container{}}
 }
 
-func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scope) error {
+func (f *fakeFiles) Read(_ context.Context, scope model.Scope) (func(*model.State), error) {
+	return func(st *model.State) { f.fill(st, scope) }, nil
+}
+
+func (f *fakeFiles) fill(st *model.State, scope model.Scope) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for id, s := range f.networks {
@@ -207,7 +211,6 @@ func (f *fakeFiles) Observe(_ context.Context, st *model.State, scope model.Scop
 			}
 		}
 	}
-	return nil
 }
 
 func (f *fakeFiles) WriteNetwork(_ context.Context, n *model.Network) error {

@@ -81,10 +81,14 @@ type Names interface {
 // Files holds what the kernel cannot: per-container hosts and resolv.conf
 // and the settings of networks and containers (labels, hostnames, aliases).
 type Files interface {
-	// Observe fills the file-backed fields of the observed state, and adds
-	// the containers that exist only as files (network_mode: host); only
-	// the containers in scope (nil: all).
-	Observe(ctx context.Context, st *model.State, scope model.Scope) error
+	// Read reads the settings of the networks and the files of the
+	// containers in scope (nil: all); fill puts them into an observed
+	// state, adding the objects that exist only as files (network_mode:
+	// host, a network whose bridge is gone). Read needs nothing of the kernel's state, so the reconciler runs it
+	// alongside the link observation and applies what it returns (fill)
+	// to the observed state afterwards: the reading travels as a value,
+	// never kept in the actuator between calls.
+	Read(ctx context.Context, scope model.Scope) (fill func(st *model.State), err error)
 	WriteNetwork(ctx context.Context, n *model.Network) error
 	RemoveNetwork(ctx context.Context, n *model.Network) error
 	// WriteContainer writes c's settings and its HostsFile and ResolvFile.
@@ -117,13 +121,4 @@ type HostFacts interface {
 	// Ports returns the ports programs of the host have bound and the
 	// host's ephemeral port range.
 	Ports(ctx context.Context) (model.HostPorts, error)
-}
-
-// Prefetcher is implemented by actuators whose observation has a slow part
-// that needs nothing from the rest of the state (file reads). The
-// reconciler runs Prefetch alongside the link observation; the actuator's
-// Observe that follows then uses what was read, and reads afresh when
-// there was no Prefetch (or one for another scope).
-type Prefetcher interface {
-	Prefetch(ctx context.Context, scope model.Scope)
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -28,20 +27,10 @@ const sharedDir = "_"
 // Store is the files actuator.
 type Store struct {
 	root string
-
-	mu         sync.Mutex
-	prefetched *containerReads
 }
 
 // New returns a store rooted at root.
 func New(root string) *Store { return &Store{root: root} }
-
-// containerReads are the container files of one scope, read ahead.
-type containerReads struct {
-	scope model.Scope
-	files []containerFiles
-	err   error
-}
 
 type networkSettings struct {
 	Driver   string            `json:"driver"`
@@ -89,37 +78,70 @@ func ContainerDir(root, project, name string) string {
 }
 
 // Observe fills file-backed fields into st and adds objects that exist
-// only as files.
+// only as files: Read and its fill in one call.
 func (s *Store) Observe(ctx context.Context, st *model.State, scope model.Scope) error {
-	if err := s.observeNetworks(st); err != nil {
-		return err
-	}
-	return s.observeContainers(ctx, st, scope)
-}
-
-func (s *Store) observeNetworks(st *model.State) error {
-	paths, err := filepath.Glob(filepath.Join(s.root, "networks", "*", "*.json"))
+	fill, err := s.Read(ctx, scope)
 	if err != nil {
 		return err
 	}
+	fill(st)
+	return nil
+}
+
+// Read implements reconciler.Files: it reads the networks' settings and
+// the files of the containers in scope, and returns what puts them into an
+// observed state.
+func (s *Store) Read(ctx context.Context, scope model.Scope) (func(*model.State), error) {
+	networks, err := s.readNetworks()
+	if err != nil {
+		return nil, err
+	}
+	containers, err := s.readContainers(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	return func(st *model.State) {
+		fillNetworks(st, networks)
+		fillContainers(st, containers)
+	}, nil
+}
+
+// networkFile is one network's settings as read from its file.
+type networkFile struct {
+	project, name string
+	settings      networkSettings
+}
+
+func (s *Store) readNetworks() ([]networkFile, error) {
+	paths, err := filepath.Glob(filepath.Join(s.root, "networks", "*", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	read := make([]networkFile, 0, len(paths))
 	for _, path := range paths {
-		project := filepath.Base(filepath.Dir(path))
-		if project == sharedDir {
-			project = ""
+		f := networkFile{project: filepath.Base(filepath.Dir(path)), name: strings.TrimSuffix(filepath.Base(path), ".json")}
+		if f.project == sharedDir {
+			f.project = ""
 		}
-		name := strings.TrimSuffix(filepath.Base(path), ".json")
-		var ns networkSettings
-		if err := readJSON(s.root, path, &ns); err != nil {
-			return err
+		if err := readJSON(s.root, path, &f.settings); err != nil {
+			return nil, err
 		}
-		id := model.NetworkID(project, name)
+		read = append(read, f)
+	}
+	return read, nil
+}
+
+func fillNetworks(st *model.State, read []networkFile) {
+	for _, f := range read {
+		id := model.NetworkID(f.project, f.name)
 		n := st.Networks[id]
 		if n == nil {
 			// The bridge is gone but its settings remain: report the
 			// network without a bridge so the plan creates or forgets it.
-			n = &model.Network{Project: project, Name: name}
+			n = &model.Network{Project: f.project, Name: f.name}
 			st.Networks[id] = n
 		}
+		ns := f.settings
 		n.Driver, n.Internal, n.ICC, n.Labels = ns.Driver, ns.Internal, ns.ICC, ns.Labels
 		n.MasqueradeV6 = ns.MasqueradeV6
 		if ns.IPRange != "" {
@@ -128,24 +150,9 @@ func (s *Store) observeNetworks(st *model.State) error {
 			}
 		}
 	}
-	return nil
 }
 
-func (s *Store) observeContainers(ctx context.Context, st *model.State, scope model.Scope) error {
-	s.mu.Lock()
-	pre := s.prefetched
-	s.prefetched = nil
-	s.mu.Unlock()
-	var r containerReads
-	if pre != nil && maps.Equal(pre.scope, scope) && (pre.scope == nil) == (scope == nil) {
-		r = *pre
-	} else {
-		r = s.readContainers(ctx, scope)
-	}
-	if r.err != nil {
-		return r.err
-	}
-	read := r.files
+func fillContainers(st *model.State, read []containerFiles) {
 	for _, f := range read {
 		id := model.ContainerID(f.project, f.name)
 		c := st.Containers[id]
@@ -160,27 +167,15 @@ func (s *Store) observeContainers(ctx context.Context, st *model.State, scope mo
 		}
 		c.HostsFile, c.ResolvFile, c.EnvFile = f.hosts, f.resolv, f.env
 	}
-	return nil
-}
-
-// Prefetch implements reconciler.Prefetcher: the reconciler reads the
-// container files while it reads the namespaces, and Observe then uses them.
-func (s *Store) Prefetch(ctx context.Context, scope model.Scope) {
-	r := s.readContainers(ctx, scope)
-	s.mu.Lock()
-	s.prefetched = &r
-	s.mu.Unlock()
 }
 
 // readContainers reads the files of the containers in scope. Three small
 // reads per container: at a thousand containers, reading them side by side
 // halves the wall time.
-func (s *Store) readContainers(ctx context.Context, scope model.Scope) containerReads {
-	r := containerReads{scope: scope}
+func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]containerFiles, error) {
 	paths, err := s.settingsPaths(scope)
 	if err != nil {
-		r.err = err
-		return r
+		return nil, err
 	}
 	read := make([]containerFiles, len(paths))
 	errs := make([]error, len(paths))
@@ -203,11 +198,13 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) container
 	}
 	close(next)
 	wg.Wait()
-	if r.err = ctx.Err(); r.err == nil {
-		r.err = errors.Join(errs...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	r.files = read
-	return r
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return read, nil
 }
 
 // settingsPaths lists the containers' settings files: of every container,
