@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
@@ -36,11 +37,13 @@ type Watch struct {
 	// the file, in case a file event was missed.
 	Resync time.Duration
 	// ResyncShare, when positive, stretches the resync period so that
-	// resyncs take at most this share of the (wall clock) time, e.g.
-	// 0.003: a no-op reconcile costs about 0.1 ms per container, so a
-	// thousand containers resync every ~30 s rather than every Resync. Its
-	// CPU share can be up to GOMAXPROCS times higher: Observe reads
-	// namespaces in parallel.
+	// resyncs take at most this share of one core, e.g. 0.003: a no-op
+	// reconcile costs about 0.1 ms of CPU per container, so a thousand
+	// containers resync every ~30 s rather than every Resync. It is
+	// measured in CPU time (the process's user + system time, the kernel's
+	// netlink work on its behalf included), not wall time: on a loaded
+	// machine a resync waits for a core much longer than it works, and
+	// stretching by the wall clock put the next resync minutes away.
 	ResyncShare float64
 	// Quiet is how long the file and the kernel must stay quiet after an
 	// event before a reconcile starts, so that a burst is one reconcile;
@@ -236,9 +239,9 @@ func (w *Watch) Run(ctx context.Context) error {
 			// A resync also stands in for missed file events.
 			p := w.take()
 			p.file, p.host = true, true
-			start := time.Now()
+			start := processCPU()
 			w.handle(ctx, TriggerResync, p)
-			resyncTimer.Reset(w.resyncPeriod(time.Since(start)))
+			resyncTimer.Reset(w.resyncPeriod(processCPU() - start))
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -418,13 +421,23 @@ func (w *Watch) apply(ctx context.Context, t *spec.Topology, prev *model.State, 
 	return w.Reconciler.ApplyFrom(ctx, t.Name, t, prev, changed)
 }
 
-// resyncPeriod is the wait until the next resync, given how long the
+// resyncPeriod is the wait until the next resync, given the CPU time the
 // last one took.
 func (w *Watch) resyncPeriod(took time.Duration) time.Duration {
 	if w.ResyncShare <= 0 {
 		return w.Resync
 	}
 	return max(w.Resync, time.Duration(float64(took)/w.ResyncShare))
+}
+
+// processCPU is the CPU time (user + system) the process has used so far;
+// zero when the kernel does not say, which leaves resyncs at their floor.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // scheduleRetry retries a failed reconcile after 1 s, 2 s, 4 s, ... up to

@@ -58,7 +58,7 @@ leave the network as it is (netctl down removes it). One watcher per --root.`,
 	f.register(cmd, "topology file")
 	cmd.Flags().DurationVar(&o.resync, "resync", 10*time.Second,
 		"period of the full resync that repairs drift no event announces (inside containers, files), stretched\n"+
-			"so that resyncs take at most 0.3% of the time (~30s at 1000 containers); 0 disables it")
+			"so that resyncs take at most 0.3% of a core's time (~30s at 1000 containers); 0 disables it")
 	cmd.Flags().DurationVar(&o.debounce, "debounce", 100*time.Millisecond,
 		"quiet period after a write before reconciling, so that a burst of writes is one reconcile")
 	cmd.Flags().StringVar(&o.metricsAddr, "metrics-addr", "",
