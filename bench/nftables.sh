@@ -33,26 +33,14 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
-for c in ip nsenter awk nft iptables-restore iptables-save; do command -v "$c" >/dev/null || die "$c not found"; done
-[[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first"
-NETCTL=$(realpath "$NETCTL")
-[[ $REPS =~ ^[1-9][0-9]*$ && $PORTS =~ ^[1-9][0-9]*$ ]] || die "REPS and PORTS must be positive integers"
-
-WORK=$(mktemp -d /tmp/ncnft.XXXXXX)
-TIMES=$WORK/times.txt # "N name value"
-: >"$TIMES"
-HOSTNS=""
-ROOT=""
-SEQ=0
-cleanup_on_exit
+[[ $PORTS =~ ^[1-9][0-9]*$ ]] || die "PORTS must be a positive integer"
+bench_init ncn nft iptables-restore iptables-save
 
 in_sandbox() { nsenter --net="/run/netns/$HOSTNS" "$@"; }
 
 run() { # N BACKEND
-  local n=$1 be=$2 t0 t1 deadline
-  SEQ=$(( SEQ + 1 ))
-  sandbox_up "ncn-$$-$SEQ"
+  local n=$1 be=$2 t0 t1 deadline table
+  next_sandbox
   timed "$n" "$be.cold" --firewall "$be" apply -f "$WORK/bench.yaml"
   logged "$n" "$be.cold" "firewall batch applied" "$be.fwphase"
   logged "$n" "$be.cold" "nftables transaction" "$be.transaction"
@@ -63,8 +51,10 @@ run() { # N BACKEND
   if [[ $be == nftables ]]; then
     logged "$n" "$be.noop" "nftables observed" "nftables.elements" elements
     logged "$n" "$be.noop" "nftables observed" "nftables.observe"
-    in_sandbox nft list table inet netctl | wc -c | awk -v n="$n" '{ print n, "nftables.bytes", $1 }' >>"$TIMES"
-    in_sandbox nft list table inet netctl |
+    # A private --root makes the table inet netctl-<instance>.
+    table=$(in_sandbox nft list tables inet | awk '$3 ~ /^netctl/ { print $3; exit }')
+    in_sandbox nft list table inet "$table" | wc -c | awk -v n="$n" '{ print n, "nftables.bytes", $1 }' >>"$TIMES"
+    in_sandbox nft list table inet "$table" |
       awk -v n="$n" '/^\tchain /{ c = 1; next } /^\t}/{ c = 0 } c && NF && !/^\t\ttype / { r++ } END { print n, "nftables.rules", r }' >>"$TIMES"
   else
     logged "$n" "$be.noop" "firewall observed" "iptables.observe"
@@ -130,12 +120,7 @@ report() {
   echo "⁴ Reading the rules back in the no-op re-apply: nftables, one netlink dump of the table (\"nftables observed\"); iptables, one \`iptables-save\` (\"firewall observed\"). With nftables in use netctl also reads iptables (another backend may hold rules to move): one more \`iptables-save\`, of an empty ruleset."
   echo "⁵ nftables: rules of \`table inet netctl\` (fixed), elements of its sets and maps, bytes of \`nft list table inet netctl\`; iptables: \`-A\` lines and bytes of \`iptables-save\`."
   echo
-  echo "<details><summary>raw: N name value (µs, or a count)</summary>"
-  echo
-  echo '```'
-  cat "$TIMES"
-  echo '```'
-  echo "</details>"
+  raw_times "N name value (µs, or a count)"
 }
 
 GENTOPO=$WORK/gentopo

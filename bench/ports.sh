@@ -33,26 +33,9 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[[ $(id -u) -eq 0 ]] || die "run as root: the benchmark creates network namespaces"
-for c in ip nsenter awk iptables-restore iptables-save; do command -v "$c" >/dev/null || die "$c not found"; done
-[[ -x $NETCTL ]] || die "$NETCTL not found: run 'make build' first"
-NETCTL=$(realpath "$NETCTL")
-[[ $REPS =~ ^[1-9][0-9]*$ && $PORTS =~ ^[1-9][0-9]*$ ]] || die "REPS and PORTS must be positive integers"
-
-WORK=$(mktemp -d /tmp/ncports.XXXXXX)
-TIMES=$WORK/times.txt # "N phase microseconds"
-: >"$TIMES"
-HOSTNS=""
-ROOT=""
-SEQ=0
-
-# A fresh sandbox per configuration: ncp-<pid>-<seq>.
-next_sandbox() {
-  SEQ=$(( SEQ + 1 ))
-  sandbox_up "ncp-$$-$SEQ"
-}
-
-cleanup_on_exit
+[[ $PORTS =~ ^[1-9][0-9]*$ ]] || die "PORTS must be a positive integer"
+# A fresh sandbox per configuration (next_sandbox): ncp-<pid>-<seq>.
+bench_init ncp iptables-restore iptables-save
 
 veths() { ip -n "$HOSTNS" -o link show type veth | wc -l; }
 
@@ -124,12 +107,7 @@ report() {
   echo "² netctl's whole firewall phase of the cold apply (from its debug log): building the restore input, one \`iptables-restore --noflush\`, sysctls, hairpin mode on each publishing veth."
   echo "³ The lower bound: the very rules netctl made (\`iptables-save\` after the cold apply), loaded by one \`iptables-restore --noflush\` into a fresh namespace."
   echo
-  echo "<details><summary>raw: N phase µs (p0 = no ports, p2 = $PORTS ports per container)</summary>"
-  echo
-  echo '```'
-  cat "$TIMES"
-  echo '```'
-  echo "</details>"
+  raw_times "N phase µs (p0 = no ports, p2 = $PORTS ports per container)"
 }
 
 GENTOPO=$WORK/gentopo
