@@ -14,10 +14,10 @@ var (
 	commit  = ""
 )
 
-// versionString is what --version prints:
-// "v1.2.0, commit 0ee58af3c1d2, go1.26.8 linux/amd64".
-func versionString() string {
-	v, c := version, commit
+// buildVersion is the version and commit netctl was built from: the
+// Makefile's, else what Go recorded ("dev" and "unknown" when neither says).
+func buildVersion() (v, c string) {
+	v, c = version, commit
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -45,5 +45,12 @@ func versionString() string {
 	if c == "" {
 		c = "unknown"
 	}
+	return v, c
+}
+
+// versionString is what --version prints:
+// "v1.2.0, commit 0ee58af3c1d2, go1.26.8 linux/amd64".
+func versionString() string {
+	v, c := buildVersion()
 	return fmt.Sprintf("%s, commit %s, %s %s/%s", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

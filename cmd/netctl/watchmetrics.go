@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"runtime/debug"
+	"runtime"
 	"sync"
 	"time"
 
@@ -82,25 +82,15 @@ func newWatchMetrics() *watchMetrics {
 	return m
 }
 
-// buildInfoGauge is netctl_build_info: always 1, the build in its labels,
-// as Prometheus' own *_build_info series.
+// buildInfoGauge is netctl_build_info: always 1, the build in its labels
+// (the same version and commit --version prints), as Prometheus' own
+// *_build_info series.
 func buildInfoGauge() prometheus.Collector {
-	version, revision, goVersion := "(devel)", "unknown", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
+	version, revision := buildVersion()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "netctl_build_info",
 		Help:        "A metric with a constant '1' value labelled by the version, revision and Go version netctl was built from.",
-		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
 	})
 	g.Set(1)
 	return g
