@@ -141,7 +141,13 @@ func TestDNSSupervisorKilledIsReplacedByApply(t *testing.T) {
 		t.Errorf("diff without a supervisor: want a pending dns action naming it, got %s", r)
 	}
 	h.mustNC(t, "apply", "-f", file)
+	// apply returns once the new supervisor holds its lock; it writes its
+	// pid file right after.
 	newSup := lockPid(t, h.Host, "supervisor.pid")
+	for deadline := time.Now().Add(5 * time.Second); (newSup == 0 || newSup == sup) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		newSup = lockPid(t, h.Host, "supervisor.pid")
+	}
 	if newSup == 0 || newSup == sup {
 		t.Errorf("supervisor %d -> %d, want a new one", sup, newSup)
 	}
