@@ -18,6 +18,9 @@ const (
 	DefaultBridge       = "netctl0"
 	DefaultBridgeSubnet = "172.17.0.0/16"
 	DefaultMTU          = 1500
+	// MinIPv6MTU is the smallest link MTU IPv6 works on (RFC 8200): the
+	// kernel turns IPv6 off on a link below it.
+	MinIPv6MTU = 1280
 )
 
 // Transport protocols a port mapping may name.

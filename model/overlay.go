@@ -43,9 +43,11 @@ type Overlay struct {
 	Local netip.Addr // this node's underlay address (VXLAN `local`)
 	Port  uint16     // UDP destination port
 	// Node is this node's name and Block the part of the range it
-	// allocates dynamic addresses from (desired only).
-	Node  string
-	Block netip.Prefix
+	// allocates dynamic addresses from, BlockV6 that of subnet_v6 on a
+	// dual-stack overlay (desired only).
+	Node    string
+	Block   netip.Prefix
+	BlockV6 netip.Prefix
 	// Peers are the other nodes' underlay addresses, sorted: one all-zeros
 	// forwarding entry each (head-end replication).
 	Peers []netip.Addr
@@ -90,21 +92,22 @@ const minBlocks = 16
 // node at index i of n sorted nodes allocates: rng cut into a power of two
 // (at least 16, at least n) of equal blocks, block i. It is a pure function
 // of the file, so nodes never hand out the same address and never need to
-// talk to each other to avoid it.
+// talk to each other to avoid it. The same cut serves both families: an
+// IPv4 subnet or ip_range, and an IPv6 subnet_v6.
 func NodeBlock(rng netip.Prefix, i, n int) (netip.Prefix, error) {
-	if !rng.Addr().Is4() {
-		return netip.Prefix{}, fmt.Errorf("range %s: overlay address blocks are IPv4 only", rng)
-	}
 	blocks := max(n, minBlocks)
 	extra := bits.Len(uint(blocks - 1)) // log2, rounded up
-	if rng.Bits()+extra > 30 {
+	if rng.Bits()+extra > rng.Addr().BitLen()-2 {
 		return netip.Prefix{}, fmt.Errorf("range %s is too small for %d address blocks of at least 4 addresses (one per node, at least %d): use a larger subnet or ip_range", rng, 1<<extra, minBlocks)
 	}
-	base := rng.Masked().Addr().As4()
-	v := binary.BigEndian.Uint32(base[:])
-	size := uint32(1) << (32 - rng.Bits() - extra)
-	v += uint32(i) * size
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], v)
-	return netip.PrefixFrom(netip.AddrFrom4(b), rng.Bits()+extra), nil
+	// Block i is rng with i written into the extra bits after its prefix.
+	b := rng.Masked().Addr().AsSlice()
+	for k := range extra {
+		if i>>(extra-1-k)&1 == 1 {
+			bit := rng.Bits() + k
+			b[bit/8] |= 1 << (7 - bit%8)
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return netip.PrefixFrom(a, rng.Bits()+extra), nil
 }

@@ -51,10 +51,11 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {
 		return nil, err
 	}
-	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
+	// IPv6 first: an overlay's node blocks cut both subnets.
+	if err := desireIPv6(t, observed, d); err != nil {
 		return nil, err
 	}
-	if err := desireIPv6(t, observed, d); err != nil {
+	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
 		return nil, err
 	}
 	if err := desireContainers(t, observed, d, opt); err != nil {
@@ -287,7 +288,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 	for _, s := range dynamic6 {
 		a, ok := pools6[s.net.ID()].allocate()
 		if !ok {
-			return fmt.Errorf("container %s: network %s: no free IPv6 address in %s", s.c.Name, s.net.Name, s.net.SubnetV6)
+			return fmt.Errorf("container %s: network %s: no free IPv6 address in %s", s.c.Name, s.net.Name, pools6[s.net.ID()].rng)
 		}
 		s.ep.AddrV6 = netip.PrefixFrom(a, s.net.SubnetV6.Bits())
 	}
@@ -306,13 +307,13 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 func addressPools(t *spec.Topology, observed *model.State, d *model.State) (v4, v6 map[string]*addrPool) {
 	v4, v6 = map[string]*addrPool{}, map[string]*addrPool{}
 	for id, n := range d.Networks {
-		rng := n.IPRange
+		rng, rng6 := n.IPRange, netip.Prefix{}
 		if n.Overlay != nil {
-			rng = n.Overlay.Block
+			rng, rng6 = n.Overlay.Block, n.Overlay.BlockV6
 		}
 		v4[id] = newAddrPool(n.Subnet, rng, n.Gateway)
 		if n.EnableIPv6 {
-			v6[id] = newAddrPool(n.SubnetV6, netip.Prefix{}, n.GatewayV6)
+			v6[id] = newAddrPool(n.SubnetV6, rng6, n.GatewayV6)
 		}
 	}
 	for _, sc := range t.Containers {

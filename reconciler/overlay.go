@@ -113,8 +113,19 @@ func desireOverlays(t *spec.Topology, self *spec.Node, underlayMTU int, observed
 			VNI: vni, VXLAN: model.VXLANName(t.Name, sn.Name), Local: self.Address,
 			Port: model.VXLANPort, Node: self.Name, Peers: peers, Block: block,
 		}
+		if n.EnableIPv6 {
+			// subnet_v6 is cut like the IPv4 range, by the same node order.
+			if n.Overlay.BlockV6, err = model.NodeBlock(n.SubnetV6, index, len(sorted)); err != nil {
+				return fmt.Errorf("network %s: subnet_v6: %w", sn.Name, err)
+			}
+		}
 		if _, set := sn.FieldPos["mtu"]; !set {
 			n.MTU = underlayMTU - model.VXLANOverhead
+			// Inner IPv6 over the IPv4 underlay costs the same 50 bytes;
+			// an explicit mtu below the minimum is spec's error.
+			if n.EnableIPv6 && n.MTU < model.MinIPv6MTU {
+				return fmt.Errorf("network %s: the overlay's mtu would be %d (the underlay's %d less %d of VXLAN), below the %d IPv6 needs: raise the underlay's MTU or drop enable_ipv6", sn.Name, n.MTU, underlayMTU, model.VXLANOverhead, model.MinIPv6MTU)
+			}
 		}
 		for _, id := range observed.SortedNetworkIDs() {
 			o := observed.Networks[id]
@@ -204,8 +215,16 @@ func overlayDetails(n *model.Network) []string {
 	return []string{
 		fmt.Sprintf("vxlan %s vni %d local %s dstport %d", ov.VXLAN, ov.VNI, ov.Local, ov.Port),
 		"peers " + addrList(ov.Peers),
-		fmt.Sprintf("node %s allocates from %s", ov.Node, ov.Block),
+		fmt.Sprintf("node %s allocates from %s", ov.Node, blocks(ov)),
 	}
+}
+
+// blocks names the node's address blocks, both families on dual stack.
+func blocks(ov *model.Overlay) string {
+	if ov.BlockV6.IsValid() {
+		return ov.Block.String() + " and " + ov.BlockV6.String()
+	}
+	return ov.Block.String()
 }
 
 // overlayChanges lists the differences of the VXLAN side, fixed in place.

@@ -374,18 +374,21 @@ containers:
     node: a
 nodes:
   a: {address: 10.250.0.1}
+  b: {address: "fd00:250::2"}
 `)
 	err := Unsupported(topo)
 	if err == nil {
-		t.Fatal("no error for IPv6 on an overlay network")
+		t.Fatal("no error for an IPv6 underlay address")
 	}
-	for _, want := range []string{"shop.yaml:4:50:", "network over: enable_ipv6 on an overlay network: not implemented yet"} {
+	for _, want := range []string{"shop.yaml:12:3:", "node b: address fd00:250::2: an IPv6 underlay: not implemented yet"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if strings.Contains(err.Error(), "back") {
-		t.Errorf("error %q refuses IPv6 on a bridge network, which is implemented", err)
+	for _, n := range []string{"back", "over", "node a"} {
+		if strings.Contains(err.Error(), n) {
+			t.Errorf("error %q refuses %s, which is implemented (IPv6 on bridge and overlay networks)", err, n)
+		}
 	}
 }
 

@@ -14,12 +14,11 @@ func Unsupported(t *spec.Topology) error {
 	add := func(pos spec.Pos, what string) {
 		errs = append(errs, &spec.Error{File: t.File, Pos: pos, Msg: what + ": not implemented yet"})
 	}
-	for _, n := range t.Networks {
-		// An overlay's dynamic addresses come from per-node blocks of its
-		// subnet; IPv6 has no such blocks yet, so two nodes would hand out
-		// the same IPv6 address.
-		if n.EnableIPv6 && n.Driver == spec.DriverOverlay {
-			add(fieldPos(n.FieldPos, "enable_ipv6", n.Pos), "network "+n.Name+": enable_ipv6 on an overlay network")
+	for _, n := range t.Nodes {
+		// The VXLAN devices, their filter and the DNS between nodes speak
+		// IPv4 on the underlay; an overlay carries IPv6 inside it.
+		if n.Address.Is6() {
+			add(n.Pos, "node "+n.Name+": address "+n.Address.String()+": an IPv6 underlay")
 		}
 	}
 	if len(errs) == 0 {

@@ -239,7 +239,7 @@ func TestWatchKeepsLastGoodTopology(t *testing.T) {
 		"empty":    "  \n",
 		"renamed":  "name: other\n" + shopV2,
 		"unimplemented": strings.Replace(strings.Replace(shopV1, "{subnet: 172.30.0.0/24}", "{subnet: 172.30.0.0/24, driver: overlay, enable_ipv6: true}", 1),
-			"[backend]}", "[backend], node: a}\nnodes: {a: {address: 10.250.0.1}}", 1),
+			"[backend]}", "[backend], node: a}\nnodes: {a: {address: \"fd00:250::1\"}}", 1),
 	}
 	for name, content := range bad {
 		h.setFile(content)
@@ -261,7 +261,7 @@ func TestWatchKeepsLastGoodTopology(t *testing.T) {
 		watchFile + `:6:20: container \"web\": unknown network`, // validation, with line and column
 		"the file is empty",
 		`the project name changed from \"shop\" to \"other\"`,
-		"enable_ipv6 on an overlay network: not implemented yet",
+		"an IPv6 underlay: not implemented yet",
 		"stays in force",
 	} {
 		if !strings.Contains(log, want) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
@@ -16,7 +17,7 @@ import (
 // rules in validate_overlay.go.
 
 // minIPv6MTU is the smallest link MTU IPv6 works on (RFC 8200).
-const minIPv6MTU = 1280
+const minIPv6MTU = model.MinIPv6MTU
 
 func at(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 
