@@ -65,7 +65,8 @@ func addPeers(snap *snapshot, wanted map[listenKey]string, d *model.DNS, nets ma
 }
 
 // remote returns the nodes that run a container answering to name on the
-// client's networks, and the subnets an answer must lie in.
+// client's networks, and the subnets an answer must lie in (subnet_v6 too
+// on a dual-stack network).
 func (c *client) remote(name string) (nodes []netip.Addr, subnets []netip.Prefix) {
 	if c.peer {
 		return nil, nil
@@ -74,6 +75,9 @@ func (c *client) remote(name string) (nodes []netip.Addr, subnets []netip.Prefix
 		if found := n.remote[name]; len(found) > 0 {
 			nodes = appendNew(nodes, found)
 			subnets = append(subnets, n.subnet)
+			if n.subnetV6.IsValid() {
+				subnets = append(subnets, n.subnetV6)
+			}
 		}
 	}
 	return nodes, subnets
@@ -87,7 +91,7 @@ func (c *client) reverseNodes(addr netip.Addr) []netip.Addr {
 	}
 	var nodes []netip.Addr
 	for _, n := range c.nets {
-		if !n.subnet.Contains(addr) {
+		if !n.subnet.Contains(addr) && !n.subnetV6.Contains(addr) {
 			continue
 		}
 		for _, found := range n.remote {
@@ -133,12 +137,7 @@ func (s *Server) askNodes(r *mdns.Msg, cl *client) *mdns.Msg {
 		}
 		answered = true
 		for _, rr := range resp.Answer {
-			a, ok := rr.(*mdns.A)
-			if !ok {
-				continue
-			}
-			addr, ok := netip.AddrFromSlice(a.A)
-			addr = addr.Unmap()
+			addr, ok := answerAddr(rr)
 			if ok && slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Contains(addr) }) && !hasAddr(addrs, addr) {
 				addrs = append(addrs, addr)
 			}
@@ -153,6 +152,21 @@ func (s *Server) askNodes(r *mdns.Msg, cl *client) *mdns.Msg {
 	m.Answer = s.addrAnswers(q.Name, q.Qtype, addrs)
 	m.Compress = len(m.Answer) > 4
 	return m
+}
+
+// answerAddr is the address of an A or AAAA record: a node answers A,
+// AAAA or ANY questions with both kinds.
+func answerAddr(rr mdns.RR) (netip.Addr, bool) {
+	var ip []byte
+	switch r := rr.(type) {
+	case *mdns.A:
+		ip = r.A.To4()
+	case *mdns.AAAA:
+		ip = r.AAAA.To16()
+	}
+	// No Unmap: an IPv4-mapped AAAA is in no IPv4 subnet, nor in an
+	// IPv6 one of ours.
+	return netip.AddrFromSlice(ip)
 }
 
 // askReverse answers a PTR query for an address in a shared overlay

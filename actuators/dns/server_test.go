@@ -123,6 +123,8 @@ func answers(m *mdns.Msg) []string {
 		switch rr := rr.(type) {
 		case *mdns.A:
 			out = append(out, rr.A.String())
+		case *mdns.AAAA:
+			out = append(out, rr.AAAA.String())
 		case *mdns.PTR:
 			out = append(out, rr.Ptr)
 		}

@@ -48,9 +48,10 @@ func (l *Links) ensureBridge(n *model.Network) error {
 			return err
 		}
 		log.Debug().Msg("created bridge")
-		// The mark, and on an IPv4-only network no IPv6 link-local
-		// address, before the bridge comes up (see noIPv6LinkLocal).
-		change := nlraw.LinkChange{Index: br.Attrs().Index, Alias: mark, NoIPv6LinkLocal: noIPv6LinkLocal(n)}
+		// The mark, and on an IPv4-only network or an overlay no IPv6
+		// link-local address, before the bridge comes up (see
+		// noBridgeLinkLocal).
+		change := nlraw.LinkChange{Index: br.Attrs().Index, Alias: mark, NoIPv6LinkLocal: noBridgeLinkLocal(n)}
 		if err := l.hostReq.Do(change.Request()); err != nil {
 			return fmt.Errorf("set mark: %w", err)
 		}
@@ -77,6 +78,9 @@ func (l *Links) ensureBridge(n *model.Network) error {
 		return err
 	}
 	if err := setOnlyAddr6(l.host, br, gatewayV6(n), log); err != nil {
+		return err
+	}
+	if err := ensureLinkLocal(l.host, br, overlayLinkLocal(n), log); err != nil {
 		return err
 	}
 	if !isUp(br) {

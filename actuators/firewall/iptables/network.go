@@ -69,7 +69,8 @@ func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, 
 		)
 	}
 	if !v6 {
-		// The VXLAN underlay is IPv4 (and IPv6 is refused on overlays).
+		// The VXLAN underlay is IPv4 (an IPv6 underlay is refused); an
+		// overlay's IPv6 rules are a bridge network's, inside it.
 		vx, err := vxlanRules(inst, n)
 		if err != nil {
 			return nil, err

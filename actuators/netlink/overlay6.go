@@ -1,0 +1,68 @@
+package netlink
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/rs/zerolog"
+	vnl "github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlraw"
+	"github.com/netctl/netctl/model"
+)
+
+// A dual-stack overlay's bridges share one L2 segment through VXLAN, and
+// every node's bridge holds the same anycast gateway: the same IPv4 and
+// IPv6 address and the same MAC. Duplicate address detection would fail
+// the shared address on every node but the first, so it is added with
+// nodad (setOnlyAddr6). The kernel's own link-local address would be
+// derived from the shared MAC, identical on every node, and fail its DAD
+// too, and without a usable link-local address the kernel sends no
+// neighbour solicitations on the bridge (ndisc_send_ns gives up): the node
+// could not reach its own containers' IPv6 addresses. So an overlay bridge
+// comes up with no generated link-local address (addr_gen_mode none, as
+// an IPv4-only bridge), and gets one netctl derives from the node's
+// underlay address instead, unique among the nodes, also nodad.
+
+// noBridgeLinkLocal reports whether n's bridge should come up without a
+// kernel-generated IPv6 link-local address.
+func noBridgeLinkLocal(n *model.Network) bool { return noIPv6LinkLocal(n) || n.Overlay != nil }
+
+// overlayLinkLocal is the link-local address of a dual-stack overlay's
+// bridge on this node: fe80::<underlay IPv4 address>/64 (fe80::a0a:1 on
+// node 10.10.0.1), which no EUI-64 address (ff:fe in its middle) can be.
+// Invalid for any other network.
+func overlayLinkLocal(n *model.Network) netip.Prefix {
+	if !n.EnableIPv6 || n.Overlay == nil || !n.Overlay.Local.Is4() {
+		return netip.Prefix{}
+	}
+	var a [16]byte
+	a[0], a[1] = 0xfe, 0x80
+	v4 := n.Overlay.Local.As4()
+	copy(a[12:], v4[:])
+	return netip.PrefixFrom(netip.AddrFrom16(a), 64)
+}
+
+// ensureLinkLocal adds want (nodad) to link unless it is there; other
+// link-local addresses stay.
+func ensureLinkLocal(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.Logger) error {
+	if !want.IsValid() {
+		return nil
+	}
+	addrs, err := nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V6) })
+	if err != nil {
+		return fmt.Errorf("list IPv6 addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if addrPrefix(a) == want {
+			return nil
+		}
+	}
+	if err := h.AddrAdd(link, nodadAddr(want)); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("add link-local %s: %w", want, err)
+	}
+	log.Debug().Stringer("addr", want).Msg("added overlay link-local address")
+	return nil
+}
