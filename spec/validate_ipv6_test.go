@@ -95,3 +95,43 @@ func TestIPv6PortHostIP(t *testing.T) {
 		}
 	}
 }
+
+// A dual-stack overlay is valid as a bridge network is: the same rules for
+// subnet_v6, gateway_v6 and static ipv6_address (an explicit subnet_v6,
+// the address unique across nodes), and the overlay's own (subnet).
+func TestIPv6OnOverlay(t *testing.T) {
+	top := mustParse(t, lines(
+		`networks:`,
+		`  app: {driver: overlay, subnet: 10.60.0.0/16, enable_ipv6: true}`,
+		`  data: {driver: overlay, subnet: 10.61.0.0/24, enable_ipv6: true, subnet_v6: "fd00:61::/64", gateway_v6: "fd00:61::fe"}`,
+		`containers:`,
+		`  web: {networks: [app], node: a}`,
+		`  db: {networks: {data: {ipv6_address: "fd00:61::200"}}, node: b}`,
+		`nodes:`,
+		`  a: {address: 10.250.0.1}`,
+		`  b: {address: 10.250.0.2}`,
+	))
+	if n := top.Networks[0]; !n.EnableIPv6 || n.SubnetV6.IsValid() {
+		t.Errorf("app = %+v, want enable_ipv6 with subnet_v6 left to the pool", n)
+	}
+	runErrorCases(t, []errorCase{
+		{"dual-stack overlay errors", lines(
+			`networks:`,
+			`  app: {driver: overlay, enable_ipv6: true}`,
+			`  data: {driver: overlay, subnet: 10.61.0.0/24, enable_ipv6: true, subnet_v6: "fd00:61::/64"}`,
+			`  pool: {driver: overlay, subnet: 10.62.0.0/24, enable_ipv6: true, mtu: 1200}`,
+			`containers:`,
+			`  x: {networks: {data: {ipv6_address: "fd00:61::9"}}, node: a}`,
+			`  y: {networks: {data: {ipv6_address: "fd00:61::9"}}, node: b}`,
+			`  z: {networks: {pool: {ipv6_address: "fd00:62::9"}}, node: b}`,
+			`nodes:`,
+			`  a: {address: 10.250.0.1}`,
+			`  b: {address: 10.250.0.2}`,
+		), []string{
+			`2:9 network "app": an overlay network needs subnet:`,
+			`4:68 network "pool": mtu 1200 is below 1280`,
+			`7:25 container "y": network "data": ipv6_address fd00:61::9 is already container "x"'s (at 6:25)`,
+			`8:25 container "z": network "pool": ipv6_address needs an explicit subnet_v6 on network "pool"`,
+		}},
+	})
+}
