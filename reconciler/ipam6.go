@@ -19,12 +19,13 @@ import (
 // RFC suggests, so that every run computes the same prefix without state:
 // `diff --from` (no kernel) shows the subnet `apply` will use, a network
 // whose bridge address was deleted by hand gets its subnet back, and every
-// node of a project gets the same prefixes (what an overlay network
-// needs: overlaySubnetV6). Two projects get different /48s (a 40-bit collision is as unlikely
-// as the RFC's random pick colliding); the same project name on two hosts
-// gets the same /48, which only matters to traffic routed between them
-// without masquerade (masquerade_v6: false), where a subnet_v6 of addresses
-// the hosts actually route is the better choice anyway.
+// node of a project gets the same prefixes (what an overlay network needs:
+// overlaySubnetV6). Two projects get different /48s (a 40-bit collision is
+// as unlikely as the RFC's random pick colliding); the same project name
+// on two hosts gets the same /48, which only matters to traffic routed
+// between them without masquerade (masquerade_v6: false), where a
+// subnet_v6 of addresses the hosts actually route is the better choice
+// anyway.
 //
 // The subnet ID is the first 16 bits of SHA-256(project/network), so that a
 // network's /64 does not depend on the other networks of the file; when that
