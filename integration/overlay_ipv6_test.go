@@ -13,8 +13,10 @@ import (
 // overlayNet is what a test needs of `netctl inspect` of a network.
 type overlayNet struct {
 	EnableIPv6 bool
-	IPAM       struct{ Config []struct{ Subnet, Gateway string } }
-	Options    map[string]string
+	IPAM       struct {
+		Config []struct{ Subnet, Gateway string }
+	}
+	Options map[string]string
 }
 
 func inspectNetwork(t *testing.T, h *sandbox.Host, name string) overlayNet {

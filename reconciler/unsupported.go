@@ -32,10 +32,3 @@ func Unsupported(t *spec.Topology) error {
 	})
 	return errs
 }
-
-func fieldPos(m map[string]spec.Pos, key string, def spec.Pos) spec.Pos {
-	if p, ok := m[key]; ok {
-		return p
-	}
-	return def
-}
