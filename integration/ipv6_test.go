@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"net/netip"
 	"os"
 	"strings"
@@ -39,12 +38,7 @@ type inspected struct {
 
 func inspectContainer(t *testing.T, h *sandbox.Host, name string) inspected {
 	t.Helper()
-	var v []inspected
-	res := h.MustNetctl(t, "inspect", name)
-	if err := json.Unmarshal([]byte(res.Stdout), &v); err != nil || len(v) != 1 {
-		t.Fatalf("inspect %s: %v\n%s", name, err, res.Stdout)
-	}
-	return v[0]
+	return inspectAs[inspected](t, h, name)
 }
 
 // v6of is a container's IPv6 address on a network, from inspect.

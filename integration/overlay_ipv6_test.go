@@ -21,7 +21,13 @@ type overlayNet struct {
 
 func inspectNetwork(t *testing.T, h *sandbox.Host, name string) overlayNet {
 	t.Helper()
-	var v []overlayNet
+	return inspectAs[overlayNet](t, h, name)
+}
+
+// inspectAs decodes `netctl inspect name` (one object) into a T.
+func inspectAs[T any](t *testing.T, h *sandbox.Host, name string) T {
+	t.Helper()
+	var v []T
 	res := h.MustNetctl(t, "inspect", name)
 	if err := json.Unmarshal([]byte(res.Stdout), &v); err != nil || len(v) != 1 {
 		t.Fatalf("inspect %s: %v\n%s", name, err, res.Stdout)

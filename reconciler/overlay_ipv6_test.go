@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netctl/netctl/model"
+	"github.com/netctl/netctl/spec"
 )
 
 // overlayV6File is overlayFile dual stack: app from the project's ULA pool
@@ -132,11 +133,7 @@ func TestOverlayDualStack(t *testing.T) {
 
 	// A second apply is a no-op; the plan says where the node allocates.
 	for name, h := range nodes {
-		if p := h.plan(t, more); !p.Empty() {
-			var b bytes.Buffer
-			_ = p.WriteText(&b)
-			t.Errorf("node %s: plan after apply not empty:\n%s", name, b.String())
-		}
+		h.expectEmptyPlan(t, "node "+name, more)
 	}
 	d, err := Desired(more, nil, Options{Node: "b"})
 	if err != nil {
@@ -166,5 +163,15 @@ func TestOverlayIPv6NeedsTheMinimumMTU(t *testing.T) {
 	topo := parse(t, "mesh.yaml", overlayV6File)
 	if _, err := h.r.Plan(t.Context(), topo.Name, topo); err == nil || !strings.Contains(err.Error(), "mtu would be 1250 (the underlay's 1300 less 50 of VXLAN), below the 1280 IPv6 needs") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// expectEmptyPlan fails the test unless planning topo changes nothing.
+func (h *harness) expectEmptyPlan(t *testing.T, what string, topo *spec.Topology) {
+	t.Helper()
+	if p := h.plan(t, topo); !p.Empty() {
+		var b bytes.Buffer
+		_ = p.WriteText(&b)
+		t.Errorf("%s: plan not empty:\n%s", what, b.String())
 	}
 }

@@ -145,11 +145,7 @@ func TestOverlayNodes(t *testing.T) {
 		t.Errorf("new2 = %s, want 10.60.16.1/16", got)
 	}
 	for name, h := range nodes {
-		if p := h.plan(t, more); !p.Empty() {
-			var b bytes.Buffer
-			_ = p.WriteText(&b)
-			t.Errorf("node %s: second plan not empty:\n%s", name, b.String())
-		}
+		h.expectEmptyPlan(t, "node "+name+": second plan", more)
 	}
 
 	// Moving web to c: a deletes it, c creates it in its own block.
