@@ -80,7 +80,7 @@ func (l *Links) ensureBridge(n *model.Network) error {
 	if err := setOnlyAddr6(l.host, br, gatewayV6(n), log); err != nil {
 		return err
 	}
-	if err := ensureLinkLocal(l.host, br, overlayLinkLocal(n), log); err != nil {
+	if err := ensureOverlayLinkLocal(l.host, br, n, log); err != nil {
 		return err
 	}
 	if !isUp(br) {

@@ -45,22 +45,38 @@ func overlayLinkLocal(n *model.Network) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(a), 64)
 }
 
-// ensureLinkLocal adds want (nodad) to link unless it is there; other
-// link-local addresses stay.
-func ensureLinkLocal(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.Logger) error {
-	if !want.IsValid() {
+// ensureOverlayLinkLocal makes overlayLinkLocal(n) the only link-local
+// address of an overlay's bridge (none on an IPv4-only overlay): one left
+// from an earlier node address or from IPv6 turned off goes. A bridge
+// network's link-local address is the kernel's and is not touched.
+func ensureOverlayLinkLocal(h *vnl.Handle, br vnl.Link, n *model.Network, log zerolog.Logger) error {
+	if n.Overlay == nil {
 		return nil
 	}
-	addrs, err := nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V6) })
+	want := overlayLinkLocal(n)
+	addrs, err := nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(br, vnl.FAMILY_V6) })
 	if err != nil {
 		return fmt.Errorf("list IPv6 addresses: %w", err)
 	}
+	have := false
 	for _, a := range addrs {
-		if addrPrefix(a) == want {
-			return nil
+		p := addrPrefix(a)
+		if !p.Addr().IsLinkLocalUnicast() {
+			continue
 		}
+		if p == want && a.Flags&unix.IFA_F_NODAD != 0 {
+			have = true
+			continue
+		}
+		if err := h.AddrDel(br, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("remove link-local %s: %w", p, err)
+		}
+		log.Debug().Stringer("addr", p).Msg("removed link-local address")
 	}
-	if err := h.AddrAdd(link, nodadAddr(want)); err != nil && !errors.Is(err, unix.EEXIST) {
+	if have || !want.IsValid() {
+		return nil
+	}
+	if err := h.AddrAdd(br, nodadAddr(want)); err != nil {
 		return fmt.Errorf("add link-local %s: %w", want, err)
 	}
 	log.Debug().Stringer("addr", want).Msg("added overlay link-local address")
