@@ -11,8 +11,8 @@ import (
 // in6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h).
 const in6AddrGenModeNone = 1
 
-// LinkChange is an RTM_SETLINK: the link named by Index (or by Name when
-// Index is 0), and what to change, each only when set.
+// LinkChange changes the link named by Index (or by Name when Index is
+// 0): what to change, each only when set.
 type LinkChange struct {
 	Index int
 	Name  string
@@ -25,6 +25,31 @@ type LinkChange struct {
 	// it in a creating request (EAFNOSUPPORT), so it goes in the change
 	// after, before the link has a carrier.
 	NoIPv6LinkLocal bool
+	// Hairpin sets the hairpin mode of a bridge port (frames may leave by
+	// the port they came in); the link must already be enslaved to a
+	// bridge. It goes as the bridge's port data (IFLA_INFO_SLAVE_DATA, as
+	// `ip link set ... type bridge_slave hairpin on` sends it), which only
+	// an RTM_NEWLINK carries: by name, it costs the kernel no more than
+	// the rest of the change.
+	Hairpin Hairpin
+}
+
+// Hairpin is a change of a bridge port's hairpin mode.
+type Hairpin uint8
+
+// Hairpin changes.
+const (
+	HairpinKeep Hairpin = iota // leave the mode as it is
+	HairpinOff
+	HairpinOn
+)
+
+// HairpinTo is the change to the mode on.
+func HairpinTo(on bool) Hairpin {
+	if on {
+		return HairpinOn
+	}
+	return HairpinOff
 }
 
 // Request builds the change.
@@ -46,7 +71,18 @@ func (l LinkChange) Request() Request {
 		spec.AddRtAttr(unix.AF_INET6, nil).AddRtAttr(unix.IFLA_INET6_ADDR_GEN_MODE, []byte{in6AddrGenModeNone})
 		data = append(data, spec)
 	}
-	return Request{Type: unix.RTM_SETLINK, Data: data}
+	if l.Hairpin == HairpinKeep {
+		return Request{Type: unix.RTM_SETLINK, Data: data}
+	}
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(unix.IFLA_INFO_SLAVE_KIND, nl.ZeroTerminated("bridge"))
+	mode := byte(0)
+	if l.Hairpin == HairpinOn {
+		mode = 1
+	}
+	info.AddRtAttr(unix.IFLA_INFO_SLAVE_DATA, nil).AddRtAttr(unix.IFLA_BRPORT_MODE, []byte{mode})
+	// RTM_NEWLINK without NLM_F_CREATE changes an existing link only.
+	return Request{Type: unix.RTM_NEWLINK, Data: append(data, info)}
 }
 
 // AddAddr adds the IPv4 address p to the link with ifindex index, with
@@ -108,20 +144,4 @@ func (c *Conn) getLink(data ...nl.NetlinkRequestData) (Link, error) {
 		return Link{}, ErrNoLink
 	}
 	return l, err
-}
-
-// SetHairpin turns the hairpin mode of the bridge port with ifindex index
-// on or off (frames may leave by the port they came in). The ifindex comes
-// from BridgePorts: a lookup by name would cost the kernel a walk over
-// every namespace id per veth. Requests for many ports may go in one Do.
-func SetHairpin(index int, on bool) Request {
-	msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
-	msg.Index = int32(index)
-	mode := []byte{0}
-	if on {
-		mode[0] = 1
-	}
-	prot := nl.NewRtAttr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, nil)
-	prot.AddRtAttr(nl.IFLA_BRPORT_MODE, mode)
-	return Request{Type: unix.RTM_SETLINK, Data: []nl.NetlinkRequestData{msg, prot}}
 }

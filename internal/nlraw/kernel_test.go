@@ -2,6 +2,7 @@ package nlraw
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"os/exec"
 	"reflect"
@@ -249,7 +250,9 @@ func TestDoReportsWhichRequestFailed(t *testing.T) {
 	}
 }
 
-func TestBridgePortsHairpin(t *testing.T) {
+// A bridge port's hairpin mode is read from the ordinary link messages
+// (dump and lookup) and set by a link change, several in one datagram.
+func TestLinkHairpin(t *testing.T) {
 	h := newHost(t)
 	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
 	for _, p := range []string{"nlr-a", "nlr-c"} {
@@ -257,34 +260,50 @@ func TestBridgePortsHairpin(t *testing.T) {
 		h.ip(t, "link", "set", p, "master", "nlr-br")
 	}
 	h.ip(t, "link", "set", "dev", "nlr-a", "type", "bridge_slave", "hairpin", "on")
-	h.ip(t, "link", "set", "nlr-c", "up")
-	ports, err := h.conn.BridgePorts()
-	if err != nil {
-		t.Fatal(err)
+	hairpins := func() map[string]bool {
+		links, err := h.conn.Links()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, k := range links {
+			if strings.HasPrefix(k.Name, "nlr-") {
+				out[k.Name] = k.Hairpin
+			}
+		}
+		return out
 	}
-	br := h.link(t, "nlr-br").Index
-	a, c := h.link(t, "nlr-a"), h.link(t, "nlr-c")
-	want := []BridgePort{
-		{Index: a.Index, Peer: a.Peer, Name: "nlr-a", Master: br, MTU: 1500, Hairpin: true},
-		{Index: c.Index, Peer: c.Peer, Name: "nlr-c", Master: br, MTU: 1500, Up: true},
+	want := map[string]bool{"nlr-br": false, "nlr-a": true, "nlr-a-p": false, "nlr-c": false, "nlr-c-p": false}
+	if got := hairpins(); !maps.Equal(got, want) {
+		t.Errorf("dump: hairpin %v, want %v", got, want)
 	}
-	slices.SortFunc(ports, func(a, b BridgePort) int { return strings.Compare(a.Name, b.Name) })
-	if !reflect.DeepEqual(ports, want) {
-		t.Errorf("BridgePorts = %+v, want %+v", ports, want)
+	a := h.link(t, "nlr-a")
+	if k, err := h.conn.LinkByIndex(a.Index); err != nil || !k.Hairpin {
+		t.Errorf("LinkByIndex(nlr-a) = %+v, %v; want hairpin on", k, err)
 	}
 
-	// Both flipped in one datagram, by ifindex.
-	if err := h.conn.Do(SetHairpin(a.Index, false), SetHairpin(c.Index, true)); err != nil {
-		t.Fatal(err)
-	}
-	ports, err = h.conn.BridgePorts()
+	// Both flipped in one datagram, one by ifindex, one by name with its
+	// mark.
+	err := h.conn.Do(
+		LinkChange{Index: a.Index, Hairpin: HairpinOff}.Request(),
+		LinkChange{Name: "nlr-c", Alias: "netctl:p:n/c", Hairpin: HairpinOn}.Request(),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range ports {
-		if p.Hairpin != (p.Name == "nlr-c") {
-			t.Errorf("after SetHairpin: %+v", p)
-		}
+	want["nlr-a"], want["nlr-c"] = false, true
+	if got := hairpins(); !maps.Equal(got, want) {
+		t.Errorf("after the change: hairpin %v, want %v", got, want)
+	}
+	if k := h.link(t, "nlr-c"); k.Alias != "netctl:p:n/c" {
+		t.Errorf("mark sent with the hairpin mode not set: %q", k.Alias)
+	}
+	// Not a bridge port: refused, nothing changed.
+	if err := h.conn.Do(LinkChange{Name: "nlr-a-p", Hairpin: HairpinOn}.Request()); err == nil {
+		t.Error("hairpin mode set on a link that is no bridge port")
+	}
+	if err := h.conn.Do(LinkChange{Name: "nlr-missing", Hairpin: HairpinOn}.Request()); !errors.Is(err, unix.ENODEV) {
+		t.Errorf("hairpin mode on a missing link: %v, want ENODEV", err)
 	}
 }
 

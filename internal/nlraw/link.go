@@ -26,6 +26,10 @@ type Link struct {
 	Alias  string
 	Kind   string // "bridge", "veth", ...; "" without IFLA_INFO_KIND
 	MAC    net.HardwareAddr
+	// Hairpin is a bridge port's hairpin mode (IFLA_BRPORT_MODE in
+	// IFLA_INFO_SLAVE_DATA, which the message of a link enslaved to a
+	// bridge carries): frames may leave by the port they came in.
+	Hairpin bool
 	// From the link's IPv6 configuration (IFLA_AF_SPEC), when it has one.
 	AcceptRA    bool
 	DisableIPv6 bool
@@ -90,16 +94,37 @@ func ParseLink(m []byte) (Link, error) {
 		case unix.IFLA_LINK_NETNSID:
 			l.LinkNSID = int(int32(U32(v)))
 		case unix.IFLA_LINKINFO:
-			kindErr = Attrs(v, func(typ uint16, v []byte) {
-				if typ == unix.IFLA_INFO_KIND {
-					l.Kind = CString(v)
-				}
-			})
+			kindErr = parseLinkInfo(v, &l)
 		case unix.IFLA_AF_SPEC:
 			afErr = parseAFSpec(v, &l)
 		}
 	})
 	return l, errors.Join(err, kindErr, afErr)
+}
+
+// parseLinkInfo reads IFLA_LINKINFO: the link's kind and, for a port of a
+// bridge, its hairpin mode.
+func parseLinkInfo(v []byte, l *Link) error {
+	var slaveKind string
+	var slaveData []byte
+	err := Attrs(v, func(typ uint16, v []byte) {
+		switch typ {
+		case unix.IFLA_INFO_KIND:
+			l.Kind = CString(v)
+		case unix.IFLA_INFO_SLAVE_KIND:
+			slaveKind = CString(v)
+		case unix.IFLA_INFO_SLAVE_DATA:
+			slaveData = v
+		}
+	})
+	if err != nil || slaveKind != "bridge" {
+		return err
+	}
+	return Attrs(slaveData, func(typ uint16, v []byte) {
+		if typ == unix.IFLA_BRPORT_MODE && len(v) > 0 {
+			l.Hairpin = v[0] != 0
+		}
+	})
 }
 
 // Indices of the IPv6 settings in IFLA_INET6_CONF (DEVCONF_*,
@@ -130,67 +155,6 @@ func parseAFSpec(v []byte, l *Link) error {
 			l.DisableIPv6 = conf(devconfDisableIPv6) != 0
 		})
 	})
-}
-
-// BridgePort is a bridge port's state as the bridge reports it.
-type BridgePort struct {
-	Index   int
-	Peer    int // IFLA_LINK: a veth's partner ifindex
-	Master  int
-	MTU     int
-	Up      bool
-	Name    string
-	Hairpin bool // IFLA_BRPORT_MODE: frames may leave by the port they came in
-}
-
-// BridgePorts dumps the bridge ports of the socket's namespace (one
-// AF_BRIDGE link dump). It is the cheap way to list thousands of veths:
-// the bridge's messages carry no alias, but neither IFLA_LINK_NETNSID,
-// whose filling costs the kernel a walk over every namespace id for each
-// veth of an ordinary link dump.
-func (c *Conn) BridgePorts() ([]BridgePort, error) {
-	req := Request{Type: unix.RTM_GETLINK, Data: []nl.NetlinkRequestData{nl.NewIfInfomsg(unix.AF_BRIDGE)}}
-	return dumpAll(c, req, unix.RTM_NEWLINK, func(m []byte, out []BridgePort) ([]BridgePort, error) {
-		p, ok, err := parseBridgePort(m)
-		if ok {
-			out = append(out, p)
-		}
-		return out, err
-	})
-}
-
-// parseBridgePort decodes an AF_BRIDGE link message; ok is false for a
-// link that is not a bridge port (the bridge itself, say).
-func parseBridgePort(m []byte) (BridgePort, bool, error) {
-	if len(m) < unix.SizeofIfInfomsg {
-		return BridgePort{}, false, errors.New("short link message")
-	}
-	p := BridgePort{
-		Index: int(int32(binary.NativeEndian.Uint32(m[4:]))),
-		Up:    binary.NativeEndian.Uint32(m[8:])&unix.IFF_UP != 0,
-	}
-	isPort := false
-	var infoErr error
-	err := Attrs(m[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
-		switch typ {
-		case unix.IFLA_IFNAME:
-			p.Name = CString(v)
-		case unix.IFLA_MASTER:
-			p.Master = int(U32(v))
-		case unix.IFLA_MTU:
-			p.MTU = int(U32(v))
-		case unix.IFLA_LINK:
-			p.Peer = int(U32(v))
-		case unix.IFLA_PROTINFO:
-			isPort = true
-			infoErr = Attrs(v, func(typ uint16, v []byte) {
-				if typ == nl.IFLA_BRPORT_MODE && len(v) > 0 {
-					p.Hairpin = v[0] != 0
-				}
-			})
-		}
-	})
-	return p, isPort && p.Name != "", errors.Join(err, infoErr)
 }
 
 // LinksOfKind dumps the links of one kind ("bridge"), which the kernel

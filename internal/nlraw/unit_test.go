@@ -125,21 +125,25 @@ func TestParseRoute(t *testing.T) {
 	}
 }
 
-func TestParseBridgePort(t *testing.T) {
-	msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
-	msg.Index = 12
-	prot := nl.NewRtAttr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, nil)
-	prot.AddRtAttr(nl.IFLA_BRPORT_MODE, []byte{1})
-	m := payloads(t, message(unix.RTM_NEWLINK, msg,
-		nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated("vx2")),
-		nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(3)), prot))[0]
-	p, ok, err := parseBridgePort(m)
-	if !ok || err != nil || p != (BridgePort{Index: 12, Name: "vx2", Master: 3, Hairpin: true}) {
-		t.Errorf("parseBridgePort = %+v %v %v", p, ok, err)
+func TestParseLinkHairpin(t *testing.T) {
+	port := func(slaveKind string, mode byte) []byte {
+		msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+		msg.Index = 12
+		info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+		info.AddRtAttr(unix.IFLA_INFO_KIND, nl.ZeroTerminated("veth"))
+		info.AddRtAttr(unix.IFLA_INFO_SLAVE_KIND, nl.ZeroTerminated(slaveKind))
+		info.AddRtAttr(unix.IFLA_INFO_SLAVE_DATA, nil).AddRtAttr(unix.IFLA_BRPORT_MODE, []byte{mode})
+		return payloads(t, message(unix.RTM_NEWLINK, msg, nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated("veth1")), info))[0]
 	}
-	bridge := payloads(t, message(unix.RTM_NEWLINK, nl.NewIfInfomsg(unix.AF_BRIDGE), nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated("br0"))))[0]
-	if _, ok, _ := parseBridgePort(bridge); ok {
-		t.Error("a link without port info taken for a port")
+	for _, tc := range []struct {
+		slaveKind string
+		mode      byte
+		want      bool
+	}{{"bridge", 1, true}, {"bridge", 0, false}, {"bond", 1, false}} {
+		l, err := ParseLink(port(tc.slaveKind, tc.mode))
+		if err != nil || l.Kind != "veth" || l.Name != "veth1" || l.Hairpin != tc.want {
+			t.Errorf("%s port, mode %d: %+v %v; want hairpin %v", tc.slaveKind, tc.mode, l, err, tc.want)
+		}
 	}
 }
 
