@@ -196,6 +196,12 @@ type Endpoint struct {
 	MAC     net.HardwareAddr
 	MTU     int
 	Aliases []string // DNS aliases (kept in netctl's files)
+	// Hairpin is the hairpin mode of the host side's bridge port: frames
+	// may leave by the port they came in, which a container needs to
+	// reach its own published ports through the host (the DNAT turns them
+	// back towards it). On exactly for the endpoint a container's
+	// published ports lead to. Observed: the port's mode.
+	Hairpin bool
 
 	// Observed only: both halves present and wired as they should be.
 	HostOK bool // host side exists, is up and enslaved to the right bridge

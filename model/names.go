@@ -180,24 +180,3 @@ const (
 func SysctlRouteLocalnet(bridge string) string {
 	return "net.ipv4.conf." + bridge + ".route_localnet"
 }
-
-// Hairpin mode of a bridge port, keyed by its sysfs name
-// (brport.<veth>.hairpin_mode): on for the veth of a container that
-// publishes ports, so that it reaches its own published ports through the
-// host.
-const (
-	hairpinPrefix = "brport."
-	hairpinSuffix = ".hairpin_mode"
-)
-
-// SysctlHairpin is the hairpin key of a bridge port.
-func SysctlHairpin(veth string) string { return hairpinPrefix + veth + hairpinSuffix }
-
-// HairpinPort returns the bridge port a hairpin key names.
-func HairpinPort(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, hairpinPrefix)
-	if !ok {
-		return "", false
-	}
-	return strings.CutSuffix(rest, hairpinSuffix)
-}

@@ -64,6 +64,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := desirePorts(t, observed, d); err != nil {
 		return nil, err
 	}
+	desireHairpin(d)
 	hr := parseHostResolv(opt.HostResolv)
 	desireNames(t, self, d, hr)
 	desireFiles(d, hr)

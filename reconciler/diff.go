@@ -282,8 +282,18 @@ func (a *Action) withNetwork(st *model.State) *Action {
 }
 
 func endpointDetails(ep *model.Endpoint) []string {
-	return []string{fmt.Sprintf("%s %s mac %s veth %s", ep.IfName, endpointAddrs(ep), ep.MAC, ep.HostIf)}
+	d := []string{fmt.Sprintf("%s %s mac %s veth %s", ep.IfName, endpointAddrs(ep), ep.MAC, ep.HostIf)}
+	if ep.Hairpin {
+		d = append(d, "hairpin mode on "+whyHairpinOn)
+	}
+	return d
 }
+
+// Why an endpoint's hairpin mode is on or off, in the plan's lines.
+const (
+	whyHairpinOn  = "(the container reaches its own published ports through the host)"
+	whyHairpinOff = "(no published ports lead to this endpoint)"
+)
 
 // endpointAddrs renders an endpoint's addresses: "172.18.0.2/16", or
 // "172.18.0.2/16 fd00:1::2/64" on a dual-stack network.
@@ -305,6 +315,12 @@ func endpointChanges(d, o *model.Endpoint) []string {
 	c.str("mac", o.MAC.String(), d.MAC.String())
 	c.str("mtu", fmt.Sprint(o.MTU), fmt.Sprint(d.MTU))
 	c.str("veth", o.HostIf, d.HostIf)
+	switch {
+	case d.Hairpin && !o.Hairpin:
+		c = append(c, "hairpin mode: off -> on "+whyHairpinOn)
+	case !d.Hairpin && o.Hairpin:
+		c = append(c, "hairpin mode: on -> off "+whyHairpinOff)
+	}
 	if !o.HostOK {
 		c = append(c, "host side: not attached to the bridge or down")
 	}

@@ -169,15 +169,8 @@ func sysctlReason(key string) string {
 		return "icc: false filters IPv6 traffic within a bridge"
 	case strings.HasSuffix(key, ".route_localnet"):
 		return "published ports answer on 127.0.0.1"
-	case isHairpinKey(key):
-		return "the container reaches its own published ports"
 	}
 	return "needed"
-}
-
-func isHairpinKey(key string) bool {
-	_, ok := model.HairpinPort(key)
-	return ok
 }
 
 func networkRuleDetails(n *model.NetworkRules) []string {

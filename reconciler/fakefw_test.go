@@ -68,11 +68,6 @@ func (f *fakeFirewall) Observe(context.Context) (*model.Firewall, error) {
 		c := *l
 		fw.Links[k] = &c
 	}
-	for k, v := range f.sysctls {
-		if _, ok := model.HairpinPort(k); ok {
-			fw.Sysctls[k] = v
-		}
-	}
 	for k, v := range f.stray {
 		fw.Stray[k] = append([]string(nil), v...)
 	}

@@ -47,7 +47,6 @@ func desireFirewall(d *model.State) *model.Firewall {
 			if ep == nil {
 				continue
 			}
-			fw.Sysctls[model.SysctlHairpin(ep.HostIf)] = "1"
 			target := ep.Addr.Addr()
 			if p.IPv6() {
 				target = ep.AddrV6.Addr()

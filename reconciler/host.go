@@ -102,8 +102,7 @@ type Files interface {
 type Firewall interface {
 	// Observe reads every netctl rule object of every project (marking
 	// damaged ones and listing stray rules), with the backend's own reading
-	// of them in Snapshot, and the hairpin mode of every bridge port (in
-	// Sysctls). It needs nothing of the rest of the state, so the
+	// of them in Snapshot. It needs nothing of the rest of the state, so the
 	// reconciler runs it alongside the link observation.
 	Observe(ctx context.Context) (*model.Firewall, error)
 	// Sysctls reads the current value of each key; a key missing from the

@@ -98,7 +98,7 @@ func networkFields(n *model.Network, wanted bool) Fields {
 
 func endpointFields(ep *model.Endpoint, wanted bool) Fields {
 	return Fields{"network": model.IDName(ep.Network), "interface": ep.IfName, "address": prefixString(ep.Addr),
-		"mac": ep.MAC.String(), "mtu": ep.MTU, "veth": ep.HostIf,
+		"mac": ep.MAC.String(), "mtu": ep.MTU, "veth": ep.HostIf, "hairpin": ep.Hairpin,
 		"host_side_ok": wanted || ep.HostOK, "container_side_ok": wanted || ep.PeerOK}
 }
 

@@ -174,6 +174,22 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 	return nil
 }
 
+// desireHairpin turns hairpin mode on for the endpoints published ports
+// lead to (publishingEndpoint, of each port's family): a container
+// reaching its own port through the host address has its packets turned
+// back by the DNAT towards the bridge port they came in by, which the
+// bridge sends them out of only in hairpin mode (as Docker does without
+// its userland proxy). Every other endpoint has it off.
+func desireHairpin(d *model.State) {
+	for _, c := range d.Containers {
+		for _, p := range c.Ports {
+			if ep, _ := publishingEndpoint(d, c, p.IPv6()); ep != nil {
+				ep.Hairpin = true
+			}
+		}
+	}
+}
+
 // withPublishAll returns a container's ports entries plus what
 // publish_all publishes (docker run -P): every exposed port that no entry
 // publishes, on an ephemeral port of every host address, picked and kept

@@ -138,8 +138,7 @@ func TestFirewallPlanGolden(t *testing.T) {
 		t.Errorf("batch = base %v rewrite %v, %d networks, %d ports, %d links, %d flushes",
 			b.Base, b.Rewrite, len(b.Networks), len(b.Ports), len(b.Links), len(b.Flush))
 	}
-	for _, want := range []string{model.SysctlIPForward, model.SysctlRouteLocalnet(model.BridgeName("shop", "front")),
-		model.SysctlHairpin(model.HostVethName("shop", "web", "front"))} {
+	for _, want := range []string{model.SysctlIPForward, model.SysctlRouteLocalnet(model.BridgeName("shop", "front"))} {
 		if fw.sysctls[want] != "1" {
 			t.Errorf("sysctl %s = %q, want 1", want, fw.sysctls[want])
 		}

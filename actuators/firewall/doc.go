@@ -16,9 +16,6 @@
 //   - the sysctls the rules depend on (ip_forward, bridge-nf-call-iptables,
 //     route_localnet, and IPv6's all.forwarding and
 //     bridge-nf-call-ip6tables), read and written under /proc/sys;
-//   - hairpin mode, which the model carries as a host setting key
-//     (model.SysctlHairpin) but which is a bridge-port flag kept by the
-//     netlink actuator: this package only routes those keys to it (Hairpin);
 //   - the conntrack flush after a connectionless port changes target.
 //
 // # Adding a backend
@@ -37,9 +34,10 @@
 //     netctl's own chains or tables that belong to no object; BaseMissing,
 //     what is wrong with the fixed part; Installed, whether a teardown
 //     would remove anything; and Snapshot, the backend's own reading.
-//     Sysctls and HostPorts are left empty (this layer adds the hairpin
-//     mode, the reconciler the other sysctls and the host facts of
-//     actuators/hostfacts).
+//     Sysctls and HostPorts are left empty (the reconciler adds the
+//     sysctls and the host facts of actuators/hostfacts; hairpin mode, which
+//     published ports need too, is a property of the endpoint the netlink
+//     actuator keeps).
 //   - Apply carries out the rule part of a batch (Base, Networks,
 //     DropNetworks, Rewrite with the project's complete Ports and Links,
 //     Stray, Teardown) in one transaction, relative to batch.Observed (the

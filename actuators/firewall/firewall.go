@@ -2,10 +2,6 @@ package firewall
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"slices"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netns"
@@ -31,17 +27,6 @@ type Backend interface {
 	Apply(ctx context.Context, b *model.FirewallBatch) error
 }
 
-// Hairpin reads and sets the hairpin mode of bridge ports, a property of
-// the link the netlink actuator keeps (actuators/netlink.Hairpin). The
-// firewall needs it on for a container to reach its own published ports,
-// and the model carries it among the firewall's host settings.
-type Hairpin interface {
-	// Hairpins returns the mode of every bridge port of the host.
-	Hairpins(ctx context.Context) (map[string]bool, error)
-	// SetHairpin sets the mode of each named bridge port.
-	SetHairpin(ctx context.Context, ports map[string]bool) error
-}
-
 // Config is what New needs. cmd/ fills it from flags and the environment;
 // nothing here reads either.
 type Config struct {
@@ -54,8 +39,6 @@ type Config struct {
 	// Host is the host network namespace: conntrack entries are flushed
 	// through a netlink socket opened in it. The caller keeps it open.
 	Host netns.NsHandle
-	// Hairpin sets the bridge ports' hairpin mode.
-	Hairpin Hairpin
 	// Instance is the netctl instance (--root) whose rules these are;
 	// other instances' rules are never touched.
 	Instance model.Instance
@@ -68,10 +51,9 @@ type Firewall struct {
 	backend Backend
 	// others are the backends not in use that work on this host: netctl's
 	// rules found there are moved to backend (switch.go).
-	others  []Backend
-	hairpin Hairpin
-	host    netns.NsHandle
-	log     zerolog.Logger
+	others []Backend
+	host   netns.NsHandle
+	log    zerolog.Logger
 	// procSys is where sysctls live: /proc/sys (tests point it elsewhere).
 	procSys string
 }
@@ -83,48 +65,27 @@ func New(cfg Config) (*Firewall, error) {
 		return nil, err
 	}
 	cfg.Log.Debug().Str("backend", b.Name()).Int("others", len(others)).Msg("firewall backend")
-	return &Firewall{backend: b, others: others, hairpin: cfg.Hairpin, host: cfg.Host, log: cfg.Log, procSys: "/proc/sys"}, nil
+	return &Firewall{backend: b, others: others, host: cfg.Host, log: cfg.Log, procSys: "/proc/sys"}, nil
 }
 
 // Backend names the backend in use.
 func (f *Firewall) Backend() string { return f.backend.Name() }
 
-// Observe implements reconciler.Firewall: the backend's objects, and the
-// hairpin mode of every bridge port of the host.
+// Observe implements reconciler.Firewall: the backend's objects, and
+// netctl's rules found in the other backends.
 func (f *Firewall) Observe(ctx context.Context) (*model.Firewall, error) {
 	fw, err := f.backend.Observe(ctx)
 	if err != nil {
 		return nil, err
 	}
 	f.observeOthers(ctx, fw)
-	if fw.Sysctls == nil {
-		fw.Sysctls = map[string]string{}
-	}
-	hairpins, err := f.hairpins(ctx)
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(fw.Sysctls, hairpins)
 	return fw, nil
 }
 
 // Sysctls implements reconciler.Firewall.
-func (f *Firewall) Sysctls(ctx context.Context, keys []string) (map[string]string, error) {
+func (f *Firewall) Sysctls(_ context.Context, keys []string) (map[string]string, error) {
 	out := map[string]string{}
-	var hairpins map[string]string
 	for _, key := range keys {
-		if _, ok := model.HairpinPort(key); ok {
-			if hairpins == nil {
-				var err error
-				if hairpins, err = f.hairpins(ctx); err != nil {
-					return nil, err
-				}
-			}
-			if v, ok := hairpins[key]; ok {
-				out[key] = v
-			}
-			continue
-		}
 		v, ok, err := readSysctl(f.procSys, key)
 		if err != nil {
 			return nil, err
@@ -136,25 +97,9 @@ func (f *Firewall) Sysctls(ctx context.Context, keys []string) (map[string]strin
 	return out, nil
 }
 
-// hairpins is the hairpin mode of every bridge port, as sysctl values.
-func (f *Firewall) hairpins(ctx context.Context) (map[string]string, error) {
-	out := map[string]string{}
-	if f.hairpin == nil {
-		return out, nil
-	}
-	ports, err := f.hairpin.Hairpins(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for port, on := range ports {
-		out[model.SysctlHairpin(port)] = map[bool]string{false: "0", true: "1"}[on]
-	}
-	return out, nil
-}
-
 // Apply implements reconciler.Firewall: the backend's one transaction for
 // the rules, then the conntrack flushes, then the sysctls (forwarding goes
-// on only once isolation is in place) and hairpin mode.
+// on only once isolation is in place).
 func (f *Firewall) Apply(ctx context.Context, b *model.FirewallBatch) error {
 	if err := f.applyRules(ctx, b); err != nil {
 		return err
@@ -164,29 +109,10 @@ func (f *Firewall) Apply(ctx context.Context, b *model.FirewallBatch) error {
 			return err
 		}
 	}
-	hairpin := map[string]bool{}
 	for _, s := range b.Sysctls {
-		if port, ok := model.HairpinPort(s.Key); ok {
-			if !model.IsIfname(port) {
-				return fmt.Errorf("hairpin: bad bridge port name %q", port)
-			}
-			hairpin[port] = s.Value == "1"
-			continue
-		}
 		if err := writeSysctl(f.procSys, s.Key, s.Value); err != nil {
 			return err
 		}
 	}
-	if len(hairpin) == 0 {
-		return nil
-	}
-	if f.hairpin == nil {
-		return fmt.Errorf("hairpin mode of %s: no netlink actuator to set it", slices.Sorted(maps.Keys(hairpin)))
-	}
-	start := time.Now()
-	if err := f.hairpin.SetHairpin(ctx, hairpin); err != nil {
-		return err
-	}
-	f.log.Debug().Int("ports", len(hairpin)).Dur("took", time.Since(start)).Msg("hairpin mode set")
 	return nil
 }

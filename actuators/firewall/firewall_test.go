@@ -36,24 +36,7 @@ func (b *fakeBackend) Apply(_ context.Context, batch *model.FirewallBatch) error
 	return nil
 }
 
-type fakeHairpin struct {
-	log   *[]string
-	ports map[string]bool
-}
-
-func (h *fakeHairpin) Hairpins(context.Context) (map[string]bool, error) {
-	return h.ports, nil
-}
-
-func (h *fakeHairpin) SetHairpin(_ context.Context, ports map[string]bool) error {
-	*h.log = append(*h.log, "hairpin")
-	for k, v := range ports {
-		h.ports[k] = v
-	}
-	return nil
-}
-
-func newTestFirewall(t *testing.T) (*Firewall, *fakeBackend, *fakeHairpin, *[]string) {
+func newTestFirewall(t *testing.T) (*Firewall, *fakeBackend, *[]string) {
 	t.Helper()
 	var log []string
 	procSys := t.TempDir()
@@ -72,33 +55,18 @@ func newTestFirewall(t *testing.T) (*Firewall, *fakeBackend, *fakeHairpin, *[]st
 		}
 	}
 	b := &fakeBackend{log: &log, fw: &model.Firewall{}}
-	h := &fakeHairpin{log: &log, ports: map[string]bool{"veth1": true, "veth2": false}}
-	return &Firewall{backend: b, hairpin: h, log: zerolog.Nop(), procSys: procSys}, b, h, &log
-}
-
-// Observe is the backend's objects plus every bridge port's hairpin mode.
-func TestObserveAddsHairpinMode(t *testing.T) {
-	f, _, _, _ := newTestFirewall(t)
-	fw, err := f.Observe(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{model.SysctlHairpin("veth1"): "1", model.SysctlHairpin("veth2"): "0"}
-	if !reflect.DeepEqual(fw.Sysctls, want) {
-		t.Errorf("sysctls = %v, want %v", fw.Sysctls, want)
-	}
+	return &Firewall{backend: b, log: zerolog.Nop(), procSys: procSys}, b, &log
 }
 
 func TestSysctlsReadsTheKeysAsked(t *testing.T) {
-	f, _, _, _ := newTestFirewall(t)
+	f, _, _ := newTestFirewall(t)
 	got, err := f.Sysctls(context.Background(), []string{
 		model.SysctlIPForward, model.SysctlRouteLocalnet("br-x"), model.SysctlRouteLocalnet("br-gone"),
-		model.SysctlHairpin("veth1"), model.SysctlHairpin("veth-gone"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{model.SysctlIPForward: "0", model.SysctlRouteLocalnet("br-x"): "0", model.SysctlHairpin("veth1"): "1"}
+	want := map[string]string{model.SysctlIPForward: "0", model.SysctlRouteLocalnet("br-x"): "0"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Sysctls = %v, want %v", got, want)
 	}
@@ -107,26 +75,21 @@ func TestSysctlsReadsTheKeysAsked(t *testing.T) {
 	}
 }
 
-// Apply: the rules first, then the sysctls and hairpin mode (forwarding
-// never goes on before isolation is in place); nothing after a failed
-// restore.
+// Apply: the rules first, then the sysctls (forwarding never goes on
+// before isolation is in place); nothing after a failed restore.
 func TestApplyOrder(t *testing.T) {
-	f, b, h, log := newTestFirewall(t)
+	f, b, log := newTestFirewall(t)
 	batch := &model.FirewallBatch{Project: "shop", Base: true, Sysctls: []model.Sysctl{
 		{Key: model.SysctlIPForward, Value: "1"},
-		{Key: model.SysctlHairpin("veth2"), Value: "1"},
 	}}
 	if err := f.Apply(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(*log, ","); got != "rules,hairpin" {
-		t.Errorf("calls %s, want rules,hairpin", got)
+	if got := strings.Join(*log, ","); got != "rules" {
+		t.Errorf("calls %s, want rules", got)
 	}
 	if v, _, _ := readSysctl(f.procSys, model.SysctlIPForward); v != "1" {
 		t.Errorf("ip_forward = %q after Apply", v)
-	}
-	if !h.ports["veth2"] {
-		t.Error("hairpin not set on veth2")
 	}
 
 	*log = nil

@@ -20,8 +20,8 @@ import (
 
 // EnsureEndpoint creates c's veth pair on n, its peer created directly in
 // the container's namespace, or repairs it: both ends marked, host end
-// enslaved to n's bridge and up, container end named ep.IfName with ep.MAC,
-// the MTU and exactly ep.Addr, up.
+// enslaved to n's bridge, up, in hairpin mode when ep.Hairpin, container
+// end named ep.IfName with ep.MAC, the MTU and exactly ep.Addr, up.
 func (l *Links) EnsureEndpoint(ctx context.Context, c *model.Container, n *model.Network, ep *model.Endpoint) error {
 	if err := l.ensureEndpoint(ctx, c, n, ep); err != nil {
 		return fmt.Errorf("endpoint %s %s: %w", c.ID(), ep.IfName, err)
@@ -39,7 +39,9 @@ type pairSpec struct {
 	// noLinkLocal: the network is IPv4-only, so neither end needs an
 	// IPv6 link-local address (see noIPv6LinkLocal).
 	noLinkLocal bool
-	log         zerolog.Logger
+	// hairpin is the host end's bridge port mode (model.Endpoint.Hairpin).
+	hairpin bool
+	log     zerolog.Logger
 }
 
 // noIPv6LinkLocal reports whether n's links should come up without an
@@ -77,6 +79,7 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 		mac:         ep.MAC,
 		mtu:         cmp.Or(ep.MTU, n.MTU),
 		noLinkLocal: noIPv6LinkLocal(n),
+		hairpin:     ep.Hairpin,
 	}
 	spec.log = l.log.With().Str("container", c.ID()).Str("network", n.ID()).
 		Str("veth", ep.HostIf).Str("ifname", ep.IfName).Logger()
@@ -121,7 +124,8 @@ func (l *Links) ensureEndpoint(ctx context.Context, c *model.Container, n *model
 // createFresh creates the endpoint in the common case where neither end
 // exists yet (a new container), in four round trips where the repairing
 // path needs a dozen: one request makes the pair, the host end enslaved
-// and up; one marks the host end; one finds the peer's ifindex in the
+// and up; one marks the host end (and turns its hairpin mode on when
+// wanted: a new port's is off); one finds the peer's ifindex in the
 // container (a lookup there is cheap; on the host, filling a veth's
 // message costs the kernel a walk over every namespace id); and one
 // datagram marks the peer, gives it its address and brings it up (a
@@ -151,8 +155,11 @@ func (l *Links) createFresh(e *nsEntry, brIndex int, brName string, spec pairSpe
 	// Only now, the pair being ours: a change sent with the creation would
 	// be carried out even if the creation failed, on whatever link holds
 	// the name.
-	err = l.hostReq.Do(nlraw.LinkChange{Name: spec.hostIf, Alias: spec.mark, NoIPv6LinkLocal: spec.noLinkLocal}.Request())
-	if err != nil {
+	mark := nlraw.LinkChange{Name: spec.hostIf, Alias: spec.mark, NoIPv6LinkLocal: spec.noLinkLocal}
+	if spec.hairpin {
+		mark.Hairpin = nlraw.HairpinOn
+	}
+	if err := l.hostReq.Do(mark.Request()); err != nil {
 		return true, fmt.Errorf("host side %s: set mark: %w", spec.hostIf, err)
 	}
 	peer, err := e.conn.LinkByName(spec.ifName)
@@ -296,9 +303,9 @@ func isPair(host, peer vnl.Link) bool {
 		peer.Attrs().ParentIndex == host.Attrs().Index
 }
 
-// fixHostEnd marks the host end, sets its MTU, enslaves it to br and brings
-// it up. The mark goes first, so that the end never sits on the bridge
-// looking like a foreign port.
+// fixHostEnd marks the host end, sets its MTU, enslaves it to br, brings
+// it up and sets its hairpin mode. The mark goes first, so that the end
+// never sits on the bridge looking like a foreign port.
 func (l *Links) fixHostEnd(host, br vnl.Link, spec pairSpec) error {
 	a := host.Attrs()
 	if a.Alias != spec.mark {
@@ -326,6 +333,11 @@ func (l *Links) fixHostEnd(host, br vnl.Link, spec pairSpec) error {
 			return fmt.Errorf("set up: %w", err)
 		}
 		spec.log.Debug().Msg("set host side up")
+	}
+	// Set whatever it is: a repair is rare, and the handle's link does not
+	// carry the mode.
+	if err := l.hostReq.Do(nlraw.LinkChange{Index: a.Index, Hairpin: nlraw.HairpinTo(spec.hairpin)}.Request()); err != nil {
+		return fmt.Errorf("set hairpin mode: %w", err)
 	}
 	return nil
 }

@@ -304,6 +304,7 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 			if i >= 0 {
 				p.ep.HostIf = cands[i].Name
 				p.ep.HostOK = hostOK(cands[i], p.ep.Network)
+				p.ep.Hairpin = cands[i].Hairpin
 				used[cands[i].Index] = true
 			} else if i = slices.IndexFunc(cands, func(h nlraw.Link) bool { return !used[h.Index] }); i >= 0 {
 				// Same mark, but not this end's partner: name it so that the
@@ -340,6 +341,7 @@ func (l *Links) matchEndpoints(st *model.State, host *hostView, bridges map[stri
 			HostIf:  h.Name,
 			MTU:     h.MTU,
 			HostOK:  hostOK(h, netID),
+			Hairpin: h.Hairpin,
 		})
 	}
 }

@@ -198,7 +198,6 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		Backend:      a.firewall,
 		IptablesMode: iptablesMode,
 		Host:         host,
-		Hairpin:      nlact.NewHairpin(host),
 		Instance:     inst,
 		Log:          a.log,
 	})
