@@ -44,7 +44,7 @@ const (
 	HairpinOn
 )
 
-// HairpinTo is the change to the mode on.
+// HairpinTo is the change that turns the mode on (true) or off.
 func HairpinTo(on bool) Hairpin {
 	if on {
 		return HairpinOn
