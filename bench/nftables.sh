@@ -114,7 +114,7 @@ report() {
     done
   done
   echo
-  echo "¹ netctl's whole firewall phase of the cold apply (reconciler debug log \"firewall batch applied\"): the transaction, conntrack flushes, sysctls, hairpin mode on each publishing veth."
+  echo "¹ netctl's whole firewall phase of the cold apply (reconciler debug log \"firewall batch applied\"): the transaction, conntrack flushes, sysctls."
   echo "² nftables: the one nf_tables netlink transaction (\"nftables transaction\"); iptables: the one \`iptables-restore --noflush\` (\"firewall rules restored\")."
   echo "³ The very iptables rules netctl made (\`iptables-save\` after the cold apply), loaded by one \`iptables-restore --noflush\` into a fresh namespace."
   echo "⁴ Reading the rules back in the no-op re-apply: nftables, one netlink dump of the table (\"nftables observed\"); iptables, one \`iptables-save\` (\"firewall observed\"). With nftables in use netctl also reads iptables (another backend may hold rules to move): one more \`iptables-save\`, of an empty ruleset."

@@ -104,7 +104,7 @@ report() {
   done
   echo
   echo "¹ \`netctl down\` until the kernel has removed the last host-side veth. Its rules go in one iptables-restore (all tables)."
-  echo "² netctl's whole firewall phase of the cold apply (from its debug log): building the restore input, one \`iptables-restore --noflush\`, sysctls, hairpin mode on each publishing veth."
+  echo "² netctl's whole firewall phase of the cold apply (from its debug log): building the restore input, one \`iptables-restore --noflush\`, sysctls."
   echo "³ The lower bound: the very rules netctl made (\`iptables-save\` after the cold apply), loaded by one \`iptables-restore --noflush\` into a fresh namespace."
   echo
   raw_times "N phase µs (p0 = no ports, p2 = $PORTS ports per container)"
