@@ -156,11 +156,22 @@ timed_down() {
 
 # logged N LOG MESSAGE NAME [FIELD]: a numeric field of the last line with
 # MESSAGE in $WORK/LOG.log, recorded in $TIMES as "N NAME value": "took"
-# (the default, in ms) in µs, any other field as it is.
+# (the default, a Go duration as netctl logs it) in µs, any other field as it is.
 logged() {
-  awk -v n="$1" -v name="$4" -v f="\"${5:-took}\":" -v msg="\"message\":\"$3\"" 'index($0, msg) && (i = index($0, f)) {
+  awk -v n="$1" -v name="$4" -v f="\"${5:-took}\":" -v msg="\"message\":\"$3\"" '
+    # us: a duration as netctl logs it (Go syntax, e.g. "1m2.5s", "137.8ms", "850µs") in µs.
+    function us(d,   t, x, u) {
+      gsub(/"/, "", d)
+      for (t = 0; match(d, /^[0-9.]+/); ) {
+        x = substr(d, 1, RLENGTH) + 0; d = substr(d, RLENGTH + 1)
+        match(d, /^[^0-9.]+/); u = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+        t += x * (u == "h" ? 3.6e9 : u == "m" ? 6e7 : u == "s" ? 1e6 : u == "ms" ? 1e3 : u == "ns" ? 1e-3 : 1)
+      }
+      return int(t)
+    }
+    index($0, msg) && (i = index($0, f)) {
       v = substr($0, i + length(f)); sub(/[,}].*/, "", v)
-      last = (f == "\"took\":") ? int(v * 1000) : v
+      last = (f == "\"took\":") ? us(v) : v
     } END { if (last != "") print n, name, last }' "$WORK/$2.log" >>"$TIMES"
 }
 
