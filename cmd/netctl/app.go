@@ -200,6 +200,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		Host:         host,
 		Hairpin:      nlact.NewHairpin(host),
 		Instance:     inst,
+		Root:         a.root,
 		Log:          a.log,
 	})
 	if err != nil {
