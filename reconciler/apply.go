@@ -375,7 +375,11 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 		finished int
 	)
 	total := len(p.Actions)
-	for _, groups := range phases(p) {
+	all := phases(p)
+	// settling, when not nil, reports the end of a Settle running side by
+	// side with the phases after it.
+	var settling chan error
+	for n, groups := range all {
 		if groups[0][0].phase == phaseFirewall {
 			fwDone, err := r.runFirewall(ctx, p, groups)
 			done = append(done, fwDone...)
@@ -426,13 +430,35 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 		}
 		wg.Wait()
 		ran := time.Since(start)
+		ph := groups[0][0].phase
+		if settling != nil {
+			// A names phase after a teardown: its Settle is running.
+			r.Log.Debug().Int("phase", int(ph)).Int("groups", len(groups)).Dur("ran", ran).Msg("phase done")
+			continue
+		}
+		if ph == phaseDetach && !linksLater(all[n+1:]) {
+			// Nothing after this phase makes links: the kernel's
+			// teardown of the deleted namespaces and bridges (most of a
+			// small `down`) overlaps the DNS server's stop and the
+			// firewall's transaction, which do not depend on it.
+			settling = make(chan error, 1)
+			go func() { settling <- r.Links.Settle(ctx) }()
+			r.Log.Debug().Int("phase", int(ph)).Int("groups", len(groups)).Dur("ran", ran).Msg("phase done, settling meanwhile")
+			continue
+		}
 		if err := r.Links.Settle(ctx); err != nil {
 			mu.Lock()
 			errs = append(errs, fmt.Errorf("settle: %w", err))
 			mu.Unlock()
 		}
-		r.Log.Debug().Int("phase", int(groups[0][0].phase)).Int("groups", len(groups)).
+		r.Log.Debug().Int("phase", int(ph)).Int("groups", len(groups)).
 			Dur("ran", ran).Dur("settled", time.Since(start)).Msg("phase done")
+	}
+	if settling != nil {
+		// The verification that follows must see the teardown done.
+		if err := <-settling; err != nil {
+			errs = append(errs, fmt.Errorf("settle: %w", err))
+		}
 	}
 	// Report in plan order whatever order the workers finished in.
 	order := make(map[*Action]int, len(p.Actions))
@@ -442,6 +468,18 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	sort.Slice(done, func(i, j int) bool { return order[done[i]] < order[done[j]] })
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return done, errors.Join(errs...)
+}
+
+// linksLater reports whether any of the phases makes or changes links
+// (bridges, namespaces, endpoints): those need the teardown before them
+// settled, since they may reuse its names and addresses.
+func linksLater(phases [][][]*Action) bool {
+	for _, groups := range phases {
+		if ph := groups[0][0].phase; ph != phaseNames && ph != phaseFirewall {
+			return true
+		}
+	}
+	return false
 }
 
 // phases splits a plan into phases of groups.
