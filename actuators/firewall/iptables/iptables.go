@@ -61,6 +61,9 @@ const DefaultCommandTimeout = 60 * time.Second
 
 // Backend is the iptables backend. It holds no state between calls: what
 // Observe read travels to Apply in the batch (model.FirewallBatch.Observed).
+// Its only memory across commands is the saved reading under --root,
+// taken only while the ruleset's generation proves it current
+// (savecache.go).
 type Backend struct {
 	log zerolog.Logger
 	// mode is the iptables flavour in use: "nft" or "legacy".
