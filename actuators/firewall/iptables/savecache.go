@@ -42,6 +42,10 @@ import (
 //     while the kernel runs, unlike the namespace's inode), so a namespace
 //     made anew, or a reboot with --root on disk, never matches a reading
 //     of another ruleset that happens to have the same generation id.
+//   - Writers need no lock (ls and inspect observe without the --root
+//     lock): every saved file is a whole, self-keyed reading that is
+//     true of its generation, and a rename replaces it at once, so two
+//     commands saving side by side leave one of two true readings.
 //   - Another netctl instance (another --root) keeps its own saved
 //     reading; its restores move the generation like anyone's. The output
 //     holds every instance's rules anyway (classify picks this instance's).
