@@ -203,16 +203,13 @@ func (b *Backend) observeBoth(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	var o6 *observation
-	var err6 error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		o6, err6 = b.parse(out6, true)
-	}()
-	o4, err4 := b.parse(out4, false)
-	<-done
-	if err := errors.Join(err4, err6); err != nil {
+	o4, o6, err := bothFamilies(func(v6 bool) (*observation, error) {
+		if v6 {
+			return b.parse(out6, true)
+		}
+		return b.parse(out4, false)
+	})
+	if err != nil {
 		return nil, err
 	}
 	b.log.Debug().Str("mode", b.mode).Bool("saved", saved).Int("bytes", len(out4)+len(out6)).
@@ -233,15 +230,8 @@ func (b *Backend) saveBoth(ctx context.Context) (out4, out6 string, saved bool, 
 			return s.v4, s.v6, true, nil
 		}
 	}
-	var err6 error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		out6, err6 = b.runSave(ctx, true)
-	}()
-	out4, err4 := b.runSave(ctx, false)
-	<-done
-	if err := errors.Join(err4, err6); err != nil {
+	out4, out6, err = bothFamilies(func(v6 bool) (string, error) { return b.runSave(ctx, v6) })
+	if err != nil {
 		return "", "", false, err
 	}
 	if cacheable {
@@ -252,6 +242,19 @@ func (b *Backend) saveBoth(ctx context.Context) (out4, out6 string, saved bool, 
 		}
 	}
 	return out4, out6, false, nil
+}
+
+// bothFamilies runs f for IPv4 and for IPv6 side by side.
+func bothFamilies[T any](f func(v6 bool) (T, error)) (v4, v6 T, err error) {
+	var err6 error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v6, err6 = f(true)
+	}()
+	v4, err4 := f(false)
+	<-done
+	return v4, v6, errors.Join(err4, err6)
 }
 
 // currentGeneration reads the ruleset's generation when readings can be
