@@ -36,17 +36,28 @@ func holder(root, lock, record string) int {
 }
 
 // recordedPid is the pid recorded in <root>/dns/name when that process
-// runs netctl's DNS server or supervisor for root, else 0.
+// runs, for root, what records itself there: the server (`dns serve
+// --worker`) for its pid file, the supervisor (`dns serve`) for its own;
+// else 0.
 func recordedPid(root, name string) int {
 	b, err := beneath.ReadFile(root, filepath.Join(Dir(root), name))
 	if err != nil {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !isServer(pid, root) {
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || !parseIsServer(cmdline, root) || parseIsWorker(cmdline) != (name == pidFile) {
 		return 0
 	}
 	return pid
+}
+
+// parseIsWorker reports whether a server's command line runs the worker.
+func parseIsWorker(cmdline []byte) bool {
+	return slices.Contains(strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), "--worker")
 }
 
 // stopped reports whether pid is stopped (SIGSTOP, or a tracer): such a
