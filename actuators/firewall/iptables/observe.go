@@ -142,13 +142,12 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 						continue
 					}
 					if dp := decodePort(c); dp.p != nil && chainOf(dp.p.Project) == chain {
-						p := dp.p
 						owned[&rules[i]] = true
-						chainOwner[chain] = p.Project
-						if prev := o.fw.Ports[dp.key]; prev == nil {
-							o.fw.Ports[dp.key] = p
-						} else if prev != p && (prev.String() != p.String() || prev.Container != p.Container) {
-							p = prev
+						chainOwner[chain] = dp.p.Project
+						// The first port decoded under a key stands for
+						// it; rules that render otherwise make it damaged.
+						if o.fw.Ports[dp.key] == nil {
+							o.fw.Ports[dp.key] = dp.p
 						}
 						portLines[dp.key] = append(portLines[dp.key], r)
 						continue
