@@ -2,12 +2,9 @@ package reconciler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -359,112 +356,6 @@ func blockedError(p *Plan) error {
 type BlockedError struct{ Msgs []string }
 
 func (e *BlockedError) Error() string { return strings.Join(e.Msgs, "; ") }
-
-// execute runs a plan phase by phase; within a phase, groups (one per
-// container or network) run in parallel and a group's actions in order. A
-// failed action stops its group only.
-func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
-	workers := r.Workers
-	if workers <= 0 {
-		workers = 4 * runtime.GOMAXPROCS(0)
-	}
-	var (
-		mu       sync.Mutex
-		done     []*Action
-		errs     []error
-		finished int
-	)
-	total := len(p.Actions)
-	for _, groups := range phases(p) {
-		if groups[0][0].phase == phaseFirewall {
-			fwDone, err := r.runFirewall(ctx, p, groups)
-			done = append(done, fwDone...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			for _, g := range groups {
-				finished += len(g)
-			}
-			if r.Progress != nil {
-				r.Progress(finished, total)
-			}
-			continue
-		}
-		start := time.Now()
-		sem := make(chan struct{}, workers)
-		var wg sync.WaitGroup
-		for _, g := range groups {
-			if ctx.Err() != nil {
-				break
-			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(g []*Action) {
-				defer func() { <-sem; wg.Done() }()
-				for i, a := range g {
-					err := ctx.Err()
-					if err == nil {
-						err = r.run(ctx, a)
-					}
-					mu.Lock()
-					if err != nil {
-						errs = append(errs, fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err))
-						finished += len(g) - i
-					} else {
-						done = append(done, a)
-						finished++
-					}
-					if r.Progress != nil {
-						r.Progress(finished, total)
-					}
-					mu.Unlock()
-					if err != nil {
-						return
-					}
-				}
-			}(g)
-		}
-		wg.Wait()
-		ran := time.Since(start)
-		if err := r.Links.Settle(ctx); err != nil {
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("settle: %w", err))
-			mu.Unlock()
-		}
-		r.Log.Debug().Int("phase", int(groups[0][0].phase)).Int("groups", len(groups)).
-			Dur("ran", ran).Dur("settled", time.Since(start)).Msg("phase done")
-	}
-	// Report in plan order whatever order the workers finished in.
-	order := make(map[*Action]int, len(p.Actions))
-	for i, a := range p.Actions {
-		order[a] = i
-	}
-	sort.Slice(done, func(i, j int) bool { return order[done[i]] < order[done[j]] })
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return done, errors.Join(errs...)
-}
-
-// phases splits a plan into phases of groups.
-func phases(p *Plan) [][][]*Action {
-	var out [][][]*Action
-	for i := 0; i < len(p.Actions); {
-		ph := p.Actions[i].phase
-		var groups [][]*Action
-		index := map[string]int{}
-		for ; i < len(p.Actions) && p.Actions[i].phase == ph; i++ {
-			a := p.Actions[i]
-			k, ok := index[a.group]
-			if !ok {
-				k = len(groups)
-				index[a.group] = k
-				groups = append(groups, nil)
-			}
-			groups[k] = append(groups[k], a)
-		}
-		out = append(out, groups)
-	}
-	return out
-}
 
 // run carries out one action through the actuators.
 func (r *Reconciler) run(ctx context.Context, a *Action) error {

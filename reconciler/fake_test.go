@@ -20,6 +20,8 @@ type fakeHost struct {
 	fail map[string]bool
 	// scopes records the scope of every Observe (nil: everything).
 	scopes []model.Scope
+	// settle, when set, is what Settle does (the kernel's teardown).
+	settle func()
 }
 
 func newFakeHost() *fakeHost { return &fakeHost{st: model.NewState(), fail: map[string]bool{}} }
@@ -145,7 +147,12 @@ func (f *fakeHost) DeleteEndpoint(_ context.Context, c *model.Container, ep *mod
 	return nil
 }
 
-func (f *fakeHost) Settle(context.Context) error { return nil }
+func (f *fakeHost) Settle(context.Context) error {
+	if f.settle != nil {
+		f.settle()
+	}
+	return nil
+}
 
 func (f *fakeHost) EnsureDefaultRoute(_ context.Context, c *model.Container, gw netip.Addr) error {
 	return f.setRoute("EnsureDefaultRoute", c, func(o *model.Container) { o.DefaultGateway = gw })

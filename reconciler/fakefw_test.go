@@ -24,6 +24,8 @@ type fakeFirewall struct {
 	lo, hi   uint16
 	batches  []*model.FirewallBatch
 	fail     bool // the next Apply fails
+	// onApply, when set, runs at the start of every Apply.
+	onApply func()
 	// gen counts observations; stale counts batches that did not carry
 	// the snapshot of the latest one.
 	gen, stale int
@@ -99,6 +101,9 @@ func (f *fakeFirewall) Ports(context.Context) (model.HostPorts, error) {
 }
 
 func (f *fakeFirewall) Apply(_ context.Context, b *model.FirewallBatch) error {
+	if f.onApply != nil {
+		f.onApply()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.batches = append(f.batches, b)

@@ -3,8 +3,13 @@ package reconciler
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Every batch is applied relative to the observation its plan was made
@@ -77,5 +82,49 @@ func TestTeardownOnceNoProjectIsLeft(t *testing.T) {
 	down("shop")
 	if !lastBatchTearsDown(fw) || fw.base {
 		t.Errorf("down of the last project left netctl's chains")
+	}
+}
+
+// A teardown's settle (the kernel removing the deleted namespaces and
+// bridges: most of a small down) runs while the firewall's transaction
+// does, and is over before the reconcile verifies. A plan that makes
+// links after deleting some waits for it first (they may reuse its names).
+func TestTeardownSettlesAlongsideTheFirewall(t *testing.T) {
+	h, fw := newFirewallHarness()
+	topo := parse(t, "shop.yaml", firewallTopo)
+	h.apply(t, topo)
+
+	applied := make(chan struct{})
+	var once sync.Once
+	fw.onApply = func() { once.Do(func() { close(applied) }) }
+	var settled atomic.Bool
+	h.links.settle = func() {
+		select {
+		case <-applied:
+		case <-time.After(5 * time.Second):
+			t.Error("the teardown's settle held the firewall's transaction back")
+		}
+		settled.Store(true)
+	}
+	if _, err := h.r.Apply(context.Background(), "shop", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !settled.Load() {
+		t.Error("down returned before its teardown settled")
+	}
+
+	// Apply again, then replace a container: its deletion settles
+	// before anything is created.
+	h.links.settle = nil
+	h.apply(t, topo)
+	var order []string
+	h.links.settle = func() { order = append(order, fmt.Sprintf("settle after %d calls", len(h.links.calls))) }
+	renamed := parse(t, "shop.yaml", strings.Replace(firewallTopo, "  legacy: {}", "  legacy2: {}", 1))
+	h.links.calls = nil
+	h.apply(t, renamed)
+	del := slices.IndexFunc(h.links.calls, func(c string) bool { return strings.HasPrefix(c, "DeleteNamespace shop/legacy") })
+	add := slices.IndexFunc(h.links.calls, func(c string) bool { return strings.HasPrefix(c, "EnsureNamespace shop/legacy2") })
+	if del < 0 || add < 0 || len(order) == 0 || order[0] != fmt.Sprintf("settle after %d calls", del+1) {
+		t.Errorf("calls %q, settles %q: want a settle right after the deletion, before the creation", h.links.calls, order)
 	}
 }

@@ -138,6 +138,13 @@ func (s *supervisor) run(ctx context.Context) error {
 			s.exited = nil
 			cleanStop = err == nil
 			s.log.Info().AnErr("status", err).Msg("dns worker exited")
+			if cleanStop && !hasProjects(s.root) {
+				// Stopped on request (down) and no project left: its
+				// locks went with it, nobody else starts a worker; a
+				// probe would only make down wait longer.
+				s.log.Info().Msg("no project needs names: dns supervisor stopping")
+				return nil
+			}
 		case <-time.After(wait):
 		}
 	}
@@ -175,7 +182,7 @@ func (s *supervisor) stopWorker() {
 
 // workerPid is the pid of the process holding the server lock, 0 when
 // none does.
-func workerPid(root string) int { return lockHolder(filepath.Join(Dir(root), lockFile)) }
+func workerPid(root string) int { return holder(root, lockFile, pidFile) }
 
 // killHolder SIGKILLs the process holding the lock file name and waits
 // (at most 5 s) until the lock is free: the kernel releases it with the

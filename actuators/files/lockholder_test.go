@@ -2,6 +2,7 @@ package files
 
 import (
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -39,5 +40,22 @@ func TestLockHolderWithoutProcLocks(t *testing.T) {
 		if got := lockHolder(path, procLocks); got != 0 {
 			t.Errorf("released (%s): holder %d", procLocks, got)
 		}
+	}
+}
+
+// LockHolders answers for several files from one reading of the table.
+func TestLockHolders(t *testing.T) {
+	root := t.TempDir()
+	unlock, err := Lock(t.Context(), root, "held", LockOptions{Command: "netctl apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if err := os.WriteFile(root+"/free", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := LockHolders(root+"/free", root+"/held", root+"/missing")
+	if want := []int{0, os.Getpid(), 0}; !slices.Equal(got, want) {
+		t.Errorf("holders %v, want %v", got, want)
 	}
 }

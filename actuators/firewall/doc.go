@@ -47,7 +47,9 @@
 //     the fixed part; a project's apply never rewrites another's rules.
 //     Flush and Sysctls are this layer's.
 //   - Neither keeps state between calls: everything Apply needs is in the
-//     batch.
+//     batch. (The iptables backend may take a reading from the one it saved
+//     under --root, only while the nf_tables generation proves the ruleset
+//     unchanged since: iptables/savecache.go.)
 //   - Optionally, Subscribe (EventSource) reports other processes' changes
 //     to netctl's rules, so that watch repairs them at once.
 //   - Both families: a dual-stack network (SubnetV6 set) gets the same

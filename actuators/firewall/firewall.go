@@ -42,7 +42,11 @@ type Config struct {
 	// Instance is the netctl instance (--root) whose rules these are;
 	// other instances' rules are never touched.
 	Instance model.Instance
-	Log      zerolog.Logger
+	// Root is netctl's --root: the iptables backend keeps its last
+	// reading of the rules there, reused while the nf_tables ruleset's
+	// generation does not move ("" reads the rules every time).
+	Root string
+	Log  zerolog.Logger
 }
 
 // Firewall implements reconciler.Firewall on top of one Backend. It holds

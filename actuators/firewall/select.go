@@ -21,7 +21,11 @@ func openBackend(cfg Config) opener {
 	return func(name string) (Backend, error) {
 		switch name {
 		case iptables.Name:
-			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Instance: cfg.Instance, Log: cfg.Log})
+			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Instance: cfg.Instance, Log: cfg.Log,
+				CacheRoot: cfg.Root, Generation: func() (iptables.Generation, error) {
+					g, err := nftables.ReadGeneration(cfg.Host)
+					return iptables.Generation(g), err
+				}})
 			if err != nil {
 				return nil, err
 			}

@@ -199,6 +199,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		IptablesMode: iptablesMode,
 		Host:         host,
 		Instance:     inst,
+		Root:         a.root,
 		Log:          a.log,
 	})
 	if err != nil {

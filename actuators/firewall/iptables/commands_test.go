@@ -73,3 +73,34 @@ func TestRestoreThatCommitsThenFailsIsApplied(t *testing.T) {
 		t.Errorf("a restore that wrote nothing: %v", err)
 	}
 }
+
+// The flavour comes from the multi-call binary the iptables command
+// resolves to (Debian's alternatives: iptables -> /etc/alternatives ->
+// iptables-nft -> xtables-nft-multi); anything else is asked.
+func TestModeOfBinary(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"xtables-nft-multi", "xtables-legacy-multi", "iptables-wrapper"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(name, target string) string {
+		p := filepath.Join(dir, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	link("iptables-nft", "xtables-nft-multi")
+	link("alt-nft", filepath.Join(dir, "iptables-nft"))
+	for path, want := range map[string]string{
+		link("iptables", filepath.Join(dir, "alt-nft")): "nft",
+		link("iptables-legacy", "xtables-legacy-multi"): "legacy",
+		link("iptables-other", "iptables-wrapper"):      "",
+		filepath.Join(dir, "missing"):                   "",
+	} {
+		if got := modeOfBinary(path); got != want {
+			t.Errorf("%s: %q, want %q", filepath.Base(path), got, want)
+		}
+	}
+}

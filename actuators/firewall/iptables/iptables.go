@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -44,7 +45,13 @@ type Config struct {
 	// CommandTimeout bounds each iptables-save and iptables-restore
 	// (DefaultCommandTimeout when 0).
 	CommandTimeout time.Duration
-	Log            zerolog.Logger
+	// Generation, when set, reads the nf_tables ruleset's generation;
+	// with CacheRoot (--root) set too, the nft flavour keeps its last
+	// reading there and reuses it while the generation stays
+	// (savecache.go).
+	Generation func() (Generation, error)
+	CacheRoot  string
+	Log        zerolog.Logger
 }
 
 // DefaultCommandTimeout bounds one iptables-save or iptables-restore: far
@@ -54,6 +61,9 @@ const DefaultCommandTimeout = 60 * time.Second
 
 // Backend is the iptables backend. It holds no state between calls: what
 // Observe read travels to Apply in the batch (model.FirewallBatch.Observed).
+// Its only memory across commands is the saved reading under --root,
+// taken only while the ruleset's generation proves it current
+// (savecache.go).
 type Backend struct {
 	log zerolog.Logger
 	// mode is the iptables flavour in use: "nft" or "legacy".
@@ -64,6 +74,8 @@ type Backend struct {
 	save6, restore6 string
 	timeout         time.Duration // of each command; 0: DefaultCommandTimeout
 	inst            model.Instance
+	generation      func() (Generation, error)
+	cacheRoot       string
 }
 
 func (b *Backend) commandTimeout() time.Duration {
@@ -79,7 +91,8 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{log: cfg.Log, mode: mode, timeout: cfg.CommandTimeout, inst: cfg.Instance}
+	b := &Backend{log: cfg.Log, mode: mode, timeout: cfg.CommandTimeout, inst: cfg.Instance,
+		generation: cfg.Generation, cacheRoot: cfg.CacheRoot}
 	if b.save, err = flavourTool("iptables-save", mode); err != nil {
 		return nil, err
 	}
@@ -117,6 +130,9 @@ func detectMode(override string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("iptables not found (install the iptables package): %w", err)
 	}
+	if mode := modeOfBinary(path); mode != "" {
+		return mode, nil
+	}
 	out, err := command.Run(context.Background(), DefaultCommandTimeout, "", path, "--version")
 	if err != nil {
 		return "", fmt.Errorf("--version: %w", err)
@@ -130,6 +146,22 @@ func detectMode(override string) (string, error) {
 	}
 	return "legacy", nil
 }
+
+// modeOfBinary tells the flavour from the program the iptables command
+// is (through the alternatives' links): iptables 1.8 ships both as one
+// multi-call binary each, xtables-nft-multi and xtables-legacy-multi,
+// and each prints its own flavour in --version. Knowing it spares every
+// command a process (~4 ms of wall time); "" for anything else, which
+// --version then decides.
+func modeOfBinary(path string) string {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	return multiBinaryMode[filepath.Base(real)]
+}
+
+var multiBinaryMode = map[string]string{"xtables-nft-multi": "nft", "xtables-legacy-multi": "legacy"}
 
 // flavourTool finds iptables-save/-restore (or ip6tables-...) of the
 // flavour: the iptables-<mode>-save name when installed, else the plain one.
@@ -166,43 +198,113 @@ type snapshot struct {
 func (s *snapshot) Backend() string { return Name }
 
 func (b *Backend) observeBoth(ctx context.Context) (*snapshot, error) {
-	var o6 *observation
-	var err6 error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		o6, err6 = b.observe(ctx, true)
-	}()
-	o4, err4 := b.observe(ctx, false)
-	<-done
-	if err := errors.Join(err4, err6); err != nil {
+	start := time.Now()
+	out4, out6, saved, err := b.saveBoth(ctx)
+	if err != nil {
 		return nil, err
 	}
+	o4, o6, err := bothFamilies(func(v6 bool) (*observation, error) {
+		if v6 {
+			return b.parse(out6, true)
+		}
+		return b.parse(out4, false)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.log.Debug().Str("mode", b.mode).Bool("saved", saved).Int("bytes", len(out4)+len(out6)).
+		Dur("took", time.Since(start)).Msg("firewall observed")
 	s := &snapshot{v4: o4, v6: o6}
 	s.fw = merge(o4.fw, o6.fw)
 	s.fw.Snapshot = s
 	return s, nil
 }
 
-// observe reads every table of a family with one iptables-save (or
-// ip6tables-save).
-func (b *Backend) observe(ctx context.Context, v6 bool) (*observation, error) {
-	start := time.Now()
+// saveBoth is the output of iptables-save and ip6tables-save, run side by
+// side, or the saved reading of the current ruleset generation (saved:
+// true) when there is one (savecache.go).
+func (b *Backend) saveBoth(ctx context.Context) (out4, out6 string, saved bool, err error) {
+	gen, cacheable := b.currentGeneration()
+	if cacheable {
+		if s, ok := b.loadSaved(gen); ok {
+			return s.v4, s.v6, true, nil
+		}
+	}
+	out4, out6, err = bothFamilies(func(v6 bool) (string, error) { return b.runSave(ctx, v6) })
+	if err != nil {
+		return "", "", false, err
+	}
+	if cacheable {
+		// Saved only when no transaction was committed while the two
+		// commands ran: their output is then the ruleset of gen.
+		if after, ok := b.currentGeneration(); ok && after == gen {
+			b.storeSaved(savedReading{gen: gen, mode: b.mode, save: b.save, save6: b.save6, v4: out4, v6: out6})
+		}
+	}
+	return out4, out6, false, nil
+}
+
+// bothFamilies runs f for IPv4 and for IPv6 side by side.
+func bothFamilies[T any](f func(v6 bool) (T, error)) (v4, v6 T, err error) {
+	var err6 error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v6, err6 = f(true)
+	}()
+	v4, err4 := f(false)
+	<-done
+	return v4, v6, errors.Join(err4, err6)
+}
+
+// currentGeneration reads the ruleset's generation when readings can be
+// saved: the nft flavour, with a place to keep them.
+func (b *Backend) currentGeneration() (Generation, bool) {
+	if b.mode != "nft" || b.generation == nil || b.cacheRoot == "" {
+		return Generation{}, false
+	}
+	gen, err := b.generation()
+	if err != nil {
+		b.log.Debug().Err(err).Msg("no nf_tables generation: reading the rules")
+		return Generation{}, false
+	}
+	return gen, true
+}
+
+// runSave runs iptables-save (ip6tables-save with v6).
+func (b *Backend) runSave(ctx context.Context, v6 bool) (string, error) {
 	save := b.save
 	if v6 {
 		save = b.save6
 	}
 	stdout, err := command.Run(ctx, b.commandTimeout(), "", save)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	d, err := parseSave(string(stdout))
+	return string(stdout), nil
+}
+
+// parse sorts one family's iptables-save output into netctl's objects.
+func (b *Backend) parse(out string, v6 bool) (*observation, error) {
+	d, err := parseSave(out)
 	if err != nil {
+		save := b.save
+		if v6 {
+			save = b.save6
+		}
 		return nil, fmt.Errorf("%s: %w", save, err)
 	}
-	o := classify(d, b.inst, v6)
-	b.log.Debug().Str("mode", b.mode).Bool("ipv6", v6).Int("bytes", len(stdout)).Dur("took", time.Since(start)).Msg("firewall observed")
-	return o, nil
+	return classify(d, b.inst, v6), nil
+}
+
+// observe reads every table of a family with one iptables-save (or
+// ip6tables-save), never a saved reading: what a failed restore left.
+func (b *Backend) observe(ctx context.Context, v6 bool) (*observation, error) {
+	out, err := b.runSave(ctx, v6)
+	if err != nil {
+		return nil, err
+	}
+	return b.parse(out, v6)
 }
 
 // Apply implements firewall.Backend: one iptables-restore (and one

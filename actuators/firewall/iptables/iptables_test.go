@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -327,5 +328,57 @@ func TestSplitArgs(t *testing.T) {
 	}
 	if _, err := splitArgs(`--comment "open`); err == nil {
 		t.Error("unterminated quote accepted")
+	}
+}
+
+// splitArgsByChar is the character-at-a-time splitter splitArgs replaced:
+// the two must agree on everything.
+func splitArgsByChar(s string) ([]string, error) {
+	var (
+		args   []string
+		cur    strings.Builder
+		inWord bool
+		quoted bool
+	)
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quoted && ch == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case ch == '"':
+			quoted = !quoted
+			inWord = true
+		case !quoted && (ch == ' ' || ch == '\t'):
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}
+
+func TestSplitArgsAgreesWithTheCharacterSplitter(t *testing.T) {
+	for _, s := range []string{
+		"", " ", "\t\t", "a", " a  b\tc ", `""`, `a ""`, `"" b`, `abc"def ghi"jk l`, `"a\"b" c`, `"a\\" b`,
+		`-A X -m comment --comment "netctl@1a2b3c4d:shop:web 0.0.0.0:8080->172.18.0.2:80/tcp" -j DNAT`,
+		`"open`, `a "b\"`, `\"a b`, `"\`, `x"y"z`, "tab\"\t\"in quotes",
+	} {
+		got, err := splitArgs(s)
+		want, werr := splitArgsByChar(s)
+		if (err == nil) != (werr == nil) || strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("%q: %q, %v; the character splitter: %q, %v", s, got, err, want, werr)
+		}
 	}
 }

@@ -56,6 +56,33 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		return c, false
 	}
 	theirChains := map[string]bool{} // project chains of other instances
+	// A port's two or three rules carry one comment: decoded (and keyed)
+	// once, as is each project's chain name (a hash); at thousands of
+	// ports these were most of a reading's cost.
+	type decoded struct {
+		p   *model.PortRule // nil: not a port's comment
+		key string
+	}
+	portOf := map[string]decoded{}
+	decodePort := func(c string) decoded {
+		d, ok := portOf[c]
+		if !ok {
+			if p, isPort := model.DecodePortComment(c); isPort {
+				d = decoded{p: p, key: p.Key()}
+			}
+			portOf[c] = d
+		}
+		return d
+	}
+	chainNames := map[string]string{}
+	chainOf := func(project string) string {
+		name, ok := chainNames[project]
+		if !ok {
+			name = projectChain(inst, project)
+			chainNames[project] = name
+		}
+		return name
+	}
 
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
@@ -114,15 +141,15 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 					if _, ok := model.RuleCommentOwner(c); !ok {
 						continue
 					}
-					if p, ok := model.DecodePortComment(c); ok && projectChain(inst, p.Project) == chain {
+					if dp := decodePort(c); dp.p != nil && chainOf(dp.p.Project) == chain {
 						owned[&rules[i]] = true
-						chainOwner[chain] = p.Project
-						if prev := o.fw.Ports[p.Key()]; prev == nil {
-							o.fw.Ports[p.Key()] = p
-						} else if prev.String() != p.String() || prev.Container != p.Container {
-							p = prev
+						chainOwner[chain] = dp.p.Project
+						// The first port decoded under a key stands for
+						// it; rules that render otherwise make it damaged.
+						if o.fw.Ports[dp.key] == nil {
+							o.fw.Ports[dp.key] = dp.p
 						}
-						portLines[p.Key()] = append(portLines[p.Key()], r)
+						portLines[dp.key] = append(portLines[dp.key], r)
 						continue
 					}
 					if l, ok := model.DecodeLinkComment(c); ok && projectChain(inst, l.Project) == chain {

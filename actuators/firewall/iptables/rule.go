@@ -133,41 +133,57 @@ func quoteComment(a string) string {
 
 // splitArgs splits a rule's text into words as iptables-restore does:
 // whitespace separates, double quotes group, a backslash escapes the next
-// character inside quotes.
+// character inside quotes. A word without quotes (nearly all of them) is
+// a slice of s, copied nowhere: at ten thousand published ports the
+// rules are ~60,000 lines to split.
 func splitArgs(s string) ([]string, error) {
-	var (
-		args   []string
-		cur    strings.Builder
-		inWord bool
-		quoted bool
-	)
-	for i := 0; i < len(s); i++ {
+	args := make([]string, 0, 24)
+	for i := 0; i < len(s); {
+		if s[i] == ' ' || s[i] == '\t' {
+			i++
+			continue
+		}
+		start := i
+		for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '"' {
+			i++
+		}
+		if i == len(s) || s[i] != '"' {
+			args = append(args, s[start:i])
+			continue
+		}
+		word, next, err := quotedWord(s, start)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, word)
+		i = next
+	}
+	return args, nil
+}
+
+// quotedWord reads the word of s starting at i that holds quotes, up to
+// the first whitespace outside them; next is where it ends.
+func quotedWord(s string, i int) (word string, next int, err error) {
+	var b strings.Builder
+	quoted := false
+	for ; i < len(s); i++ {
 		ch := s[i]
 		switch {
 		case quoted && ch == '\\' && i+1 < len(s):
 			i++
-			cur.WriteByte(s[i])
+			b.WriteByte(s[i])
 		case ch == '"':
 			quoted = !quoted
-			inWord = true
 		case !quoted && (ch == ' ' || ch == '\t'):
-			if inWord {
-				args = append(args, cur.String())
-				cur.Reset()
-				inWord = false
-			}
+			return b.String(), i, nil
 		default:
-			cur.WriteByte(ch)
-			inWord = true
+			b.WriteByte(ch)
 		}
 	}
 	if quoted {
-		return nil, fmt.Errorf("unterminated quote in %q", s)
+		return "", 0, fmt.Errorf("unterminated quote in %q", s)
 	}
-	if inWord {
-		args = append(args, cur.String())
-	}
-	return args, nil
+	return b.String(), i, nil
 }
 
 // The checks below hold the objects' fields to what can go into a rule,
