@@ -40,7 +40,6 @@ func IsProto(s string) bool {
 // whitespace, quotes, NUL or non-ASCII bytes, so a name can never escape a
 // path, split a comment or forge a hosts-file line.
 var (
-	labelRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// IFNAMSIZ is 16 with the terminating NUL. The kernel accepts more
 	// characters than this, but '.', '-' and '_' are all a bridge name needs.
@@ -51,8 +50,23 @@ var (
 const MaxIfname = 15
 
 // IsLabel reports whether s is a DNS label (RFC 1123, case-insensitive):
-// the rule for project, network, container and alias names.
-func IsLabel(s string) bool { return labelRE.MatchString(s) }
+// the rule for project, network, container and alias names, i.e.
+// ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$. Written out rather than
+// as a regular expression: an observation checks every link's mark with
+// it, tens of thousands of times at 10,000 containers, and the regexp
+// engine was a few per cent of its CPU.
+func IsLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // IsEnvName reports whether s is a shell-safe environment variable name.
 func IsEnvName(s string) bool { return envNameRE.MatchString(s) }

@@ -1,6 +1,10 @@
 package model
 
-import "testing"
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
 
 // IDs are user-visible and kept by scripts: these values must never change.
 func TestObjectIDGolden(t *testing.T) {
@@ -21,5 +25,21 @@ func TestObjectIDGolden(t *testing.T) {
 	}
 	if got := ShortID("abc"); got != "abc" {
 		t.Errorf("ShortID(abc) = %q", got)
+	}
+}
+
+// IsLabel is written out by hand for speed; it must accept exactly what
+// the RFC 1123 pattern does.
+func TestIsLabelMatchesPattern(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	cases := []string{"", "a", "A", "0", "-", "a-", "-a", "a-b", "a--b", "web_1", "web.1", "wéb", "a b", "a/b", "a:b", "a\x00",
+		strings.Repeat("a", 63), strings.Repeat("a", 64), "a" + strings.Repeat("-", 61) + "b", "a" + strings.Repeat("-", 62) + "b"}
+	for c := byte(0); c < 128; c++ {
+		cases = append(cases, "x"+string(c)+"y", string(c))
+	}
+	for _, s := range cases {
+		if got, want := IsLabel(s), re.MatchString(s); got != want {
+			t.Errorf("IsLabel(%q) = %v, the pattern says %v", s, got, want)
+		}
 	}
 }
