@@ -1,6 +1,7 @@
 package nlraw
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -110,9 +111,9 @@ func parseLinkInfo(v []byte, l *Link) error {
 	err := Attrs(v, func(typ uint16, v []byte) {
 		switch typ {
 		case unix.IFLA_INFO_KIND:
-			l.Kind = CString(v)
+			l.Kind = kind(v)
 		case unix.IFLA_INFO_SLAVE_KIND:
-			slaveKind = CString(v)
+			slaveKind = kind(v)
 		case unix.IFLA_INFO_SLAVE_DATA:
 			slaveData = v
 		}
@@ -125,6 +126,23 @@ func parseLinkInfo(v []byte, l *Link) error {
 			l.Hairpin = v[0] != 0
 		}
 	})
+}
+
+// kind returns an IFLA_INFO_KIND or _SLAVE_KIND string, without allocating
+// for the kinds a host has thousands of.
+func kind(v []byte) string {
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
+	}
+	switch string(v) { // no allocation: a comparison
+	case "veth":
+		return "veth"
+	case "bridge":
+		return "bridge"
+	case "vxlan":
+		return "vxlan"
+	}
+	return CString(v)
 }
 
 // Indices of the IPv6 settings in IFLA_INET6_CONF (DEVCONF_*,
