@@ -226,7 +226,7 @@ func (l *Links) readContainer(t *nlraw.Thread, tg target) (*nsView, error) {
 	if id == l.hostID {
 		return v, nil // a recycled PID's path now names the host itself
 	}
-	d, err := t.Open(ns)
+	d, err := t.OpenAway(ns)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID(), err)
 	}
@@ -247,7 +247,6 @@ func (l *Links) readContainer(t *nlraw.Thread, tg target) (*nsView, error) {
 	c.NetnsOK = true
 	c.DefaultGateway = defaultGateway(routes, false)
 	c.DefaultGatewayV6 = defaultGateway(routes, true)
-	byIndex, byIndex6 := addrsByIndex(addrs)
 	for _, ln := range links {
 		c.IfNames = append(c.IfNames, ln.Name)
 		if ln.Name == "lo" {
@@ -263,11 +262,10 @@ func (l *Links) readContainer(t *nlraw.Thread, tg target) (*nsView, error) {
 			MAC:     ln.MAC,
 			MTU:     ln.MTU,
 		}
-		own := byIndex[ln.Index]
+		own, own6 := linkAddrs(addrs, ln.Index)
 		if len(own) > 0 {
 			ep.Addr = own[0]
 		}
-		own6 := byIndex6[ln.Index]
 		ep.AddrV6 = onlyNodad(own6)
 		ep.AcceptRA = ln.AcceptRA
 		// A second global IPv6 address, or one with DAD, is not netctl's

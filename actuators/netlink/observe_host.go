@@ -124,11 +124,41 @@ func addrsByIndex(addrs []nlraw.Addr) (v4 map[int][]netip.Prefix, v6 map[int][]n
 	v4 = make(map[int][]netip.Prefix, len(addrs))
 	v6 = map[int][]nlraw.Addr{}
 	for _, a := range addrs {
-		switch ip := a.Prefix.Addr(); {
-		case ip.Is4():
+		switch addrKind(a) {
+		case 4:
 			v4[a.Index] = append(v4[a.Index], a.Prefix)
-		case !ip.IsLinkLocalUnicast() && !ip.IsLoopback():
+		case 6:
 			v6[a.Index] = append(v6[a.Index], a)
+		}
+	}
+	return v4, v6
+}
+
+// addrKind is 4 for an IPv4 address, 6 for a global IPv6 one, 0 for
+// the rest.
+func addrKind(a nlraw.Addr) int {
+	switch ip := a.Prefix.Addr(); {
+	case ip.Is4():
+		return 4
+	case !ip.IsLinkLocalUnicast() && !ip.IsLoopback():
+		return 6
+	}
+	return 0
+}
+
+// linkAddrs is addrsByIndex for one link, without maps: a container has a
+// handful of addresses, and two maps per container were a tenth of what an
+// observation allocates.
+func linkAddrs(addrs []nlraw.Addr, index int) (v4 []netip.Prefix, v6 []nlraw.Addr) {
+	for _, a := range addrs {
+		if a.Index != index {
+			continue
+		}
+		switch addrKind(a) {
+		case 4:
+			v4 = append(v4, a.Prefix)
+		case 6:
+			v6 = append(v6, a)
 		}
 	}
 	return v4, v6

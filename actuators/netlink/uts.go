@@ -78,11 +78,18 @@ func (l *Links) observeUTS(ctx context.Context, st *model.State) error {
 }
 
 // readHostnames reads the hostnames of the containers next hands out, on
-// a thread whose own UTS namespace is orig.
-func (l *Links) readHostnames(owned []*model.Container, next func() (int, bool), orig int) error {
+// a thread whose own UTS namespace is orig. The thread goes from one
+// container's namespace to the next and back to orig once at the end: one
+// namespace switch per container instead of two.
+func (l *Links) readHostnames(owned []*model.Container, next func() (int, bool), orig int) (err error) {
+	defer func() {
+		if rerr := unix.Setns(orig, unix.CLONE_NEWUTS); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: %v", errStuck, rerr))
+		}
+	}()
 	for i, ok := next(); ok; i, ok = next() {
 		c := owned[i]
-		name, err := hostnameAt(l.utsPath(c), orig)
+		name, err := hostnameIn(l.utsPath(c))
 		switch {
 		case err == nil:
 			c.UTSHostname = name
@@ -93,6 +100,25 @@ func (l *Links) readHostnames(owned []*model.Container, next func() (int, bool),
 		}
 	}
 	return nil
+}
+
+// hostnameIn moves the thread into the UTS namespace mounted at path, and
+// leaves it there, returning its hostname. The error wraps fs.ErrNotExist
+// or EINVAL when there is no UTS namespace at path.
+func hostnameIn(path string) (string, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWUTS); err != nil {
+		return "", err
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Nodename[:]), nil
 }
 
 // onUTSThread runs fn on a goroutine locked to its thread, giving it the
@@ -143,19 +169,6 @@ func inUTS(path string, orig int, fn func() error) error {
 
 func setHostnameAt(path, hostname string, orig int) error {
 	return inUTS(path, orig, func() error { return unix.Sethostname([]byte(hostname)) })
-}
-
-func hostnameAt(path string, orig int) (string, error) {
-	var name string
-	err := inUTS(path, orig, func() error {
-		var u unix.Utsname
-		if err := unix.Uname(&u); err != nil {
-			return err
-		}
-		name = unix.ByteSliceToString(u.Nodename[:])
-		return nil
-	})
-	return name, err
 }
 
 // newUTSAt makes a UTS namespace with hostname and bind-mounts it at path

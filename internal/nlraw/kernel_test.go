@@ -4,8 +4,10 @@ import (
 	"errors"
 	"maps"
 	"net/netip"
+	"os"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -436,5 +438,54 @@ func TestLinksOfKindAndByIndex(t *testing.T) {
 	}
 	if _, err := h.conn.LinkByIndex(9999); !errors.Is(err, ErrNoLink) {
 		t.Errorf("LinkByIndex of a missing link: %v", err)
+	}
+}
+
+// A thread that opens sockets in one namespace after another (OpenAway)
+// gets sockets that each talk to their own namespace, and Release brings
+// it back to the namespace it started in.
+func TestOpenAwayAndBack(t *testing.T) {
+	a, b := newHost(t), newHost(t)
+	a.ip(t, "link", "add", "only-in-a", "type", "bridge")
+	b.ip(t, "link", "add", "only-in-b", "type", "bridge")
+
+	runtime.LockOSThread() // keeps the goroutine on the thread past Release
+	defer runtime.UnlockOSThread()
+	before, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := LockThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string][]string{}
+	for _, h := range []*host{a, b} {
+		c, err := th.OpenAway(h.ns)
+		if err != nil {
+			th.Release()
+			t.Fatal(err)
+		}
+		links, err := c.Links()
+		c.Close()
+		if err != nil {
+			th.Release()
+			t.Fatal(err)
+		}
+		for _, k := range links {
+			names[h.sb.Name()] = append(names[h.sb.Name()], k.Name)
+		}
+	}
+	th.Release()
+	after, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("thread left in %s, started in %s", after, before)
+	}
+	if !slices.Contains(names[a.sb.Name()], "only-in-a") || slices.Contains(names[a.sb.Name()], "only-in-b") ||
+		!slices.Contains(names[b.sb.Name()], "only-in-b") || slices.Contains(names[b.sb.Name()], "only-in-a") {
+		t.Errorf("links seen through each socket: %v", names)
 	}
 }

@@ -15,6 +15,8 @@ import (
 // socket per container).
 type Thread struct {
 	orig netns.NsHandle
+	// away is set while the thread is in another namespace (OpenAway).
+	away bool
 	// stuck is set when the thread could not return to orig; it then stays
 	// locked and the runtime destroys it when its goroutine exits, rather
 	// than running other goroutines in a foreign namespace.
@@ -32,8 +34,15 @@ func LockThread() (*Thread, error) {
 	return &Thread{orig: orig}, nil
 }
 
-// Release unpins the goroutine unless the thread is stuck elsewhere.
+// Release brings the thread back from where OpenAway left it, and unpins
+// the goroutine unless the thread is stuck elsewhere.
 func (t *Thread) Release() {
+	if t.away && !t.stuck {
+		if unix.Setns(int(t.orig), unix.CLONE_NEWNET) != nil {
+			t.stuck = true
+		}
+		t.away = false
+	}
 	t.orig.Close()
 	if !t.stuck {
 		runtime.UnlockOSThread()
@@ -54,7 +63,29 @@ func (t *Thread) In(ns netns.NsHandle, fn func() error) error {
 		t.stuck = true
 		return errors.Join(fnErr, fmt.Errorf("restore thread namespace: %w", err))
 	}
+	t.away = false
 	return fnErr
+}
+
+// OpenAway opens a Conn in ns and leaves the thread there: a caller
+// opening sockets in many namespaces in a row (Observe, one per container)
+// moves from one to the next with one namespace switch each instead of
+// two. Release brings the thread back. Only the caller's own code runs on
+// the pinned thread meanwhile; nothing it does may depend on the thread's
+// network namespace.
+func (t *Thread) OpenAway(ns netns.NsHandle) (*Conn, error) {
+	if t.stuck {
+		return nil, fmt.Errorf("thread is stuck in a foreign namespace")
+	}
+	if err := unix.Setns(int(ns), unix.CLONE_NEWNET); err != nil {
+		return nil, fmt.Errorf("enter namespace: %w", err)
+	}
+	t.away = true
+	fd, err := socket()
+	if err != nil {
+		return nil, err
+	}
+	return newConn(fd), nil
 }
 
 // Socket opens a NETLINK_ROUTE socket in ns: a netlink socket talks to the
