@@ -177,6 +177,11 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 	if err != nil {
 		return nil, err
 	}
+	root, err := beneath.OpenRoot(s.root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
 	read := make([]containerFiles, len(paths))
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
@@ -186,7 +191,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				read[i], errs[i] = readContainerFiles(s.root, paths[i])
+				read[i], errs[i] = readContainerFiles(root, paths[i])
 			}
 		}()
 	}
@@ -234,11 +239,15 @@ type containerFiles struct {
 	hosts, resolv, env string
 }
 
-func readContainerFiles(root, settingsPath string) (containerFiles, error) {
+func readContainerFiles(root *beneath.Root, settingsPath string) (containerFiles, error) {
 	dir := filepath.Dir(settingsPath)
 	f := containerFiles{project: filepath.Base(filepath.Dir(dir)), name: filepath.Base(dir)}
-	if err := readJSON(root, settingsPath, &f.settings); err != nil {
-		return f, err
+	b, err := root.ReadFile(settingsPath)
+	if err == nil {
+		err = json.Unmarshal(b, &f.settings)
+	}
+	if err != nil {
+		return f, fmt.Errorf("read %s: %w", settingsPath, err)
 	}
 	f.hosts = readOptional(root, filepath.Join(dir, Hosts))
 	f.resolv = readOptional(root, filepath.Join(dir, Resolv))
@@ -322,8 +331,8 @@ func writeJSON(root, path string, v any) error {
 	return writeFile(root, path, append(b, '\n'), 0o600)
 }
 
-func readOptional(root, path string) string {
-	b, err := beneath.ReadFile(root, path)
+func readOptional(root *beneath.Root, path string) string {
+	b, err := root.ReadFile(path)
 	if err != nil {
 		return ""
 	}

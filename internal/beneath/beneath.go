@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -142,19 +141,12 @@ func OpenFile(root, path string, flag int, perm os.FileMode) (*os.File, error) {
 
 // ReadFile reads path inside root.
 func ReadFile(root, path string) ([]byte, error) {
-	f, err := OpenFile(root, path, unix.O_RDONLY, 0)
+	r, err := OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
-	}
-	return io.ReadAll(f)
+	defer r.Close()
+	return r.ReadFile(path)
 }
 
 // MkdirAll creates dir inside root and its missing parents with perm; a

@@ -1,7 +1,9 @@
 package beneath
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -121,4 +123,40 @@ func TestWriteFileIsAtomicAndSetsMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A Root held open reads files of any size whole, refuses what is not a
+// regular file, a path outside it and a link on the way.
+func TestRootReadFile(t *testing.T) {
+	root := t.TempDir()
+	r, err := OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, size := range []int{0, 1, 4095, 4096, 100_000} {
+		want := bytes.Repeat([]byte{'x'}, size)
+		p := filepath.Join(root, fmt.Sprintf("f%d", size))
+		if err := os.WriteFile(p, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.ReadFile(p); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("ReadFile of %d bytes: %d bytes, %v", size, len(got), err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "dir"), filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadFile(filepath.Join(root, "dir")); err == nil {
+		t.Error("ReadFile of a directory succeeded")
+	}
+	if _, err := r.ReadFile(filepath.Join(root, "link", "f")); !errors.Is(err, ErrLink) {
+		t.Errorf("ReadFile through a link: %v, want ErrLink", err)
+	}
+	if _, err := r.ReadFile(filepath.Join(filepath.Dir(root), "elsewhere")); err == nil {
+		t.Error("ReadFile outside the root succeeded")
+	}
 }
