@@ -104,7 +104,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	m := newWatchMetrics()
 	// Under systemd (Type=notify): ready after the first converge, watchdog.
 	sd := a.systemdNotifier()
-	hooks := sd.watchHooks(m)
+	hooks := newMemoryHooks(sd.watchHooks(m))
 	go sd.runWatchdog(ctx, hooks)
 	defer sd.Stopping()
 	w := &reconciler.Watch{
