@@ -13,8 +13,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
@@ -209,14 +212,14 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return read, nil
+	return slices.DeleteFunc(read, func(f containerFiles) bool { return f.absent }), nil
 }
 
 // settingsPaths lists the containers' settings files: of every container,
 // or of those in scope, found by name rather than by listing.
 func (s *Store) settingsPaths(scope model.Scope) ([]string, error) {
 	if scope == nil {
-		return filepath.Glob(filepath.Join(s.root, "containers", "*", "*", "settings.json"))
+		return s.allSettingsPaths()
 	}
 	var paths []string
 	for id := range scope {
@@ -224,25 +227,67 @@ func (s *Store) settingsPaths(scope model.Scope) ([]string, error) {
 		if !ok || strings.ContainsAny(project+name, "/\x00") || project == ".." || name == ".." {
 			continue
 		}
-		path := filepath.Join(ContainerDir(s.root, project, name), "settings.json")
-		if _, err := os.Stat(path); err == nil {
-			paths = append(paths, path)
+		// Not checked here: a container without settings is skipped when
+		// they are read.
+		paths = append(paths, filepath.Join(ContainerDir(s.root, project, name), "settings.json"))
+	}
+	return paths, nil
+}
+
+// allSettingsPaths lists containers/<project>/<name>/settings.json without
+// looking into each container's directory (a glob of the same pattern
+// opened and listed every one of them: eleven system calls a container);
+// a directory without settings is skipped when they are read.
+func (s *Store) allSettingsPaths() ([]string, error) {
+	dir := filepath.Join(s.root, "containers")
+	projects, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, p := range projects {
+		if !isDirOrLink(p) {
+			continue
+		}
+		names, err := os.ReadDir(filepath.Join(dir, p.Name()))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+				continue // removed meanwhile; a link to a file
+			}
+			return nil, err
+		}
+		for _, n := range names {
+			if isDirOrLink(n) {
+				paths = append(paths, filepath.Join(dir, p.Name(), n.Name(), "settings.json"))
+			}
 		}
 	}
 	return paths, nil
 }
+
+// isDirOrLink: a link is listed too, for the read below the root to
+// refuse it loudly as a glob's match would have been.
+func isDirOrLink(e fs.DirEntry) bool { return e.IsDir() || e.Type()&fs.ModeSymlink != 0 }
 
 // containerFiles is what one container's directory holds.
 type containerFiles struct {
 	project, name      string
 	settings           containerSettings
 	hosts, resolv, env string
+	absent             bool // no settings: not a container (yet, or any more)
 }
 
 func readContainerFiles(root *beneath.Root, settingsPath string) (containerFiles, error) {
 	dir := filepath.Dir(settingsPath)
 	f := containerFiles{project: filepath.Base(filepath.Dir(dir)), name: filepath.Base(dir)}
 	b, err := root.ReadFile(settingsPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		f.absent = true // being written, or being removed
+		return f, nil
+	}
 	if err == nil {
 		err = json.Unmarshal(b, &f.settings)
 	}

@@ -2,8 +2,10 @@ package files
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,4 +75,28 @@ func TestLockExcludes(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	again()
+}
+
+// A container directory without its settings (being written, or being
+// removed) is no container, whether every container is read or a scope
+// names it; nor is a scope's container that has no directory at all.
+func TestContainerWithoutSettingsIsSkipped(t *testing.T) {
+	ctx := context.Background()
+	s := New(t.TempDir())
+	db := &model.Container{Project: "shop", Name: "db", Hostname: "db", Mode: model.ModeHost}
+	if err := s.WriteContainer(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(ContainerDir(s.root, "shop", "half"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []model.Scope{nil, {"shop/db": true, "shop/half": true, "shop/none": true}} {
+		st := model.NewState()
+		if err := s.Observe(ctx, st, scope); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Containers) != 1 || st.Containers[db.ID()] == nil {
+			t.Errorf("scope %v: observed %v, want only shop/db", scope, slices.Collect(maps.Keys(st.Containers)))
+		}
+	}
 }
