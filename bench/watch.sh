@@ -31,6 +31,8 @@
 #        NETWORKS=4         bridge networks (a bridge holds at most 1024 ports)
 #        KEEP_LOG=0         1: keep each watcher's log in bench/results
 #        PORTS=0            ports each container publishes (gentopo -ports)
+#        CONVERGE_S=300     how long to wait for a convergence (a cold start
+#                           of 10,000 on a loaded machine takes longer)
 #
 # Safety: each N runs in a sandbox network namespace of its own
 # (ncw-<pid>-<N>) with a private --root; the machine's root netns is never
@@ -52,6 +54,7 @@ NETCTL=${NETCTL:-bin/netctl}
 BASE=${BASE:-}
 NETWORKS=${NETWORKS:-4}
 PORTS=${PORTS:-0}
+CONVERGE_S=${CONVERGE_S:-300}
 RESULTS=$HERE/results
 STAMP=$(date +%Y%m%d-%H%M%S)
 
@@ -122,7 +125,7 @@ count_converged() { grep -c "\"trigger\":\"$1\".*\"message\":\"converged\"" "$WO
 
 # wait_converged TRIGGER N -> waits for the N-th such line, prints it
 wait_converged() {
-  local deadline=$(( SECONDS + 300 ))
+  local deadline=$(( SECONDS + CONVERGE_S ))
   while (( $(count_converged "$1") < $2 )); do
     (( SECONDS < deadline )) || { tail -n 20 "$WORK/watch.log" >&2; die "no convergence ($1 #$2)"; }
     kill -0 "$WPID" 2>/dev/null || { tail -n 20 "$WORK/watch.log" >&2; die "the watcher died"; }
