@@ -137,10 +137,13 @@ wait_converged() {
 # KEY <<< line: a duration field ("took":"12.5ms", logged with its unit) in ms.
 json_ms() {
   sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | awk '{
-    v = $0; u = v; sub(/^[0-9.]+/, "", u); n = substr(v, 1, length(v) - length(u))
+    v = $0; h = 0
+    if (match(v, /^[0-9]+h/)) { h += 3600000 * substr(v, 1, RLENGTH - 1); v = substr(v, RLENGTH + 1) }
+    if (match(v, /^[0-9]+m[0-9]/)) { h += 60000 * substr(v, 1, RLENGTH - 2); v = substr(v, RLENGTH) } # 6m57.0s, not 12.5ms
+    u = v; sub(/^[0-9.]+/, "", u); n = substr(v, 1, length(v) - length(u))
     f = (u == "ns") ? 1e-6 : (u == "µs" || u == "us") ? 1e-3 : (u == "ms") ? 1 : (u == "s") ? 1000 : -1
     if (f < 0) { print "unparsed:" v; exit }
-    printf "%.3f\n", n * f }'
+    printf "%.3f\n", h + n * f }'
 }
 
 metric() { # NAME -> value of an unlabelled sample, or the sum over labels matching $2
