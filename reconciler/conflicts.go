@@ -13,9 +13,10 @@ import (
 // anything changes, every clash reported at once with the file position
 // of what asks for it; the file's own clashes are spec's business.
 
-// conflicts checks t against the host.
-func conflicts(t *spec.Topology, observed *model.State) error {
+// conflicts checks t against the host; hostNetns may be nil (no host).
+func conflicts(t *spec.Topology, observed *model.State, hostNetns func(string) (bool, error)) error {
 	var errs spec.Errors
+	errs = append(errs, hostNetnsPaths(t, hostNetns)...)
 	errs = append(errs, subnetClashes(t, observed)...)
 	errs = append(errs, portClashes(t, observed)...)
 	if len(errs) == 0 {
@@ -156,6 +157,29 @@ func portClashes(t *spec.Topology, observed *model.State) spec.Errors {
 					break
 				}
 			}
+		}
+	}
+	return errs
+}
+
+// hostNetnsPaths reports every netns_path that names the namespace netctl
+// runs in: wiring it as a container would put a veth, an address and a
+// default route on the host itself. A path that cannot be read is left
+// to the apply (a container's process may come and go), which reports
+// it on that container alone.
+func hostNetnsPaths(t *spec.Topology, hostNetns func(string) (bool, error)) spec.Errors {
+	if hostNetns == nil {
+		return nil
+	}
+	var errs spec.Errors
+	for _, c := range t.Containers {
+		if c.NetnsPath == "" {
+			continue
+		}
+		if host, err := hostNetns(c.NetnsPath); err == nil && host {
+			errs = append(errs, &spec.Error{File: t.File, Pos: c.FieldPos["netns_path"], Msg: fmt.Sprintf(
+				"container %q: netns_path %s is netctl's own network namespace (the host's): a container needs a namespace of its own",
+				c.Name, c.NetnsPath)})
 		}
 	}
 	return errs

@@ -27,6 +27,11 @@ type Options struct {
 	Node       string
 	LocalAddrs map[netip.Addr]int
 
+	// HostNetns reports whether a path names the network namespace
+	// netctl runs in (its host); nil when there is no host (diff --from).
+	// A netns_path naming it is refused before anything changes.
+	HostNetns func(path string) (bool, error)
+
 	self *spec.Node // the resolved node; nil on one host
 }
 
@@ -45,7 +50,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	opt.self = self
 
-	if err := conflicts(t, observed); err != nil {
+	if err := conflicts(t, observed, opt.HostNetns); err != nil {
 		return nil, err
 	}
 	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {

@@ -47,6 +47,18 @@ func (l *Links) attach(c *model.Container) error {
 	return l.writeRecord(c)
 }
 
+// IsHostNetns reports whether path names the host's network namespace
+// (the one netctl runs in), comparing the namespaces' device and inode,
+// so that a netns_path naming it is refused before anything changes.
+func (l *Links) IsHostNetns(path string) (bool, error) {
+	ns, id, err := openNetns(path, true)
+	if err != nil {
+		return false, err
+	}
+	ns.Close()
+	return id == l.hostID, nil
+}
+
 // writeRecord records the attachment: the file holds the namespace path.
 func (l *Links) writeRecord(c *model.Container) error {
 	path := l.attachedPath(c.Project, c.Name)
