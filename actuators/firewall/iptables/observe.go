@@ -83,6 +83,23 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		}
 		return name
 	}
+	// addNetworkRule files a rule under the network its comment names.
+	addNetworkRule := func(c string, r rule) bool {
+		n, ok := model.DecodeNetworkComment(c)
+		if !ok {
+			return false
+		}
+		if prev := o.fw.Networks[n.ID()]; prev == nil {
+			o.fw.Networks[n.ID()] = n
+		} else if !prev.Equal(n) {
+			// Rules of one network with two different marks: keep the
+			// first; the others don't render from it and turn up as
+			// stray below.
+			n = prev
+		}
+		o.networks[n.ID()] = append(o.networks[n.ID()], r)
+		return true
+	}
 
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
@@ -101,20 +118,9 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 					if theirs {
 						continue
 					}
-					n, ok := model.DecodeNetworkComment(c)
-					if !ok {
+					if !addNetworkRule(c, r) {
 						addStray(commentOwner(c), r)
-						continue
 					}
-					if prev := o.fw.Networks[n.ID()]; prev == nil {
-						o.fw.Networks[n.ID()] = n
-					} else if !prev.Equal(n) {
-						// Rules of one network with two different marks: keep
-						// the first; the others don't render from it and
-						// turn up as stray below.
-						n = prev
-					}
-					o.networks[n.ID()] = append(o.networks[n.ID()], r)
 				}
 			case chain == projectJumpChain[table]:
 				for _, r := range rules {
@@ -122,6 +128,9 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 					if theirs {
 						theirChains[r.target()] = true
 						continue
+					}
+					if addNetworkRule(c, r) {
+						continue // a network's DNS exemption (nat NETCTL)
 					}
 					project, ok := model.DecodeProjectComment(c)
 					if !ok || r.key() != projectJump(inst, table, project).key() {

@@ -47,19 +47,25 @@ func vxlanRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	return out, nil
 }
 
-// addVXLANRule puts a missing filter rule in place: openings at the top of
-// the chain, drops at its end.
-func addVXLANRule(s *script, r rule) {
-	if vxlanRank(r) == 0 {
+// topFirst are the chains whose RETURN rules must come before the rest:
+// NETCTL-INPUT's VXLAN openings before any network's drop, nat NETCTL's
+// DNS exemptions (network.go) before any project's DNATs.
+var topFirst = map[string]bool{tableFilter + " " + chainInput: true, tableNAT + " " + chainDNAT: true}
+
+// addNetworkRule puts a missing network rule in place: a RETURN of a
+// topFirst chain at its top, anything else at its chain's end.
+func addNetworkRule(s *script, r rule) {
+	if topRank(r) == 0 {
 		s.insert(r, 1)
 		return
 	}
 	s.append(r)
 }
 
-// vxlanRank orders NETCTL-INPUT as Apply leaves it: openings, then drops.
-func vxlanRank(r rule) int {
-	if r.target() == "RETURN" {
+// topRank orders a chain as Apply leaves it: in a topFirst chain, the
+// RETURNs (0) before the rest (1).
+func topRank(r rule) int {
+	if topFirst[r.table+" "+r.chain] && r.target() == "RETURN" {
 		return 0
 	}
 	return 1

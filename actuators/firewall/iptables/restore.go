@@ -109,11 +109,7 @@ func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 			s.remove(r)
 		}
 		for _, r := range missing {
-			if r.chain == chainInput {
-				addVXLANRule(s, r)
-			} else {
-				s.append(r)
-			}
+			addNetworkRule(s, r)
 		}
 	}
 	for _, n := range b.DropNetworks {
