@@ -9,7 +9,7 @@ import (
 )
 
 // A hand-flushed DNAT chain (iptables: nat NETCTL, which holds the
-// projects' jumps; nftables: publish) is drift: diff shows it, apply puts
+// projects' jumps; nftables: publish, or the map of ports) is drift: diff shows it, apply puts
 // the rules back and the published port serves again.
 func TestFlushedDNATChainIsRepaired(t *testing.T) {
 	h := sandbox.New(t)
@@ -30,10 +30,17 @@ containers:
 		t.Fatal("published 8080 does not serve after apply")
 	}
 
-	flush := []string{sandbox.Iptables("iptables"), "-t", "nat", "-F", "NETCTL"}
+	flushes := [][]string{{sandbox.Iptables("iptables"), "-t", "nat", "-F", "NETCTL"}}
 	if sandbox.Firewall() == "nftables" {
-		flush = []string{"nft", "flush", "chain", "inet", "netctl", "publish"}
+		flushes = [][]string{{"nft", "flush", "chain", "inet", "netctl", "publish"}, {"nft", "flush", "map", "inet", "netctl", "ports-any"}}
 	}
+	for _, flush := range flushes {
+		flushAndRepair(t, h, file, flush, serves)
+	}
+}
+
+func flushAndRepair(t *testing.T, h *sandbox.Host, file string, flush []string, serves func() bool) {
+	t.Helper()
 	if r := h.InHost(flush...); r.Code != 0 {
 		t.Fatalf("%v: %s", flush, r)
 	}
@@ -45,9 +52,9 @@ containers:
 	}
 	h.MustNetctl(t, "apply", "-f", file)
 	if !serves() {
-		t.Errorf("published 8080 does not serve after the repairing apply")
+		t.Errorf("published 8080 does not serve after the apply repairing %v", flush)
 	}
 	if r := h.Netctl("diff", "-f", file); r.Code != 0 {
-		t.Errorf("diff after the repair: want exit 0, got %s", r)
+		t.Errorf("diff after the repair of %v: want exit 0, got %s", flush, r)
 	}
 }
