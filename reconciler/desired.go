@@ -192,6 +192,8 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			Mode:     model.ModeBridge,
 			Node:     sc.Node,
 			DNS:      sc.DNS,
+
+			PublishAll: sc.PublishAll,
 		}
 		for _, h := range sc.ExtraHosts {
 			c.ExtraHosts = append(c.ExtraHosts, model.HostEntry{IP: h.IP, Names: []string{h.Name}})
