@@ -13,10 +13,10 @@ import (
 // anything changes, every clash reported at once with the file position
 // of what asks for it; the file's own clashes are spec's business.
 
-// conflicts checks t against the host; hostNetns may be nil (no host).
-func conflicts(t *spec.Topology, observed *model.State, hostNetns func(string) (bool, error)) error {
+// conflicts checks t against the host; netnsTaken may be nil (no host).
+func conflicts(t *spec.Topology, observed *model.State, netnsTaken func(string) (string, error)) error {
 	var errs spec.Errors
-	errs = append(errs, hostNetnsPaths(t, hostNetns)...)
+	errs = append(errs, takenNetnsPaths(t, netnsTaken)...)
 	errs = append(errs, subnetClashes(t, observed)...)
 	errs = append(errs, portClashes(t, observed)...)
 	if len(errs) == 0 {
@@ -162,13 +162,12 @@ func portClashes(t *spec.Topology, observed *model.State) spec.Errors {
 	return errs
 }
 
-// hostNetnsPaths reports every netns_path that names the namespace netctl
-// runs in: wiring it as a container would put a veth, an address and a
-// default route on the host itself. A path that cannot be read is left
-// to the apply (a container's process may come and go), which reports
-// it on that container alone.
-func hostNetnsPaths(t *spec.Topology, hostNetns func(string) (bool, error)) spec.Errors {
-	if hostNetns == nil {
+// takenNetnsPaths reports every netns_path that names a namespace netctl
+// already uses (taken, see Options.NetnsTaken). A path that cannot be read
+// is left to the apply (a container's process may come and go), which
+// reports it on that container alone.
+func takenNetnsPaths(t *spec.Topology, taken func(string) (string, error)) spec.Errors {
+	if taken == nil {
 		return nil
 	}
 	var errs spec.Errors
@@ -176,10 +175,9 @@ func hostNetnsPaths(t *spec.Topology, hostNetns func(string) (bool, error)) spec
 		if c.NetnsPath == "" {
 			continue
 		}
-		if host, err := hostNetns(c.NetnsPath); err == nil && host {
+		if what, err := taken(c.NetnsPath); err == nil && what != "" {
 			errs = append(errs, &spec.Error{File: t.File, Pos: c.FieldPos["netns_path"], Msg: fmt.Sprintf(
-				"container %q: netns_path %s is netctl's own network namespace (the host's): a container needs a namespace of its own",
-				c.Name, c.NetnsPath)})
+				"container %q: netns_path %s is %s: a container needs a namespace of its own", c.Name, c.NetnsPath, what)})
 		}
 	}
 	return errs

@@ -27,10 +27,11 @@ type Options struct {
 	Node       string
 	LocalAddrs map[netip.Addr]int
 
-	// HostNetns reports whether a path names the network namespace
-	// netctl runs in (its host); nil when there is no host (diff --from).
-	// A netns_path naming it is refused before anything changes.
-	HostNetns func(path string) (bool, error)
+	// NetnsTaken says what the network namespace at a path already is
+	// to netctl (the host's, or a container's it owns), "" when neither;
+	// nil when there is no host (diff --from). A netns_path naming such a
+	// namespace is refused before anything changes.
+	NetnsTaken func(path string) (string, error)
 
 	self *spec.Node // the resolved node; nil on one host
 }
@@ -50,7 +51,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	opt.self = self
 
-	if err := conflicts(t, observed, opt.HostNetns); err != nil {
+	if err := conflicts(t, observed, opt.NetnsTaken); err != nil {
 		return nil, err
 	}
 	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {

@@ -223,7 +223,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		HostFacts: hostfacts.New(host),
 		Names:     a.names(),
 		Options: reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: local,
-			HostNetns: links.IsHostNetns},
+			NetnsTaken: links.NetnsTaken},
 		Log: a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
