@@ -60,7 +60,9 @@ containers:
 }
 
 // procNetns starts a process in the network namespace at ns and returns
-// its /proc/<pid>/ns/net once it is there.
+// its /proc/<pid>/ns/net once it is there: nsenter enters the namespace,
+// then execs sleep, and until then the path names the test's own
+// namespace.
 func procNetns(t *testing.T, ns string) string {
 	t.Helper()
 	sleeper := exec.Command("nsenter", "--net="+ns, "sleep", "300")
