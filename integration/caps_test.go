@@ -64,20 +64,7 @@ func TestUnitCapabilitiesSuffice(t *testing.T) {
 	// An "existing container": a process in a namespace of the sandbox's
 	// own, wired through /proc/<pid>/ns/net (opening it needs
 	// CAP_SYS_PTRACE: the process has more capabilities than netctl).
-	outside := h.AddNetns(t, "ext")
-	sleeper := exec.Command("nsenter", "--net="+outside, "sleep", "300")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
-	procNetns := "/proc/" + itoa(sleeper.Process.Pid) + "/ns/net"
-	// nsenter enters the namespace, then execs sleep: wait for it, and
-	// never hand netctl the test's own namespace.
-	for deadline := time.Now().Add(5 * time.Second); !sameFile(t, procNetns, outside); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is not the sandbox namespace %s", procNetns, outside)
-		}
-	}
+	procNetns := procNetns(t, h.AddNetns(t, "ext"))
 
 	topo := `name: caps
 networks:

@@ -114,6 +114,10 @@ type Container struct {
 	// Settings the kernel cannot hold (names, links, hosts and resolv files).
 	ExtraHosts []HostEntry
 	DNS        []netip.Addr
+	// PublishAll is the file's publish_all (docker run -P), kept for
+	// inspect's HostConfig.PublishAllPorts: the ports it publishes look
+	// like any ephemeral ones in the rules.
+	PublishAll bool
 	// Legacy links to other containers of the same project, the ports the
 	// container exposes (what links see) and its env (what links show as
 	// <ALIAS>_ENV_<NAME>).

@@ -13,9 +13,10 @@ import (
 // anything changes, every clash reported at once with the file position
 // of what asks for it; the file's own clashes are spec's business.
 
-// conflicts checks t against the host.
-func conflicts(t *spec.Topology, observed *model.State) error {
+// conflicts checks t against the host; netnsTaken may be nil (no host).
+func conflicts(t *spec.Topology, observed *model.State, netnsTaken func(string) (string, error)) error {
 	var errs spec.Errors
+	errs = append(errs, takenNetnsPaths(t, netnsTaken)...)
 	errs = append(errs, subnetClashes(t, observed)...)
 	errs = append(errs, portClashes(t, observed)...)
 	if len(errs) == 0 {
@@ -156,6 +157,27 @@ func portClashes(t *spec.Topology, observed *model.State) spec.Errors {
 					break
 				}
 			}
+		}
+	}
+	return errs
+}
+
+// takenNetnsPaths reports every netns_path that names a namespace netctl
+// already uses (taken, see Options.NetnsTaken). A path that cannot be read
+// is left to the apply (a container's process may come and go), which
+// reports it on that container alone.
+func takenNetnsPaths(t *spec.Topology, taken func(string) (string, error)) spec.Errors {
+	if taken == nil {
+		return nil
+	}
+	var errs spec.Errors
+	for _, c := range t.Containers {
+		if c.NetnsPath == "" {
+			continue
+		}
+		if what, err := taken(c.NetnsPath); err == nil && what != "" {
+			errs = append(errs, &spec.Error{File: t.File, Pos: c.FieldPos["netns_path"], Msg: fmt.Sprintf(
+				"container %q: netns_path %s is %s: a container needs a namespace of its own", c.Name, c.NetnsPath, what)})
 		}
 	}
 	return errs

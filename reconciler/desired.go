@@ -27,6 +27,12 @@ type Options struct {
 	Node       string
 	LocalAddrs map[netip.Addr]int
 
+	// NetnsTaken says what the network namespace at a path already is
+	// to netctl (the host's, or a container's it owns), "" when neither;
+	// nil when there is no host (diff --from). A netns_path naming such a
+	// namespace is refused before anything changes.
+	NetnsTaken func(path string) (string, error)
+
 	self *spec.Node // the resolved node; nil on one host
 }
 
@@ -45,7 +51,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	opt.self = self
 
-	if err := conflicts(t, observed); err != nil {
+	if err := conflicts(t, observed, opt.NetnsTaken); err != nil {
 		return nil, err
 	}
 	if err := desireNetworks(t, used, observed, d, opt.Instance); err != nil {
@@ -187,6 +193,8 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			Mode:     model.ModeBridge,
 			Node:     sc.Node,
 			DNS:      sc.DNS,
+
+			PublishAll: sc.PublishAll,
 		}
 		for _, h := range sc.ExtraHosts {
 			c.ExtraHosts = append(c.ExtraHosts, model.HostEntry{IP: h.IP, Names: []string{h.Name}})

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/netctl/netctl/model"
@@ -336,6 +337,7 @@ func settingsChanges(d, o *model.Container) []string {
 	c.str("hostname", o.Hostname, d.Hostname)
 	c.str("node", o.Node, d.Node)
 	c.str("mode", string(o.Mode), string(d.Mode))
+	c.str("publish_all", strconv.FormatBool(o.PublishAll), strconv.FormatBool(d.PublishAll))
 	for _, dep := range d.Endpoints {
 		var old []string
 		if oep := o.Endpoint(dep.Network); oep != nil {

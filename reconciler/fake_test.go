@@ -211,7 +211,7 @@ func (f *fakeFiles) fill(st *model.State, scope model.Scope) {
 			st.Containers[id] = c
 		}
 		c.Hostname, c.Mode, c.ExtraHosts, c.DNS, c.HostsFile, c.ResolvFile = s.Hostname, s.Mode, s.ExtraHosts, s.DNS, s.HostsFile, s.ResolvFile
-		c.EnvFile, c.Node = s.EnvFile, s.Node
+		c.EnvFile, c.Node, c.PublishAll = s.EnvFile, s.Node, s.PublishAll
 		for _, ep := range c.Endpoints {
 			if sep := s.Endpoint(ep.Network); sep != nil {
 				ep.Aliases = sep.Aliases

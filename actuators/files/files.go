@@ -54,6 +54,7 @@ type containerSettings struct {
 	ExtraHosts []model.HostEntry   `json:"extra_hosts,omitempty"`
 	DNS        []netip.Addr        `json:"dns,omitempty"`
 	Node       string              `json:"node,omitempty"` // overlay topologies
+	PublishAll bool                `json:"publish_all,omitempty"`
 }
 
 // Hosts and Resolv are the file names of a container's hosts and resolv.conf.
@@ -165,6 +166,7 @@ func fillContainers(st *model.State, read []containerFiles) {
 		}
 		cs := f.settings
 		c.Hostname, c.Mode, c.ExtraHosts, c.DNS, c.Node = cs.Hostname, cs.Mode, cs.ExtraHosts, cs.DNS, cs.Node
+		c.PublishAll = cs.PublishAll
 		for _, ep := range c.Endpoints {
 			ep.Aliases = cs.Aliases[ep.Network]
 		}
@@ -332,7 +334,7 @@ func (s *Store) WriteContainer(_ context.Context, c *model.Container) error {
 		return err
 	}
 	cs := containerSettings{Hostname: c.Hostname, Mode: c.Mode, Netns: c.Netns, External: c.External, Node: c.Node,
-		ExtraHosts: c.ExtraHosts, DNS: c.DNS}
+		ExtraHosts: c.ExtraHosts, DNS: c.DNS, PublishAll: c.PublishAll}
 	for _, ep := range c.Endpoints {
 		if len(ep.Aliases) > 0 {
 			if cs.Aliases == nil {

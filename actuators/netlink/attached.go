@@ -47,6 +47,37 @@ func (l *Links) attach(c *model.Container) error {
 	return l.writeRecord(c)
 }
 
+// NetnsTaken says what the network namespace at path already is to
+// netctl, comparing the namespaces' device and inode: the host's (the one
+// netctl runs in), or a container namespace netctl owns under the root;
+// "" when it is neither. Wiring either as a netns_path container would
+// put a veth and a default route on the host, or make two containers
+// fight over one namespace's default route and names, so apply refuses
+// it before anything changes.
+func (l *Links) NetnsTaken(path string) (string, error) {
+	ns, id, err := openNetns(path, true)
+	if err != nil {
+		return "", err
+	}
+	ns.Close()
+	if id == l.hostID {
+		return "netctl's own network namespace (the host's)", nil
+	}
+	owned, err := listTwoLevels(l.netnsDir())
+	if err != nil {
+		return "", err
+	}
+	for _, pn := range owned {
+		// stat, not open: only the identity is wanted, and a file left
+		// unmounted by a crash (not nsfs) never matches.
+		var st unix.Stat_t
+		if unix.Stat(l.ownedNetnsPath(pn[0], pn[1]), &st) == nil && (nsID{dev: uint64(st.Dev), ino: st.Ino}) == id {
+			return "the namespace of container " + model.ContainerID(pn[0], pn[1]) + ", which netctl owns", nil
+		}
+	}
+	return "", nil
+}
+
 // writeRecord records the attachment: the file holds the namespace path.
 func (l *Links) writeRecord(c *model.Container) error {
 	path := l.attachedPath(c.Project, c.Name)

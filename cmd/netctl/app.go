@@ -222,8 +222,9 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		Firewall:  fw,
 		HostFacts: hostfacts.New(host),
 		Names:     a.names(),
-		Options:   reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: local},
-		Log:       a.log,
+		Options: reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: local,
+			NetnsTaken: links.NetnsTaken},
+		Log: a.log,
 	}
 	if w, err := strconv.Atoi(os.Getenv("NETCTL_WORKERS")); err == nil && w > 0 {
 		r.Workers = w

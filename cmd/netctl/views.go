@@ -76,11 +76,12 @@ type ContainerConfig struct {
 	Labels   map[string]string
 }
 
-// HostConfigView holds the network mode and name settings.
+// HostConfigView holds the network mode, name and port settings.
 type HostConfigView struct {
-	NetworkMode string
-	ExtraHosts  []string
-	Dns         []string //nolint:revive // Docker's field name
+	NetworkMode     string
+	ExtraHosts      []string
+	Dns             []string //nolint:revive // Docker's field name
+	PublishAllPorts bool     // the file's publish_all (docker run -P)
 }
 
 // NetworkSettingsView is where Docker reports a container's networking.
@@ -223,9 +224,10 @@ func containerView(st *model.State, c *model.Container) ContainerView {
 		Project: c.Project,
 		Config:  ContainerConfig{Hostname: c.Hostname, Labels: containerLabels(c)},
 		HostConfig: HostConfigView{
-			NetworkMode: string(c.Mode),
-			ExtraHosts:  []string{},
-			Dns:         []string{},
+			NetworkMode:     string(c.Mode),
+			ExtraHosts:      []string{},
+			Dns:             []string{},
+			PublishAllPorts: c.PublishAll,
 		},
 		NetworkSettings: NetworkSettingsView{
 			SandboxKey: c.Netns,

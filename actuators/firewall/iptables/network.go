@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/netctl/netctl/model"
 )
@@ -69,6 +70,7 @@ func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, 
 		)
 	}
 	if !v6 {
+		rules = append(rules, dnsExemptions(br, subnet, c)...)
 		// The VXLAN underlay is IPv4 (an IPv6 underlay is refused); an
 		// overlay's IPv6 rules are a bridge network's, inside it.
 		vx, err := vxlanRules(inst, n)
@@ -78,4 +80,25 @@ func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, 
 		rules = append(rules, vx...)
 	}
 	return rules, checkAll(rules)
+}
+
+// dnsPort is where netctl's DNS server listens on each gateway.
+const dnsPort = "53"
+
+// dnsExemptions keep the network's containers' queries to netctl's DNS
+// server, which listens on the gateway's port 53, out of the DNATs: a
+// port 53 published on every host address would otherwise take them to
+// the publishing container, and every name would stop resolving (Docker's
+// resolver is at 127.0.0.11 inside the container and never meets its
+// DNATs). NETCTL is only entered for local destinations, so the bridge's
+// subnet names its gateway. The RETURNs sit at the top of NETCTL, before
+// every project's jump (Apply inserts them there). Only IPv4: the DNS
+// server does not listen on IPv6 gateways.
+func dnsExemptions(br string, subnet netip.Prefix, comment string) []rule {
+	var out []rule
+	for _, proto := range []string{"udp", "tcp"} {
+		out = append(out, r(tableNAT, chainDNAT, append([]string{"-d", subnet.Masked().String(), "-i", br, "-p", proto},
+			withComment(comment, "-m", proto, "--dport", dnsPort, "-j", "RETURN")...)...))
+	}
+	return out
 }

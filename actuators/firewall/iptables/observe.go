@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,7 +19,10 @@ type observation struct {
 	dump     *dump
 	fw       *model.Firewall
 	networks map[string][]rule // by network ID: the rules carrying its mark
-	stray    map[string][]rule // by owner ("" for the shared chains)
+	// misplaced are the dump's RETURNs below a rule they must precede
+	// (order.go).
+	misplaced map[*rule]bool
+	stray     map[string][]rule // by owner ("" for the shared chains)
 }
 
 // classify sorts a dump's netctl rules (of iptables, or with v6 of
@@ -83,6 +87,26 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		}
 		return name
 	}
+	// jumped: "table chain" of the project chains their jump enters; a
+	// rule in a chain nothing jumps to (a hand-flushed NETCTL) is dead.
+	jumped := map[string]bool{}
+	// addNetworkRule files a rule under the network its comment names.
+	addNetworkRule := func(c string, r rule) bool {
+		n, ok := model.DecodeNetworkComment(c)
+		if !ok {
+			return false
+		}
+		if prev := o.fw.Networks[n.ID()]; prev == nil {
+			o.fw.Networks[n.ID()] = n
+		} else if !prev.Equal(n) {
+			// Rules of one network with two different marks: keep the
+			// first; the others don't render from it and turn up as
+			// stray below.
+			n = prev
+		}
+		o.networks[n.ID()] = append(o.networks[n.ID()], r)
+		return true
+	}
 
 	for _, table := range tables {
 		for _, chain := range sortedKeys(d.rules[table]) {
@@ -101,20 +125,9 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 					if theirs {
 						continue
 					}
-					n, ok := model.DecodeNetworkComment(c)
-					if !ok {
+					if !addNetworkRule(c, r) {
 						addStray(commentOwner(c), r)
-						continue
 					}
-					if prev := o.fw.Networks[n.ID()]; prev == nil {
-						o.fw.Networks[n.ID()] = n
-					} else if !prev.Equal(n) {
-						// Rules of one network with two different marks: keep
-						// the first; the others don't render from it and
-						// turn up as stray below.
-						n = prev
-					}
-					o.networks[n.ID()] = append(o.networks[n.ID()], r)
 				}
 			case chain == projectJumpChain[table]:
 				for _, r := range rules {
@@ -123,12 +136,16 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 						theirChains[r.target()] = true
 						continue
 					}
+					if addNetworkRule(c, r) {
+						continue // a network's DNS exemption (nat NETCTL)
+					}
 					project, ok := model.DecodeProjectComment(c)
 					if !ok || r.key() != projectJump(inst, table, project).key() {
 						addStray("", r)
 						continue
 					}
 					chainOwner[projectChain(inst, project)] = project
+					jumped[table+" "+r.target()] = true
 				}
 			case strings.HasPrefix(chain, projectChainPrefix):
 				for i := range rules {
@@ -205,20 +222,27 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		}
 		return damaged
 	}
+	o.misplaced = misplacedReturns(d, func(r rule) bool {
+		c, theirs := comment(r)
+		return !theirs && strings.HasPrefix(c, model.RuleCommentBase+":")
+	})
 	for id, rules := range o.networks {
 		n := o.fw.Networks[id]
 		want, err := networkRules(inst, n, v6)
-		n.Damaged = check(n.Project, want, err, rules)
+		n.Damaged = check(n.Project, want, err, rules) || slices.ContainsFunc(observedRules(d, rules), func(r *rule) bool { return o.misplaced[r] })
+	}
+	unjumped := func(rules []rule) bool {
+		return slices.ContainsFunc(rules, func(r rule) bool { return !jumped[r.table+" "+r.chain] })
 	}
 	for key, rules := range portLines {
 		p := o.fw.Ports[key]
 		want, err := portRules(inst, p)
-		p.Damaged = check(p.Project, want, err, rules)
+		p.Damaged = check(p.Project, want, err, rules) || unjumped(rules)
 	}
 	for key, rules := range linkLines {
 		l := o.fw.Links[key]
 		want, err := linkRules(inst, l)
-		l.Damaged = check(l.Project, want, err, rules)
+		l.Damaged = check(l.Project, want, err, rules) || unjumped(rules)
 	}
 	for owner, rules := range o.stray {
 		for _, r := range rules {

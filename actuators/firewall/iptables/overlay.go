@@ -12,8 +12,17 @@ import (
 // An overlay network's VXLAN filter lives in NETCTL-INPUT, jumped to from
 // filter INPUT:
 //
-//	-s peer -d local -p udp --dport 4789 -j RETURN    per peer, at the top
-//	-d local -p udp --dport 4789 -j DROP              after every RETURN
+//	-s peer -d local -p udp --dport 4789 -m u32 <vni> -j RETURN    per peer, at the top
+//	-d local -p udp --dport 4789 -m u32 <vni> -j DROP              after every RETURN
+//
+// The u32 match reads the VNI from the VXLAN header (the 3 bytes after its
+// 4 bytes of flags, behind the UDP header, wherever IP options put it), so
+// that a node of one overlay cannot send into another overlay of this
+// host whose nodes it is not among: every overlay of a node shares one
+// endpoint, and without the VNI each one's openings would let in the
+// others' nodes. The nftables backend keys its sets by the VNI for the
+// same reason; a VNI no network has passes (the kernel has no device for
+// it). Docker's encrypted overlay matches the VNI the same way.
 //
 // RETURN rather than ACCEPT, so that the host's own INPUT rules after the
 // jump still see the peers' packets. The RETURNs are inserted at the top
@@ -32,7 +41,11 @@ func vxlanRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 		return nil, fmt.Errorf("network %s: vxlan endpoint %s:%d is not an IPv4 address and port", n.Name, v.Local, v.Port)
 	}
 	vr := model.VXLANRule{Project: n.Project, Network: n.Name, VNI: v.VNI, Local: v.Local, Port: v.Port}
-	match := []string{"-d", v.Local.String() + "/32", "-p", "udp", "-m", "udp", "--dport", strconv.Itoa(int(v.Port))}
+	if v.VNI == 0 || v.VNI > model.MaxVNI {
+		return nil, fmt.Errorf("network %s: vxlan vni %d is out of range", n.Name, v.VNI)
+	}
+	match := []string{"-d", v.Local.String() + "/32", "-p", "udp", "-m", "udp", "--dport", strconv.Itoa(int(v.Port)),
+		"-m", "u32", "--u32", vniMatch(v.VNI)}
 	var out []rule
 	for _, p := range v.Peers {
 		if !p.Is4() {
@@ -47,19 +60,33 @@ func vxlanRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	return out, nil
 }
 
-// addVXLANRule puts a missing filter rule in place: openings at the top of
-// the chain, drops at its end.
-func addVXLANRule(s *script, r rule) {
-	if vxlanRank(r) == 0 {
+// topFirst are the chains whose RETURN rules must come before the rest:
+// NETCTL-INPUT's VXLAN openings before any network's drop, nat NETCTL's
+// DNS exemptions (network.go) before any project's DNATs.
+var topFirst = map[string]bool{tableFilter + " " + chainInput: true, tableNAT + " " + chainDNAT: true}
+
+// vniMatch is the u32 test of a VXLAN packet's VNI, in the form
+// iptables-save prints it (hexadecimal), so that observing compares it
+// word for word: skip the IP header (its length from IHL), then the UDP
+// header and the VXLAN flags (12 bytes), and take the 3 bytes of VNI.
+func vniMatch(vni uint32) string {
+	return fmt.Sprintf("0x0>>0x16&0x3c@0xc>>0x8=0x%x", vni)
+}
+
+// addNetworkRule puts a missing network rule in place: a RETURN of a
+// topFirst chain at its top, anything else at its chain's end.
+func addNetworkRule(s *script, r rule) {
+	if topRank(r) == 0 {
 		s.insert(r, 1)
 		return
 	}
 	s.append(r)
 }
 
-// vxlanRank orders NETCTL-INPUT as Apply leaves it: openings, then drops.
-func vxlanRank(r rule) int {
-	if r.target() == "RETURN" {
+// topRank orders a chain as Apply leaves it: in a topFirst chain, the
+// RETURNs (0) before the rest (1).
+func topRank(r rule) int {
+	if topFirst[r.table+" "+r.chain] && r.target() == "RETURN" {
 		return 0
 	}
 	return 1

@@ -32,7 +32,7 @@ func TestVXLANFilterDriftIsRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "*filter\n-I NETCTL-INPUT 1 -s 10.250.0.3/32 -d 10.250.0.1/32 -p udp -m udp --dport 4789 -m comment --comment \"netctl:shop:mesh vxlan 4242 10.250.0.1:4789 from 10.250.0.3\" -j RETURN\nCOMMIT\n"
+	want := "*filter\n-I NETCTL-INPUT 1 -s 10.250.0.3/32 -d 10.250.0.1/32 -p udp -m udp --dport 4789 -m u32 --u32 \"0x0>>0x16&0x3c@0xc>>0x8=0x1092\" -m comment --comment \"netctl:shop:mesh vxlan 4242 10.250.0.1:4789 from 10.250.0.3\" -j RETURN\nCOMMIT\n"
 	if s != want {
 		t.Errorf("repair script:\n%s\nwant:\n%s", s, want)
 	}

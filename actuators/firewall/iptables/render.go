@@ -47,10 +47,12 @@ func render(fws map[model.Instance]*model.Firewall, v6 bool) (string, error) {
 			return "", err
 		}
 	}
-	// Apply inserts the VXLAN openings at the top of their chain.
-	slices.SortStableFunc(byTable[tableFilter][chainInput], func(a, b rule) int {
-		return vxlanRank(a) - vxlanRank(b)
-	})
+	// Apply inserts the RETURNs at the top of their chain (topFirst).
+	for _, t := range tables {
+		for _, rules := range byTable[t] {
+			slices.SortStableFunc(rules, func(a, b rule) int { return topRank(a) - topRank(b) })
+		}
+	}
 	var b strings.Builder
 	builtin := map[string][]string{
 		tableRaw:    {"PREROUTING", "OUTPUT"},

@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/netctl/netctl/model"
@@ -104,16 +105,18 @@ func buildScript(o *observation, b *model.FirewallBatch) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("network %s: %w", n.ID(), err)
 		}
-		missing, extra := matchRules(want, observedRules(d, o.networks[n.ID()]))
+		have := observedRules(d, o.networks[n.ID()])
+		missing, extra := matchRules(want, have)
 		for _, r := range extra {
 			s.remove(r)
 		}
-		for _, r := range missing {
-			if r.chain == chainInput {
-				addVXLANRule(s, r)
-			} else {
-				s.append(r)
+		for _, r := range have {
+			if o.misplaced[r] && !slices.Contains(extra, r) {
+				moveUp(s, r)
 			}
+		}
+		for _, r := range missing {
+			addNetworkRule(s, r)
 		}
 	}
 	for _, n := range b.DropNetworks {

@@ -59,6 +59,8 @@ func (r rule) spec() string {
 		parts[i] = a
 		if i > 0 && r.args[i-1] == "--comment" {
 			parts[i] = quoteComment(a)
+		} else if i > 0 && r.args[i-1] == "--u32" {
+			parts[i] = `"` + a + `"` // as iptables-save prints it
 		} else if a == "" || strings.ContainsAny(a, " \t") {
 			parts[i] = `"` + a + `"`
 		}
@@ -101,7 +103,7 @@ func safeArg(a string) bool {
 		c := a[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("_.:/,>!-@[] ", c) >= 0:
+		case strings.IndexByte("_.:/,>!-@[]&= ", c) >= 0: // & and =: u32 tests (overlay.go)
 		default:
 			return false
 		}

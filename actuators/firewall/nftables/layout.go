@@ -25,7 +25,9 @@ import (
 //	  iifname @external accept               out of a bridge (not internal)
 //	  iifname @bridges drop                  out of an internal bridge
 //	  oifname @bridges drop                  into a bridge: only published ports
-//	nat-prerouting   nat hook prerouting, priority dstnat+10: fib daddr type local jump publish
+//	nat-prerouting   nat hook prerouting, priority dstnat+10:
+//	  iifname @bridges fib daddr . iif type local udp/tcp dport 53 return   netctl's DNS on the gateways
+//	  fib daddr type local jump publish
 //	nat-output       nat hook output, priority dstnat+10:     fib daddr type local jump publish
 //	  publish        dnat ip to ip daddr . l4proto . th dport map @ports-addr
 //	                 dnat ip to l4proto . th dport map @ports-any
@@ -344,6 +346,28 @@ func localAddr(saddr bool) []expr.Any {
 	}
 }
 
+// gatewayDNS matches a query to netctl's DNS server: port 53 of proto on
+// an address of the interface the packet came in on (fib daddr . iif type
+// local: a bridge's gateway), so that a port 53 published on every host
+// address does not take the containers' own name lookups to the
+// publishing container. The iptables backend's NETCTL chain starts with
+// the same exemptions; Docker's resolver, at 127.0.0.11 inside the
+// container, never meets its DNATs. fib with iif is valid in prerouting
+// only, hence here rather than in publish, which output enters too.
+func gatewayDNS(proto byte) []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: reg1, ResultADDRTYPE: true, FlagDADDR: true, FlagIIF: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{proto}},
+		fDport.load(reg1),
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(dnsPort)},
+	}
+}
+
+// dnsPort is where netctl's DNS server listens on each gateway.
+const dnsPort = 53
+
 func notLoopbackIn() []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1},
@@ -387,6 +411,8 @@ func chainDefs() []chainDef {
 			rule("unpublished ports", lookup(setBridges, fOIF), drop),
 		}},
 		{name: chainPrerouting, typ: nftables.ChainTypeNAT, hook: hook(*nftables.ChainHookPrerouting), priority: prioDstNAT, rules: []ruleDef{
+			rule("DNS queries to a bridge's gateway stay netctl's (udp)", ipv4(), lookup(setBridges, fIIF), gatewayDNS(unix.IPPROTO_UDP), one(verdict(expr.VerdictReturn))),
+			rule("DNS queries to a bridge's gateway stay netctl's (tcp)", ipv4(), lookup(setBridges, fIIF), gatewayDNS(unix.IPPROTO_TCP), one(verdict(expr.VerdictReturn))),
 			rule("to the host", localAddr(false), one(jump(chainPublish))),
 		}},
 		{name: chainOutput, typ: nftables.ChainTypeNAT, hook: hook(*nftables.ChainHookOutput), priority: prioDstNAT, rules: []ruleDef{
