@@ -115,6 +115,7 @@ func Serve(ctx context.Context, root string, opts Options) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	go stopWhenUnreachable(ctx, sock, cancel, log)
 	log.Info().Int("pid", os.Getpid()).Str("root", root).Int("max_forwards", opts.Limits.Forwards).
 		Int("max_tcp", opts.Limits.TCPConns).Msg("dns server started")
 	for {
@@ -134,6 +135,35 @@ func Serve(ctx context.Context, root string, opts Options) error {
 			return fmt.Errorf("dns server: control socket: %w", err)
 		}
 		go handleControl(conn, srv, reload, cancel, log)
+	}
+}
+
+// unreachableCheck is how often the server checks that its control
+// socket is still the one it listens on.
+const unreachableCheck = 2 * time.Second
+
+// stopWhenUnreachable stops the server once its control socket is gone or
+// replaced (its --root removed, say): nobody can reload or stop it any
+// more, and a server left behind would answer stale names and hold the
+// gateway's port 53 until the namespace goes.
+func stopWhenUnreachable(ctx context.Context, sock string, stop func(), log zerolog.Logger) {
+	orig, err := os.Stat(sock)
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(unreachableCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if fi, err := os.Stat(sock); err != nil || !os.SameFile(fi, orig) {
+			log.Warn().Str("socket", sock).Msg("control socket gone: stopping")
+			stop()
+			return
+		}
 	}
 }
 
