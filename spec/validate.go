@@ -10,12 +10,6 @@ import (
 	"github.com/netctl/netctl/spec/internal/yamlwalk"
 )
 
-// This file is over 500 lines on purpose: it is the one place of the
-// cross-value rules (subnets against addresses, ports against ports, names
-// against names), which compare objects with each other and report in one
-// order; the per-object checks live beside their parsers, and the overlay
-// rules in validate_overlay.go.
-
 // minIPv6MTU is the smallest link MTU IPv6 works on (RFC 8200).
 const minIPv6MTU = model.MinIPv6MTU
 
@@ -51,49 +45,6 @@ type validator struct {
 	nets       map[string]*Network
 	netnsPaths map[string]*Container
 	vnis       map[uint32]*Network // overlay networks by VNI
-}
-
-// subnetOf is the subnet a network's addresses come from as far as the
-// file can tell: explicit, or implied for the default network. explicit
-// tells the two apart; ok is false when there is none (or it was invalid).
-func subnetOf(n *Network) (subnet netip.Prefix, explicit, ok bool) {
-	if _, has := n.FieldPos["subnet"]; has {
-		return n.Subnet, true, n.Subnet.IsValid()
-	}
-	if n.Name == NetworkBridge {
-		return netip.MustParsePrefix(DefaultBridgeSubnet), false, true
-	}
-	return netip.Prefix{}, false, false
-}
-
-// gatewayOf is the network's gateway: explicit, else the first host
-// address, which is what the reconciler assigns.
-func gatewayOf(n *Network, subnet netip.Prefix) netip.Addr {
-	if n.Gateway.IsValid() {
-		return n.Gateway
-	}
-	return subnet.Addr().Next()
-}
-
-func broadcast4(p netip.Prefix) netip.Addr {
-	a := p.Addr().As4()
-	for i := p.Bits(); i < 32; i++ {
-		a[i/8] |= 1 << (7 - i%8)
-	}
-	return netip.AddrFrom4(a)
-}
-
-// hostAddrProblem says why a is not usable as a host address in p, or "".
-func hostAddrProblem(p netip.Prefix, a netip.Addr) string {
-	switch {
-	case !p.Contains(a):
-		return fmt.Sprintf("is outside the subnet %s", p)
-	case a == p.Addr():
-		return fmt.Sprintf("is the network address of %s", p)
-	case a.Is4() && a == broadcast4(p):
-		return fmt.Sprintf("is the broadcast address of %s", p)
-	}
-	return ""
 }
 
 // caseClashes rejects names that differ only in case: DNS would answer
@@ -341,33 +292,6 @@ func (v *validator) container(ct *Container) {
 	}
 }
 
-// ipv6Ports checks that a port published on an IPv6 host address has an
-// IPv6 address to lead to: IPv6 ports lead to the container's first
-// dual-stack network that is not internal.
-func (v *validator) ipv6Ports(ct *Container) {
-	var first *Network
-	for _, a := range ct.Networks {
-		n := v.nets[a.Network]
-		if n == nil || n.Internal {
-			continue
-		}
-		if n.EnableIPv6 {
-			return
-		}
-		if first == nil {
-			first = n
-		}
-	}
-	if first == nil {
-		return // no network to publish on at all: reported elsewhere
-	}
-	for _, m := range ct.Ports {
-		if m.HostIP.Is6() {
-			v.c.Addf(m.Pos, "container %q: ports: %s: an IPv6 host address needs a network with enable_ipv6 that is not internal (%q has no IPv6)", ct.Name, yamlwalk.Quote(m.Raw), first.Name)
-		}
-	}
-}
-
 func shareNetwork(a, b *Container) bool {
 	for _, x := range a.Networks {
 		for _, y := range b.Networks {
@@ -452,32 +376,6 @@ func (v *validator) statics() {
 	}
 }
 
-// subnetKey names the subnet key a static address key is checked against.
-func subnetKey(addrKey string) string {
-	if addrKey == "ipv6_address" {
-		return "subnet_v6"
-	}
-	return "subnet"
-}
-
-// subnetV6Of is subnetOf for IPv6: only an explicit subnet_v6 is known
-// before the reconciler draws one from the ULA pool.
-func subnetV6Of(n *Network) (subnet netip.Prefix, explicit, ok bool) {
-	if _, has := n.FieldPos["subnet_v6"]; has {
-		return n.SubnetV6, true, n.SubnetV6.IsValid()
-	}
-	return netip.Prefix{}, false, false
-}
-
-// gatewayV6Of is the network's IPv6 gateway: explicit, else the first
-// address after the subnet's own (which is the subnet-router anycast).
-func gatewayV6Of(n *Network, subnet netip.Prefix) netip.Addr {
-	if n.GatewayV6.IsValid() {
-		return n.GatewayV6
-	}
-	return subnet.Addr().Next()
-}
-
 func (v *validator) nodes() {
 	seen := map[netip.Addr]*Node{}
 	for _, n := range v.t.Nodes {
@@ -492,78 +390,8 @@ func (v *validator) nodes() {
 	}
 }
 
-// publishedPorts finds host ports published twice. Ephemeral ports and
-// "first free port of a range" mappings hold no fixed port, so they never
-// conflict: the reconciler picks around the fixed ones.
-func (v *validator) publishedPorts() {
-	type pub struct {
-		m  *PortMapping
-		ct *Container
-	}
-	var pubs []pub
-	for _, ct := range v.t.Containers {
-		if ct.NetworkMode != "" {
-			continue
-		}
-		for _, m := range ct.Ports {
-			if m.HostPortStart != 0 && !m.FirstFree() {
-				pubs = append(pubs, pub{m, ct})
-			}
-		}
-	}
-	slices.SortStableFunc(pubs, func(a, b pub) int {
-		if c := strings.Compare(a.m.Proto, b.m.Proto); c != 0 {
-			return c
-		}
-		return int(a.m.HostPortStart) - int(b.m.HostPortStart)
-	})
-	// One error per mapping: a port published n times is n-1 errors, not
-	// n*(n-1)/2.
-	reported := map[*PortMapping]bool{}
-	for i, a := range pubs {
-		for _, b := range pubs[i+1:] {
-			if b.m.Proto != a.m.Proto || b.m.HostPortStart > a.m.HostPortEnd {
-				break
-			}
-			if a.m.HostIP.IsValid() && b.m.HostIP.IsValid() && a.m.HostIP != b.m.HostIP {
-				continue
-			}
-			if onOtherNodes(a.ct, b.ct) {
-				continue
-			}
-			first, later := a, b
-			if before(later.m.Pos, first.m.Pos) {
-				first, later = later, first
-			}
-			if reported[later.m] {
-				continue
-			}
-			reported[later.m] = true
-			lo := max(a.m.HostPortStart, b.m.HostPortStart)
-			hi := min(a.m.HostPortEnd, b.m.HostPortEnd)
-			ports := fmt.Sprint(lo)
-			if hi != lo {
-				ports = fmt.Sprintf("%d-%d", lo, hi)
-			}
-			v.c.Addf(later.m.Pos, "container %q: host port %s/%s on %s is already published by container %q (%s at %s)",
-				later.ct.Name, ports, later.m.Proto, hostIPText(later.m.HostIP, first.m.HostIP), first.ct.Name, yamlwalk.Quote(first.m.Raw), at(first.m.Pos))
-		}
-	}
-}
-
 func before(a, b Pos) bool {
 	return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
-}
-
-// hostIPText names the host addresses two conflicting mappings share.
-func hostIPText(a, b netip.Addr) string {
-	switch {
-	case a.IsValid():
-		return a.String()
-	case b.IsValid():
-		return b.String()
-	}
-	return "all addresses"
 }
 
 func (v *validator) hasNode(name string) bool {
