@@ -59,16 +59,7 @@ func localAnswer(t *testing.T, s *Server, src, name string, qtype uint16) (rcode
 	if m == nil {
 		return 0, nil, false
 	}
-	for _, rr := range m.Answer {
-		switch rr := rr.(type) {
-		case *mdns.A:
-			out = append(out, rr.A.String())
-		case *mdns.AAAA:
-			out = append(out, rr.AAAA.String())
-		case *mdns.PTR:
-			out = append(out, rr.Ptr)
-		}
-	}
+	out = answers(m)
 	slices.Sort(out)
 	return m.Rcode, out, true
 }
