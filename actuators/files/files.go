@@ -81,17 +81,6 @@ func ContainerDir(root, project, name string) string {
 	return filepath.Join(root, "containers", project, name)
 }
 
-// Observe fills file-backed fields into st and adds objects that exist
-// only as files: Read and its fill in one call.
-func (s *Store) Observe(ctx context.Context, st *model.State, scope model.Scope) error {
-	fill, err := s.Read(ctx, scope)
-	if err != nil {
-		return err
-	}
-	fill(st)
-	return nil
-}
-
 // Read implements reconciler.Files: it reads the networks' settings and
 // the files of the containers in scope, and returns what puts them into an
 // observed state.

@@ -31,7 +31,7 @@ func TestContainerRoundTripAndScope(t *testing.T) {
 	// The kernel side reports web's endpoint; files fill in the rest.
 	st := model.NewState()
 	st.Containers[web.ID()] = &model.Container{Project: "shop", Name: "web", Endpoints: []*model.Endpoint{{Network: "shop/back"}}}
-	if err := s.Observe(ctx, st, nil); err != nil {
+	if err := observe(ctx, s, st, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := st.Containers[web.ID()]
@@ -44,7 +44,7 @@ func TestContainerRoundTripAndScope(t *testing.T) {
 	}
 	// A scope reads only its containers.
 	scoped := model.NewState()
-	if err := s.Observe(ctx, scoped, model.Scope{db.ID(): true}); err != nil {
+	if err := observe(ctx, s, scoped, model.Scope{db.ID(): true}); err != nil {
 		t.Fatal(err)
 	}
 	if len(scoped.Containers) != 1 || scoped.Containers[db.ID()] == nil {
@@ -92,11 +92,21 @@ func TestContainerWithoutSettingsIsSkipped(t *testing.T) {
 	}
 	for _, scope := range []model.Scope{nil, {"shop/db": true, "shop/half": true, "shop/none": true}} {
 		st := model.NewState()
-		if err := s.Observe(ctx, st, scope); err != nil {
+		if err := observe(ctx, s, st, scope); err != nil {
 			t.Fatal(err)
 		}
 		if len(st.Containers) != 1 || st.Containers[db.ID()] == nil {
 			t.Errorf("scope %v: observed %v, want only shop/db", scope, slices.Collect(maps.Keys(st.Containers)))
 		}
 	}
+}
+
+// observe is Read and its fill in one call, as the reconciler uses them.
+func observe(ctx context.Context, s *Store, st *model.State, scope model.Scope) error {
+	fill, err := s.Read(ctx, scope)
+	if err != nil {
+		return err
+	}
+	fill(st)
+	return nil
 }
