@@ -190,7 +190,30 @@ func TestRestoreScriptDownGolden(t *testing.T) {
 	}
 }
 
-// One changed port rewrites the project's chains in nat and filter only.
+// A rule in the project's chain that is not netctl's (added by hand) is
+// not deleted by its text, which may not read back as a rule a -D
+// matches: the chain is rewritten instead, without it.
+func TestRestoreScriptForeignRuleRewritesChain(t *testing.T) {
+	out, err := Render(shop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := projectChain("", "shop")
+	foreign := "-A " + chain + " -p tcp -m tcp --dport 7 -j DNAT --to-destination 172.18.0.7:7"
+	out = strings.Replace(out, "*nat\n", "*nat\n"+foreign+"\n", 1)
+	out = strings.Replace(out, "COMMIT\n", foreign+"\nCOMMIT\n", 1)
+	o := observeText(t, out)
+	s, err := buildScript(o, batchFor("shop", shop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, ":"+chain+" - [0:0]") || strings.Contains(s, "-D "+chain) {
+		t.Errorf("a foreign rule in %s is not cleared by rewriting the chain:\n%s", chain, s)
+	}
+}
+
+// One changed port rewrites only its own rules, in the project's chains
+// in nat and filter: a -D of the old rule and a -A of the new one each.
 func TestRestoreScriptPortChange(t *testing.T) {
 	out, err := Render(shop())
 	if err != nil {
