@@ -184,27 +184,36 @@ func EncodePortComment(p *PortRule) string {
 		hostIP, p.HostPort, p.Target, p.ContainerPort, p.Proto)
 }
 
-var (
-	portCommentRE   = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) ([0-9.]+):([0-9]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp)$`)
-	portCommentV6RE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) \[([0-9a-f:]+)\]:([0-9]+)->\[([0-9a-f:]+)\]:([0-9]+)/(tcp|udp|sctp)$`)
-)
-
 // DecodePortComment is the inverse of EncodePortComment; Damaged is left
-// false.
+// false. It reads every published port's rule on each observation (a
+// thousand of them at a thousand containers), so it cuts the text by hand
+// where a regular expression took 13 % of the firewall's observation;
+// rulecomment_test.go holds it to the expression it replaced.
 func DecodePortComment(c string) (*PortRule, bool) {
-	m := portCommentRE.FindStringSubmatch(c)
-	v6 := m == nil
-	if v6 {
-		m = portCommentV6RE.FindStringSubmatch(c)
-	}
-	if m == nil {
+	rest, ok := strings.CutPrefix(c, ruleCommentPrefix)
+	if !ok {
 		return nil, false
 	}
-	hostIP, err1 := netip.ParseAddr(m[3])
-	target, err2 := netip.ParseAddr(m[5])
-	hp, err3 := strconv.ParseUint(m[4], 10, 16)
-	cp, err4 := strconv.ParseUint(m[6], 10, 16)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || hp == 0 || cp == 0 ||
+	owner, rest, ok := strings.Cut(rest, " ")
+	if !ok {
+		return nil, false
+	}
+	project, container, ok := strings.Cut(owner, ":")
+	if !ok || !isCommentWord(project) || !isCommentWord(container) {
+		return nil, false
+	}
+	from, rest, ok := strings.Cut(rest, "->")
+	if !ok {
+		return nil, false
+	}
+	to, proto, ok := strings.Cut(rest, "/")
+	if !ok || (proto != "tcp" && proto != "udp" && proto != "sctp") {
+		return nil, false
+	}
+	v6 := strings.HasPrefix(from, "[")
+	hostIP, hp, ok1 := cutAddrPort(from, v6)
+	target, cp, ok2 := cutAddrPort(to, v6)
+	if !ok1 || !ok2 || hp == 0 || cp == 0 ||
 		hostIP.Is6() != v6 || target.Is6() != v6 || hostIP.Is4In6() || target.Is4In6() {
 		return nil, false
 	}
@@ -212,10 +221,72 @@ func DecodePortComment(c string) (*PortRule, bool) {
 		hostIP = netip.Addr{}
 	}
 	return &PortRule{
-		Project: m[1], Container: m[2], Target: target,
-		Port: Port{HostIP: hostIP, HostPort: uint16(hp), ContainerPort: uint16(cp), Proto: m[7]},
+		Project: project, Container: container, Target: target,
+		Port: Port{HostIP: hostIP, HostPort: hp, ContainerPort: cp, Proto: proto},
 	}, true
 }
+
+// isCommentWord reports whether s is a non-empty run of letters, digits
+// and dashes: a project or container name in a rule comment.
+func isCommentWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isDigit(c) && c != '-' && !('a' <= c && c <= 'z') && !('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// cutAddrPort reads "172.18.0.2:5000" or, v6, "[fd00::2]:5000" as the
+// port comments write them: dotted digits, or lower-case hex and colons.
+func cutAddrPort(s string, v6 bool) (netip.Addr, uint16, bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return netip.Addr{}, 0, false
+	}
+	addr, port := s[:i], s[i+1:]
+	if v6 {
+		inner, open := strings.CutPrefix(addr, "[")
+		inner, closed := strings.CutSuffix(inner, "]")
+		if !open || !closed || inner == "" {
+			return netip.Addr{}, 0, false
+		}
+		for j := 0; j < len(inner); j++ {
+			if c := inner[j]; !isDigit(c) && c != ':' && !('a' <= c && c <= 'f') {
+				return netip.Addr{}, 0, false
+			}
+		}
+		addr = inner
+	} else {
+		if addr == "" {
+			return netip.Addr{}, 0, false
+		}
+		for j := 0; j < len(addr); j++ {
+			if c := addr[j]; !isDigit(c) && c != '.' {
+				return netip.Addr{}, 0, false
+			}
+		}
+	}
+	if port == "" {
+		return netip.Addr{}, 0, false
+	}
+	for j := 0; j < len(port); j++ {
+		if !isDigit(port[j]) {
+			return netip.Addr{}, 0, false
+		}
+	}
+	ip, err := netip.ParseAddr(addr)
+	n, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || perr != nil {
+		return netip.Addr{}, 0, false
+	}
+	return ip, uint16(n), true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // EncodeLinkComment marks a link's rules with the opening:
 // "netctl:shop:web link db 172.18.0.3->172.18.0.2:5432/tcp br-1a2b"
