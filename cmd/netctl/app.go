@@ -66,6 +66,9 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.command = cmd.CommandPath()
+			if !isDaemon(cmd) {
+				oneShotGC()
+			}
 			if !slices.Contains([]string{firewall.Auto, iptables.Name, nftables.Name}, a.firewall) {
 				return fmt.Errorf("--firewall %q (or NETCTL_FIREWALL): want %s, %s or %s", a.firewall, firewall.Auto, iptables.Name, nftables.Name)
 			}
