@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,16 +40,20 @@ func (a *app) applyCommand() *cobra.Command {
 			if err := out.check(); err != nil {
 				return err
 			}
-			t, err := f.loadForApply()
+			project, err := a.converge(cmd, func() (string, *spec.Topology, error) {
+				t, err := f.loadForApply()
+				if err != nil {
+					return "", nil, err
+				}
+				file, _ := f.path() // load succeeded, so the path did
+				a.warnOrphans(file, t.Name)
+				return t.Name, t, nil
+			}, out)
 			if err != nil {
 				return err
 			}
-			file, _ := f.path() // load succeeded, so the path did
-			a.warnOrphans(file, t.Name)
-			if err := a.converge(cmd, t.Name, t, out); err != nil {
-				return err
-			}
-			a.recordSource(file, t.Name)
+			file, _ := f.path()
+			a.recordSource(file, project)
 			return nil
 		},
 	}
@@ -68,14 +74,17 @@ func (a *app) downCommand() *cobra.Command {
 			if err := out.check(); err != nil {
 				return err
 			}
-			if project == "" {
+			project, err := a.converge(cmd, func() (string, *spec.Topology, error) {
+				if project != "" {
+					return project, nil, nil
+				}
 				t, err := f.load()
 				if err != nil {
-					return err
+					return "", nil, err
 				}
-				project = t.Name
-			}
-			if err := a.converge(cmd, project, nil, out); err != nil {
+				return t.Name, nil, nil
+			}, out)
+			if err != nil {
 				return err
 			}
 			return files.New(a.root).ForgetSource(project)
@@ -87,28 +96,55 @@ func (a *app) downCommand() *cobra.Command {
 	return cmd
 }
 
-// converge applies t (nil: remove the project) and reports.
-func (a *app) converge(cmd *cobra.Command, project string, t *spec.Topology, out outputFlag) error {
+// converge applies the topology load returns (nil: remove the project),
+// reports, and returns the project.
+//
+// The file is parsed and validated while the host is read: at a thousand
+// containers that is 10-20 ms of a 130 ms no-op apply, and the read
+// changes nothing. Nothing else may happen before the file is known good,
+// so the overlap needs a --root that exists (preparing one creates it)
+// and a lock that is free (waiting for it would hold validation errors
+// back); otherwise the file comes first, as it always did.
+func (a *app) converge(cmd *cobra.Command, load reconciler.Loading, out outputFlag) (string, error) {
 	ctx := cmd.Context()
+	loaded := inBackground(load)
+	if !isDir(a.root) {
+		if _, _, err := loaded(); err != nil {
+			return "", err
+		}
+	}
 	r, done, err := a.reconciler()
 	if err != nil {
-		return err
+		if _, _, lerr := loaded(); lerr != nil {
+			return "", lerr
+		}
+		return "", err
 	}
 	defer done()
 	r.Progress = a.progress()
 	start := time.Now()
 	var res *reconciler.Result
-	err = a.locked(ctx, func() error {
-		var err error
-		res, err = r.Apply(ctx, project, t)
-		return err
-	})
+	var project string
+	if unlock, lerr := files.TryLock(a.root, "lock", a.command); lerr == nil {
+		project, res, err = r.ApplyLoading(ctx, loaded)
+		unlock()
+	} else {
+		var t *spec.Topology
+		if project, t, err = loaded(); err != nil {
+			return "", err
+		}
+		err = a.locked(ctx, func() error {
+			var err error
+			res, err = r.Apply(ctx, project, t)
+			return err
+		})
+	}
 	elapsed := time.Since(start)
 	if r.Progress != nil {
 		fmt.Fprint(a.stderr, "\r\033[K")
 	}
 	if res == nil {
-		return err
+		return project, err
 	}
 	applied := &reconciler.Plan{Project: project, Actions: res.Done}
 	if res.Plan != nil {
@@ -123,19 +159,46 @@ func (a *app) converge(cmd *cobra.Command, project string, t *spec.Topology, out
 			err = &shownError{err}
 		}
 		if werr := applied.WriteApplyJSON(a.stdout, info); werr != nil {
-			return errors.Join(err, werr)
+			return project, errors.Join(err, werr)
 		}
-		return err
+		return project, err
 	}
 	if werr := a.writePlan(applied); werr != nil {
-		return errors.Join(err, werr)
+		return project, errors.Join(err, werr)
 	}
 	if !applied.Empty() {
 		if _, werr := fmt.Fprintf(a.stdout, "applied in %d round(s), %s\n", res.Rounds, elapsed.Round(time.Millisecond)); werr != nil {
-			return errors.Join(err, werr)
+			return project, errors.Join(err, werr)
 		}
 	}
-	return err
+	return project, err
+}
+
+// inBackground starts load and returns a function that waits for its
+// result, as often as it is called.
+func inBackground(load reconciler.Loading) reconciler.Loading {
+	type result struct {
+		project string
+		t       *spec.Topology
+		err     error
+	}
+	c := make(chan result, 1)
+	go func() {
+		p, t, err := load()
+		c <- result{p, t, err}
+	}()
+	var once sync.Once
+	var r result
+	return func() (string, *spec.Topology, error) {
+		once.Do(func() { r = <-c })
+		return r.project, r.t, r.err
+	}
+}
+
+// isDir reports whether path is a directory (following links).
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // progress returns a progress reporter when stderr is a terminal.
