@@ -138,9 +138,12 @@ func TestDockerGuide(t *testing.T) {
 	}
 }
 
-// Bad input is reported all at once with positions and changes nothing.
+// Bad input is reported all at once with positions and changes nothing,
+// also on a host where a project runs (apply reads the host while it
+// parses the file: the read must change nothing either).
 func TestValidationChangesNothing(t *testing.T) {
 	h := sandbox.New(t)
+	h.MustNetctl(t, "apply", "-f", h.WriteFile(t, "bad.yaml", "networks:\n  a: {subnet: 172.20.0.0/16}\ncontainers:\n  x: {networks: [a], ports: [\"8080:80\"]}\n"))
 	file := h.WriteFile(t, "bad.yaml", `networks:
   a: {subnet: 172.20.0.0/16}
   b: {subnet: 172.20.5.0/24}
