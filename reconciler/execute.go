@@ -29,12 +29,21 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	// settling, when not nil, reports the end of a Settle running side by
 	// side with the phases after it.
 	var settling chan error
+	// firewall, when not nil, reports the end of the firewall phase, which
+	// runs side by side with the names phase before it: the two touch
+	// nothing of each other's (the DNS server's configuration, the packet
+	// filter), and each waits on another process (the server's reload,
+	// iptables-restore).
+	var firewall chan firewallResult
 	for n, groups := range all {
 		if groups[0][0].phase == phaseFirewall {
-			fwDone, err := r.runFirewall(ctx, p, groups)
-			done = append(done, fwDone...)
-			if err != nil {
-				errs = append(errs, err)
+			if firewall == nil {
+				firewall = r.startFirewall(ctx, p, groups)
+			}
+			fw := <-firewall
+			done = append(done, fw.done...)
+			if fw.err != nil {
+				errs = append(errs, fw.err)
 			}
 			for _, g := range groups {
 				finished += len(g)
@@ -43,6 +52,9 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 				r.Progress(finished, total)
 			}
 			continue
+		}
+		if groups[0][0].phase == phaseNames && n+1 < len(all) && all[n+1][0][0].phase == phaseFirewall {
+			firewall = r.startFirewall(ctx, p, all[n+1])
 		}
 		start := time.Now()
 		sem := make(chan struct{}, workers)
@@ -118,6 +130,22 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	sort.Slice(done, func(i, j int) bool { return order[done[i]] < order[done[j]] })
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return done, errors.Join(errs...)
+}
+
+// firewallResult is what the firewall phase did.
+type firewallResult struct {
+	done []*Action
+	err  error
+}
+
+// startFirewall runs the firewall phase in the background.
+func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Action) chan firewallResult {
+	c := make(chan firewallResult, 1)
+	go func() {
+		done, err := r.runFirewall(ctx, p, groups)
+		c <- firewallResult{done, err}
+	}()
+	return c
 }
 
 // linksLater reports whether any of the phases makes or changes links
