@@ -205,6 +205,29 @@ bench_floor() {
   sleep "$SETTLE_S"
 }
 
+# bench_bridges N: what the kernel takes to delete the bridges of N's
+# topology (NETWORKS of them, up, with their gateway address, no ports
+# left), in one request as netctl's down does. The floor's teardown leaves
+# its bridges to the sandbox's removal, untimed; netctl's down must delete
+# them, and on kernels where each costs an RCU grace period (20-40 ms
+# here) that alone can exceed twice the floor at small N.
+bench_bridges() {
+  local n=$1 b t0 t1
+  local nb=$(( n < NETWORKS ? n : NETWORKS ))
+  sandbox_up "ncbb-$$"
+  for (( b = 0; b < nb; b++ )); do
+    echo "link add ncbb$b group 77 type bridge"
+    echo "addr add 172.$(( 20 + b )).0.1/16 dev ncbb$b"
+    echo "link set ncbb$b up"
+  done | ip -n "$HOSTNS" -batch -
+  t0=${EPOCHREALTIME/./}
+  ip -n "$HOSTNS" link del group 77
+  t1=${EPOCHREALTIME/./}
+  echo "$n floor_bridges $(( t1 - t0 ))" >>"$TIMES"
+  sandbox_down
+  HOSTNS="" ROOT=""
+}
+
 # --- report ------------------------------------------------------------------
 
 median_us() { # N PHASE -> median in microseconds, empty if not measured
@@ -261,15 +284,27 @@ report() {
   echo "¹ Floor = netns creation (one \`ip -batch\`) + one netlink process making the bridges, veths (peer created in the container netns), addresses and routes + one \`iptables-restore\` of one DNAT rule per container: \`NLBENCH_BRIDGES=$NETWORKS bench_netlink.sh N 1 --nsdel-teardown\`. The floor script pre-creates the namespaces and reports their creation separately; netctl's cold apply creates them itself, so their creation is added to the floor."
   echo "² \`netctl down\` until the kernel has removed the last host-side veth (namespace deletion frees them asynchronously)."
   echo "³ Floor teardown: one \`iptables-restore\` deleting the rules, then namespace deletion until the last host-side veth is gone."
+  echo "⁴ The floor's teardown leaves its bridges to the sandbox's removal; \`netctl down\` deletes them. Measured apart: the topology's bridges, up with their gateway address and no ports, deleted in one request."
+  if (( ! SKIP_FLOOR && ! SKIP_NETCTL )); then
+    echo
+    echo "\`down\` against the floor's teardown plus the bridges' deletion, medians:"
+    echo
+    echo "| N | down s | floor teardown + bridges s | ratio |"
+    echo "|---:|---:|---:|---:|"
+    for n in $NS; do
+      awk -v n="$n" -v d="$(median_us "$n" down)" -v fd="$(median_us "$n" floor_teardown)" -v fb="$(median_us "$n" floor_bridges)" \
+        'BEGIN { if (d == "" || fd == "" || fb == "") exit; printf "| %d | %.3f | %.3f | %.2f× |\n", n, d / 1e6, (fd + fb) / 1e6, d / (fd + fb) }'
+    done
+  fi
   echo
   if (( ! SKIP_FLOOR )); then
     echo "Floor sub-phases, median s:"
     echo
-    echo "| N | netns create | netlink (host links + in-netns config) | iptables-restore | teardown: rules | teardown: netns delete until veths gone |"
-    echo "|---:|---:|---:|---:|---:|---:|"
+    echo "| N | netns create | netlink (host links + in-netns config) | iptables-restore | teardown: rules | teardown: netns delete until veths gone | not in the floor: delete the emptied bridges ⁴ |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|"
     for n in $NS; do
       printf '| %s |' "$n"
-      for phase in netns_create nlbench_exec fw fw_del links_del_via_nsdel; do
+      for phase in netns_create nlbench_exec fw fw_del links_del_via_nsdel bridges; do
         awk -v us="$(median_us "$n" "floor_$phase")" 'BEGIN { printf " %s |", us == "" ? "–" : sprintf("%.3f", us / 1e6) }'
       done
       echo
@@ -298,6 +333,7 @@ for n in $NS; do
     if (( ! SKIP_FLOOR )); then
       bench_floor "$n" floor "$n"
       bench_floor 1 floor1 "$n"
+      bench_bridges "$n"
     fi
   done
 done

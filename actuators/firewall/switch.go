@@ -50,6 +50,9 @@ func (f *Firewall) observeOthers(ctx context.Context, fw *model.Firewall) {
 	for _, o := range f.others {
 		ofw, err := o.Observe(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return // called off (say, apply's file was refused): nothing to tell
+			}
 			// Reading the previous backend only serves a switch: a host
 			// where it fails (say, iptables without its kernel modules)
 			// still applies.
