@@ -74,6 +74,27 @@ func TestHairpinModeOfEndpoint(t *testing.T) {
 	}
 }
 
+// watch repairs an endpoint's hairpin mode switched off by hand as soon as
+// the kernel announces it, with the periodic resync off, whether by
+// `bridge link set` or by `ip link set ... type bridge_slave`: both
+// announce the port's ordinary link message too, which carries the mode.
+func TestWatchRepairsHairpinMode(t *testing.T) {
+	h := sandbox.New(t)
+	file := h.WriteFile(t, "hp.yaml", hairpinTopo)
+	w := startWatch(t, h, file, "--resync", "0")
+	defer w.stop()
+	veth := hostVeth(t, h, "hp", "front", "web")
+	for _, off := range [][]string{
+		{"bridge", "link", "set", "dev", veth, "hairpin", "off"},
+		{"ip", "link", "set", "dev", veth, "type", "bridge_slave", "hairpin", "off"},
+	} {
+		w.next(isDrift("web/front"), "the repair after "+strings.Join(off[:2], " "), func() { inHost(t, h, off...) })
+		if out := inHost(t, h, "ip", "-d", "link", "show", "dev", veth).Stdout; !strings.Contains(out, "hairpin on") {
+			t.Errorf("hairpin mode not on again after %s:\n%s", strings.Join(off, " "), out)
+		}
+	}
+}
+
 // hostVeth finds the host end of a container's endpoint by netctl's mark.
 func hostVeth(t *testing.T, h *sandbox.Host, project, network, container string) string {
 	t.Helper()
