@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netctl/netctl/internal/sandbox"
 )
@@ -75,15 +76,18 @@ func TestHairpinModeOfEndpoint(t *testing.T) {
 }
 
 // watch repairs an endpoint's hairpin mode switched off by hand as soon as
-// the kernel announces it, with the periodic resync off, whether by
-// `bridge link set` or by `ip link set ... type bridge_slave`: both
-// announce the port's ordinary link message too, which carries the mode.
+// the kernel announces it, with the periodic resync off: by `bridge link
+// set`, which only the bridge's own port message announces, and by `ip
+// link set ... type bridge_slave`. The new endpoint's own announcements
+// (its carrier coming up) are let pass first: each re-reads the container,
+// which would repair the mode by chance.
 func TestWatchRepairsHairpinMode(t *testing.T) {
 	h := sandbox.New(t)
 	file := h.WriteFile(t, "hp.yaml", hairpinTopo)
 	w := startWatch(t, h, file, "--resync", "0")
 	defer w.stop()
 	veth := hostVeth(t, h, "hp", "front", "web")
+	time.Sleep(3 * time.Second)
 	for _, off := range [][]string{
 		{"bridge", "link", "set", "dev", veth, "hairpin", "off"},
 		{"ip", "link", "set", "dev", veth, "type", "bridge_slave", "hairpin", "off"},

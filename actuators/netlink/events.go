@@ -93,7 +93,10 @@ func (l *Links) eventSocket() (int, error) {
 
 // owned is what a host link of netctl's is: a container's end (Container
 // set) or a bridge.
-type owned struct{ container string }
+type owned struct {
+	container string
+	hairpin   bool // a host end's hairpin mode, as last announced
+}
 
 // subscription filters the announcements down to netctl's objects.
 type subscription struct {
@@ -133,7 +136,7 @@ func (s *subscription) own(k nlraw.Link, o model.Owner) {
 	if id != "" && k.LinkNSID >= 0 {
 		s.nsids[int32(k.LinkNSID)] = id
 	}
-	s.owned[int32(k.Index)] = owned{container: id}
+	s.owned[int32(k.Index)] = owned{container: id, hairpin: k.Hairpin}
 }
 
 func (s *subscription) run(ctx context.Context) {
@@ -246,11 +249,7 @@ func (s *subscription) relevant(b []byte, nsid int32) (model.Scope, bool) {
 
 func (s *subscription) linkEvent(typ uint16, m []byte, touch func(string)) {
 	if len(m) > 0 && m[0] == unix.AF_BRIDGE {
-		// The bridge's own notifications about its ports (STP state,
-		// port flags: a port leaving the listening state some seconds
-		// after it was added, on every port). They carry no alias, and
-		// nothing netctl manages: enslaving and releasing a port come as
-		// ordinary link messages.
+		s.portEvent(typ, m, touch)
 		return
 	}
 	k, err := nlraw.ParseLink(m)
@@ -287,6 +286,29 @@ func (s *subscription) linkEvent(typ uint16, m []byte, touch func(string)) {
 	if onOurs {
 		touch(master.container) // a port on one of our bridges: the network
 	}
+}
+
+// portEvent handles a bridge's own notification about one of its ports.
+// Most are about the port's STP state (every port leaves the listening
+// state some seconds after it was added) and carry no alias; enslaving
+// and releasing a port come as ordinary link messages. What netctl
+// manages there is an endpoint's hairpin mode, which `bridge link set`
+// announces only this way: a change of it concerns the container.
+func (s *subscription) portEvent(typ uint16, m []byte, touch func(string)) {
+	if typ != unix.RTM_NEWLINK {
+		return
+	}
+	k, err := nlraw.ParseLink(m)
+	if err != nil {
+		return
+	}
+	o, ok := s.owned[int32(k.Index)]
+	if !ok || o.container == "" || o.hairpin == k.Hairpin {
+		return
+	}
+	o.hairpin = k.Hairpin
+	s.owned[int32(k.Index)] = o
+	touch(o.container)
 }
 
 // ownerID is the container a mark names ("" for a network's).

@@ -98,9 +98,26 @@ func ParseLink(m []byte) (Link, error) {
 			kindErr = parseLinkInfo(v, &l)
 		case unix.IFLA_AF_SPEC:
 			afErr = parseAFSpec(v, &l)
+		case unix.IFLA_PROTINFO:
+			// In a bridge's own message about a port (AF_BRIDGE), as
+			// `bridge link set ... hairpin` announces, the same mode;
+			// IPv6's messages (AF_INET6) carry other things under it.
+			if m[0] == unix.AF_BRIDGE {
+				afErr = parsePortFlags(v, &l)
+			}
 		}
 	})
 	return l, errors.Join(err, kindErr, afErr)
+}
+
+// parsePortFlags reads a bridge port's hairpin mode from IFLA_PROTINFO or
+// IFLA_INFO_SLAVE_DATA, which carry the same IFLA_BRPORT_* attributes.
+func parsePortFlags(v []byte, l *Link) error {
+	return Attrs(v, func(typ uint16, v []byte) {
+		if typ == unix.IFLA_BRPORT_MODE && len(v) > 0 {
+			l.Hairpin = v[0] != 0
+		}
+	})
 }
 
 // parseLinkInfo reads IFLA_LINKINFO: the link's kind and, for a port of a
@@ -121,11 +138,7 @@ func parseLinkInfo(v []byte, l *Link) error {
 	if err != nil || slaveKind != "bridge" {
 		return err
 	}
-	return Attrs(slaveData, func(typ uint16, v []byte) {
-		if typ == unix.IFLA_BRPORT_MODE && len(v) > 0 {
-			l.Hairpin = v[0] != 0
-		}
-	})
+	return parsePortFlags(slaveData, l)
 }
 
 // kind returns an IFLA_INFO_KIND or _SLAVE_KIND string, without allocating

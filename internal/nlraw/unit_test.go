@@ -78,6 +78,26 @@ func TestParseLink(t *testing.T) {
 	}
 }
 
+// A bridge's own message about a port (AF_BRIDGE) carries the hairpin
+// mode in IFLA_PROTINFO; IPv6's (AF_INET6) carries other attributes
+// there, one of them with the same number, which is no hairpin mode.
+func TestParseLinkPortFlags(t *testing.T) {
+	for _, tc := range []struct {
+		family int
+		want   bool
+	}{{unix.AF_BRIDGE, true}, {unix.AF_INET6, false}} {
+		msg := nl.NewIfInfomsg(tc.family)
+		msg.Index = 7
+		proto := nl.NewRtAttr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, nil)
+		proto.AddRtAttr(unix.IFLA_BRPORT_MODE, []byte{1})
+		m := payloads(t, message(unix.RTM_NEWLINK, msg, proto))[0]
+		got, err := ParseLink(m)
+		if err != nil || got.Index != 7 || got.Hairpin != tc.want {
+			t.Errorf("family %d: ParseLink = %+v, %v; want hairpin %v", tc.family, got, err, tc.want)
+		}
+	}
+}
+
 func TestParseAddr(t *testing.T) {
 	msg := nl.NewIfAddrmsg(unix.AF_INET)
 	msg.Index, msg.Prefixlen = 4, 24
