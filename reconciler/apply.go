@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -259,6 +260,30 @@ type Loading func() (project string, t *spec.Topology, err error)
 // containers the two take 100 and 10-20 ms of a no-op apply), and nothing
 // is changed unless load succeeds. It returns the project load named.
 func (r *Reconciler) ApplyLoading(ctx context.Context, load Loading) (string, *Result, error) {
+	project, t, observed, loadErr, err := r.observeLoading(ctx, load)
+	if loadErr != nil {
+		return "", nil, loadErr
+	}
+	if err != nil {
+		return project, &Result{}, err
+	}
+	res, err := r.converge(ctx, project, t, observed, true)
+	return project, res, err
+}
+
+// PlanLoading is Plan for a file still being parsed and validated, read
+// alongside the kernel as ApplyLoading does.
+func (r *Reconciler) PlanLoading(ctx context.Context, load Loading) (*Plan, error) {
+	project, t, observed, loadErr, err := r.observeLoading(ctx, load)
+	if err = cmp.Or(loadErr, err); err != nil {
+		return nil, err
+	}
+	return r.plan(project, t, observed)
+}
+
+// observeLoading observes the kernel while load runs: loadErr is load's
+// error (the observation is then called off), err the observation's.
+func (r *Reconciler) observeLoading(ctx context.Context, load Loading) (project string, t *spec.Topology, observed *model.State, loadErr, err error) {
 	octx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type reading struct {
@@ -270,18 +295,13 @@ func (r *Reconciler) ApplyLoading(ctx context.Context, load Loading) (string, *R
 		st, err := r.Observe(octx)
 		read <- reading{st, err}
 	}()
-	project, t, err := load()
-	if err != nil {
+	if project, t, loadErr = load(); loadErr != nil {
 		cancel()
 		<-read
-		return "", nil, err
+		return "", nil, nil, loadErr, nil
 	}
 	o := <-read
-	if o.err != nil {
-		return project, &Result{}, o.err
-	}
-	res, err := r.converge(ctx, project, t, o.st, true)
-	return project, res, err
+	return project, t, o.st, nil, o.err
 }
 
 // converge runs the plan → apply → verify rounds from an observation;

@@ -249,23 +249,31 @@ func (a *app) diffCommand() *cobra.Command {
 			if path, err := f.path(); err == nil && path == "-" && from == "-" {
 				return errors.New("-f - and --from - both read stdin: give one of them a file")
 			}
-			t, err := f.loadForApply()
-			if err != nil {
-				return err
-			}
 			var plans []*reconciler.Plan
 			if from != "" {
-				plans, err = a.diffFiles(t, from)
+				t, err := f.loadForApply()
+				if err != nil {
+					return err
+				}
+				if plans, err = a.diffFiles(t, from); err != nil {
+					return err
+				}
 			} else {
-				var p *reconciler.Plan
-				p, err = a.diffHost(cmd, t)
+				p, err := a.diffHost(cmd, func() (string, *spec.Topology, error) {
+					t, err := f.loadForApply()
+					if err != nil {
+						return "", nil, err
+					}
+					return t.Name, t, nil
+				})
+				if err != nil {
+					return err
+				}
 				plans = append(plans, p)
-			}
-			if err != nil {
-				return err
 			}
 			pending := false
 			for _, p := range plans {
+				var err error
 				if out.format == "json" {
 					err = p.WriteJSON(a.stdout)
 				} else {
@@ -288,13 +296,24 @@ func (a *app) diffCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) diffHost(cmd *cobra.Command, t *spec.Topology) (*reconciler.Plan, error) {
+// diffHost plans the file against the live host, reading the host while
+// the file is parsed when the --root exists (as apply does).
+func (a *app) diffHost(cmd *cobra.Command, load reconciler.Loading) (*reconciler.Plan, error) {
+	loaded := inBackground(load)
+	if !isDir(a.root) {
+		if _, _, err := loaded(); err != nil {
+			return nil, err
+		}
+	}
 	r, done, err := a.reconciler()
 	if err != nil {
+		if _, _, lerr := loaded(); lerr != nil {
+			return nil, lerr
+		}
 		return nil, err
 	}
 	defer done()
-	return r.Plan(cmd.Context(), t.Name, t)
+	return r.PlanLoading(cmd.Context(), loaded)
 }
 
 // diffFiles reviews a change of file: for an overlay topology one plan per
