@@ -107,17 +107,8 @@ func (a *app) downCommand() *cobra.Command {
 // back); otherwise the file comes first, as it always did.
 func (a *app) converge(cmd *cobra.Command, load reconciler.Loading, out outputFlag) (string, error) {
 	ctx := cmd.Context()
-	loaded := inBackground(load)
-	if !isDir(a.root) {
-		if _, _, err := loaded(); err != nil {
-			return "", err
-		}
-	}
-	r, done, err := a.reconciler()
+	loaded, r, done, err := a.openLoading(load)
 	if err != nil {
-		if _, _, lerr := loaded(); lerr != nil {
-			return "", lerr
-		}
 		return "", err
 	}
 	defer done()
@@ -299,21 +290,34 @@ func (a *app) diffCommand() *cobra.Command {
 // diffHost plans the file against the live host, reading the host while
 // the file is parsed when the --root exists (as apply does).
 func (a *app) diffHost(cmd *cobra.Command, load reconciler.Loading) (*reconciler.Plan, error) {
+	loaded, r, done, err := a.openLoading(load)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.PlanLoading(cmd.Context(), loaded)
+}
+
+// openLoading starts load in the background and opens the reconciler
+// meanwhile, unless the --root is still to be made: preparing it would
+// change the host before the file is known good, so the file comes first
+// then. A file refused is the error to report, before any of the
+// reconciler's.
+func (a *app) openLoading(load reconciler.Loading) (reconciler.Loading, *reconciler.Reconciler, func(), error) {
 	loaded := inBackground(load)
 	if !isDir(a.root) {
 		if _, _, err := loaded(); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	r, done, err := a.reconciler()
 	if err != nil {
 		if _, _, lerr := loaded(); lerr != nil {
-			return nil, lerr
+			return nil, nil, nil, lerr
 		}
-		return nil, err
+		return nil, nil, nil, err
 	}
-	defer done()
-	return r.PlanLoading(cmd.Context(), loaded)
+	return loaded, r, done, nil
 }
 
 // diffFiles reviews a change of file: for an overlay topology one plan per
