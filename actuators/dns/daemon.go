@@ -149,6 +149,10 @@ const unreachableCheck = 2 * time.Second
 func stopWhenUnreachable(ctx context.Context, sock string, stop func(), log zerolog.Logger) {
 	orig, err := os.Stat(sock)
 	if err != nil {
+		// Gone already (the root removed right after the server made
+		// it): as unreachable as later.
+		log.Warn().Err(err).Str("socket", sock).Msg("control socket gone: stopping")
+		stop()
 		return
 	}
 	t := time.NewTicker(unreachableCheck)
