@@ -73,6 +73,19 @@ func addrPrefix(a vnl.Addr) netip.Prefix {
 // than tentative for a second or more); an invalid want removes every
 // global IPv6 address. Link-local addresses are the kernel's and stay.
 func setOnlyAddr6(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.Logger) error {
+	return setOnlyNodad(h, link, want, false, log)
+}
+
+// setOnlyNodad makes want, added nodad, the link's only IPv6 address of
+// one kind: global, or (linkLocal) link-local. Addresses of the other
+// kind, and loopback, are left alone; one of the kind added with DAD
+// would sit tentative (or fail DAD) and is replaced; an invalid want
+// removes them all.
+func setOnlyNodad(h *vnl.Handle, link vnl.Link, want netip.Prefix, linkLocal bool, log zerolog.Logger) error {
+	kind := "IPv6 address"
+	if linkLocal {
+		kind = "link-local address"
+	}
 	addrs, err := nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(link, vnl.FAMILY_V6) })
 	if err != nil {
 		return fmt.Errorf("list IPv6 addresses: %w", err)
@@ -80,26 +93,25 @@ func setOnlyAddr6(h *vnl.Handle, link vnl.Link, want netip.Prefix, log zerolog.L
 	have := false
 	for _, a := range addrs {
 		p := addrPrefix(a)
-		if p.Addr().IsLinkLocalUnicast() || p.Addr().IsLoopback() {
+		if p.Addr().IsLinkLocalUnicast() != linkLocal || p.Addr().IsLoopback() {
 			continue
 		}
-		// One added with DAD would sit tentative (or fail DAD): replace it.
 		if p == want && !have && a.Flags&unix.IFA_F_NODAD != 0 {
 			have = true
 			continue
 		}
 		if err := h.AddrDel(link, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			return fmt.Errorf("remove %s: %w", p, err)
+			return fmt.Errorf("remove %s %s: %w", kind, p, err)
 		}
-		log.Debug().Stringer("addr", p).Msg("removed IPv6 address")
+		log.Debug().Stringer("addr", p).Msg("removed " + kind)
 	}
 	if have || !want.IsValid() {
 		return nil
 	}
 	if err := h.AddrAdd(link, nodadAddr(want)); err != nil {
-		return fmt.Errorf("add %s: %w", want, err)
+		return fmt.Errorf("add %s %s: %w", kind, want, err)
 	}
-	log.Debug().Stringer("addr", want).Msg("added IPv6 address")
+	log.Debug().Stringer("addr", want).Msg("added " + kind)
 	return nil
 }
 

@@ -1,15 +1,11 @@
 package netlink
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/rs/zerolog"
 	vnl "github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -53,32 +49,5 @@ func ensureOverlayLinkLocal(h *vnl.Handle, br vnl.Link, n *model.Network, log ze
 	if n.Overlay == nil {
 		return nil
 	}
-	want := overlayLinkLocal(n)
-	addrs, err := nlraw.Retry(func() ([]vnl.Addr, error) { return h.AddrList(br, vnl.FAMILY_V6) })
-	if err != nil {
-		return fmt.Errorf("list IPv6 addresses: %w", err)
-	}
-	have := false
-	for _, a := range addrs {
-		p := addrPrefix(a)
-		if !p.Addr().IsLinkLocalUnicast() {
-			continue
-		}
-		if p == want && a.Flags&unix.IFA_F_NODAD != 0 {
-			have = true
-			continue
-		}
-		if err := h.AddrDel(br, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			return fmt.Errorf("remove link-local %s: %w", p, err)
-		}
-		log.Debug().Stringer("addr", p).Msg("removed link-local address")
-	}
-	if have || !want.IsValid() {
-		return nil
-	}
-	if err := h.AddrAdd(br, nodadAddr(want)); err != nil {
-		return fmt.Errorf("add link-local %s: %w", want, err)
-	}
-	log.Debug().Stringer("addr", want).Msg("added overlay link-local address")
-	return nil
+	return setOnlyNodad(h, br, overlayLinkLocal(n), true, log)
 }
