@@ -78,15 +78,19 @@ func TestHairpinModeOfEndpoint(t *testing.T) {
 // watch repairs an endpoint's hairpin mode switched off by hand as soon as
 // the kernel announces it, with the periodic resync off: by `bridge link
 // set`, which only the bridge's own port message announces, and by `ip
-// link set ... type bridge_slave`. The new endpoint's own announcements
+// link set ... type bridge_slave`; after each repair the container reaches
+// its own published port again. The new endpoint's own announcements
 // (its carrier coming up) are let pass first: each re-reads the container,
 // which would repair the mode by chance.
 func TestWatchRepairsHairpinMode(t *testing.T) {
 	h := sandbox.New(t)
+	outside(t, h) // the host's address, 10.250.0.1
 	file := h.WriteFile(t, "hp.yaml", hairpinTopo)
 	w := startWatch(t, h, file, "--resync", "0")
 	defer w.stop()
 	veth := hostVeth(t, h, "hp", "front", "web")
+	web := h.ContainerNetns("hp", "web")
+	serve(t, web, "tcp", 5000, "web")
 	time.Sleep(3 * time.Second)
 	for _, off := range [][]string{
 		{"bridge", "link", "set", "dev", veth, "hairpin", "off"},
@@ -96,6 +100,7 @@ func TestWatchRepairsHairpinMode(t *testing.T) {
 		if out := inHost(t, h, "ip", "-d", "link", "show", "dev", veth).Stdout; !strings.Contains(out, "hairpin on") {
 			t.Errorf("hairpin mode not on again after %s:\n%s", strings.Join(off, " "), out)
 		}
+		expectServed(t, "own published port after watch's repair", web, "tcp", "10.250.0.1:8080", "web")
 	}
 }
 
