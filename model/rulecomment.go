@@ -199,7 +199,7 @@ func DecodePortComment(c string) (*PortRule, bool) {
 		return nil, false
 	}
 	project, container, ok := strings.Cut(owner, ":")
-	if !ok || !isCommentWord(project) || !isCommentWord(container) {
+	if !ok || project == "" || container == "" || !labelChars(project) || !labelChars(container) {
 		return nil, false
 	}
 	from, rest, ok := strings.Cut(rest, "->")
@@ -224,20 +224,6 @@ func DecodePortComment(c string) (*PortRule, bool) {
 		Project: project, Container: container, Target: target,
 		Port: Port{HostIP: hostIP, HostPort: hp, ContainerPort: cp, Proto: proto},
 	}, true
-}
-
-// isCommentWord reports whether s is a non-empty run of letters, digits
-// and dashes: a project or container name in a rule comment.
-func isCommentWord(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isDigit(c) && c != '-' && !('a' <= c && c <= 'z') && !('A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // cutAddrPort reads "172.18.0.2:5000" or, v6, "[fd00::2]:5000" as the
