@@ -1,8 +1,8 @@
 package model
 
 import (
-	"encoding/json"
 	"net/netip"
+	"slices"
 )
 
 // DNS is one project's share of the embedded DNS server's configuration:
@@ -84,12 +84,41 @@ type DNSClient struct {
 }
 
 // Equal reports whether two configurations say the same (observed-only
-// fields aside).
+// fields aside). A nil list and an empty one say the same: the server
+// reads both as nothing.
 func (d *DNS) Equal(o *DNS) bool {
 	if d == nil || o == nil {
 		return d == o
 	}
-	a, errA := json.Marshal(d)
-	b, errB := json.Marshal(o)
-	return errA == nil && errB == nil && string(a) == string(b)
+	return d.Project == o.Project &&
+		slices.EqualFunc(d.Networks, o.Networks, DNSNetwork.equal) &&
+		slices.EqualFunc(d.Clients, o.Clients, DNSClient.equal) &&
+		d.Peers.equal(o.Peers)
+}
+
+func (n DNSNetwork) equal(o DNSNetwork) bool {
+	return n.ID == o.ID && n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.SubnetV6 == o.SubnetV6 &&
+		n.Gateway == o.Gateway && n.Internal == o.Internal &&
+		slices.EqualFunc(n.Records, o.Records, DNSRecord.equal) &&
+		slices.EqualFunc(n.Remote, o.Remote, DNSRemote.equal)
+}
+
+func (r DNSRemote) equal(o DNSRemote) bool {
+	return r.Container == o.Container && r.Node == o.Node && slices.Equal(r.Names, o.Names)
+}
+
+func (r DNSRecord) equal(o DNSRecord) bool {
+	return r.Container == o.Container && r.Addr == o.Addr && slices.Equal(r.Names, o.Names)
+}
+
+func (c DNSClient) equal(o DNSClient) bool {
+	return c.Container == o.Container && slices.Equal(c.Addrs, o.Addrs) && slices.Equal(c.Networks, o.Networks) &&
+		slices.EqualFunc(c.Links, o.Links, DNSRecord.equal) && slices.Equal(c.Upstreams, o.Upstreams)
+}
+
+func (p *DNSPeers) equal(o *DNSPeers) bool {
+	if p == nil || o == nil {
+		return p == o
+	}
+	return p.Listen == o.Listen && slices.Equal(p.Nodes, o.Nodes) && slices.Equal(p.Networks, o.Networks)
 }
