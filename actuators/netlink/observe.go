@@ -44,6 +44,15 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		v, err := l.readHost(scope != nil)
 		hostc <- hostResult{v, err}
 	}()
+	type utsResult struct {
+		names []string
+		err   error
+	}
+	utsc := make(chan utsResult, 1)
+	go func() {
+		names, err := l.readUTS(ctx, targets)
+		utsc <- utsResult{names, err}
+	}()
 	seen := make([]*nsView, len(targets))
 	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
 		t, err := nlraw.LockThread()
@@ -58,12 +67,18 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		}
 		return nil
 	})
-	hr := <-hostc
+	hr, uts := <-hostc, <-utsc
 	if err != nil {
 		return nil, err
 	}
 	if hr.err != nil {
 		return nil, hr.err
+	}
+	if uts.err != nil {
+		return nil, uts.err
+	}
+	for i, v := range seen {
+		v.c.UTSHostname = uts.names[i]
 	}
 	if scope != nil {
 		if err := l.readHostEnds(hr.v, seen); err != nil {
@@ -88,9 +103,6 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 			}
 			return strings.Compare(a.HostIf, b.HostIf)
 		})
-	}
-	if err := l.observeUTS(ctx, st); err != nil {
-		return nil, err
 	}
 	return st, nil
 }

@@ -62,41 +62,51 @@ func (l *Links) deleteUTS(c *model.Container) error {
 	return nil
 }
 
-// observeUTS reads the hostname of every owned container's UTS namespace
-// into UTSHostname ("" when there is none). It is a handful of system calls
-// per container (~10 µs), spread over one thread per CPU.
-func (l *Links) observeUTS(ctx context.Context, st *model.State) error {
-	var owned []*model.Container
-	for _, c := range st.Containers {
-		if !c.External && c.Mode != model.ModeHost {
-			owned = append(owned, c)
+// readUTS reads the hostname of every owned target's UTS namespace, by
+// index ("" when there is none; external targets are left ""). It is a
+// handful of system calls per container (~10 µs), spread over one thread
+// per CPU, and needs nothing of the network namespaces' read, beside
+// which Observe runs it.
+func (l *Links) readUTS(ctx context.Context, targets []target) ([]string, error) {
+	names := make([]string, len(targets))
+	var owned []int
+	for i, t := range targets {
+		if !t.external {
+			owned = append(owned, i)
 		}
 	}
-	return runWorkers(ctx, len(owned), runtime.GOMAXPROCS(0), func(next func() (int, bool)) error {
-		return onUTSThread(func(orig int) error { return l.readHostnames(owned, next, orig) })
+	err := runWorkers(ctx, len(owned), runtime.GOMAXPROCS(0), func(next func() (int, bool)) error {
+		return onUTSThread(func(orig int) error {
+			return l.readHostnames(next, orig, func(k int) error {
+				t := targets[owned[k]]
+				name, err := hostnameIn(model.UTSPath(l.root, t.project, t.name))
+				switch {
+				case err == nil:
+					names[owned[k]] = name
+				case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EINVAL):
+				default:
+					return fmt.Errorf("container %s: UTS namespace: %w", model.ContainerID(t.project, t.name), err)
+				}
+				return nil
+			})
+		})
 	})
+	return names, err
 }
 
-// readHostnames reads the hostnames of the containers next hands out, on
-// a thread whose own UTS namespace is orig. The thread goes from one
-// container's namespace to the next and back to orig once at the end: one
-// namespace switch per container instead of two.
-func (l *Links) readHostnames(owned []*model.Container, next func() (int, bool), orig int) (err error) {
+// readHostnames runs read for the indexes next hands out, on a thread
+// whose own UTS namespace is orig. The thread goes from one container's
+// namespace to the next and back to orig once at the end: one namespace
+// switch per container instead of two.
+func (l *Links) readHostnames(next func() (int, bool), orig int, read func(int) error) (err error) {
 	defer func() {
 		if rerr := unix.Setns(orig, unix.CLONE_NEWUTS); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("%w: %v", errStuck, rerr))
 		}
 	}()
 	for i, ok := next(); ok; i, ok = next() {
-		c := owned[i]
-		name, err := hostnameIn(l.utsPath(c))
-		switch {
-		case err == nil:
-			c.UTSHostname = name
-		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EINVAL):
-			c.UTSHostname = ""
-		default:
-			return fmt.Errorf("container %s: UTS namespace: %w", c.ID(), err)
+		if err := read(i); err != nil {
+			return err
 		}
 	}
 	return nil

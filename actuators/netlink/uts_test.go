@@ -68,12 +68,11 @@ func TestUTSNamespace(t *testing.T) {
 		t.Errorf("UTS namespace left: %v", err)
 	}
 
-	// Host mode and netns_path containers have none.
-	host := &model.Container{Project: "p", Name: "tool", Mode: model.ModeHost}
-	st := model.NewState()
-	st.Containers[host.ID()] = host
-	if err := s.links.observeUTS(context.Background(), st); err != nil || host.UTSHostname != "" {
-		t.Errorf("host mode: %q, %v", host.UTSHostname, err)
+	// A host mode container has no UTS namespace of netctl's, a
+	// netns_path one its runtime's: neither has a hostname to read.
+	names, err := s.links.readUTS(ctx, []target{{project: "p", name: "tool"}, {project: "p", name: "ext", external: true}})
+	if err != nil || len(names) != 2 || names[0] != "" || names[1] != "" {
+		t.Errorf("no UTS namespace of netctl's: %q, %v", names, err)
 	}
 }
 
@@ -83,7 +82,8 @@ func TestUTSNamespace(t *testing.T) {
 func TestUTSObserveCost(t *testing.T) {
 	s := newSandbox(t)
 	const n = 1000
-	st := model.NewState()
+	var targets []target
+	hostnames := map[string]string{}
 	made := time.Now()
 	for i := range n {
 		c := &model.Container{Project: "p", Name: fmt.Sprintf("c%d", i), Mode: model.ModeBridge, Hostname: fmt.Sprintf("h%d", i)}
@@ -94,17 +94,19 @@ func TestUTSObserveCost(t *testing.T) {
 		if err := onUTSThread(func(orig int) error { return newUTSAt(path, c.Hostname, orig) }); err != nil {
 			t.Fatal(err)
 		}
-		st.Containers[c.ID()] = c
+		targets = append(targets, target{project: c.Project, name: c.Name})
+		hostnames[c.Name] = c.Hostname
 	}
 	t.Logf("made %d UTS namespaces in %s (%s each)", n, time.Since(made), time.Since(made)/n)
 	start := time.Now()
-	if err := s.links.observeUTS(context.Background(), st); err != nil {
+	names, err := s.links.readUTS(context.Background(), targets)
+	if err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	for _, c := range st.Containers {
-		if c.UTSHostname != c.Hostname {
-			t.Fatalf("%s: UTSHostname %q", c.Name, c.UTSHostname)
+	for i, tg := range targets {
+		if names[i] != hostnames[tg.name] {
+			t.Fatalf("%s: hostname %q, want %q", tg.name, names[i], hostnames[tg.name])
 		}
 	}
 	t.Logf("observed %d UTS hostnames in %s (%s each)", n, took, took/n)
