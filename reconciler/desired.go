@@ -23,9 +23,10 @@ type Options struct {
 	// Node names this host among the file's nodes (--node); "" picks the
 	// node whose address LocalAddrs holds. LocalAddrs maps each address of
 	// the host to the MTU of its link; nil when the host is unknown (diff
-	// --from).
+	// --from). It is asked only of a file with nodes: the only one that
+	// needs the host's addresses.
 	Node       string
-	LocalAddrs map[netip.Addr]int
+	LocalAddrs func() (map[netip.Addr]int, error)
 
 	// NetnsTaken says what the network namespace at a path already is
 	// to netctl (the host's, or a container's it owns), "" when neither;
@@ -34,6 +35,19 @@ type Options struct {
 	NetnsTaken func(path string) (string, error)
 
 	self *spec.Node // the resolved node; nil on one host
+}
+
+// localAddrs reads the host's addresses for a file with nodes (nil
+// otherwise, or when the host is unknown).
+func (o Options) localAddrs(t *spec.Topology) (map[netip.Addr]int, error) {
+	if len(t.Nodes) == 0 || o.LocalAddrs == nil {
+		return nil, nil
+	}
+	local, err := o.LocalAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("host addresses: %w", err)
+	}
+	return local, nil
 }
 
 // Desired computes the state the topology asks for. observed makes it
@@ -45,7 +59,11 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	}
 	d := model.NewState()
 	used := usedNetworks(t)
-	self, err := ResolveNode(t, opt.Node, opt.LocalAddrs)
+	local, err := opt.localAddrs(t)
+	if err != nil {
+		return nil, err
+	}
+	self, err := ResolveNode(t, opt.Node, local)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +79,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	if err := desireIPv6(t, observed, d); err != nil {
 		return nil, err
 	}
-	if err := desireOverlays(t, self, underlayMTU(self, opt.LocalAddrs), observed, d); err != nil {
+	if err := desireOverlays(t, self, underlayMTU(self, local), observed, d); err != nil {
 		return nil, err
 	}
 	if err := desireContainers(t, observed, d, opt); err != nil {

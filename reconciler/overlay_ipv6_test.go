@@ -159,7 +159,9 @@ func TestOverlaySubnetV6ClashesWithTheHost(t *testing.T) {
 
 func TestOverlayIPv6NeedsTheMinimumMTU(t *testing.T) {
 	h := newHarness()
-	h.r.Options.LocalAddrs = map[netip.Addr]int{netip.MustParseAddr("10.250.0.1"): 1300}
+	h.r.Options.LocalAddrs = func() (map[netip.Addr]int, error) {
+		return map[netip.Addr]int{netip.MustParseAddr("10.250.0.1"): 1300}, nil
+	}
 	topo := parse(t, "mesh.yaml", overlayV6File)
 	if _, err := h.r.Plan(t.Context(), topo.Name, topo); err == nil || !strings.Contains(err.Error(), "mtu would be 1250 (the underlay's 1300 less 50 of VXLAN), below the 1280 IPv6 needs") {
 		t.Fatalf("err = %v", err)

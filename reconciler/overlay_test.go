@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -30,7 +31,9 @@ nodes:
 // node's address.
 func nodeHarness(addr string) *harness {
 	h := newHarness()
-	h.r.Options.LocalAddrs = map[netip.Addr]int{netip.MustParseAddr(addr): 1500, netip.MustParseAddr("127.0.0.1"): 65536}
+	h.r.Options.LocalAddrs = func() (map[netip.Addr]int, error) {
+		return map[netip.Addr]int{netip.MustParseAddr(addr): 1500, netip.MustParseAddr("127.0.0.1"): 65536}, nil
+	}
 	return h
 }
 
@@ -72,6 +75,25 @@ func TestResolveNode(t *testing.T) {
 	}
 	if _, err := ResolveNode(parse(t, "one.yaml", guide), "a", nil); err == nil {
 		t.Fatal("--node with a file without nodes: no error")
+	}
+}
+
+// TestHostAddrsOnlyForNodes: the host's addresses (a netlink read per
+// link that holds one) are asked for only by a file with nodes, the only
+// one that needs them, and a failure to read them names what failed.
+func TestHostAddrsOnlyForNodes(t *testing.T) {
+	h := newHarness()
+	asked := 0
+	h.r.Options.LocalAddrs = func() (map[netip.Addr]int, error) {
+		asked++
+		return nil, errors.New("netlink: permission denied")
+	}
+	if _, err := Desired(parse(t, "one.yaml", guide), nil, h.r.Options); err != nil || asked != 0 {
+		t.Fatalf("file without nodes: %v, host addresses asked %d times", err, asked)
+	}
+	_, err := Desired(parse(t, "mesh.yaml", overlayFile), nil, h.r.Options)
+	if asked != 1 || err == nil || !strings.Contains(err.Error(), "host addresses: netlink: permission denied") {
+		t.Fatalf("file with nodes: %v, host addresses asked %d times", err, asked)
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 // the file is a change of the filter in the plan, and nothing else.
 func TestVXLANFilterFollowsTheNodes(t *testing.T) {
 	h, fw := newFirewallHarness()
-	h.r.Options.LocalAddrs = map[netip.Addr]int{netip.MustParseAddr("10.250.0.2"): 1500}
+	h.r.Options.LocalAddrs = func() (map[netip.Addr]int, error) {
+		return map[netip.Addr]int{netip.MustParseAddr("10.250.0.2"): 1500}, nil
+	}
 	h.apply(t, parse(t, "mesh.yaml", overlayFile))
 
 	app, local := fw.networks["mesh/app"], fw.networks["mesh/local"]

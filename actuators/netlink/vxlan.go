@@ -2,6 +2,7 @@ package netlink
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -227,23 +228,28 @@ func (l *Links) addOverlays(st *model.State, host *hostView, bridges map[string]
 
 // LocalAddrs maps every IPv4 address of the host namespace to the MTU of
 // the link that holds it: how a node recognises itself in a file's nodes
-// and what its overlays' MTU is derived from.
+// and what its overlays' MTU is derived from. Only the links holding an
+// address are asked for, one by one: a dump of every host link costs the
+// kernel a walk over the namespace ids per veth (7 ms at 1,000
+// containers, most of a second at 10,000), for the MTU of a handful.
 func (l *Links) LocalAddrs() (map[netip.Addr]int, error) {
-	links, err := l.hostLinks()
-	if err != nil {
-		return nil, err
-	}
-	mtu := make(map[int]int, len(links))
-	for _, lk := range links {
-		mtu[lk.Index] = lk.MTU
-	}
 	addrs, err := l.hostDump.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("list host addresses: %w", err)
 	}
+	mtu := map[int]int{}
 	out := make(map[netip.Addr]int, len(addrs))
 	for _, a := range addrs {
-		out[a.Prefix.Addr()] = mtu[a.Index]
+		m, ok := mtu[a.Index]
+		if !ok {
+			k, err := l.hostDump.LinkByIndex(a.Index)
+			if err != nil && !errors.Is(err, nlraw.ErrNoLink) {
+				return nil, fmt.Errorf("host link %d: %w", a.Index, err)
+			}
+			m = k.MTU // 0 when the link went away meanwhile
+			mtu[a.Index] = m
+		}
+		out[a.Prefix.Addr()] = m
 	}
 	return out, nil
 }

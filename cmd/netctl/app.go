@@ -213,19 +213,13 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		}
 		return nil, nil, err
 	}
-	local, err := links.LocalAddrs()
-	if err != nil {
-		links.Close()
-		host.Close()
-		return nil, nil, err
-	}
 	r := &reconciler.Reconciler{
 		Links:     links,
 		Files:     files.New(a.root),
 		Firewall:  fw,
 		HostFacts: hostfacts.New(host),
 		Names:     a.names(),
-		Options: reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: local,
+		Options: reconciler.Options{Root: a.root, Instance: inst, HostResolv: resolv, Node: a.node, LocalAddrs: links.LocalAddrs,
 			NetnsTaken: links.NetnsTaken},
 		Log: a.log,
 	}
