@@ -135,11 +135,11 @@ func (l *Links) deleteBridge(n *model.Network) error {
 	if !ownedBy(br, l.bridgeMark(n)) || br.Type() != "bridge" {
 		return errNotOwned
 	}
-	links, err := l.hostLinks()
+	ports, err := l.hostDump.PortsOf(br.Attrs().Index)
 	if err != nil {
-		return err
+		return fmt.Errorf("list ports: %w", err)
 	}
-	if foreign := l.foreignPorts(links, br.Attrs().Index, n.ID()); len(foreign) > 0 {
+	if foreign := l.foreignPorts(ports, br.Attrs().Index, n.ID()); len(foreign) > 0 {
 		return fmt.Errorf("has ports netctl does not own: %s", strings.Join(foreign, ", "))
 	}
 	if err := l.deleteVXLAN(n); err != nil {

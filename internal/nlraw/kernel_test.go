@@ -441,6 +441,26 @@ func TestLinksOfKindAndByIndex(t *testing.T) {
 	}
 }
 
+// PortsOf answers with the bridge's ports only: the kernel filters before
+// it fills a message (this kernel has strict checking).
+func TestPortsOf(t *testing.T) {
+	h := newHost(t)
+	h.ip(t, "link", "add", "nlr-br", "type", "bridge")
+	h.ip(t, "link", "add", "nlr-other", "type", "bridge")
+	h.ip(t, "link", "add", "nlr-a", "type", "veth", "peer", "name", "nlr-b")
+	h.ip(t, "link", "add", "nlr-c", "type", "veth", "peer", "name", "nlr-d")
+	h.ip(t, "link", "set", "nlr-a", "master", "nlr-br")
+	h.ip(t, "link", "set", "nlr-c", "master", "nlr-other")
+	br := h.link(t, "nlr-br")
+	got, err := h.conn.PortsOf(br.Index)
+	if err != nil || len(got) != 1 || got[0].Name != "nlr-a" || got[0].Master != br.Index {
+		t.Errorf("PortsOf(nlr-br) = %+v, %v; want nlr-a only", got, err)
+	}
+	if got, err := h.conn.PortsOf(h.link(t, "nlr-b").Index); err != nil || len(got) != 0 {
+		t.Errorf("PortsOf a link that is no master = %+v, %v", got, err)
+	}
+}
+
 // A thread that opens sockets in one namespace after another (OpenAway)
 // gets sockets that each talk to their own namespace, and Release brings
 // it back to the namespace it started in.
