@@ -35,8 +35,10 @@ func TestOverlayLinkLocalRepaired(t *testing.T) {
 	// The outside: a machine on the underlay, IPv6 towards node a.
 	out := a.AddNetns(t, "out")
 	c.Plug(t, filepath.Base(out), "eth0", "10.250.0.100/24")
-	a.InNetns(out, "ip", "-6", "addr", "add", "fd00:250::100/64", "dev", "eth0", "nodad")
-	a.InHost("ip", "-6", "addr", "add", "fd00:250::1/64", "dev", "eth0", "nodad")
+	if r := a.InNetns(out, "ip", "-6", "addr", "add", "fd00:250::100/64", "dev", "eth0", "nodad"); r.Code != 0 {
+		t.Fatalf("the outside's IPv6 address: %s", r)
+	}
+	inHost(t, a, "ip", "-6", "addr", "add", "fd00:250::1/64", "dev", "eth0", "nodad")
 	serve(t, a.ContainerNetns("ll", "web"), "tcp6", 80, "web")
 
 	br := inspectNetwork(t, a, "app").Options["com.docker.network.bridge.name"]
