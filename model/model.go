@@ -66,6 +66,13 @@ type Network struct {
 	// masqueraded (the default, as Docker does; false routes it with the
 	// containers' own addresses). Kept in netctl's files.
 	MasqueradeV6 bool
+	// LinkLocal is the bridge's IPv6 link-local address on a dual-stack
+	// overlay: OverlayLinkLocal of this node's address, added nodad
+	// (invalid on any other network). Observed, on every bridge: its only
+	// link-local address, when it has the nodad flag, which the kernel's
+	// own never have; the reconciler compares it on overlays only, where
+	// netctl keeps the bridge's link-local addresses.
+	LinkLocal netip.Prefix
 
 	// Observed only.
 	Up      bool

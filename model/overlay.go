@@ -111,3 +111,20 @@ func NodeBlock(rng netip.Prefix, i, n int) (netip.Prefix, error) {
 	a, _ := netip.AddrFromSlice(b)
 	return netip.PrefixFrom(a, rng.Bits()+extra), nil
 }
+
+// OverlayLinkLocal is the IPv6 link-local address of a dual-stack
+// overlay's bridge on the node with underlay address node:
+// fe80::<node>/64 (fe80::a0a:1 on node 10.10.0.1). The bridges of all the
+// nodes share one MAC, so the kernel's address derived from it would be
+// the same on every node and fail its duplicate address detection; this
+// one is unique among the nodes, and no EUI-64 address (ff:fe in its
+// middle) can be it. Invalid for a node address that is not IPv4.
+func OverlayLinkLocal(node netip.Addr) netip.Prefix {
+	if !node.Is4() {
+		return netip.Prefix{}
+	}
+	a := [16]byte{0: 0xfe, 1: 0x80}
+	v4 := node.As4()
+	copy(a[12:], v4[:])
+	return netip.PrefixFrom(netip.AddrFrom16(a), 64)
+}

@@ -102,11 +102,14 @@ func networkDetails(n *model.Network) []string {
 	if n.EnableIPv6 {
 		d = append(d, fmt.Sprintf("subnet_v6 %s gateway_v6 %s", n.SubnetV6, n.GatewayV6))
 	}
+	if n.LinkLocal.IsValid() {
+		d = append(d, fmt.Sprintf("link-local %s (this node's, nodad)", n.LinkLocal))
+	}
 	return append(append(d, fmt.Sprintf("mtu %d", n.MTU)), overlayDetails(n)...)
 }
 
 // networkIPv6Changes lists the IPv6 differences, all fixed in place: the
-// bridge's IPv6 address changes, and the containers' with it.
+// bridge's IPv6 addresses change, and the containers' with them.
 func networkIPv6Changes(d, o *model.Network) []string {
 	var c changes
 	c.str("enable_ipv6", fmt.Sprint(o.EnableIPv6), fmt.Sprint(d.EnableIPv6))
@@ -114,6 +117,11 @@ func networkIPv6Changes(d, o *model.Network) []string {
 		c.str("subnet_v6", prefixString(o.SubnetV6), prefixString(d.SubnetV6))
 		c.str("gateway_v6", prefixString(o.GatewayV6), prefixString(d.GatewayV6))
 		c.str("masquerade_v6", fmt.Sprint(o.MasqueradeV6), fmt.Sprint(d.MasqueradeV6))
+	}
+	// Only an overlay's bridge has netctl's link-local address (none when
+	// IPv4-only); a bridge network's is the kernel's.
+	if d.Overlay != nil {
+		c.str("link-local", prefixString(o.LinkLocal), prefixString(d.LinkLocal))
 	}
 	return c
 }

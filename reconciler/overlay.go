@@ -118,6 +118,7 @@ func desireOverlays(t *spec.Topology, self *spec.Node, underlayMTU int, observed
 			if n.Overlay.BlockV6, err = model.NodeBlock(n.SubnetV6, index, len(sorted)); err != nil {
 				return fmt.Errorf("network %s: subnet_v6: %w", sn.Name, err)
 			}
+			n.LinkLocal = model.OverlayLinkLocal(self.Address)
 		}
 		if _, set := sn.FieldPos["mtu"]; !set {
 			n.MTU = underlayMTU - model.VXLANOverhead

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,4 +177,82 @@ func (h *harness) expectEmptyPlan(t *testing.T, what string, topo *spec.Topology
 		_ = p.WriteText(&b)
 		t.Errorf("%s: plan not empty:\n%s", what, b.String())
 	}
+}
+
+// A dual-stack overlay's bridge carries a link-local address of the
+// node's own (fe80::<node address>): desired on every dual-stack overlay,
+// compared on observation like any address, so that one deleted by hand
+// is planned back; never on a bridge network, where it is the kernel's.
+func TestOverlayLinkLocal(t *testing.T) {
+	topo := parse(t, "mesh.yaml", overlayV6File)
+	for node, want := range map[string]string{"a": "fe80::afa:1/64", "b": "fe80::afa:2/64"} {
+		d, err := Desired(topo, nil, Options{Node: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"mesh/app", "mesh/db"} {
+			if got := d.Networks[id].LinkLocal.String(); got != want {
+				t.Errorf("node %s: %s's link-local = %s, want %s", node, id, got, want)
+			}
+		}
+		if got := d.Networks["mesh/local"].LinkLocal; got.IsValid() {
+			t.Errorf("node %s: bridge network local desired with link-local %s", node, got)
+		}
+	}
+	d, err := Desired(parse(t, "mesh.yaml", overlayFile), nil, Options{Node: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Networks["mesh/app"].LinkLocal; got.IsValid() {
+		t.Errorf("IPv4-only overlay desired with link-local %s", got)
+	}
+
+	h := nodeHarness("10.250.0.1")
+	res := h.apply(t, topo)
+	if got := strings.Join(actionFor(t, res.Plan, OpCreate, KindNetwork, "app").Details, "\n"); !strings.Contains(got, "link-local fe80::afa:1/64") {
+		t.Errorf("creating app: details lack its link-local:\n%s", got)
+	}
+	h.expectEmptyPlan(t, "after apply", topo)
+
+	// Deleted by hand: an update of the network names it, and apply puts
+	// it back.
+	h.links.st.Networks["mesh/app"].LinkLocal = netip.Prefix{}
+	p := h.plan(t, topo)
+	if len(p.Actions) != 1 {
+		var b bytes.Buffer
+		_ = p.WriteText(&b)
+		t.Fatalf("link-local deleted: want one action, got:\n%s", b.String())
+	}
+	if a := p.Actions[0]; a.Op != OpUpdate || a.Kind != KindNetwork || a.Name != "app" ||
+		!slices.Equal(a.Details, []string{"link-local: (none) -> fe80::afa:1/64"}) {
+		t.Errorf("link-local deleted: action %s %s %s %q", a.Op, a.Kind, a.Name, a.Details)
+	}
+	h.apply(t, topo)
+	if got := h.links.st.Networks["mesh/app"].LinkLocal.String(); got != "fe80::afa:1/64" {
+		t.Errorf("after apply: app's link-local = %s", got)
+	}
+	h.expectEmptyPlan(t, "after the repair", topo)
+
+	// A stray one on an overlay goes; a bridge network's is the kernel's.
+	h.links.st.Networks["mesh/db"].LinkLocal = netip.MustParsePrefix("fe80::99/64")
+	if a := actionFor(t, h.plan(t, topo), OpUpdate, KindNetwork, "db"); !slices.Equal(a.Details, []string{"link-local: fe80::99/64 -> fe80::afa:1/64"}) {
+		t.Errorf("a stray link-local on db: details %q", a.Details)
+	}
+	h.apply(t, topo)
+	h.links.st.Networks["mesh/local"].LinkLocal = netip.MustParsePrefix("fe80::99/64")
+	h.expectEmptyPlan(t, "a link-local on a bridge network", topo)
+}
+
+// actionFor returns the plan's one action of that op, kind and name.
+func actionFor(t *testing.T, p *Plan, op Op, kind Kind, name string) *Action {
+	t.Helper()
+	for _, a := range p.Actions {
+		if a.Op == op && a.Kind == kind && a.Name == name {
+			return a
+		}
+	}
+	var b bytes.Buffer
+	_ = p.WriteText(&b)
+	t.Fatalf("no %s %s %s in the plan:\n%s", op, kind, name, b.String())
+	return nil
 }

@@ -26,7 +26,8 @@ const eventBufSize = 4 << 20
 // host namespace, a link carrying this instance's ownership mark created,
 // changed or deleted (a bridge, the host end of a veth), a link enslaved
 // to one of them, an IPv4 address or route or a global IPv6 address added
-// to or removed from one of them; in a container's namespace (announced to
+// to or removed from one of them, or netctl's own link-local address (an
+// overlay bridge's fe80::<node>); in a container's namespace (announced to
 // the host's socket through the namespace id the kernel gives it when a
 // veth links it to the host), a link, an IPv4 route or an address other
 // than the kernel's own IPv6 link-local ones changed. A change to a network and no
@@ -350,9 +351,11 @@ func (s *subscription) containerEvent(typ uint16, m []byte, nsid int32, touch fu
 }
 
 // kernelAddr reports whether an address message is about an IPv6
-// link-local address: the kernel's own, which changes state by itself (its
-// duplicate address detection ends a second or two after a veth comes up).
+// link-local address of the kernel's own, which changes state by itself
+// (its duplicate address detection ends a second or two after a veth
+// comes up). The kernel adds those with DAD; the one netctl keeps, an
+// overlay bridge's fe80::<node>, is nodad, and a change to it is drift.
 func kernelAddr(m []byte) bool {
 	a, ok, err := nlraw.ParseAddr(m)
-	return ok && err == nil && a.Prefix.Addr().IsLinkLocalUnicast()
+	return ok && err == nil && a.Prefix.Addr().IsLinkLocalUnicast() && a.Flags&unix.IFA_F_NODAD == 0
 }

@@ -36,7 +36,10 @@ type hostView struct {
 	links  []nlraw.Link
 	addrs  map[int][]netip.Prefix // IPv4, by ifindex
 	addrs6 map[int][]nlraw.Addr   // global IPv6, by ifindex
-	routes []nlraw.Route
+	// linkLocal are the bridges' IPv6 link-local addresses, by ifindex
+	// (bridgeLinkLocals).
+	linkLocal map[int][]nlraw.Addr
+	routes    []nlraw.Route
 }
 
 // readHost dumps the host's links, addresses and routes; when scoped, of
@@ -62,7 +65,7 @@ func (l *Links) readHost(scoped bool) (*hostView, error) {
 		return nil, fmt.Errorf("host: list routes: %w", err)
 	}
 	v4, v6 := addrsByIndex(addrs)
-	return &hostView{links: links, addrs: v4, addrs6: v6, routes: routes}, nil
+	return &hostView{links: links, addrs: v4, addrs6: v6, linkLocal: bridgeLinkLocals(addrs, links), routes: routes}, nil
 }
 
 // bridgesAndVXLANs lists the host's bridges and VXLAN devices (the
@@ -119,7 +122,8 @@ func (l *Links) hostLinks() ([]nlraw.Link, error) {
 }
 
 // addrsByIndex groups addresses by link: the IPv4 ones, and the global
-// IPv6 ones (link-local addresses are the kernel's, not netctl's).
+// IPv6 ones (link-local addresses are the kernel's, not netctl's, but for
+// an overlay's bridge: see bridgeLinkLocals).
 func addrsByIndex(addrs []nlraw.Addr) (v4 map[int][]netip.Prefix, v6 map[int][]nlraw.Addr) {
 	v4 = make(map[int][]netip.Prefix, len(addrs))
 	v6 = map[int][]nlraw.Addr{}
@@ -144,6 +148,27 @@ func addrKind(a nlraw.Addr) int {
 		return 6
 	}
 	return 0
+}
+
+// bridgeLinkLocals groups the IPv6 link-local addresses of the bridges
+// among links by ifindex. A dual-stack overlay's bridge holds one of
+// netctl's (fe80::<node>, see overlay6.go), which the reconciler compares
+// like any address; the link-local addresses of other links (one per host
+// end of a veth on a dual-stack network) are the kernel's and not kept.
+func bridgeLinkLocals(addrs []nlraw.Addr, links []nlraw.Link) map[int][]nlraw.Addr {
+	bridges := map[int]bool{}
+	for _, k := range links {
+		if k.Kind == "bridge" {
+			bridges[k.Index] = true
+		}
+	}
+	out := map[int][]nlraw.Addr{}
+	for _, a := range addrs {
+		if bridges[a.Index] && a.Prefix.Addr().Is6() && a.Prefix.Addr().IsLinkLocalUnicast() {
+			out[a.Index] = append(out[a.Index], a)
+		}
+	}
+	return out
 }
 
 // linkAddrs is addrsByIndex for one link, without maps: a container has a
@@ -206,6 +231,9 @@ func (l *Links) addNetworks(st *model.State, host *hostView, withForeign bool) m
 				n.GatewayV6, n.SubnetV6 = p.Addr(), p.Masked()
 			}
 		}
+		// netctl's own link-local address (an overlay's), alone and nodad;
+		// the kernel's, added with DAD, reads as none.
+		n.LinkLocal = onlyNodad(host.linkLocal[br.Index])
 		if withForeign {
 			n.Foreign = l.foreignPorts(host.links, br.Index, n.ID())
 		}

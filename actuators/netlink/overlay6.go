@@ -1,8 +1,6 @@
 package netlink
 
 import (
-	"net/netip"
-
 	"github.com/rs/zerolog"
 	vnl "github.com/vishvananda/netlink"
 
@@ -26,28 +24,14 @@ import (
 // kernel-generated IPv6 link-local address.
 func noBridgeLinkLocal(n *model.Network) bool { return noIPv6LinkLocal(n) || n.Overlay != nil }
 
-// overlayLinkLocal is the link-local address of a dual-stack overlay's
-// bridge on this node: fe80::<underlay IPv4 address>/64 (fe80::a0a:1 on
-// node 10.10.0.1), which no EUI-64 address (ff:fe in its middle) can be.
-// Invalid for any other network.
-func overlayLinkLocal(n *model.Network) netip.Prefix {
-	if !n.EnableIPv6 || n.Overlay == nil || !n.Overlay.Local.Is4() {
-		return netip.Prefix{}
-	}
-	var a [16]byte
-	a[0], a[1] = 0xfe, 0x80
-	v4 := n.Overlay.Local.As4()
-	copy(a[12:], v4[:])
-	return netip.PrefixFrom(netip.AddrFrom16(a), 64)
-}
-
-// ensureOverlayLinkLocal makes overlayLinkLocal(n) the only link-local
-// address of an overlay's bridge (none on an IPv4-only overlay): one left
-// from an earlier node address or from IPv6 turned off goes. A bridge
-// network's link-local address is the kernel's and is not touched.
+// ensureOverlayLinkLocal makes n.LinkLocal (model.OverlayLinkLocal of the
+// node's address) the only link-local address of an overlay's bridge
+// (none on an IPv4-only overlay): one left from an earlier node address or
+// from IPv6 turned off goes. A bridge network's link-local address is the
+// kernel's and is not touched.
 func ensureOverlayLinkLocal(h *vnl.Handle, br vnl.Link, n *model.Network, log zerolog.Logger) error {
 	if n.Overlay == nil {
 		return nil
 	}
-	return setOnlyNodad(h, br, overlayLinkLocal(n), true, log)
+	return setOnlyNodad(h, br, n.LinkLocal, true, log)
 }
