@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/netctl/netctl/spec"
 )
 
 // BenchmarkPlanNoChange1000 plans a topology of 1,000 containers (one
@@ -23,7 +21,7 @@ func BenchmarkPlanNoChange1000(b *testing.B) {
 		fmt.Fprintf(&src, "  c%d:\n    networks: [net%d]\n    ports: [\"%d:80\"]\n", i, i%4+1, 20000+i)
 	}
 	h := newHarness()
-	topo := parseB(b, "bench.yaml", src.String())
+	topo := parse(b, "bench.yaml", src.String())
 	if _, err := h.r.Apply(context.Background(), topo.Name, topo); err != nil {
 		b.Fatal(err)
 	}
@@ -42,13 +40,4 @@ func BenchmarkPlanNoChange1000(b *testing.B) {
 			b.Fatalf("no-op planned %d actions", len(p.Actions))
 		}
 	}
-}
-
-func parseB(b *testing.B, name, src string) *spec.Topology {
-	b.Helper()
-	topo, err := spec.Parse(name, []byte(src))
-	if err != nil {
-		b.Fatalf("parse %s: %v", name, err)
-	}
-	return topo
 }

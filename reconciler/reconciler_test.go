@@ -19,7 +19,7 @@ import (
 
 const testRoot = "/run/netctl"
 
-func parse(t *testing.T, name, src string) *spec.Topology {
+func parse(t testing.TB, name, src string) *spec.Topology {
 	t.Helper()
 	topo, err := spec.Parse(name, []byte(src))
 	if err != nil {
