@@ -70,8 +70,9 @@ func vxlanChain() chainDef {
 //	  ip daddr . ip saddr @dns-peers udp dport 53 return
 //	  ip daddr . ip saddr @dns-peers tcp dport 53 return
 //
-// Each element (local address . peer) is marked with the network that
-// needs it; two overlays of a project share theirs.
+// Each element (local address . peer) is marked with one of the networks
+// that need it: overlays on the same nodes (of one project or several)
+// need the same elements, and a set holds each key once.
 const setDNSPeers = "dns-peers"
 
 var peerDNSSetDef = setDef{name: setDNSPeers, key: []nftables.SetDatatype{typeIPv4, typeIPv4},
