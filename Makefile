@@ -81,7 +81,7 @@ deb: man completions
 # the full run (auto: iptables where installed), they run again on nftables
 # and, where installed, on iptables-legacy. Tests of one backend in
 # particular (coexistence, switching, legacy) pin it themselves and run once.
-FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall|OverlayVXLANFilter|SeparateRootsDoNotCollide|PortInUseIsRefused|DualStack|OverlayDualStack|HairpinModeOfEndpoint|PublishedDNSPortKeepsNamesResolving|FlushedDNATChainIsRepaired|VXLANFilterIsPerVNI)$$
+FIREWALL_TESTS := ^Test(PublishedPorts|IsolationAndOutbound|ICCAndLinks|UDPRetargetFlushesConntrack|ProjectsShareTheDefaultNetwork|DockerGuidePorts|DockerGuide|WatchRepairsFirewall|OverlayVXLANFilter|SeparateRootsDoNotCollide|PortInUseIsRefused|DualStack|OverlayDualStack|HairpinModeOfEndpoint|PublishedDNSPortKeepsNamesResolving|FlushedDNATChainIsRepaired|VXLANFilterIsPerVNI|OverlayPublishedDNSPortKeepsNamesResolving)$$
 
 # Unit and integration tests in one run. -race also builds the netctl binary
 # the integration tests exec with -race (internal/sandbox does that).

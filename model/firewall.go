@@ -96,6 +96,9 @@ type NetworkRules struct {
 	// VXLAN is an overlay network's filter of its VXLAN endpoint (nil for
 	// a bridge network).
 	VXLAN *VXLANFilter
+	// PeerDNS keeps the other nodes' DNS queries to this node out of the
+	// DNATs (nil for a bridge network).
+	PeerDNS *PeerDNS
 	// SubnetV6 is valid on a dual-stack network: the same rules are then
 	// rendered for IPv6 too, with MasqueradeV6 saying whether its outgoing
 	// traffic is masqueraded (hairpin and from-the-host masquerade are
@@ -112,7 +115,7 @@ func (n *NetworkRules) ID() string { return NetworkID(n.Project, n.Name) }
 
 // Equal reports whether two networks need the same rules.
 func (n *NetworkRules) Equal(o *NetworkRules) bool {
-	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC && n.VXLAN.Equal(o.VXLAN) &&
+	return n.Bridge == o.Bridge && n.Subnet == o.Subnet && n.Internal == o.Internal && n.ICC == o.ICC && n.VXLAN.Equal(o.VXLAN) && n.PeerDNS.Equal(o.PeerDNS) &&
 		n.SubnetV6 == o.SubnetV6 && (!n.SubnetV6.IsValid() || n.MasqueradeV6 == o.MasqueradeV6)
 }
 

@@ -68,6 +68,7 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 			c.str("internal", fmt.Sprint(o.Internal), fmt.Sprint(d.Internal))
 			c.str("icc", fmt.Sprint(o.ICC), fmt.Sprint(d.ICC))
 			c.str("vxlan filter", o.VXLAN.String(), d.VXLAN.String())
+			c.str("peer dns", o.PeerDNS.String(), d.PeerDNS.String())
 			c.str("subnet_v6", prefixString(o.SubnetV6), prefixString(d.SubnetV6))
 			if d.SubnetV6.IsValid() {
 				c.str("masquerade_v6", fmt.Sprint(o.MasqueradeV6), fmt.Sprint(d.MasqueradeV6))
@@ -187,6 +188,9 @@ func networkRuleDetails(n *model.NetworkRules) []string {
 	}
 	if n.VXLAN != nil {
 		d = append(d, "vxlan filter: "+n.VXLAN.String())
+	}
+	if n.PeerDNS != nil {
+		d = append(d, "peer dns: "+n.PeerDNS.String())
 	}
 	switch {
 	case !n.SubnetV6.IsValid():

@@ -21,6 +21,7 @@ func desireFirewall(d *model.State) *model.Firewall {
 		nr := &model.NetworkRules{
 			Project: n.Project, Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet,
 			Internal: n.Internal, ICC: n.ICC, VXLAN: vxlanFilter(n.Overlay),
+			PeerDNS: peerDNS(n.Overlay),
 		}
 		fw.Networks[n.ID()] = nr
 		if !n.Internal {

@@ -44,3 +44,47 @@ func TestVXLANFilterFollowsTheNodes(t *testing.T) {
 		t.Errorf("plan without node c:\n%s", buf.String())
 	}
 }
+
+// An overlay network's firewall object also keeps the other nodes' DNS
+// queries to this node's underlay address out of the DNATs (the DNS
+// server's peers, see addOverlayNames), following the nodes as the VXLAN
+// filter does; a bridge network has no such exemption, and an exemption
+// lost from the kernel is planned back.
+func TestPeerDNSFollowsTheNodes(t *testing.T) {
+	h, fw := newFirewallHarness()
+	h.r.Options.LocalAddrs = map[netip.Addr]int{netip.MustParseAddr("10.250.0.2"): 1500}
+	h.apply(t, parse(t, "mesh.yaml", overlayFile))
+
+	for _, id := range []string{"mesh/app", "mesh/db"} {
+		n := fw.networks[id]
+		if n == nil || n.PeerDNS.String() != "udp/tcp 10.250.0.2:53 from 10.250.0.1,10.250.0.3 not DNATed" {
+			t.Fatalf("%s's rules = %+v", id, n)
+		}
+	}
+	if local := fw.networks["mesh/local"]; local == nil || local.PeerDNS != nil {
+		t.Errorf("the bridge network local has a peer DNS exemption: %+v", local)
+	}
+	if cfg := h.names.cfg["mesh"]; cfg == nil || cfg.Peers == nil || cfg.Peers.Listen != fw.networks["mesh/app"].PeerDNS.Listen ||
+		addrList(cfg.Peers.Nodes) != addrList(fw.networks["mesh/app"].PeerDNS.Peers) {
+		t.Errorf("the DNS server listens elsewhere than the exemption: %+v", cfg)
+	}
+
+	fw.networks["mesh/app"].PeerDNS = nil
+	var buf bytes.Buffer
+	if err := h.plan(t, parse(t, "mesh.yaml", overlayFile)).WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "peer dns: (none) -> udp/tcp 10.250.0.2:53 from 10.250.0.1,10.250.0.3 not DNATed") {
+		t.Errorf("plan without app's exemption:\n%s", buf.String())
+	}
+	h.apply(t, parse(t, "mesh.yaml", overlayFile))
+
+	without := strings.Replace(strings.Replace(overlayFile, "  c: {address: 10.250.0.3}\n", "", 1), "node: c", "node: b", -1)
+	buf.Reset()
+	if err := h.plan(t, parse(t, "mesh.yaml", without)).WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "peer dns: udp/tcp 10.250.0.2:53 from 10.250.0.1,10.250.0.3 not DNATed -> udp/tcp 10.250.0.2:53 from 10.250.0.1 not DNATed") {
+		t.Errorf("plan without node c:\n%s", buf.String())
+	}
+}

@@ -23,9 +23,11 @@ func shop() *model.Firewall {
 		{Project: "", Name: "bridge", Bridge: "netctl0", Subnet: prefix("172.17.0.0/16"), ICC: true},
 		{Project: "shop", Name: "backend", Bridge: "br-backend", Subnet: prefix("172.18.0.0/16"), ICC: false},
 		{Project: "shop", Name: "vault", Bridge: "br-1a2b3c4d5e6f", Subnet: prefix("172.19.0.0/16"), ICC: true, Internal: true},
-		// An overlay network: its VXLAN endpoint takes only the two other nodes.
+		// An overlay network: its VXLAN endpoint takes only the two other
+		// nodes, whose DNS queries to this node are not DNATed.
 		{Project: "shop", Name: "mesh", Bridge: "br-mesh", Subnet: prefix("10.60.0.0/16"), ICC: true,
-			VXLAN: &model.VXLANFilter{VNI: 4242, Local: addr("10.250.0.1"), Port: 4789, Peers: []netip.Addr{addr("10.250.0.2"), addr("10.250.0.3")}}},
+			VXLAN:   &model.VXLANFilter{VNI: 4242, Local: addr("10.250.0.1"), Port: 4789, Peers: []netip.Addr{addr("10.250.0.2"), addr("10.250.0.3")}},
+			PeerDNS: &model.PeerDNS{Listen: addr("10.250.0.1"), Peers: []netip.Addr{addr("10.250.0.2"), addr("10.250.0.3")}}},
 	} {
 		fw.Networks[n.ID()] = n
 	}

@@ -3,6 +3,7 @@ package iptables
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/netctl/netctl/model"
 )
@@ -78,12 +79,18 @@ func networkRules(inst model.Instance, n *model.NetworkRules, v6 bool) ([]rule, 
 			return nil, err
 		}
 		rules = append(rules, vx...)
+		pd, err := peerDNSRules(inst, n)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, pd...)
 	}
 	return rules, checkAll(rules)
 }
 
-// dnsPort is where netctl's DNS server listens on each gateway.
-const dnsPort = "53"
+// dnsPort is where netctl's DNS server listens on each gateway (and on
+// an overlay node's underlay address).
+var dnsPort = strconv.Itoa(model.DNSPort)
 
 // dnsExemptions keep the network's containers' queries to netctl's DNS
 // server, which listens on the gateway's port 53, out of the DNATs: a

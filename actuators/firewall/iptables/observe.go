@@ -46,6 +46,7 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 	portLines := map[string][]rule{}
 	linkLines := map[string][]rule{}
 	var vxlan map[string]*vxlanPiece
+	peerDNS := map[string]*peerDNSPiece{}
 	// comment reads a rule's comment as the Decode functions want it;
 	// theirs is true for a netctl comment of another instance.
 	comment := func(r rule) (c string, theirs bool) {
@@ -139,6 +140,9 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 					if addNetworkRule(c, r) {
 						continue // a network's DNS exemption (nat NETCTL)
 					}
+					if table == tableNAT && addPeerDNSRule(peerDNS, c, r) {
+						continue
+					}
 					project, ok := model.DecodeProjectComment(c)
 					if !ok || r.key() != projectJump(inst, table, project).key() {
 						addStray("", r)
@@ -194,6 +198,20 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 			continue
 		}
 		n.VXLAN = p.filter
+		o.networks[id] = append(o.networks[id], p.rules...)
+	}
+
+	// So does a peer DNS exemption.
+	for _, id := range sortedKeys(peerDNS) {
+		p := peerDNS[id]
+		n := o.fw.Networks[id]
+		if n == nil {
+			for _, r := range p.rules {
+				addStray(commentOwner(r.comment()), r)
+			}
+			continue
+		}
+		n.PeerDNS = p.exemption
 		o.networks[id] = append(o.networks[id], p.rules...)
 	}
 

@@ -60,9 +60,48 @@ func vxlanRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
 	return out, nil
 }
 
+// An overlay network's peer DNS exemption lives in nat NETCTL, beside the
+// gateway's (network.go), one pair per other node:
+//
+//	-s peer -d local -p udp --dport 53 -j RETURN
+//	-s peer -d local -p tcp --dport 53 -j RETURN
+//
+// The other nodes' DNS servers ask this node's on its underlay address;
+// a port 53 published on every host address would otherwise DNAT their
+// queries to the publishing container, and no name of this node's
+// containers would resolve on the others. Anybody else asking there
+// still reaches the published port.
+
+// peerDNSRules renders a network's peer DNS exemption (none for a bridge
+// network).
+func peerDNSRules(inst model.Instance, n *model.NetworkRules) ([]rule, error) {
+	p := n.PeerDNS
+	if p == nil {
+		return nil, nil
+	}
+	if !p.Listen.Is4() {
+		return nil, fmt.Errorf("network %s: dns listen address %s is not IPv4", n.Name, p.Listen)
+	}
+	pr := model.PeerDNSRule{Project: n.Project, Network: n.Name, Listen: p.Listen}
+	var out []rule
+	for _, peer := range p.Peers {
+		if !peer.Is4() {
+			return nil, fmt.Errorf("network %s: dns peer %s is not IPv4", n.Name, peer)
+		}
+		pr.Peer = peer
+		c := model.InstanceComment(inst, model.EncodePeerDNSComment(pr))
+		for _, proto := range []string{"udp", "tcp"} {
+			out = append(out, r(tableNAT, chainDNAT, append([]string{"-s", peer.String() + "/32", "-d", p.Listen.String() + "/32", "-p", proto},
+				withComment(c, "-m", proto, "--dport", dnsPort, "-j", "RETURN")...)...))
+		}
+	}
+	return out, nil
+}
+
 // topFirst are the chains whose RETURN rules must come before the rest:
 // NETCTL-INPUT's VXLAN openings before any network's drop, nat NETCTL's
-// DNS exemptions (network.go) before any project's DNATs.
+// DNS exemptions (network.go, and the peers' above) before any project's
+// DNATs.
 var topFirst = map[string]bool{tableFilter + " " + chainInput: true, tableNAT + " " + chainDNAT: true}
 
 // vniMatch is the u32 test of a VXLAN packet's VNI, in the form
@@ -96,6 +135,35 @@ func topRank(r rule) int {
 type vxlanPiece struct {
 	filter *model.VXLANFilter
 	rules  []rule
+}
+
+// peerDNSPiece is a network's peer DNS exemption rules found in nat
+// NETCTL.
+type peerDNSPiece struct {
+	exemption *model.PeerDNS
+	rules     []rule
+}
+
+// addPeerDNSRule files a rule of nat NETCTL under the network its peer DNS
+// comment names; false when the comment is not one.
+func addPeerDNSRule(pieces map[string]*peerDNSPiece, c string, r rule) bool {
+	pr, ok := model.DecodePeerDNSComment(c)
+	if !ok {
+		return false
+	}
+	p := pieces[pr.NetworkID()]
+	if p == nil {
+		p = &peerDNSPiece{exemption: &model.PeerDNS{Listen: pr.Listen}}
+		pieces[pr.NetworkID()] = p
+	}
+	// A rule with another listen address than the first does not render
+	// from the exemption and turns up as stray.
+	if pr.Listen == p.exemption.Listen && !slices.Contains(p.exemption.Peers, pr.Peer) {
+		p.exemption.Peers = append(p.exemption.Peers, pr.Peer)
+		slices.SortFunc(p.exemption.Peers, func(a, b netip.Addr) int { return a.Compare(b) })
+	}
+	p.rules = append(p.rules, r)
+	return true
 }
 
 // classifyVXLAN sorts NETCTL-INPUT's rules by network; what carries no

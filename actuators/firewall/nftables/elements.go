@@ -259,7 +259,11 @@ func networkElements(n *model.NetworkRules) ([]element, error) {
 		els = append(els, element{set: setExternal, key: br})
 	}
 	vx, err := vxlanElements(n)
-	return append(els, vx...), err
+	if err != nil {
+		return nil, err
+	}
+	pd, err := peerDNSElements(n)
+	return append(append(els, vx...), pd...), err
 }
 
 // subnetElement is a subnet as an interval of an interval set: its first

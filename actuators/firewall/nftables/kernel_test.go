@@ -40,9 +40,12 @@ func shopFirewall() *model.Firewall {
 		{Project: "shop", Name: "backend", Bridge: "br-back", Subnet: netip.MustParsePrefix("172.18.0.0/16"), ICC: true},
 		{Project: "shop", Name: "vault", Bridge: "br-vault", Subnet: netip.MustParsePrefix("172.19.0.0/16"), Internal: true, ICC: false},
 		{Project: "", Name: model.DefaultNetwork, Bridge: model.DefaultBridge, Subnet: netip.MustParsePrefix("172.17.0.0/16"), ICC: true},
-		// An overlay: VXLAN for VNI 4242 to 10.250.0.1 only from the two other nodes.
+		// An overlay: VXLAN for VNI 4242 to 10.250.0.1 only from the two
+		// other nodes, whose DNS queries to 10.250.0.1 are not DNATed.
 		{Project: "shop", Name: "mesh", Bridge: "br-mesh", Subnet: netip.MustParsePrefix("10.60.0.0/16"), ICC: true,
 			VXLAN: &model.VXLANFilter{VNI: 4242, Local: netip.MustParseAddr("10.250.0.1"), Port: 4789,
+				Peers: []netip.Addr{netip.MustParseAddr("10.250.0.2"), netip.MustParseAddr("10.250.0.3")}},
+			PeerDNS: &model.PeerDNS{Listen: netip.MustParseAddr("10.250.0.1"),
 				Peers: []netip.Addr{netip.MustParseAddr("10.250.0.2"), netip.MustParseAddr("10.250.0.3")}}},
 	} {
 		fw.Networks[n.ID()] = n

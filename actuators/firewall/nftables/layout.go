@@ -27,6 +27,7 @@ import (
 //	  oifname @bridges drop                  into a bridge: only published ports
 //	nat-prerouting   nat hook prerouting, priority dstnat+10:
 //	  iifname @bridges fib daddr . iif type local udp/tcp dport 53 return   netctl's DNS on the gateways
+//	  ip daddr . ip saddr @dns-peers udp/tcp dport 53 return               netctl's DNS for the overlay's nodes (overlay.go)
 //	  fib daddr type local jump publish
 //	nat-output       nat hook output, priority dstnat+10:     fib daddr type local jump publish
 //	  publish        dnat ip to ip daddr . l4proto . th dport map @ports-addr
@@ -166,7 +167,7 @@ var setDefs = []setDef{
 		comment: "ports published on one IPv6 host address"},
 	{name: setLinks6, key: []nftables.SetDatatype{typeIfname, typeIPv6, typeIPv6, typeProto, typeService},
 		comment: "legacy links on icc: false networks, IPv6: bridge . source . destination . protocol . port"},
-	vxlanSetDefs[0], vxlanSetDefs[1],
+	vxlanSetDefs[0], vxlanSetDefs[1], peerDNSSetDef,
 }
 
 func findSetDef(name string) (setDef, bool) {
@@ -355,9 +356,15 @@ func localAddr(saddr bool) []expr.Any {
 // container, never meets its DNATs. fib with iif is valid in prerouting
 // only, hence here rather than in publish, which output enters too.
 func gatewayDNS(proto byte) []expr.Any {
-	return []expr.Any{
+	return append([]expr.Any{
 		&expr.Fib{Register: reg1, ResultADDRTYPE: true, FlagDADDR: true, FlagIIF: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+	}, dnsQuery(proto)...)
+}
+
+// dnsQuery matches proto to port 53.
+func dnsQuery(proto byte) []expr.Any {
+	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{proto}},
 		fDport.load(reg1),
@@ -365,8 +372,9 @@ func gatewayDNS(proto byte) []expr.Any {
 	}
 }
 
-// dnsPort is where netctl's DNS server listens on each gateway.
-const dnsPort = 53
+// dnsPort is where netctl's DNS server listens on each gateway (and on
+// an overlay node's underlay address).
+const dnsPort = model.DNSPort
 
 func notLoopbackIn() []expr.Any {
 	return []expr.Any{
@@ -413,6 +421,8 @@ func chainDefs() []chainDef {
 		{name: chainPrerouting, typ: nftables.ChainTypeNAT, hook: hook(*nftables.ChainHookPrerouting), priority: prioDstNAT, rules: []ruleDef{
 			rule("DNS queries to a bridge's gateway stay netctl's (udp)", ipv4(), lookup(setBridges, fIIF), gatewayDNS(unix.IPPROTO_UDP), one(verdict(expr.VerdictReturn))),
 			rule("DNS queries to a bridge's gateway stay netctl's (tcp)", ipv4(), lookup(setBridges, fIIF), gatewayDNS(unix.IPPROTO_TCP), one(verdict(expr.VerdictReturn))),
+			rule("DNS queries from an overlay's nodes stay netctl's (udp)", ipv4(), lookup(setDNSPeers, fDaddr, fSaddr), dnsQuery(unix.IPPROTO_UDP), one(verdict(expr.VerdictReturn))),
+			rule("DNS queries from an overlay's nodes stay netctl's (tcp)", ipv4(), lookup(setDNSPeers, fDaddr, fSaddr), dnsQuery(unix.IPPROTO_TCP), one(verdict(expr.VerdictReturn))),
 			rule("to the host", localAddr(false), one(jump(chainPublish))),
 		}},
 		{name: chainOutput, typ: nftables.ChainTypeNAT, hook: hook(*nftables.ChainHookOutput), priority: prioDstNAT, rules: []ruleDef{

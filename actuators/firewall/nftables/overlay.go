@@ -61,6 +61,75 @@ func vxlanChain() chainDef {
 		}}
 }
 
+// An overlay network's peer DNS exemption: the other nodes' DNS servers
+// ask this node's on its underlay address, and a port 53 published on
+// every host address must not DNAT their queries to the publishing
+// container (anybody else asking there still reaches it).
+//
+//	nat-prerouting
+//	  ip daddr . ip saddr @dns-peers udp dport 53 return
+//	  ip daddr . ip saddr @dns-peers tcp dport 53 return
+//
+// Each element (local address . peer) is marked with one of the networks
+// that need it: overlays on the same nodes (of one project or several)
+// need the same elements, and a set holds each key once.
+const setDNSPeers = "dns-peers"
+
+var peerDNSSetDef = setDef{name: setDNSPeers, key: []nftables.SetDatatype{typeIPv4, typeIPv4},
+	comment: "overlay nodes whose DNS queries to this node are not DNATed: local address . peer"}
+
+// peerDNSElements are a network's exemption elements (none for a bridge).
+func peerDNSElements(n *model.NetworkRules) ([]element, error) {
+	p := n.PeerDNS
+	if p == nil {
+		return nil, nil
+	}
+	if !p.Listen.Is4() {
+		return nil, fmt.Errorf("dns listen address %s is not IPv4", p.Listen)
+	}
+	var els []element
+	for _, peer := range p.Peers {
+		if !peer.Is4() {
+			return nil, fmt.Errorf("dns peer %s is not IPv4", peer)
+		}
+		els = append(els, element{set: setDNSPeers, key: cat(addr(p.Listen), addr(peer))})
+	}
+	return els, nil
+}
+
+// rebuildPeerDNS gives the observed networks the exemptions the elements
+// describe. An element two networks need (two overlays of a project, or of
+// two projects, on the same nodes) is in the set once, marked with one of
+// them: a network's exemption is therefore the elements marked with it and
+// those, whoever's mark they carry, that exempt a node of its VXLAN filter
+// (rebuildVXLAN runs first). Its own elements with another listen address
+// than the first do not fit and are left to turn up as stray.
+func (s *state) rebuildPeerDNS() {
+	var els []element
+	for _, id := range sortedKeys(s.elements) {
+		if el := s.elements[id]; el.set == setDNSPeers && len(el.key) == 8 {
+			els = append(els, el)
+		}
+	}
+	for _, n := range s.objs.networks {
+		for _, el := range els {
+			listen, peer := netip.AddrFrom4([4]byte(el.key[0:4])), netip.AddrFrom4([4]byte(el.key[4:8]))
+			own := s.byMark[el.comment] == n
+			shared := n.VXLAN != nil && n.VXLAN.Local == listen && slices.Contains(n.VXLAN.Peers, peer)
+			switch {
+			case !own && !shared:
+			case n.PeerDNS == nil:
+				n.PeerDNS = &model.PeerDNS{Listen: listen, Peers: []netip.Addr{peer}}
+			case n.PeerDNS.Listen == listen && !slices.Contains(n.PeerDNS.Peers, peer):
+				n.PeerDNS.Peers = append(n.PeerDNS.Peers, peer)
+			}
+		}
+		if n.PeerDNS != nil {
+			slices.SortFunc(n.PeerDNS.Peers, func(a, b netip.Addr) int { return a.Compare(b) })
+		}
+	}
+}
+
 // vniKey is a VNI as the register holds it after loading 3 bytes.
 func vniKey(vni uint32) []byte { return []byte{byte(vni >> 16), byte(vni >> 8), byte(vni), 0} }
 

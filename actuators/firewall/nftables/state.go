@@ -85,6 +85,7 @@ func classify(r *reading) *state {
 	}
 	s.rebuildObjects()
 	s.rebuildVXLAN()
+	s.rebuildPeerDNS()
 	ns := s.needs()
 	for _, mark := range sortedKeys(ns.byMark) {
 		for _, id := range ns.byMark[mark] {
