@@ -31,10 +31,15 @@ nodes:
 // node's address.
 func nodeHarness(addr string) *harness {
 	h := newHarness()
-	h.r.Options.LocalAddrs = func() (map[netip.Addr]int, error) {
+	h.r.Options.LocalAddrs = holds(addr)
+	return h
+}
+
+// holds is a host's addresses: addr on a link of MTU 1500, and loopback.
+func holds(addr string) func() (map[netip.Addr]int, error) {
+	return func() (map[netip.Addr]int, error) {
 		return map[netip.Addr]int{netip.MustParseAddr(addr): 1500, netip.MustParseAddr("127.0.0.1"): 65536}, nil
 	}
-	return h
 }
 
 func TestResolveNode(t *testing.T) {

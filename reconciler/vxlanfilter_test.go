@@ -3,7 +3,6 @@ package reconciler
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -15,9 +14,7 @@ import (
 // the file is a change of the filter in the plan, and nothing else.
 func TestVXLANFilterFollowsTheNodes(t *testing.T) {
 	h, fw := newFirewallHarness()
-	h.r.Options.LocalAddrs = func() (map[netip.Addr]int, error) {
-		return map[netip.Addr]int{netip.MustParseAddr("10.250.0.2"): 1500}, nil
-	}
+	h.r.Options.LocalAddrs = holds("10.250.0.2")
 	h.apply(t, parse(t, "mesh.yaml", overlayFile))
 
 	app, local := fw.networks["mesh/app"], fw.networks["mesh/local"]
@@ -52,7 +49,7 @@ func TestVXLANFilterFollowsTheNodes(t *testing.T) {
 // lost from the kernel is planned back.
 func TestPeerDNSFollowsTheNodes(t *testing.T) {
 	h, fw := newFirewallHarness()
-	h.r.Options.LocalAddrs = map[netip.Addr]int{netip.MustParseAddr("10.250.0.2"): 1500}
+	h.r.Options.LocalAddrs = holds("10.250.0.2")
 	h.apply(t, parse(t, "mesh.yaml", overlayFile))
 
 	for _, id := range []string{"mesh/app", "mesh/db"} {
