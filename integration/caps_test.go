@@ -105,9 +105,16 @@ containers:
 
 	// The DNS server as netctl-dns.service runs it: the apply's supervisor
 	// stops (with its server), the confined one supervises a server of
-	// its own.
-	if err := syscall.Kill(lockPid(t, h, "supervisor.pid"), syscall.SIGTERM); err != nil {
+	// its own. Started before the first is gone, the confined one would
+	// find the root taken and leave ("a DNS server already runs"): the
+	// first stops its server before it lets go of the root, which on a
+	// loaded machine took longer than the confined one took to start.
+	first := lockPid(t, h, "supervisor.pid")
+	if err := syscall.Kill(first, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	if !exitedWithin(first, 30*time.Second) {
+		t.Fatalf("the apply's DNS supervisor %d still runs 30s after SIGTERM", first)
 	}
 	dnsCaps := unitCaps(t, "netctl-dns.service")
 	argv := confined(t, h, dnsCaps, "dns", "serve")

@@ -35,6 +35,11 @@ const (
 	// growing delay, up to maxBackoff: a crash loop costs little.
 	stableAfter = 10 * time.Second
 	maxBackoff  = 30 * time.Second
+	// A worker this supervisor started that runs without holding the
+	// server lock for lockless is stuck (it takes the lock first thing
+	// and lets go of it last): it is killed, and its exit handled as a
+	// crash.
+	lockless = 10 * time.Second
 )
 
 // Supervise runs the supervisor for root until ctx is done (it then stops
@@ -60,8 +65,9 @@ type supervisor struct {
 	argv []string
 	log  zerolog.Logger
 
-	exited  chan error // the worker's exit, when this supervisor started it
-	ours    bool       // the last worker was started by this supervisor
+	exited  chan error  // the worker's exit, when this supervisor started it
+	proc    *os.Process // that worker, while exited is not nil
+	ours    bool        // the last worker was started by this supervisor
 	started time.Time
 	backoff time.Duration
 }
@@ -89,9 +95,14 @@ func (s *supervisor) run(ctx context.Context) error {
 	fails := 0
 	served := false    // a server answered this supervisor
 	cleanStop := false // this supervisor's own server exited 0: stopped on request
+	var absentSince time.Time
 	for {
 		wait := probeEvery
-		switch s.probe(ctx) {
+		h := s.probe(ctx)
+		if h != absent {
+			absentSince = time.Time{}
+		}
+		switch h {
 		case healthy:
 			fails = 0
 			served = true
@@ -100,6 +111,24 @@ func (s *supervisor) run(ctx context.Context) error {
 			}
 		case absent:
 			fails = 0
+			if s.exited != nil {
+				// Our worker has let go of its lock and socket and not
+				// exited yet, or not taken them yet. Only its exit tells
+				// a stop on request (down: exit 0, and this supervisor
+				// stops too) from a crash: a worker started in that
+				// window would serve no project and outlive down, which
+				// then timed out waiting for it. The window is short,
+				// but a probe a second lands in it now and then, more
+				// often on a loaded machine.
+				if absentSince.IsZero() {
+					absentSince = time.Now()
+				} else if time.Since(absentSince) > lockless {
+					s.log.Warn().Int("pid", s.proc.Pid).Dur("without_lock", time.Since(absentSince)).
+						Msg("dns worker stuck without its lock: killing it")
+					_ = s.proc.Kill()
+				}
+				break
+			}
 			// A server stopped on request once no project was left
 			// (down) stops the supervisor too: its own server exited 0,
 			// or an adopted one that served went away. A crash is
@@ -135,7 +164,8 @@ func (s *supervisor) run(ctx context.Context) error {
 			s.stopWorker()
 			return nil
 		case err := <-s.exited:
-			s.exited = nil
+			s.exited, s.proc = nil, nil
+			absentSince = time.Time{}
 			cleanStop = err == nil
 			s.log.Info().AnErr("status", err).Msg("dns worker exited")
 			if cleanStop && !hasProjects(s.root) {
@@ -166,7 +196,7 @@ func (s *supervisor) start() error {
 	s.started, s.ours = time.Now(), true
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	s.exited = exited
+	s.exited, s.proc = exited, cmd.Process
 	s.log.Info().Int("pid", cmd.Process.Pid).Msg("dns worker started")
 	return nil
 }

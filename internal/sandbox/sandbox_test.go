@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +83,15 @@ func TestNormalizeJSON(t *testing.T) {
 	}
 	if empty, _ := normalizeJSON([]byte("\n")); empty != "[]" {
 		t.Errorf("empty output normalized to %q", empty)
+	}
+}
+
+func TestLineDiff(t *testing.T) {
+	a := "### x\n[\n \"NO-CARRIER\",\n \"UP\"\n]\n### y\nsame"
+	b := "### x\n[\n \"UP\"\n]\n### y\nsame\nnew"
+	want := "### x\nline 3: -  \"NO-CARRIER\",\n### y\nline 7: + new"
+	if got := lineDiff(a, b); got != want {
+		t.Errorf("lineDiff:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -271,19 +282,85 @@ func TestSnapshotStable(t *testing.T) {
 	}
 }
 
+// TestSnapshotSettlesLinks: a snapshot right after a change of carrier
+// shows the state the kernel settles in, not the one linkwatch has yet to
+// act on. The bridge losing its only port's carrier is the slow case: its
+// own carrier-off is not urgent for linkwatch, which holds it up to a
+// second after acting on the port.
+func TestSnapshotSettlesLinks(t *testing.T) {
+	t.Parallel()
+	h := New(t)
+	addBridge(t, h, "nctbr2", "172.29.2.1/24")
+	wire(t, h, "nctbr2", "nctvc", fakeContainer(t, h, "proj", "c"), "172.29.2.2/24", "172.29.2.1")
+	if !strings.Contains(h.Snapshot(t), `"LOWER_UP"`) {
+		t.Fatal("no link has carrier after wiring")
+	}
+	if res := h.InContainer("proj", "c", "ip", "link", "set", "eth0", "down"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	snap := h.Snapshot(t)
+	links := snap[:strings.Index(snap, "### host: ip -j addr show")]
+	var bridge []any
+	if err := json.Unmarshal([]byte(links[strings.Index(links, "\n")+1:]), &bridge); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range bridge {
+		l := l.(map[string]any)
+		if l["ifname"] != "nctbr2" {
+			continue
+		}
+		if flags := fmt.Sprint(l["flags"]); !strings.Contains(flags, "NO-CARRIER") || strings.Contains(flags, "LOWER_UP") {
+			t.Errorf("bridge without a port up: flags %s, want NO-CARRIER and no LOWER_UP", flags)
+		}
+		return
+	}
+	t.Errorf("no nctbr2 in the snapshot:\n%s", links)
+}
+
+// lineDiff shows the lines only in a ("- ") or only in b ("+ ") along a
+// longest common subsequence, each under the section header it belongs to:
+// a line compared by position would make one inserted flag look like a
+// change of every line after it.
 func lineDiff(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	// lcs[i][j]: length of the longest common subsequence of al[i:], bl[j:].
+	lcs := make([][]int, len(al)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(bl)+1)
+	}
+	for i := len(al) - 1; i >= 0; i-- {
+		for j := len(bl) - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
 	var out []string
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
+	header, shown := "", ""
+	emit := func(line string) {
+		if header != shown {
+			out = append(out, header)
+			shown = header
 		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			out = append(out, "line "+strconv.Itoa(i+1)+":\n- "+x+"\n+ "+y)
+		out = append(out, line)
+	}
+	i, j := 0, 0
+	for i < len(al) || j < len(bl) {
+		switch {
+		case i < len(al) && j < len(bl) && al[i] == bl[j]:
+			if strings.HasPrefix(al[i], "### ") {
+				header = al[i]
+			}
+			i++
+			j++
+		case j == len(bl) || (i < len(al) && lcs[i+1][j] >= lcs[i][j+1]):
+			emit("line " + strconv.Itoa(i+1) + ": - " + al[i])
+			i++
+		default:
+			emit("line " + strconv.Itoa(j+1) + ": + " + bl[j])
+			j++
 		}
 	}
 	return strings.Join(out, "\n")
