@@ -186,33 +186,26 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		}
 	}
 
-	// A VXLAN filter belongs to its network's other rules; without them
-	// it is stray.
+	// A VXLAN filter and a peer DNS exemption, found apart, belong to
+	// their network's other rules; without them they are stray.
+	attach := func(id string, rules []rule, set func(*model.NetworkRules)) {
+		n := o.fw.Networks[id]
+		if n == nil {
+			for _, r := range rules {
+				addStray(commentOwner(r.comment()), r)
+			}
+			return
+		}
+		set(n)
+		o.networks[id] = append(o.networks[id], rules...)
+	}
 	for _, id := range sortedKeys(vxlan) {
 		p := vxlan[id]
-		n := o.fw.Networks[id]
-		if n == nil {
-			for _, r := range p.rules {
-				addStray(commentOwner(r.comment()), r)
-			}
-			continue
-		}
-		n.VXLAN = p.filter
-		o.networks[id] = append(o.networks[id], p.rules...)
+		attach(id, p.rules, func(n *model.NetworkRules) { n.VXLAN = p.filter })
 	}
-
-	// So does a peer DNS exemption.
 	for _, id := range sortedKeys(peerDNS) {
 		p := peerDNS[id]
-		n := o.fw.Networks[id]
-		if n == nil {
-			for _, r := range p.rules {
-				addStray(commentOwner(r.comment()), r)
-			}
-			continue
-		}
-		n.PeerDNS = p.exemption
-		o.networks[id] = append(o.networks[id], p.rules...)
+		attach(id, p.rules, func(n *model.NetworkRules) { n.PeerDNS = p.exemption })
 	}
 
 	// Whatever else is in a project chain is stray.
