@@ -135,6 +135,9 @@ containers:
 	if r := h.Netctl("exec", "web", "--", "dig", "+time=2", "+tries=2", "+short", "pg"); !strings.Contains(r.Stdout, db) {
 		t.Errorf("the confined DNS server does not answer pg: %s", r)
 	}
+	// Its journal hears the containers' namespaces: web and db are not
+	// read again (side, attached through /proc, always is).
+	awaitReadings(t, h, path, `"reused":2,"read":1`)
 	if out, err := runArgv(t, confined(t, h, caps, "down", "-f", path)); err != nil {
 		t.Errorf("confined down: %v\n%s", err, out)
 	}

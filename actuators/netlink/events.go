@@ -44,6 +44,9 @@ func (l *Links) Subscribe(ctx context.Context) (<-chan model.Scope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to netlink events: %w", err)
 	}
+	if !effectiveCap(unix.CAP_NET_BROADCAST) {
+		l.log.Warn().Msg("netlink events: without CAP_NET_BROADCAST the kernel keeps the containers' announcements from this process: drift inside a container is found only at a resync")
+	}
 	f := os.NewFile(uintptr(fd), "netlink-events")
 	s := &subscription{links: l, file: f, owned: map[int32]owned{}, nsids: map[int32]string{},
 		out: make(chan model.Scope, 64)}
@@ -68,8 +71,8 @@ func (l *Links) Subscribe(ctx context.Context) (<-chan model.Scope, error) {
 }
 
 // eventSocket opens a non-blocking NETLINK_ROUTE socket in the host
-// namespace, bound to the link, IPv4 and IPv6 address and IPv4 route
-// groups, that also hears the namespaces the host has an id for.
+// namespace, bound to the link, address and route groups of both
+// families, that also hears the namespaces the host has an id for.
 func (l *Links) eventSocket() (int, error) {
 	// The host namespace handle given to New is not kept; the dump socket
 	// opened from it is, and gives back its namespace.
@@ -79,8 +82,12 @@ func (l *Links) eventSocket() (int, error) {
 	}
 	host := netns.NsHandle(nsfd)
 	defer host.Close()
+	return eventSocketIn(host)
+}
+
+func eventSocketIn(host netns.NsHandle) (int, error) {
 	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) |
-		1<<(unix.RTNLGRP_IPV6_IFADDR-1))
+		1<<(unix.RTNLGRP_IPV6_IFADDR-1) | 1<<(unix.RTNLGRP_IPV6_ROUTE-1))
 	fd, err := nlraw.ListenAt(host, groups, eventBufSize)
 	if err != nil {
 		return -1, err
@@ -112,7 +119,23 @@ type subscription struct {
 	// marked links announced in the namespaces themselves. Announcements
 	// from a namespace not in it are someone else's.
 	nsids map[int32]string
-	out   chan model.Scope
+	// learnt, when not nil, collects the containers whose namespace id
+	// was learnt or changed: announcements from that namespace before
+	// then were not heard as theirs (the Journal counts the learning as a
+	// change of the container).
+	learnt []string
+	out    chan model.Scope
+}
+
+// learn records that the namespace nsid is the container id's.
+func (s *subscription) learn(nsid int32, id string) {
+	if prev, ok := s.nsids[nsid]; ok && prev == id {
+		return
+	}
+	s.nsids[nsid] = id
+	if s.learnt != nil {
+		s.learnt = append(s.learnt, id)
+	}
 }
 
 // seed fills the owned set and the namespace ids from a dump of the
@@ -135,7 +158,7 @@ func (s *subscription) seed() error {
 func (s *subscription) own(k nlraw.Link, o model.Owner) {
 	id := s.ownerID(o)
 	if id != "" && k.LinkNSID >= 0 {
-		s.nsids[int32(k.LinkNSID)] = id
+		s.learn(int32(k.LinkNSID), id)
 	}
 	s.owned[int32(k.Index)] = owned{container: id, hairpin: k.Hairpin}
 }
@@ -331,7 +354,7 @@ func (s *subscription) containerEvent(typ uint16, m []byte, nsid int32, touch fu
 		}
 		if k, err := nlraw.ParseLink(m); err == nil {
 			if o, ok := s.links.owner(k.Alias); ok && o.Container != "" {
-				s.nsids[nsid] = s.ownerID(o)
+				s.learn(nsid, s.ownerID(o))
 			}
 		}
 	}

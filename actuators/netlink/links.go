@@ -63,6 +63,11 @@ type Links struct {
 	pendingMu sync.Mutex
 	pending   []pendingEnd
 
+	// journal: a full Observe asks root's journal what changed since the
+	// saved readings and reads only that (journal.go). One-shot commands
+	// turn it on; watch reads the world at its resyncs.
+	journal bool
+
 	// dirMu orders the creation of files under <root>/netns/<project> and
 	// <root>/attached/<project> against the removal of those directories
 	// when they become empty.

@@ -53,6 +53,10 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		names, err := l.readUTS(ctx, targets)
 		utsc <- utsResult{names, err}
 	}()
+	var rs *readingSet // a full observation reads only what the journal heard of
+	if scope == nil {
+		rs = l.openReadings(ctx)
+	}
 	seen := make([]*nsView, len(targets))
 	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
 		t, err := nlraw.LockThread()
@@ -61,6 +65,9 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		}
 		defer t.Release()
 		for i, ok := next(); ok; i, ok = next() {
+			if seen[i] = rs.reuse(i, targets[i]); seen[i] != nil {
+				continue
+			}
 			if seen[i], err = l.readContainer(t, targets[i]); err != nil {
 				return err
 			}
@@ -76,6 +83,11 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	}
 	if uts.err != nil {
 		return nil, uts.err
+	}
+	if rs != nil {
+		if err := l.settleReadings(rs, hr.v, targets, seen); err != nil {
+			return nil, err
+		}
 	}
 	for i, v := range seen {
 		v.c.UTSHostname = uts.names[i]
@@ -201,6 +213,7 @@ func listTwoLevels(dir string) ([][2]string, error) {
 type nsView struct {
 	c     *model.Container
 	peers []peerEnd
+	ns    nsID // the namespace read
 }
 
 // peerEnd is a container-side veth end carrying this container's mark.
@@ -238,6 +251,7 @@ func (l *Links) readContainer(t *nlraw.Thread, tg target) (*nsView, error) {
 	if id == l.hostID {
 		return v, nil // a recycled PID's path now names the host itself
 	}
+	v.ns = id
 	d, err := t.OpenAway(ns)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID(), err)

@@ -54,6 +54,11 @@ type app struct {
 	// command names this one in the lock for those who wait.
 	lockTimeout time.Duration
 	command     string
+
+	// fullReads: every observation reads every namespace, without asking
+	// the journal (watch, whose resyncs are its net for what no event
+	// announces).
+	fullReads bool
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -194,6 +199,8 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		return nil, nil, err
 	}
 	links.SetInstance(inst)
+	// NETCTL_JOURNAL=off: one-shot commands read every namespace too.
+	links.UseJournal(!a.fullReads && os.Getenv("NETCTL_JOURNAL") != "off")
 	// NETCTL_IPTABLES=nft|legacy overrides the iptables flavour the
 	// host's iptables command reports.
 	iptablesMode := os.Getenv("NETCTL_IPTABLES")

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vishvananda/netns"
+
 	dnsact "github.com/netctl/netctl/actuators/dns"
+	"github.com/netctl/netctl/actuators/files"
+	nlact "github.com/netctl/netctl/actuators/netlink"
 )
 
 // serveDNS runs the background DNS server for --root in the foreground:
@@ -19,6 +23,8 @@ import (
 // exits.
 func (a *app) serveDNS(ctx context.Context, worker bool) error {
 	if worker {
+		stop := a.startJournal(ctx)
+		defer stop()
 		err := dnsact.Serve(ctx, a.root, dnsact.Options{Log: a.log})
 		if errors.Is(err, dnsact.ErrRunning) {
 			// Not 0: the supervisor reads 0 as "stopped on request".
@@ -66,4 +72,51 @@ func (a *app) dnsReady(ctx context.Context, sd *sdNotifier) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// startJournal runs the root's journal (actuators/netlink's Journal) in
+// the DNS server's worker, the process one-shot commands find running
+// between them, beside the server: its start (a dump of the host's links)
+// does not delay the names. Without it (no CAP_NET_BROADCAST, say) the
+// commands read every namespace, as before; so nothing here is fatal.
+func (a *app) startJournal(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		if err := a.runJournal(ctx); err != nil {
+			a.log.Info().Err(err).Msg("no journal: one-shot commands read every namespace")
+		}
+	}()
+	return func() {
+		cancel()
+		<-ended
+	}
+}
+
+func (a *app) runJournal(ctx context.Context) error {
+	inst, err := files.Instance(a.root)
+	if err != nil {
+		return err
+	}
+	host, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	j, err := nlact.OpenJournal(a.root, host, inst, a.log)
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		j.Run(stop)
+	}()
+	defer func() {
+		close(stop)
+		<-ran
+	}()
+	return j.Serve(ctx, a.root)
 }

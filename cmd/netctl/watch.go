@@ -92,6 +92,7 @@ func (a *app) watch(ctx context.Context, o watchOptions) error {
 	}
 	defer unlock()
 
+	a.fullReads = true
 	r, done, err := a.reconciler()
 	if err != nil {
 		return err

@@ -55,6 +55,11 @@ func (t *Thread) In(ns netns.NsHandle, fn func() error) error {
 	if t.stuck {
 		return fmt.Errorf("thread is stuck in a foreign namespace")
 	}
+	// Already there: setns would still ask for CAP_SYS_ADMIN, which a
+	// confined process (the DNS server's worker) does not have.
+	if !t.away && t.orig.Equal(ns) {
+		return fn()
+	}
 	if err := unix.Setns(int(ns), unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("enter namespace: %w", err)
 	}

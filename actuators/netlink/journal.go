@@ -1,0 +1,237 @@
+package netlink
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlraw"
+	"github.com/netctl/netctl/model"
+)
+
+// The journal. A one-shot command keeps nothing between runs but the
+// kernel, so to repair drift anywhere it read every container's namespace
+// (three dumps each, most of a no-op's cost at thousands of containers).
+// A process that outlives the commands (the DNS server's worker) keeps a
+// Journal instead: it hears the kernel's announcements as watch does and
+// counts, for each container, the last one that concerned it. A full
+// Observe keeps what it read in each namespace under --root (readings.go)
+// with the journal's count at the moment it asked, and the next one reads
+// again only the containers the journal heard of since.
+//
+// Why a namespace not read again is as it was:
+//   - The kernel queues an announcement on the journal's socket before the
+//     request that made the change returns, and the journal drains its
+//     socket before it answers: anything changed before the question is
+//     counted in the answer.
+//   - A namespace the host has no id for announces nothing to the host. A
+//     reading is reused only when the container's host end, read afresh,
+//     names a namespace id the journal hears as that container's, and the
+//     journal counts the learning of an id as a change of its container
+//     (what the namespace announced before then went unheard).
+//   - The kernel passes another namespace's announcements on only to a
+//     socket opened with CAP_NET_BROADCAST: without it no journal opens.
+//   - Lost announcements (the socket overflowed) make every reading older
+//     than the loss useless, as does a journal started anew (another epoch).
+//   - What the kernel never announces is not taken from a reading: an IPv6
+//     endpoint's accept_ra (a sysctl) makes its container read every time,
+//     and the namespace's identity is checked with a stat of its mount.
+//   - Only full observations of one-shot commands use the readings; watch
+//     reads the world at its resyncs, as before.
+
+// UseJournal makes a full Observe reuse the saved readings of the
+// namespaces the journal heard nothing about (see above).
+func (l *Links) UseJournal(on bool) { l.journal = on }
+
+// Journal counts the kernel's announcements about each container. Its
+// methods are safe for concurrent use.
+type Journal struct {
+	sub   *subscription
+	fd    int
+	dump  *nlraw.Conn // the subscription's host dumps
+	epoch uint64
+
+	mu      sync.Mutex
+	seq     uint64
+	touched map[string]uint64 // container ID: seq of its last announcement
+	// lost is the seq of the last loss (an overflow, a datagram that did
+	// not parse): an answer since before it cannot be trusted.
+	lost   uint64
+	broken error // the socket failed: every answer is "anything"
+	buf    []byte
+	oob    []byte
+}
+
+// JournalAnswer is what the journal heard since a count of its own.
+type JournalAnswer struct {
+	Epoch uint64
+	Seq   uint64
+	// All: the count asked about is not this journal's, or announcements
+	// were lost since: anything may have changed.
+	All bool
+	// Touched are the containers announced since (when not All).
+	Touched []string
+	// NSIDs are the namespace ids the journal hears, with the container
+	// each belongs to.
+	NSIDs map[int32]string
+}
+
+// OpenJournal subscribes a journal to the announcements of the host
+// namespace host (the calling process's own: a confined process cannot
+// enter another) and of every namespace the host has an id for. It needs
+// CAP_NET_BROADCAST and no other capability.
+func OpenJournal(root string, host netns.NsHandle, inst model.Instance, log zerolog.Logger) (*Journal, error) {
+	if !effectiveCap(unix.CAP_NET_BROADCAST) {
+		return nil, errors.New("journal: CAP_NET_BROADCAST is not effective: the kernel would not pass on the containers' announcements")
+	}
+	// The few parts of a Links a subscription uses: no handle of
+	// vishvananda's, whose sockets always enter the namespace.
+	dump, err := nlraw.OpenAt(host)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	l := &Links{root: root, inst: inst, log: log, hostDump: dump}
+	fd, err := eventSocketIn(host)
+	if err != nil {
+		dump.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var e [8]byte
+	if _, err := rand.Read(e[:]); err != nil {
+		unix.Close(fd)
+		dump.Close()
+		return nil, fmt.Errorf("journal: epoch: %w", err)
+	}
+	j := &Journal{
+		sub: &subscription{links: l, owned: map[int32]owned{}, nsids: map[int32]string{},
+			learnt: []string{}},
+		fd:      fd,
+		dump:    dump,
+		epoch:   binary.NativeEndian.Uint64(e[:]) | 1, // never 0, which no reading holds
+		touched: map[string]uint64{},
+		buf:     make([]byte, 64<<10),
+		oob:     make([]byte, unix.CmsgSpace(4)),
+	}
+	if err := j.sub.seed(); err != nil {
+		unix.Close(fd)
+		dump.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j.sub.learnt = j.sub.learnt[:0] // what the seed learnt precedes any reading
+	return j, nil
+}
+
+// Run drains the socket as announcements arrive, so that it does not
+// overflow between questions, until stop is closed; it then closes the
+// journal's socket.
+func (j *Journal) Run(stop <-chan struct{}) {
+	defer func() {
+		j.mu.Lock()
+		unix.Close(j.fd)
+		j.dump.Close()
+		j.fd = -1
+		j.broken = errors.New("journal closed")
+		j.mu.Unlock()
+	}()
+	fds := []unix.PollFd{{Fd: int32(j.fd), Events: unix.POLLIN}}
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		// A bounded wait, so that stop is seen.
+		if _, err := unix.Poll(fds, int((200 * time.Millisecond).Milliseconds())); err != nil && !errors.Is(err, unix.EINTR) {
+			j.mu.Lock()
+			j.broken = fmt.Errorf("journal: poll: %w", err)
+			j.mu.Unlock()
+			return
+		}
+		j.mu.Lock()
+		err := j.drainLocked()
+		j.mu.Unlock()
+		if err != nil {
+			j.sub.links.log.Warn().Err(err).Msg("journal: no more announcements")
+			return
+		}
+	}
+}
+
+// drainLocked reads every announcement queued on the socket.
+func (j *Journal) drainLocked() error {
+	if j.broken != nil {
+		return j.broken
+	}
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(j.fd, j.buf, j.oob, unix.MSG_DONTWAIT)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			j.seq++
+			j.lost = j.seq
+			if err := j.sub.seed(); err != nil {
+				j.broken = fmt.Errorf("journal: relearn links after an overflow: %w", err)
+				return j.broken
+			}
+			continue
+		case err != nil:
+			j.broken = fmt.Errorf("journal: receive: %w", err)
+			return j.broken
+		}
+		scope, hit := j.sub.relevant(j.buf[:n], nsidOf(j.oob[:oobn]))
+		if !hit && len(j.sub.learnt) == 0 {
+			continue
+		}
+		j.seq++
+		if hit && scope == nil {
+			j.lost = j.seq
+		}
+		for id := range scope {
+			j.touched[id] = j.seq
+		}
+		for _, id := range j.sub.learnt {
+			j.touched[id] = j.seq
+		}
+		j.sub.learnt = j.sub.learnt[:0]
+	}
+}
+
+// Since answers what the journal heard after its count since, in its
+// epoch, once every announcement queued until now is counted.
+func (j *Journal) Since(epoch, since uint64) JournalAnswer {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.drainLocked()
+	a := JournalAnswer{Epoch: j.epoch, Seq: j.seq, NSIDs: maps.Clone(j.sub.nsids)}
+	if err != nil || epoch != j.epoch || since > j.seq || since < j.lost {
+		a.All = true
+		return a
+	}
+	for id, s := range j.touched {
+		if s > since {
+			a.Touched = append(a.Touched, id)
+		}
+	}
+	return a
+}
+
+// effectiveCap reports whether the calling thread holds capability c.
+func effectiveCap(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
+}

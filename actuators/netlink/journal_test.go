@@ -1,0 +1,254 @@
+package netlink
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/model"
+)
+
+// The journal counts every change made in a container's namespace before
+// the question is asked, with no wait in between: the kernel queues the
+// announcement before the change's request returns, and the journal drains
+// its socket before it answers.
+func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
+	s := newSandbox(t)
+	n := s.network("shop", "backend", "nct-br0", "10.250.1.0/24")
+	s.ensureBridge(n)
+	web := s.container("shop", "web")
+	s.wire(web, n, endpoint(n, "eth0", "nct-web0", "10.250.1.10"))
+	db := s.container("shop", "db")
+	s.wire(db, n, endpoint(n, "eth0", "nct-db0", "10.250.1.11"))
+
+	j, err := s.openJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop := make(chan struct{})
+		close(stop)
+		j.Run(stop) // closes the socket
+	})
+	a := j.Since(0, 0)
+	if !a.All {
+		t.Fatalf("a question about another epoch was answered: %+v", a)
+	}
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for _, id := range a.NSIDs {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	if !slices.Equal(ids, []string{"shop/db", "shop/web"}) {
+		t.Fatalf("namespace ids heard: %v, want both containers'", a.NSIDs)
+	}
+	// What the kernel announces by itself for a while after the wiring
+	// (carrier, operstate) comes first.
+	time.Sleep(500 * time.Millisecond)
+	a = j.Since(a.Epoch, a.Seq)
+	if a = j.Since(a.Epoch, a.Seq); a.All || len(a.Touched) != 0 {
+		t.Fatalf("nothing changed, yet: %+v", a)
+	}
+
+	for _, c := range [][]string{
+		{"ip", "link", "set", "eth0", "down"},
+		{"ip", "link", "set", "eth0", "up"},
+		{"ip", "addr", "add", "10.250.1.99/24", "dev", "eth0"},
+		{"ip", "addr", "del", "10.250.1.99/24", "dev", "eth0"},
+		{"ip", "route", "add", "10.250.77.0/24", "via", "10.250.1.1"},
+		{"ip", "-6", "addr", "add", "fd00:77::5/64", "dev", "eth0", "nodad"},
+		{"ip", "-6", "route", "add", "fd00:78::/64", "via", "fd00:77::1"},
+		{"ip", "-6", "route", "del", "fd00:78::/64"},
+		{"ip", "link", "set", "lo", "down"},
+		{"ip", "link", "add", "v9", "type", "veth", "peer", "name", "v10"},
+		{"ip", "link", "set", "eth0", "mtu", "1400"},
+	} {
+		before := a.Seq
+		s.mustIn(web.Netns, c...)
+		a = j.Since(a.Epoch, before)
+		if a.All || !slices.Equal(a.Touched, []string{"shop/web"}) {
+			t.Errorf("%s: journal answered %+v, want shop/web alone", strings.Join(c, " "), a)
+		}
+	}
+
+	// The host end of a veth, and a namespace that is no container's.
+	before := a.Seq
+	s.mustIn(s.hostPath, "ip", "link", "set", "nct-db0", "nomaster")
+	if a = j.Since(a.Epoch, before); !slices.Equal(a.Touched, []string{"shop/db"}) {
+		t.Errorf("host end released: %+v, want shop/db", a)
+	}
+	other := s.container("else", "x")
+	s.newNetns(other.Netns)
+	s.mustIn(s.hostPath, "ip", "link", "add", "ovx0", "type", "veth", "peer", "name", "eth0", "netns", other.Netns)
+	before = a.Seq
+	s.mustIn(other.Netns, "ip", "link", "set", "eth0", "up")
+	if a = j.Since(a.Epoch, before); len(a.Touched) != 0 {
+		t.Errorf("someone else's namespace: %+v", a)
+	}
+	if a := j.Since(a.Epoch+1, a.Seq); !a.All {
+		t.Errorf("another epoch's count was trusted: %+v", a)
+	}
+	if a := j.Since(a.Epoch, a.Seq+1); !a.All {
+		t.Errorf("a count ahead of the journal's was trusted: %+v", a)
+	}
+}
+
+// A full Observe with a journal reads again only the namespaces it heard
+// of, and its result is the one a full read gives, before and after drift.
+func TestObserveReusesReadingsTheJournalVouchesFor(t *testing.T) {
+	var logs syncBuffer
+	s := newSandboxLog(t, zerolog.New(&logs).Level(zerolog.DebugLevel))
+	n := s.network("shop", "backend", "nct-br0", "10.250.1.0/24")
+	s.ensureBridge(n)
+	web := s.container("shop", "web")
+	s.wire(web, n, endpoint(n, "eth0", "nct-web0", "10.250.1.10"))
+	db := s.container("shop", "db")
+	s.wire(db, n, endpoint(n, "eth0", "nct-db0", "10.250.1.11"))
+
+	// Without a journal to ask, everything is read and nothing saved.
+	s.links.UseJournal(true)
+	want := s.observe()
+	if !strings.Contains(logs.String(), "no journal") {
+		t.Errorf("no journal runs, yet none was missed:\n%s", logs.String())
+	}
+
+	j, err := s.openJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); j.Run(stop) }()
+	go func() { defer wg.Done(); _ = j.Serve(ctx, s.root) }()
+	t.Cleanup(func() { cancel(); close(stop); wg.Wait() })
+	waitFor(t, "the journal's socket", func() bool {
+		_, err := askJournal(context.Background(), s.root, 0, 0)
+		return err == nil
+	})
+
+	observed := func(what string, reused, read int) *model.State {
+		t.Helper()
+		logs.Reset()
+		st := s.observe()
+		line := fmt.Sprintf(`"reused":%d,"read":%d`, reused, read)
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("%s: want %s in:\n%s", what, line, logs.String())
+		}
+		return st
+	}
+	fullRead := func() *model.State {
+		t.Helper()
+		s.links.UseJournal(false)
+		defer s.links.UseJournal(true)
+		return s.observe()
+	}
+	sameState(t, "first read", observed("first read", 0, 2), want)
+	sameState(t, "nothing changed", observed("nothing changed", 2, 0), want)
+
+	s.mustIn(web.Netns, "ip", "addr", "flush", "dev", "eth0")
+	got := observed("web's address flushed", 1, 1)
+	sameState(t, "web's address flushed", got, fullRead())
+	if ep := got.Containers["shop/web"].Endpoints; len(ep) != 1 || ep[0].Addr.IsValid() {
+		t.Errorf("the flushed address was not seen: %+v", ep)
+	}
+	observed("read once since", 2, 0)
+
+	// A namespace mounted anew at the container's path (the journal heard
+	// the old one's veth go) and one replaced without a sound are read.
+	s.mustIn(db.Netns, "ip", "route", "del", "default")
+	observed("db's route deleted", 1, 1)
+	if err := s.links.DeleteNamespace(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	s.newNetns(db.Netns)
+	got = observed("db's namespace replaced", 1, 1)
+	if c := got.Containers["shop/db"]; c == nil || len(c.Endpoints) != 0 && c.Endpoints[0].PeerOK {
+		t.Errorf("db's new, empty namespace was not read: %+v", c)
+	}
+	sameState(t, "db's namespace replaced", got, fullRead())
+
+	// Another namespace mounted over web's path, the old one left alive
+	// (the journal hears nothing): the mount's identity gives it away.
+	spare := filepath.Join(s.dir, "spare")
+	s.newNetns(spare)
+	if err := unix.Mount(spare, web.Netns, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	got = observed("web's path mounted over", 0, 2) // db has no veth: read every time
+	if c := got.Containers["shop/web"]; c == nil || len(c.Endpoints) != 0 && c.Endpoints[0].PeerOK {
+		t.Errorf("the namespace mounted over web's was not read: %+v", c)
+	}
+	sameState(t, "web's path mounted over", got, fullRead())
+}
+
+func sameState(t *testing.T, what string, got, want *model.State) {
+	t.Helper()
+	for id, w := range want.Containers {
+		g := got.Containers[id]
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: container %s\n got %+v\nwant %+v", what, id, g, w)
+		}
+	}
+	if len(got.Containers) != len(want.Containers) {
+		t.Errorf("%s: %d containers, want %d", what, len(got.Containers), len(want.Containers))
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: timed out", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a log sink the observation's goroutines may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.Reset()
+}
+
+// openJournal opens a journal of the sandbox's host namespace. The test's
+// thread is not in it, so the journal's sockets are opened from there.
+func (s *sandbox) openJournal() (*Journal, error) {
+	ns, _, err := openNetns(s.hostPath, false)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	return OpenJournal(s.root, ns, s.links.inst, s.links.log)
+}

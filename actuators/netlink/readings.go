@@ -1,0 +1,233 @@
+package netlink
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"net/netip"
+	"path/filepath"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/beneath"
+	"github.com/netctl/netctl/internal/nlraw"
+	"github.com/netctl/netctl/model"
+)
+
+// The saved readings: what the last full observation read in each
+// container's namespace, with the journal's count at the moment it asked
+// (journal.go says why a reading the journal heard nothing about since is
+// still true). The file is replaced atomically and holds a whole set of
+// readings true at its count, so a crash or two commands writing side by
+// side leave a usable file or one the journal's answer discards.
+
+// readingsMagic names the file's format: a reading of another format is
+// none.
+const readingsMagic = "netctl namespace readings v1"
+
+func readingsPath(root string) string { return filepath.Join(root, "cache", "netns-readings") }
+
+type savedReadings struct {
+	Magic      string
+	Instance   string
+	Epoch, Seq uint64
+	Containers map[string]nsReading // by container ID
+}
+
+// nsReading is readContainer's result for one namespace, and the
+// namespace's identity.
+type nsReading struct {
+	Path     string
+	Dev, Ino uint64
+	GW, GW6  netip.Addr
+	IfNames  []string
+	LoUp     bool
+	Peers    []peerReading
+}
+
+type peerReading struct {
+	Mark             string
+	Index, PeerIndex int
+	// NSID is the id the host knows the namespace by, from the host end.
+	NSID     int32
+	Endpoint model.Endpoint
+}
+
+// readingSet is one full observation's use of the saved readings.
+type readingSet struct {
+	answer  JournalAnswer
+	saved   *savedReadings // nil: nothing to reuse
+	touched map[string]bool
+	// reused are the readings taken, by target index.
+	reused map[int]*nsReading
+}
+
+// openReadings asks the journal what changed since the saved readings;
+// nil when there is no journal to ask (nothing is reused, and nothing
+// saved).
+func (l *Links) openReadings(ctx context.Context) *readingSet {
+	if !l.journal {
+		return nil
+	}
+	saved := l.loadReadings()
+	var epoch, since uint64
+	if saved != nil {
+		epoch, since = saved.Epoch, saved.Seq
+	}
+	a, err := askJournal(ctx, l.root, epoch, since)
+	if err != nil {
+		l.log.Debug().Err(err).Msg("no journal: every namespace is read")
+		return nil
+	}
+	rs := &readingSet{answer: a, reused: map[int]*nsReading{}}
+	if saved != nil && !a.All && saved.Epoch == a.Epoch {
+		rs.saved = saved
+		rs.touched = make(map[string]bool, len(a.Touched))
+		for _, id := range a.Touched {
+			rs.touched[id] = true
+		}
+	}
+	return rs
+}
+
+func (l *Links) loadReadings() *savedReadings {
+	b, err := beneath.ReadFile(l.root, readingsPath(l.root))
+	if err != nil {
+		return nil
+	}
+	var s savedReadings
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil ||
+		s.Magic != readingsMagic || s.Instance != string(l.inst) {
+		return nil
+	}
+	return &s
+}
+
+// reuse returns the saved reading of tg's namespace when the journal heard
+// nothing of it since, and the mount still holds the namespace read; nil
+// when the namespace must be read.
+func (rs *readingSet) reuse(i int, tg target) *nsView {
+	if rs == nil || rs.saved == nil || tg.external {
+		return nil
+	}
+	id := model.ContainerID(tg.project, tg.name)
+	r, ok := rs.saved.Containers[id]
+	if !ok || rs.touched[id] || r.Path != tg.path || len(r.Peers) == 0 {
+		return nil
+	}
+	for _, p := range r.Peers {
+		// accept_ra is a sysctl, whose changes nobody announces.
+		if p.Endpoint.AddrV6.IsValid() || rs.answer.NSIDs[p.NSID] != id {
+			return nil
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(tg.path, &st); err != nil || uint64(st.Dev) != r.Dev || st.Ino != r.Ino {
+		return nil
+	}
+	rs.reused[i] = &r
+	c := &model.Container{Project: tg.project, Name: tg.name, Netns: tg.path, NetnsOK: true,
+		DefaultGateway: r.GW, DefaultGatewayV6: r.GW6, IfNames: slices.Clone(r.IfNames), LoUp: r.LoUp}
+	v := &nsView{c: c, ns: nsID{dev: r.Dev, ino: r.Ino}}
+	for _, p := range r.Peers {
+		ep := p.Endpoint
+		v.peers = append(v.peers, peerEnd{ep: &ep, mark: p.Mark, index: p.Index, peerIndex: p.PeerIndex})
+	}
+	return v
+}
+
+// unconfirmed lists the reused readings whose host ends, read afresh,
+// are no longer the ones the reading was paired with (the same link, in
+// the same namespace id): those namespaces are read again.
+func (rs *readingSet) unconfirmed(hostLinks map[int]nlraw.Link) []int {
+	if rs == nil {
+		return nil
+	}
+	var out []int
+	for i, r := range rs.reused {
+		for _, p := range r.Peers {
+			h, ok := hostLinks[p.PeerIndex]
+			if !ok || h.Alias != p.Mark || int32(h.LinkNSID) != p.NSID {
+				out = append(out, i)
+				delete(rs.reused, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// saveReadings keeps this observation's readings for the next, unless
+// they are the saved ones already. It runs before the endpoints are
+// matched, which fills in their host side.
+func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targets []target, seen []*nsView) {
+	if rs == nil {
+		return
+	}
+	out := savedReadings{Magic: readingsMagic, Instance: string(l.inst), Epoch: rs.answer.Epoch, Seq: rs.answer.Seq,
+		Containers: make(map[string]nsReading, len(seen))}
+	fresh := 0
+	for i, v := range seen {
+		if targets[i].external || !v.c.NetnsOK || len(v.peers) == 0 {
+			continue
+		}
+		r := nsReading{Path: targets[i].path, Dev: v.ns.dev, Ino: v.ns.ino, GW: v.c.DefaultGateway,
+			GW6: v.c.DefaultGatewayV6, IfNames: v.c.IfNames, LoUp: v.c.LoUp}
+		ok := true
+		for _, p := range v.peers {
+			h, found := hostLinks[p.peerIndex]
+			if !found || h.Alias != p.mark || h.LinkNSID < 0 {
+				ok = false // no pairing to check next time
+				break
+			}
+			ep := p.ep
+			r.Peers = append(r.Peers, peerReading{Mark: p.mark, Index: p.index, PeerIndex: p.peerIndex,
+				NSID: int32(h.LinkNSID), Endpoint: model.Endpoint{Network: ep.Network, IfName: ep.IfName,
+					MAC: ep.MAC, MTU: ep.MTU, Addr: ep.Addr, AddrV6: ep.AddrV6, AcceptRA: ep.AcceptRA, PeerOK: ep.PeerOK}})
+		}
+		if !ok {
+			continue
+		}
+		out.Containers[v.c.ID()] = r
+		if rs.reused[i] == nil {
+			fresh++
+		}
+	}
+	if fresh == 0 && rs.saved != nil && rs.saved.Seq == rs.answer.Seq && len(out.Containers) == len(rs.saved.Containers) {
+		return
+	}
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(&out); err != nil {
+		l.log.Debug().Err(err).Msg("save namespace readings")
+		return
+	}
+	if err := beneath.WriteFile(l.root, readingsPath(l.root), b.Bytes(), 0o600); err != nil {
+		l.log.Debug().Err(err).Msg("save namespace readings")
+	}
+}
+
+// settleReadings reads again the namespaces whose reused readings the
+// host's links do not confirm, and saves the observation's readings.
+func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target, seen []*nsView) error {
+	hostLinks := make(map[int]nlraw.Link, len(host.links))
+	for _, k := range host.links {
+		hostLinks[k.Index] = k
+	}
+	if again := rs.unconfirmed(hostLinks); len(again) > 0 {
+		t, err := nlraw.LockThread()
+		if err != nil {
+			return err
+		}
+		defer t.Release()
+		for _, i := range again {
+			if seen[i], err = l.readContainer(t, targets[i]); err != nil {
+				return err
+			}
+		}
+	}
+	l.log.Debug().Int("reused", len(rs.reused)).Int("read", len(seen)-len(rs.reused)).Uint64("journal", rs.answer.Seq).
+		Msg("namespace readings")
+	l.saveReadings(rs, hostLinks, targets, seen)
+	return nil
+}
