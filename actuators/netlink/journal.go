@@ -64,10 +64,11 @@ type Journal struct {
 	touched map[string]uint64 // container ID: seq of its last announcement
 	// lost is the seq of the last loss (an overflow, a datagram that did
 	// not parse): an answer since before it cannot be trusted.
-	lost   uint64
-	broken error // the socket failed: every answer is "anything"
-	buf    []byte
-	oob    []byte
+	lost    uint64
+	pruneAt int   // touched's size that makes forgetGone run
+	broken  error // the socket failed: every answer is "anything"
+	buf     []byte
+	oob     []byte
 }
 
 // JournalAnswer is what the journal heard since a count of its own.
@@ -204,6 +205,30 @@ func (j *Journal) drainLocked() error {
 			j.touched[id] = j.seq
 		}
 		j.sub.learnt = j.sub.learnt[:0]
+		if len(j.touched) > max(maxTouched, j.pruneAt) {
+			j.forgetGone()
+			j.pruneAt = 2 * len(j.touched) // all alive: not again at once
+		}
+	}
+}
+
+// maxTouched bounds the containers the journal remembers: container names
+// come and go (CI jobs with names of their own), and a journal lives as
+// long as the DNS server.
+const maxTouched = 1 << 16
+
+// forgetGone drops the counts of containers no namespace id names any
+// more, and answers "anything" to questions older than what it dropped.
+func (j *Journal) forgetGone() {
+	live := make(map[string]bool, len(j.sub.nsids))
+	for _, id := range j.sub.nsids {
+		live[id] = true
+	}
+	for id, seq := range j.touched {
+		if !live[id] {
+			j.lost = max(j.lost, seq)
+			delete(j.touched, id)
+		}
 	}
 }
 
@@ -212,9 +237,13 @@ func (j *Journal) drainLocked() error {
 func (j *Journal) Since(epoch, since uint64) JournalAnswer {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	err := j.drainLocked()
+	j.drainLocked() // a failure is kept in j.broken
+	return j.answerLocked(epoch, since)
+}
+
+func (j *Journal) answerLocked(epoch, since uint64) JournalAnswer {
 	a := JournalAnswer{Epoch: j.epoch, Seq: j.seq, NSIDs: maps.Clone(j.sub.nsids)}
-	if err != nil || epoch != j.epoch || since > j.seq || since < j.lost {
+	if j.broken != nil || epoch != j.epoch || since > j.seq || since < j.lost {
 		a.All = true
 		return a
 	}

@@ -252,3 +252,42 @@ func (s *sandbox) openJournal() (*Journal, error) {
 	defer ns.Close()
 	return OpenJournal(s.root, ns, s.links.inst, s.links.log)
 }
+
+// What the journal forgets of containers gone, it no longer vouches for:
+// a question older than the forgotten counts gets "anything".
+func TestJournalForgetsGoneContainersSafely(t *testing.T) {
+	j := &Journal{
+		sub:     &subscription{nsids: map[int32]string{3: "p/live"}},
+		epoch:   11,
+		seq:     9,
+		touched: map[string]uint64{"p/live": 5, "p/gone": 7, "p/old": 2},
+	}
+	j.forgetGone()
+	if _, ok := j.touched["p/gone"]; ok || len(j.touched) != 1 {
+		t.Fatalf("touched after forgetting: %v", j.touched)
+	}
+	for _, c := range []struct {
+		since   uint64
+		all     bool
+		touched []string
+	}{
+		{since: 1, all: true},
+		{since: 6, all: true}, // p/gone changed at 7: forgotten, not vouched for
+		{since: 7, touched: nil},
+		{since: 4, all: true},
+		{since: 9, touched: nil},
+		{since: 10, all: true}, // ahead of the journal
+	} {
+		a := j.answerLocked(11, c.since)
+		if a.All != c.all || !slices.Equal(a.Touched, c.touched) {
+			t.Errorf("since %d: %+v, want all=%v touched=%v", c.since, a, c.all, c.touched)
+		}
+	}
+	j.touched["p/live"] = 8
+	if a := j.answerLocked(11, 7); a.All || !slices.Equal(a.Touched, []string{"p/live"}) {
+		t.Errorf("since 7 after p/live changed at 8: %+v", a)
+	}
+	if a := j.answerLocked(12, 9); !a.All {
+		t.Errorf("another epoch: %+v", a)
+	}
+}

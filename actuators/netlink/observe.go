@@ -53,10 +53,11 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		names, err := l.readUTS(ctx, targets)
 		utsc <- utsResult{names, err}
 	}()
-	var rs *readingSet // a full observation reads only what the journal heard of
-	if scope == nil {
-		rs = l.openReadings(ctx)
-	}
+	// A full observation reads only what the journal heard of; a scoped
+	// one (a verification) reads its scope and saves that too, so that
+	// the next command need not read it again.
+	rs := l.openReadings(ctx)
+	full := scope == nil
 	seen := make([]*nsView, len(targets))
 	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
 		t, err := nlraw.LockThread()
@@ -65,8 +66,10 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		}
 		defer t.Release()
 		for i, ok := next(); ok; i, ok = next() {
-			if seen[i] = rs.reuse(i, targets[i]); seen[i] != nil {
-				continue
+			if full {
+				if seen[i] = rs.reuse(i, targets[i]); seen[i] != nil {
+					continue
+				}
 			}
 			if seen[i], err = l.readContainer(t, targets[i]); err != nil {
 				return err
@@ -84,16 +87,16 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	if uts.err != nil {
 		return nil, uts.err
 	}
-	if rs != nil {
-		if err := l.settleReadings(rs, hr.v, targets, seen); err != nil {
-			return nil, err
-		}
-	}
 	for i, v := range seen {
 		v.c.UTSHostname = uts.names[i]
 	}
 	if scope != nil {
 		if err := l.readHostEnds(hr.v, seen); err != nil {
+			return nil, err
+		}
+	}
+	if rs != nil {
+		if err := l.settleReadings(rs, hr.v, targets, seen, full); err != nil {
 			return nil, err
 		}
 	}

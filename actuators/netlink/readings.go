@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -158,15 +159,13 @@ func (rs *readingSet) unconfirmed(hostLinks map[int]nlraw.Link) []int {
 	return out
 }
 
-// saveReadings keeps this observation's readings for the next, unless
-// they are the saved ones already. It runs before the endpoints are
-// matched, which fills in their host side.
-func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targets []target, seen []*nsView) {
-	if rs == nil {
-		return
-	}
+// saveReadings keeps this observation's readings, and the kept ones,
+// for the next, unless they are the saved ones already. It runs before
+// the endpoints are matched, which fills in their host side.
+func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targets []target, seen []*nsView, kept map[string]nsReading) {
 	out := savedReadings{Magic: readingsMagic, Instance: string(l.inst), Epoch: rs.answer.Epoch, Seq: rs.answer.Seq,
-		Containers: make(map[string]nsReading, len(seen))}
+		Containers: make(map[string]nsReading, len(seen)+len(kept))}
+	maps.Copy(out.Containers, kept)
 	fresh := 0
 	for i, v := range seen {
 		if targets[i].external || !v.c.NetnsOK || len(v.peers) == 0 {
@@ -208,8 +207,10 @@ func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targe
 }
 
 // settleReadings reads again the namespaces whose reused readings the
-// host's links do not confirm, and saves the observation's readings.
-func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target, seen []*nsView) error {
+// host's links do not confirm, and saves the observation's readings: of a
+// full one, all of them; of a scoped one, its own and the saved ones the
+// journal heard nothing of since.
+func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target, seen []*nsView, full bool) error {
 	hostLinks := make(map[int]nlraw.Link, len(host.links))
 	for _, k := range host.links {
 		hostLinks[k.Index] = k
@@ -221,13 +222,28 @@ func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target,
 		}
 		defer t.Release()
 		for _, i := range again {
-			if seen[i], err = l.readContainer(t, targets[i]); err != nil {
+			v, err := l.readContainer(t, targets[i])
+			if err != nil {
 				return err
 			}
+			v.c.UTSHostname = seen[i].c.UTSHostname
+			seen[i] = v
 		}
 	}
 	l.log.Debug().Int("reused", len(rs.reused)).Int("read", len(seen)-len(rs.reused)).Uint64("journal", rs.answer.Seq).
 		Msg("namespace readings")
-	l.saveReadings(rs, hostLinks, targets, seen)
+	var kept map[string]nsReading
+	if !full && rs.saved != nil {
+		kept = make(map[string]nsReading, len(rs.saved.Containers))
+		for id, r := range rs.saved.Containers {
+			if !rs.touched[id] {
+				kept[id] = r
+			}
+		}
+		for _, tg := range targets {
+			delete(kept, model.ContainerID(tg.project, tg.name))
+		}
+	}
+	l.saveReadings(rs, hostLinks, targets, seen, kept)
 	return nil
 }
