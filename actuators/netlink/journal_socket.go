@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -86,8 +88,43 @@ func (j *Journal) answer(conn net.Conn) {
 	if err != nil {
 		return
 	}
-	b, _ := json.Marshal(j.Since(q.Epoch, q.Since))
+	b, _ := json.Marshal(toWire(j.Since(q.Epoch, q.Since)))
 	_, _ = conn.Write(append(b, '\n'))
+}
+
+// wireAnswer is a JournalAnswer on the socket. The namespace ids go as
+// one string of "id container" lines: a JSON object of thousands of keys
+// cost both sides more than the rest of a no-op's question.
+type wireAnswer struct {
+	Epoch   uint64
+	Seq     uint64
+	All     bool
+	Touched []string
+	NSIDs   string
+}
+
+func toWire(a JournalAnswer) wireAnswer {
+	var b strings.Builder
+	for id, c := range a.NSIDs {
+		b.WriteString(strconv.FormatInt(int64(id), 10))
+		b.WriteByte(' ')
+		b.WriteString(c)
+		b.WriteByte('\n')
+	}
+	return wireAnswer{Epoch: a.Epoch, Seq: a.Seq, All: a.All, Touched: a.Touched, NSIDs: b.String()}
+}
+
+func fromWire(w wireAnswer) (JournalAnswer, error) {
+	a := JournalAnswer{Epoch: w.Epoch, Seq: w.Seq, All: w.All, Touched: w.Touched, NSIDs: map[int32]string{}}
+	for line := range strings.Lines(w.NSIDs) {
+		id, c, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || c == "" {
+			return JournalAnswer{}, fmt.Errorf("journal: bad namespace id line %q", line)
+		}
+		a.NSIDs[int32(n)] = c
+	}
+	return a, nil
 }
 
 // askJournal asks root's journal what it heard since (epoch, since); an
@@ -108,9 +145,13 @@ func askJournal(ctx context.Context, root string, epoch, since uint64) (JournalA
 	if _, err := conn.Write(append(b, '\n')); err != nil {
 		return JournalAnswer{}, err
 	}
-	var a JournalAnswer
-	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&a); err != nil {
+	var w wireAnswer
+	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&w); err != nil {
 		return JournalAnswer{}, fmt.Errorf("journal: %w", err)
+	}
+	a, err := fromWire(w)
+	if err != nil {
+		return JournalAnswer{}, err
 	}
 	if a.Epoch == 0 {
 		return JournalAnswer{}, fmt.Errorf("journal: answer without an epoch")

@@ -291,3 +291,16 @@ func TestJournalForgetsGoneContainersSafely(t *testing.T) {
 		t.Errorf("another epoch: %+v", a)
 	}
 }
+
+func TestJournalAnswerOnTheWire(t *testing.T) {
+	a := JournalAnswer{Epoch: 3, Seq: 8, Touched: []string{"p/a"}, NSIDs: map[int32]string{0: "p/a", 17: "p/b-2"}}
+	back, err := fromWire(toWire(a))
+	if err != nil || !reflect.DeepEqual(back, a) {
+		t.Fatalf("round trip: %+v, %v; want %+v", back, err, a)
+	}
+	for _, bad := range []string{"x p/a\n", "1\n", "1 \n", "99999999999 p/a\n"} {
+		if _, err := fromWire(wireAnswer{Epoch: 1, NSIDs: bad}); err == nil {
+			t.Errorf("namespace ids %q accepted", bad)
+		}
+	}
+}
