@@ -1,9 +1,7 @@
 package netlink
 
 import (
-	"bytes"
 	"context"
-	"encoding/gob"
 	"maps"
 	"net/netip"
 	"path/filepath"
@@ -97,12 +95,11 @@ func (l *Links) loadReadings() *savedReadings {
 	if err != nil {
 		return nil
 	}
-	var s savedReadings
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil ||
-		s.Magic != readingsMagic || s.Instance != string(l.inst) {
+	s, err := decodeReadings(b)
+	if err != nil || s.Instance != string(l.inst) {
 		return nil
 	}
-	return &s
+	return s
 }
 
 // reuse returns the saved reading of tg's namespace when the journal heard
@@ -196,12 +193,7 @@ func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targe
 	if fresh == 0 && rs.saved != nil && rs.saved.Seq == rs.answer.Seq && len(out.Containers) == len(rs.saved.Containers) {
 		return
 	}
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(&out); err != nil {
-		l.log.Debug().Err(err).Msg("save namespace readings")
-		return
-	}
-	if err := beneath.WriteFile(l.root, readingsPath(l.root), b.Bytes(), 0o600); err != nil {
+	if err := beneath.WriteFile(l.root, readingsPath(l.root), encodeReadings(&out), 0o600); err != nil {
 		l.log.Debug().Err(err).Msg("save namespace readings")
 	}
 }

@@ -1,0 +1,212 @@
+package netlink
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/netctl/netctl/model"
+)
+
+// The readings file's encoding: the magic line, then length-prefixed
+// fields (uvarints, strings, netip binary forms). gob took ~2 ms to decode
+// 1,000 containers' readings, a no-op's read of them; this takes a fifth
+// of that, mostly because the few distinct short strings (interface and
+// network names) are shared instead of allocated per container.
+
+func encodeReadings(s *savedReadings) []byte {
+	w := codecWriter{b: make([]byte, 0, 64+len(s.Containers)*160)}
+	w.str(readingsMagic)
+	w.str(s.Instance)
+	w.u(s.Epoch)
+	w.u(s.Seq)
+	w.u(uint64(len(s.Containers)))
+	for id, r := range s.Containers {
+		w.str(id)
+		w.str(r.Path)
+		w.u(r.Dev)
+		w.u(r.Ino)
+		w.addr(r.GW)
+		w.addr(r.GW6)
+		w.u(uint64(len(r.IfNames)))
+		for _, n := range r.IfNames {
+			w.str(n)
+		}
+		w.flag(r.LoUp)
+		w.u(uint64(len(r.Peers)))
+		for _, p := range r.Peers {
+			w.str(p.Mark)
+			w.u(uint64(p.Index))
+			w.u(uint64(p.PeerIndex))
+			w.u(uint64(uint32(p.NSID)))
+			ep := p.Endpoint
+			w.str(ep.Network)
+			w.str(ep.IfName)
+			w.str(string(ep.MAC))
+			w.u(uint64(ep.MTU))
+			w.prefix(ep.Addr)
+			w.prefix(ep.AddrV6)
+			w.flag(ep.AcceptRA)
+			w.flag(ep.PeerOK)
+		}
+	}
+	return w.b
+}
+
+// decodeReadings reads what encodeReadings wrote; an error for anything
+// else (another format, a torn file).
+func decodeReadings(b []byte) (*savedReadings, error) {
+	r := codecReader{b: b, shared: map[string]string{}}
+	if r.str() != readingsMagic {
+		return nil, errors.New("not a namespace readings file")
+	}
+	s := &savedReadings{Magic: readingsMagic, Instance: r.str(), Epoch: r.u(), Seq: r.u()}
+	n := r.count()
+	s.Containers = make(map[string]nsReading, n)
+	for range n {
+		id := r.str()
+		c := nsReading{Path: r.str(), Dev: r.u(), Ino: r.u(), GW: r.addr(), GW6: r.addr()}
+		c.IfNames = make([]string, r.count())
+		for i := range c.IfNames {
+			c.IfNames[i] = r.shortStr()
+		}
+		c.LoUp = r.flag()
+		c.Peers = make([]peerReading, r.count())
+		for i := range c.Peers {
+			p := &c.Peers[i]
+			p.Mark = r.str()
+			p.Index, p.PeerIndex = int(r.u()), int(r.u())
+			p.NSID = int32(uint32(r.u()))
+			p.Endpoint = model.Endpoint{Network: r.shortStr(), IfName: r.shortStr()}
+			if mac := r.str(); mac != "" {
+				p.Endpoint.MAC = net.HardwareAddr(mac)
+			}
+			p.Endpoint.MTU = int(r.u())
+			p.Endpoint.Addr, p.Endpoint.AddrV6 = r.prefix(), r.prefix()
+			p.Endpoint.AcceptRA, p.Endpoint.PeerOK = r.flag(), r.flag()
+		}
+		if r.err != nil {
+			break
+		}
+		s.Containers[id] = c
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.b) != 0 {
+		return nil, errors.New("namespace readings: trailing bytes")
+	}
+	return s, nil
+}
+
+type codecWriter struct{ b []byte }
+
+func (w *codecWriter) u(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+
+func (w *codecWriter) str(s string) {
+	w.u(uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+func (w *codecWriter) flag(v bool) {
+	if v {
+		w.b = append(w.b, 1)
+	} else {
+		w.b = append(w.b, 0)
+	}
+}
+
+func (w *codecWriter) addr(a netip.Addr) {
+	b, _ := a.MarshalBinary()
+	w.str(string(b))
+}
+
+func (w *codecWriter) prefix(p netip.Prefix) {
+	b, _ := p.MarshalBinary()
+	w.str(string(b))
+}
+
+type codecReader struct {
+	b      []byte
+	err    error
+	shared map[string]string // short strings, decoded once
+}
+
+var errTorn = errors.New("namespace readings: torn or corrupt")
+
+func (r *codecReader) u() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errTorn
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a length that must fit in what is left of the file.
+func (r *codecReader) count() int {
+	n := r.u()
+	if n > uint64(len(r.b)) {
+		r.err = errTorn
+		return 0
+	}
+	return int(n)
+}
+
+func (r *codecReader) bytes() []byte {
+	n := r.count()
+	if r.err != nil {
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+func (r *codecReader) str() string { return string(r.bytes()) }
+
+// shortStr shares the copies of the strings that repeat across containers
+// (eth0, lo, network names).
+func (r *codecReader) shortStr() string {
+	b := r.bytes()
+	if s, ok := r.shared[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	r.shared[s] = s
+	return s
+}
+
+func (r *codecReader) flag() bool {
+	if r.err != nil || len(r.b) == 0 {
+		r.err = errTorn
+		return false
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	if v > 1 {
+		r.err = errTorn
+	}
+	return v == 1
+}
+
+func (r *codecReader) addr() netip.Addr {
+	var a netip.Addr
+	if b := r.bytes(); r.err == nil && a.UnmarshalBinary(b) != nil {
+		r.err = errTorn
+	}
+	return a
+}
+
+func (r *codecReader) prefix() netip.Prefix {
+	var p netip.Prefix
+	if b := r.bytes(); r.err == nil && p.UnmarshalBinary(b) != nil {
+		r.err = errTorn
+	}
+	return p
+}
