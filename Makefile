@@ -128,9 +128,10 @@ bench-ipv6: build
 # Every fuzz target: what a user or a container controls (the topology
 # file, DNS packets), the builders of the restore input netctl feeds
 # iptables-restore and of its nftables table, and the decoders of what
-# netctl reads back from live hosts (rule comments, link marks). `make fuzz-short` runs each for FUZZSHORT;
+# netctl reads back from live hosts (rule comments, link marks) and of the
+# namespace readings it keeps under --root. `make fuzz-short` runs each for FUZZSHORT;
 # `make fuzz` for FUZZTIME (docs/benchmarks.md has a long run's figures).
-FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./actuators/firewall/nftables:FuzzTableInput ./model:FuzzPersistedEncodings
+FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./actuators/firewall/nftables:FuzzTableInput ./model:FuzzPersistedEncodings ./actuators/netlink:FuzzDecodeReadings
 # FUZZSHORT counts executions (Nx): a duration races the Go 1.26 fuzz
 # coordinator's deadline on a loaded machine and fails with "context
 # deadline exceeded" and no input (go.dev/issue/75804, fixed in Go 1.27).
