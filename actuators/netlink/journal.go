@@ -41,9 +41,9 @@ import (
 //     socket opened with CAP_NET_BROADCAST: without it no journal opens.
 //   - Lost announcements (the socket overflowed) make every reading older
 //     than the loss useless, as does a journal started anew (another epoch).
-//   - What the kernel never announces is not taken from a reading: an IPv6
-//     endpoint's accept_ra (a sysctl) makes its container read every time,
-//     and the namespace's identity is checked with a stat of its mount.
+//   - What the kernel never announces is not taken from a reading: a
+//     dual-stack endpoint's accept_ra (a sysctl) is asked afresh, and the
+//     namespace's identity is checked with a stat of its mount.
 //   - Only full observations of one-shot commands use the readings; watch
 //     reads the world at its resyncs, as before.
 

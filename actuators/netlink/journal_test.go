@@ -174,6 +174,10 @@ func TestObserveReusesReadingsTheJournalVouchesFor(t *testing.T) {
 	if err := s.links.DeleteNamespace(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
+	// The kernel takes the old namespace's veth down by itself, later.
+	if err := s.links.Settle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	s.newNetns(db.Netns)
 	got = observed("db's namespace replaced", 1, 1)
 	if c := got.Containers["shop/db"]; c == nil || len(c.Endpoints) != 0 && c.Endpoints[0].PeerOK {

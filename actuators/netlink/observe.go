@@ -56,7 +56,7 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	// A full observation reads only what the journal heard of; a scoped
 	// one (a verification) reads its scope and saves that too, so that
 	// the next command need not read it again.
-	rs := l.openReadings(ctx)
+	rs := l.openReadings(ctx, len(targets))
 	full := scope == nil
 	seen := make([]*nsView, len(targets))
 	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
@@ -67,7 +67,7 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		defer t.Release()
 		for i, ok := next(); ok; i, ok = next() {
 			if full {
-				if seen[i] = rs.reuse(i, targets[i]); seen[i] != nil {
+				if seen[i] = l.reuse(rs, i, targets[i]); seen[i] != nil {
 					continue
 				}
 			}

@@ -58,14 +58,15 @@ type readingSet struct {
 	answer  JournalAnswer
 	saved   *savedReadings // nil: nothing to reuse
 	touched map[string]bool
-	// reused are the readings taken, by target index.
-	reused map[int]*nsReading
+	// reused are the readings taken, by target index (the workers each
+	// write their own slots).
+	reused []*nsReading
 }
 
 // openReadings asks the journal what changed since the saved readings;
 // nil when there is no journal to ask (nothing is reused, and nothing
 // saved).
-func (l *Links) openReadings(ctx context.Context) *readingSet {
+func (l *Links) openReadings(ctx context.Context, targets int) *readingSet {
 	if !l.journal {
 		return nil
 	}
@@ -79,7 +80,7 @@ func (l *Links) openReadings(ctx context.Context) *readingSet {
 		l.log.Debug().Err(err).Msg("no journal: every namespace is read")
 		return nil
 	}
-	rs := &readingSet{answer: a, reused: map[int]*nsReading{}}
+	rs := &readingSet{answer: a, reused: make([]*nsReading, targets)}
 	if saved != nil && !a.All && saved.Epoch == a.Epoch {
 		rs.saved = saved
 		rs.touched = make(map[string]bool, len(a.Touched))
@@ -105,7 +106,7 @@ func (l *Links) loadReadings() *savedReadings {
 // reuse returns the saved reading of tg's namespace when the journal heard
 // nothing of it since, and the mount still holds the namespace read; nil
 // when the namespace must be read.
-func (rs *readingSet) reuse(i int, tg target) *nsView {
+func (l *Links) reuse(rs *readingSet, i int, tg target) *nsView {
 	if rs == nil || rs.saved == nil || tg.external {
 		return nil
 	}
@@ -115,13 +116,15 @@ func (rs *readingSet) reuse(i int, tg target) *nsView {
 		return nil
 	}
 	for _, p := range r.Peers {
-		// accept_ra is a sysctl, whose changes nobody announces.
-		if p.Endpoint.AddrV6.IsValid() || rs.answer.NSIDs[p.NSID] != id {
+		if rs.answer.NSIDs[p.NSID] != id {
 			return nil
 		}
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(tg.path, &st); err != nil || uint64(st.Dev) != r.Dev || st.Ino != r.Ino {
+		return nil
+	}
+	if !l.freshAcceptRA(r.Peers) {
 		return nil
 	}
 	rs.reused[i] = &r
@@ -135,6 +138,25 @@ func (rs *readingSet) reuse(i int, tg target) *nsView {
 	return v
 }
 
+// freshAcceptRA reads again the accept_ra of the dual-stack endpoints
+// (r.Peers' own copy): a sysctl, whose changes nobody announces. One
+// request each, from the host's side (by the namespace's id), instead of
+// the namespace's three dumps; false when the link is not the one read.
+func (l *Links) freshAcceptRA(peers []peerReading) bool {
+	for i := range peers {
+		p := &peers[i]
+		if !p.Endpoint.AddrV6.IsValid() {
+			continue
+		}
+		k, err := l.hostReq.LinkIn(p.NSID, p.Index)
+		if err != nil || k.Alias != p.Mark || k.Name != p.Endpoint.IfName {
+			return false
+		}
+		p.Endpoint.AcceptRA = k.AcceptRA
+	}
+	return true
+}
+
 // unconfirmed lists the reused readings whose host ends, read afresh,
 // are no longer the ones the reading was paired with (the same link, in
 // the same namespace id): those namespaces are read again.
@@ -144,11 +166,14 @@ func (rs *readingSet) unconfirmed(hostLinks map[int]nlraw.Link) []int {
 	}
 	var out []int
 	for i, r := range rs.reused {
+		if r == nil {
+			continue
+		}
 		for _, p := range r.Peers {
 			h, ok := hostLinks[p.PeerIndex]
 			if !ok || h.Alias != p.Mark || int32(h.LinkNSID) != p.NSID {
 				out = append(out, i)
-				delete(rs.reused, i)
+				rs.reused[i] = nil
 				break
 			}
 		}
@@ -222,7 +247,8 @@ func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target,
 			seen[i] = v
 		}
 	}
-	l.log.Debug().Int("reused", len(rs.reused)).Int("read", len(seen)-len(rs.reused)).Uint64("journal", rs.answer.Seq).
+	reused := len(rs.reused) - countNil(rs.reused)
+	l.log.Debug().Int("reused", reused).Int("read", len(seen)-reused).Uint64("journal", rs.answer.Seq).
 		Msg("namespace readings")
 	var kept map[string]nsReading
 	if !full && rs.saved != nil {
@@ -238,4 +264,14 @@ func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target,
 	}
 	l.saveReadings(rs, hostLinks, targets, seen, kept)
 	return nil
+}
+
+func countNil[T any](s []*T) int {
+	n := 0
+	for _, p := range s {
+		if p == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -223,3 +223,11 @@ func (c *Conn) LinkByIndex(index int) (Link, error) {
 	msg.Index = int32(index)
 	return c.getLink(msg)
 }
+
+// LinkIn reads the link index of the namespace the socket's own knows by
+// nsid (IFLA_TARGET_NETNSID, Linux 4.20): no thread enters that namespace.
+func (c *Conn) LinkIn(nsid int32, index int) (Link, error) {
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(index)
+	return c.getLink(msg, nl.NewRtAttr(unix.IFLA_TARGET_NETNSID, nl.Uint32Attr(uint32(nsid))))
+}
