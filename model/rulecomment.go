@@ -171,17 +171,48 @@ func DecodeNetworkComment(c string) (*NetworkRules, bool) {
 // host address), "netctl:shop:web [::]:8080->[fd00::2]:5000/tcp" for an
 // IPv6 port ([::]: every IPv6 host address). It is where the host port
 // picked for a range or ephemeral mapping is read back from.
+//
+// Observation renders it for every published port it reads back, so it is
+// built in one buffer rather than with fmt; the text is the same as the
+// fmt.Sprintf("%s%s:%s %s->%s/%s", ...) it replaced, byte for byte.
 func EncodePortComment(p *PortRule) string {
+	var buf [160]byte
+	b := append(buf[:0], ruleCommentPrefix...)
+	b = append(append(append(append(b, p.Project...), ':'), p.Container...), ' ')
 	if p.Target.Is6() {
-		return fmt.Sprintf("%s%s:%s %s->%s/%s", ruleCommentPrefix, p.Project, p.Container,
-			netip.AddrPortFrom(p.HostIP, p.HostPort), netip.AddrPortFrom(p.Target, p.ContainerPort), p.Proto)
+		b = appendAddrPort(b, p.HostIP, p.HostPort)
+		b = append(b, "->"...)
+		b = appendAddrPort(b, p.Target, p.ContainerPort)
+	} else {
+		if p.HostIP.IsValid() {
+			b = p.HostIP.AppendTo(b)
+		} else {
+			b = append(b, "0.0.0.0"...)
+		}
+		b = strconv.AppendUint(append(b, ':'), uint64(p.HostPort), 10)
+		b = append(b, "->"...)
+		b = appendAddr(b, p.Target)
+		b = strconv.AppendUint(append(b, ':'), uint64(p.ContainerPort), 10)
 	}
-	hostIP := "0.0.0.0"
-	if p.HostIP.IsValid() {
-		hostIP = p.HostIP.String()
+	return string(append(append(b, '/'), p.Proto...))
+}
+
+// appendAddr appends a.String(): AppendTo writes nothing for the zero
+// address, String "invalid IP".
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, a.String()...)
 	}
-	return fmt.Sprintf("%s%s:%s %s:%d->%s:%d/%s", ruleCommentPrefix, p.Project, p.Container,
-		hostIP, p.HostPort, p.Target, p.ContainerPort, p.Proto)
+	return a.AppendTo(b)
+}
+
+// appendAddrPort appends netip.AddrPortFrom(a, port).String(), which
+// AppendTo writes but for the zero address.
+func appendAddrPort(b []byte, a netip.Addr, port uint16) []byte {
+	if !a.IsValid() {
+		return append(b, netip.AddrPortFrom(a, port).String()...)
+	}
+	return netip.AddrPortFrom(a, port).AppendTo(b)
 }
 
 // DecodePortComment is the inverse of EncodePortComment; Damaged is left

@@ -42,8 +42,19 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 	// marks of their rules tell whose they are.
 	chainOwner := map[string]string{}
 	addStray := func(owner string, r rule) { o.stray[owner] = append(o.stray[owner], r) }
-	owned := map[*rule]bool{} // rules of project chains that belong to a port or link
-	portLines := map[string][]rule{}
+	// owned: by table and chain, the rules of project chains that belong
+	// to a port or link.
+	type tableChain struct{ table, chain string }
+	owned := map[tableChain][]bool{}
+	projectRules := 0
+	for _, table := range tables {
+		for chain, rules := range d.rules[table] {
+			if strings.HasPrefix(chain, projectChainPrefix) {
+				projectRules += len(rules)
+			}
+		}
+	}
+	ports := newPortLines(projectRules)
 	linkLines := map[string][]rule{}
 	var vxlan map[string]*vxlanPiece
 	peerDNS := map[string]*peerDNSPiece{}
@@ -52,7 +63,7 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 	comment := func(r rule) (c string, theirs bool) {
 		i, c, ok := model.CommentInstance(r.comment())
 		if !ok {
-			return r.comment(), false
+			return c, false
 		}
 		if i != inst && strings.HasPrefix(c, model.RuleCommentBase+":") {
 			o.fw.OtherInstances = true
@@ -68,7 +79,8 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		p   *model.PortRule // nil: not a port's comment
 		key string
 	}
-	portOf := map[string]decoded{}
+	portOf := make(map[string]decoded, projectRules/2)
+	o.fw.Ports = make(map[string]*model.PortRule, projectRules/2)
 	decodePort := func(c string) decoded {
 		d, ok := portOf[c]
 		if !ok {
@@ -88,9 +100,9 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		}
 		return name
 	}
-	// jumped: "table chain" of the project chains their jump enters; a
-	// rule in a chain nothing jumps to (a hand-flushed NETCTL) is dead.
-	jumped := map[string]bool{}
+	// jumped: the project chains their jump enters; a rule in a chain
+	// nothing jumps to (a hand-flushed NETCTL) is dead.
+	jumped := map[tableChain]bool{}
 	// addNetworkRule files a rule under the network its comment names.
 	addNetworkRule := func(c string, r rule) bool {
 		n, ok := model.DecodeNetworkComment(c)
@@ -149,38 +161,45 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 						continue
 					}
 					chainOwner[projectChain(inst, project)] = project
-					jumped[table+" "+r.target()] = true
+					jumped[tableChain{table, r.target()}] = true
 				}
 			case strings.HasPrefix(chain, projectChainPrefix):
+				own := make([]bool, len(rules))
+				owned[tableChain{table, chain}] = own
+				// owner is the chain's owner as its last rule of a port or
+				// link names it, set once after the loop.
+				owner, named := "", false
 				for i := range rules {
 					r := rules[i]
 					c, theirs := comment(r)
 					if theirs {
-						owned[&rules[i]] = true // not ours to judge
+						own[i] = true // not ours to judge
 						continue
 					}
 					if _, ok := model.RuleCommentOwner(c); !ok {
 						continue
 					}
 					if dp := decodePort(c); dp.p != nil && chainOf(dp.p.Project) == chain {
-						owned[&rules[i]] = true
-						chainOwner[chain] = dp.p.Project
+						own[i] = true
+						owner, named = dp.p.Project, true
 						// The first port decoded under a key stands for
 						// it; rules that render otherwise make it damaged.
-						if o.fw.Ports[dp.key] == nil {
+						if ports.add(dp.key, dp.p, &rules[i]) {
 							o.fw.Ports[dp.key] = dp.p
 						}
-						portLines[dp.key] = append(portLines[dp.key], r)
 						continue
 					}
 					if l, ok := model.DecodeLinkComment(c); ok && projectChain(inst, l.Project) == chain {
-						owned[&rules[i]] = true
-						chainOwner[chain] = l.Project
+						own[i] = true
+						owner, named = l.Project, true
 						if o.fw.Links[l.Key()] == nil {
 							o.fw.Links[l.Key()] = l
 						}
 						linkLines[l.Key()] = append(linkLines[l.Key()], r)
 					}
+				}
+				if named {
+					chainOwner[chain] = owner
 				}
 			}
 		}
@@ -216,8 +235,9 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 				continue
 			}
 			owner, known := chainOwner[chain]
+			own := owned[tableChain{table, chain}]
 			for i := range rules {
-				if !known || !owned[&rules[i]] {
+				if !known || !own[i] {
 					addStray(owner, rules[i])
 				}
 			}
@@ -242,18 +262,23 @@ func classify(d *dump, inst model.Instance, v6 bool) *observation {
 		want, err := networkRules(inst, n, v6)
 		n.Damaged = check(n.Project, want, err, rules) || slices.ContainsFunc(observedRules(d, rules), func(r *rule) bool { return o.misplaced[r] })
 	}
-	unjumped := func(rules []rule) bool {
-		return slices.ContainsFunc(rules, func(r rule) bool { return !jumped[r.table+" "+r.chain] })
-	}
-	for key, rules := range portLines {
-		p := o.fw.Ports[key]
-		want, err := portRules(inst, p)
-		p.Damaged = check(p.Project, want, err, rules) || unjumped(rules)
-	}
+	unjumped := func(r *rule) bool { return !jumped[tableChain{r.table, r.chain}] }
+	var keys portKeys
+	ports.each(func(p *model.PortRule, rules []*rule) {
+		// As check(portRules(...)), without the rules.
+		damaged, extra := true, rules
+		if keys.render(inst, chainOf(p.Project), p) == nil {
+			damaged, extra = keys.match(rules)
+		}
+		for _, r := range extra {
+			addStray(p.Project, *r)
+		}
+		p.Damaged = damaged || slices.ContainsFunc(rules, unjumped)
+	})
 	for key, rules := range linkLines {
 		l := o.fw.Links[key]
 		want, err := linkRules(inst, l)
-		l.Damaged = check(l.Project, want, err, rules) || unjumped(rules)
+		l.Damaged = check(l.Project, want, err, rules) || slices.ContainsFunc(rules, func(r rule) bool { return unjumped(&r) })
 	}
 	for owner, rules := range o.stray {
 		for _, r := range rules {
@@ -286,13 +311,13 @@ func compare(want, have []rule, renderErr error) (damaged bool, extra []rule) {
 // missing are the wanted rules nothing observed matches (in want's order),
 // extra the observed rules nothing wanted matches.
 func matchRules[H interface{ key() string }](want []rule, have []H) (missing []rule, extra []H) {
-	left := map[string]int{}
+	left := make(map[string]int, len(want))
 	for _, r := range want {
 		left[r.key()]++
 	}
 	for _, r := range have {
-		if left[r.key()] > 0 {
-			left[r.key()]--
+		if k := r.key(); left[k] > 0 {
+			left[k]--
 			continue
 		}
 		extra = append(extra, r)

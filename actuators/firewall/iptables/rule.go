@@ -31,7 +31,9 @@ type rule struct {
 	// (observed rules only): a deletion repeats it verbatim, whatever
 	// quoting a foreign rule used.
 	raw string
-	// k caches key(): observing compares thousands of rules.
+	// k caches key() for rendered rules, which are compared again and
+	// again. Observed rules leave it empty: most of them are compared
+	// with hasKey, which needs no key of theirs.
 	k string
 }
 
@@ -46,7 +48,56 @@ func (r rule) key() string {
 	if r.k != "" {
 		return r.k
 	}
-	return r.table + "\x00" + r.chain + "\x00" + strings.Join(r.args, "\x00")
+	var b strings.Builder
+	b.Grow(r.keyLen())
+	b.WriteString(r.table)
+	b.WriteByte(0)
+	b.WriteString(r.chain)
+	b.WriteByte(0)
+	for i, a := range r.args {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(a)
+	}
+	return b.String()
+}
+
+func (r rule) keyLen() int {
+	n := len(r.table) + len(r.chain) + 2 + max(len(r.args)-1, 0)
+	for _, a := range r.args {
+		n += len(a)
+	}
+	return n
+}
+
+// hasKey reports whether key() == string(k), without making the key.
+func (r rule) hasKey(k []byte) bool {
+	if r.k != "" {
+		return r.k == string(k)
+	}
+	field := func(s string, sep bool) bool {
+		if sep {
+			if len(k) == 0 || k[0] != 0 {
+				return false
+			}
+			k = k[1:]
+		}
+		if len(k) < len(s) || string(k[:len(s)]) != s {
+			return false
+		}
+		k = k[len(s):]
+		return true
+	}
+	if !field(r.table, false) || !field(r.chain, true) || !field("", true) {
+		return false
+	}
+	for i, a := range r.args {
+		if !field(a, i > 0) {
+			return false
+		}
+	}
+	return len(k) == 0
 }
 
 // spec is the rule's text after the chain name, for a restore input.
@@ -95,8 +146,8 @@ func (r rule) target() string {
 // enclose IPv6 address:port). Nothing else can reach a restore input: no quote, backslash,
 // newline or other control character, so a rule can never be split or
 // closed early.
-func safeArg(a string) bool {
-	if a == "" || a[0] == ' ' || len(a) > maxComment {
+func safeArg[T string | []byte](a T) bool {
+	if len(a) == 0 || a[0] == ' ' || len(a) > maxComment {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
@@ -135,11 +186,16 @@ func quoteComment(a string) string {
 
 // splitArgs splits a rule's text into words as iptables-restore does:
 // whitespace separates, double quotes group, a backslash escapes the next
-// character inside quotes. A word without quotes (nearly all of them) is
-// a slice of s, copied nowhere: at ten thousand published ports the
-// rules are ~60,000 lines to split.
+// character inside quotes. A word without quotes (nearly all of them),
+// or quoted whole with nothing to escape (a comment), is a slice of s,
+// copied nowhere: at ten thousand published ports the rules are ~60,000
+// lines to split.
 func splitArgs(s string) ([]string, error) {
-	args := make([]string, 0, 24)
+	return appendArgs(make([]string, 0, 24), s)
+}
+
+// appendArgs is splitArgs appending to args.
+func appendArgs(args []string, s string) ([]string, error) {
 	for i := 0; i < len(s); {
 		if s[i] == ' ' || s[i] == '\t' {
 			i++
@@ -153,6 +209,11 @@ func splitArgs(s string) ([]string, error) {
 			args = append(args, s[start:i])
 			continue
 		}
+		if word, next, ok := plainQuoted(s, start); ok {
+			args = append(args, word)
+			i = next
+			continue
+		}
 		word, next, err := quotedWord(s, start)
 		if err != nil {
 			return nil, err
@@ -161,6 +222,24 @@ func splitArgs(s string) ([]string, error) {
 		i = next
 	}
 	return args, nil
+}
+
+// plainQuoted reads a word of s starting at i that is one pair of quotes
+// around text without a backslash or another quote, which is what
+// quotedWord would make of it; ok is false for any other word.
+func plainQuoted(s string, i int) (word string, next int, ok bool) {
+	if s[i] != '"' {
+		return "", 0, false
+	}
+	end := strings.IndexAny(s[i+1:], `"\`)
+	if end < 0 {
+		return "", 0, false
+	}
+	end += i + 1
+	if s[end] != '"' || (end+1 < len(s) && s[end+1] != ' ' && s[end+1] != '\t') {
+		return "", 0, false
+	}
+	return s[i+1 : end], end + 1, true
 }
 
 // quotedWord reads the word of s starting at i that holds quotes, up to
