@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/netctl/netctl/internal/syncbuf"
 	"github.com/netctl/netctl/model"
 	"github.com/netctl/netctl/spec"
 )
@@ -24,7 +25,7 @@ type watchHarness struct {
 	*harness
 	gate   *gatedHost
 	w      *Watch
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	mu     sync.Mutex
 	data   []byte
 	reads  int
@@ -33,23 +34,6 @@ type watchHarness struct {
 	done   chan *WatchReport
 	cancel context.CancelFunc
 	ended  chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (h *watchHarness) ReconcileStarted(tr WatchTrigger) {
@@ -76,7 +60,7 @@ const watchFile = "/etc/netctl/shop.yaml"
 
 func newWatch(t *testing.T, content string, resync time.Duration, opts ...func(*Watch)) *watchHarness {
 	t.Helper()
-	h := &watchHarness{harness: newHarness(), log: &syncBuffer{}, done: make(chan *WatchReport, 100), ended: make(chan error, 1)}
+	h := &watchHarness{harness: newHarness(), log: &syncbuf.Buffer{}, done: make(chan *WatchReport, 100), ended: make(chan error, 1)}
 	h.gate = &gatedHost{fakeHost: h.links, failN: map[string]int{}, block: map[string]chan struct{}{}, entered: make(chan string, 10)}
 	h.r.Links = h.gate
 	h.setFile(content)

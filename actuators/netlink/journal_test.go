@@ -1,7 +1,6 @@
 package netlink
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/syncbuf"
 	"github.com/netctl/netctl/model"
 )
 
@@ -24,12 +24,7 @@ import (
 // its socket before it answers.
 func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 	s := newSandbox(t)
-	n := s.network("shop", "backend", "nct-br0", "10.250.1.0/24")
-	s.ensureBridge(n)
-	web := s.container("shop", "web")
-	s.wire(web, n, endpoint(n, "eth0", "nct-web0", "10.250.1.10"))
-	db := s.container("shop", "db")
-	s.wire(db, n, endpoint(n, "eth0", "nct-db0", "10.250.1.11"))
+	web, _ := s.webAndDB()
 
 	j, err := s.openJournal()
 	if err != nil {
@@ -108,14 +103,9 @@ func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 // A full Observe with a journal reads again only the namespaces it heard
 // of, and its result is the one a full read gives, before and after drift.
 func TestObserveReusesReadingsTheJournalVouchesFor(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := newSandboxLog(t, zerolog.New(&logs).Level(zerolog.DebugLevel))
-	n := s.network("shop", "backend", "nct-br0", "10.250.1.0/24")
-	s.ensureBridge(n)
-	web := s.container("shop", "web")
-	s.wire(web, n, endpoint(n, "eth0", "nct-web0", "10.250.1.10"))
-	db := s.container("shop", "db")
-	s.wire(db, n, endpoint(n, "eth0", "nct-db0", "10.250.1.11"))
+	web, db := s.webAndDB()
 
 	// Without a journal to ask, everything is read and nothing saved.
 	s.links.UseJournal(true)
@@ -222,28 +212,15 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// syncBuffer is a log sink the observation's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Reset()
+// webAndDB wires shop/web and shop/db to one bridge network.
+func (s *sandbox) webAndDB() (web, db *model.Container) {
+	n := s.network("shop", "backend", "nct-br0", "10.250.1.0/24")
+	s.ensureBridge(n)
+	web = s.container("shop", "web")
+	s.wire(web, n, endpoint(n, "eth0", "nct-web0", "10.250.1.10"))
+	db = s.container("shop", "db")
+	s.wire(db, n, endpoint(n, "eth0", "nct-db0", "10.250.1.11"))
+	return web, db
 }
 
 // openJournal opens a journal of the sandbox's host namespace. The test's

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netctl/netctl/internal/syncbuf"
 )
 
 // pipeGrace is how long a finished command may leave its stdout/stderr
@@ -183,8 +185,8 @@ func (h *Host) Ping(t testing.TB, project, from, ip string) bool {
 type Proc struct {
 	cmd    *exec.Cmd
 	argv   []string
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout syncbuf.Buffer
+	stderr syncbuf.Buffer
 	done   chan struct{}
 	err    error // from Wait, valid once done is closed
 
@@ -193,23 +195,6 @@ type Proc struct {
 
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL.
 	StopTimeout time.Duration
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Start launches `netctl --root <root> args...` in the sandbox host and
