@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/internal/sandbox"
+	"github.com/netctl/netctl/internal/syncbuf"
 )
 
 // unitCaps reads CapabilityBoundingSet= of a unit under packaging/systemd
@@ -155,4 +156,44 @@ func sameFile(t *testing.T, a, b string) bool {
 		t.Fatal(err)
 	}
 	return os.SameFile(sa, sb)
+}
+
+// netctl watch confined to its unit's capabilities hears the containers'
+// namespaces (the kernel passes their announcements on only with
+// CAP_NET_BROADCAST): drift inside one is repaired by its event, with no
+// resync to fall back on.
+func TestUnitWatchHearsContainers(t *testing.T) {
+	h := sandbox.New(t)
+	path := h.WriteFile(t, "cw.yaml", "name: cw\nnetworks:\n  front: {}\ncontainers:\n  web: {networks: [front]}\n")
+	argv := confined(t, h, unitCaps(t, "netctl-watch.service"), "watch", "-f", path, "--resync", "0")
+	watch := exec.Command(argv[0], argv[1:]...)
+	var log syncbuf.Buffer
+	watch.Stderr = &log
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watch.Process.Signal(syscall.SIGTERM); _ = watch.Wait() })
+	waitUntil(t, "the confined watch's first convergence", &log, func() bool {
+		return strings.Contains(log.String(), `"message":"converged"`)
+	})
+	if strings.Contains(log.String(), "CAP_NET_BROADCAST") {
+		t.Errorf("the confined watch hears only the host:\n%s", log.String())
+	}
+	// The announcements of its own first changes bring one more
+	// reconcile: the drift must come after it, or that one repairs it.
+	time.Sleep(2 * time.Second)
+	if r := h.InContainer("cw", "web", "ip", "addr", "flush", "dev", "eth0"); r.Code != 0 {
+		t.Fatal(r)
+	}
+	waitUntil(t, "the flushed address repaired", &log, func() bool { return h.Netctl("diff", "-f", path).Code == 0 })
+}
+
+// waitUntil polls ok for 15 s, and fails t with log when it never holds.
+func waitUntil(t *testing.T, what string, log *syncbuf.Buffer, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: timed out; log:\n%s", what, log.String())
+		}
+	}
 }

@@ -21,6 +21,11 @@ import (
 // "something changed" anyway) rarer.
 const eventBufSize = 4 << 20
 
+// eventGroups are the multicast groups subscribers join: links, and the
+// addresses and routes of both families.
+const eventGroups = uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) |
+	1<<(unix.RTNLGRP_IPV6_IFADDR-1) | 1<<(unix.RTNLGRP_IPV6_ROUTE-1))
+
 // Subscribe reports changes to netctl's objects as the kernel announces
 // them, each as the set of containers it concerns (model.Scope): in the
 // host namespace, a link carrying this instance's ownership mark created,
@@ -40,12 +45,9 @@ const eventBufSize = 4 << 20
 // done or the socket fails; an overflow is reported as a nil scope, never
 // as an end.
 func (l *Links) Subscribe(ctx context.Context) (<-chan model.Scope, error) {
-	fd, err := l.eventSocket()
+	fd, err := l.hostEventSocket()
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to netlink events: %w", err)
-	}
-	if !effectiveCap(unix.CAP_NET_BROADCAST) {
-		l.log.Warn().Msg("netlink events: without CAP_NET_BROADCAST the kernel keeps the containers' announcements from this process: drift inside a container is found only at a resync")
 	}
 	f := os.NewFile(uintptr(fd), "netlink-events")
 	s := &subscription{links: l, file: f, owned: map[int32]owned{}, nsids: map[int32]string{},
@@ -86,9 +88,7 @@ func (l *Links) eventSocket() (int, error) {
 }
 
 func eventSocketIn(host netns.NsHandle) (int, error) {
-	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) |
-		1<<(unix.RTNLGRP_IPV6_IFADDR-1) | 1<<(unix.RTNLGRP_IPV6_ROUTE-1))
-	fd, err := nlraw.ListenAt(host, groups, eventBufSize)
+	fd, err := nlraw.ListenAt(host, eventGroups, eventBufSize)
 	if err != nil {
 		return -1, err
 	}
@@ -97,6 +97,25 @@ func eventSocketIn(host netns.NsHandle) (int, error) {
 		return -1, fmt.Errorf("listen to every namespace: %w", err)
 	}
 	return fd, nil
+}
+
+// hostEventSocket is eventSocket for a subscriber that can do without the
+// containers' namespaces: the kernel lets only a holder of
+// CAP_NET_BROADCAST hear other namespaces, and a watch confined without it
+// still hears the host (drift inside a container waits for its resync).
+func (l *Links) hostEventSocket() (int, error) {
+	fd, err := l.eventSocket()
+	if errors.Is(err, unix.EPERM) {
+		l.log.Warn().Msg("netlink events: without CAP_NET_BROADCAST only the host's announcements are heard: drift inside a container is found at the next resync")
+		nsfd, nerr := l.hostDump.Namespace()
+		if nerr != nil {
+			return -1, nerr
+		}
+		host := netns.NsHandle(nsfd)
+		defer host.Close()
+		return nlraw.ListenAt(host, eventGroups, eventBufSize)
+	}
+	return fd, err
 }
 
 // owned is what a host link of netctl's is: a container's end (Container

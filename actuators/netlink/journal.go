@@ -90,9 +90,6 @@ type JournalAnswer struct {
 // enter another) and of every namespace the host has an id for. It needs
 // CAP_NET_BROADCAST and no other capability.
 func OpenJournal(root string, host netns.NsHandle, inst model.Instance, log zerolog.Logger) (*Journal, error) {
-	if !effectiveCap(unix.CAP_NET_BROADCAST) {
-		return nil, errors.New("journal: CAP_NET_BROADCAST is not effective: the kernel would not pass on the containers' announcements")
-	}
 	// The few parts of a Links a subscription uses: no handle of
 	// vishvananda's, whose sockets always enter the namespace.
 	dump, err := nlraw.OpenAt(host)
@@ -103,6 +100,9 @@ func OpenJournal(root string, host netns.NsHandle, inst model.Instance, log zero
 	fd, err := eventSocketIn(host)
 	if err != nil {
 		dump.Close()
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("journal: %w (the kernel passes the containers' announcements on only with CAP_NET_BROADCAST)", err)
+		}
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	var e [8]byte
@@ -253,14 +253,4 @@ func (j *Journal) answerLocked(epoch, since uint64) JournalAnswer {
 		}
 	}
 	return a
-}
-
-// effectiveCap reports whether the calling thread holds capability c.
-func effectiveCap(c int) bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
 }
