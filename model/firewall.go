@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 )
 
 // Firewall is what netctl programs in the packet filter, as objects rather
@@ -136,7 +137,14 @@ type PortRule struct {
 // Key identifies a published port by its host side, which is what two
 // mappings can't share.
 func (p *PortRule) Key() string {
-	return p.Project + " " + p.Port.HostString() + "/" + p.Proto
+	// Appended into one buffer: planning keys every published port.
+	b := make([]byte, 0, 64)
+	b = append(b, p.Project...)
+	b = append(b, ' ')
+	b = p.Port.appendHost(b)
+	b = append(b, '/')
+	b = append(b, p.Proto...)
+	return string(b)
 }
 
 // String renders the mapping as Docker does, with its target:
@@ -148,10 +156,20 @@ func (p *PortRule) String() string {
 // HostString is the host side, "0.0.0.0:8080" when bound on every address,
 // "[::]:8080" on every IPv6 address.
 func (p Port) HostString() string {
+	return string(p.appendHost(make([]byte, 0, 48)))
+}
+
+func (p Port) appendHost(b []byte) []byte {
 	if p.HostIP.Is6() {
-		return netip.AddrPortFrom(p.HostIP, p.HostPort).String()
+		return netip.AddrPortFrom(p.HostIP, p.HostPort).AppendTo(b)
 	}
-	return fmt.Sprintf("%s:%d", p.HostIPString(), p.HostPort)
+	if p.HostIP.IsValid() {
+		b = p.HostIP.AppendTo(b)
+	} else {
+		b = append(b, "0.0.0.0"...)
+	}
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(p.HostPort), 10)
 }
 
 // IPv6 reports whether the port is published on IPv6 host addresses.

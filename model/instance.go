@@ -1,6 +1,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 )
 
@@ -79,9 +81,18 @@ func (i Instance) BridgeName(project, network string) string {
 }
 
 // HostVethName derives the host end of an endpoint's veth pair (15 bytes).
+//
+// Planning derives one per endpoint, so the hashed identity and the name
+// are built in local buffers: the name is the only allocation.
 func (i Instance) HostVethName(project, container, network string) string {
-	if i == "" {
-		return "veth" + shortHash(project+"/"+container+"/"+network, 11)
+	in := make([]byte, 0, 128)
+	if i != "" {
+		in = append(append(in, i...), ' ')
 	}
-	return "veth" + shortHash(string(i)+" "+project+"/"+container+"/"+network, 11)
+	in = append(append(append(append(append(in, project...), '/'), container...), '/'), network...)
+	sum := sha256.Sum256(in)
+	var name [4 + 12]byte
+	copy(name[:], "veth")
+	hex.Encode(name[4:], sum[:6])
+	return string(name[:15])
 }

@@ -180,7 +180,9 @@ func HostVethName(project, container, network string) string {
 
 func shortHash(s string, n int) string {
 	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])[:n]
+	// Only the digits kept are encoded: planning derives a veth name per
+	// endpoint, and the full 64 digits were most of its allocation.
+	return hex.EncodeToString(sum[:(n+1)/2])[:n]
 }
 
 // Sysctls netctl sets in the host namespace (never resets: other software

@@ -65,6 +65,7 @@ func TestInstanceNamesGolden(t *testing.T) {
 		{Instance("").HostVethName("shop", "web", "backend"), "veth232240afe81"},
 		{string(InstanceOf("/var/lib/netctl-test")), "b4a13d2d"},
 		{InstanceOf("/var/lib/netctl-test").BridgeName("shop", "backend"), "br-ef53461e50f9"},
+		{InstanceOf("/var/lib/netctl-test").HostVethName("shop", "web", "backend"), "veth63ffae56eba"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%q, want %q", c.got, c.want)

@@ -3,6 +3,8 @@ package reconciler
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/netctl/netctl/model"
@@ -91,7 +93,7 @@ func Desired(t *spec.Topology, observed *model.State, opt Options) (*model.State
 	desireHairpin(d)
 	hr := parseHostResolv(opt.HostResolv)
 	desireNames(t, self, d, hr)
-	desireFiles(d, hr)
+	desireFiles(d, observed, hr)
 	d.Firewall = desireFirewall(d)
 	return d, nil
 }
@@ -200,6 +202,26 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 		net *model.Network
 	}
 	var dynamic, dynamic6 []slot
+	if len(d.Containers) == 0 {
+		d.Containers = make(map[string]*model.Container, len(t.Containers))
+	}
+	netnsDir := filepath.Join(model.NetnsDir(opt.Root), t.Name)
+	// Each network's ID is built once and shared by every endpoint on it,
+	// rather than concatenated again per endpoint and lookup.
+	type netRef struct {
+		n  *model.Network
+		id string
+	}
+	nets := map[string]netRef{}
+	network := func(name string) netRef {
+		r, ok := nets[name]
+		if !ok {
+			r.id = model.NetworkID(t.Name, name)
+			r.n = d.Networks[r.id]
+			nets[name] = r
+		}
+		return r
+	}
 	for _, sc := range t.Containers {
 		if !runsHere(sc, opt.self) {
 			continue
@@ -234,33 +256,36 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			if sc.NetnsPath != "" {
 				c.Netns, c.External = sc.NetnsPath, true
 			} else {
-				c.Netns = model.NetnsPath(opt.Root, t.Name, sc.Name)
+				c.Netns = netnsPath(netnsDir, opt.Root, t.Name, sc.Name)
 			}
 		}
-		o := observed.Containers[c.ID()]
-		names := newIfNames(o)
+		id := c.ID()
+		o := observed.Containers[id]
 		defaultSet := false
+		if len(sc.Networks) > 0 {
+			c.Endpoints = make([]*model.Endpoint, 0, len(sc.Networks))
+		}
 		for _, a := range sc.Networks {
-			n := d.Networks[model.NetworkID(t.Name, a.Network)]
+			ref := network(a.Network)
+			n := ref.n
 			if n == nil {
 				return fmt.Errorf("container %s: network %s is not declared", sc.Name, a.Network)
 			}
 			ep := &model.Endpoint{
-				Network: n.ID(),
+				Network: ref.id,
 				HostIf:  opt.Instance.HostVethName(t.Name, sc.Name, a.Network),
 				MTU:     n.MTU,
 				Aliases: a.Aliases,
 			}
 			var oep *model.Endpoint
 			if o != nil {
-				oep = o.Endpoint(n.ID())
+				oep = o.Endpoint(ref.id)
 			}
 			if oep != nil && oep.IfName != "" {
 				ep.IfName = oep.IfName
-				names.take(oep.IfName)
 			}
 			c.Endpoints = append(c.Endpoints, ep)
-			pool := pools[n.ID()]
+			pool := pools[ref.id]
 			switch {
 			case a.IPv4Address.IsValid():
 				// spec checked it against the file's subnet, or 172.17.0.0/16
@@ -286,7 +311,7 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 			case a.IPv6Address.IsValid():
 				// spec checked it against the file's subnet_v6, which it needs.
 				ep.AddrV6 = netip.PrefixFrom(a.IPv6Address, n.SubnetV6.Bits())
-			case oep != nil && oep.AddrV6.IsValid() && pools6[n.ID()].claim(oep.AddrV6.Addr()):
+			case oep != nil && oep.AddrV6.IsValid() && pools6[ref.id].claim(oep.AddrV6.Addr()):
 				ep.AddrV6 = netip.PrefixFrom(oep.AddrV6.Addr(), n.SubnetV6.Bits())
 			default:
 				dynamic6 = append(dynamic6, slot{c, ep, n})
@@ -299,23 +324,25 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 		}
 		for _, ep := range c.Endpoints {
 			if ep.IfName == "" {
-				ep.IfName = names.next()
+				ep.IfName = nextIfName(o, c.Endpoints)
 			}
 		}
 		sortEndpoints(c.Endpoints)
-		d.Containers[c.ID()] = c
+		d.Containers[id] = c
 	}
 	for _, s := range dynamic {
-		a, ok := pools[s.net.ID()].allocate()
+		pool := pools[s.ep.Network]
+		a, ok := pool.allocate()
 		if !ok {
-			return fmt.Errorf("container %s: network %s: no free address in %s", s.c.Name, s.net.Name, pools[s.net.ID()].rng)
+			return fmt.Errorf("container %s: network %s: no free address in %s", s.c.Name, s.net.Name, pool.rng)
 		}
 		s.ep.Addr = netip.PrefixFrom(a, s.net.Subnet.Bits())
 	}
 	for _, s := range dynamic6 {
-		a, ok := pools6[s.net.ID()].allocate()
+		pool := pools6[s.ep.Network]
+		a, ok := pool.allocate()
 		if !ok {
-			return fmt.Errorf("container %s: network %s: no free IPv6 address in %s", s.c.Name, s.net.Name, pools6[s.net.ID()].rng)
+			return fmt.Errorf("container %s: network %s: no free IPv6 address in %s", s.c.Name, s.net.Name, pool.rng)
 		}
 		s.ep.AddrV6 = netip.PrefixFrom(a, s.net.SubnetV6.Bits())
 	}
@@ -333,18 +360,30 @@ func desireContainers(t *spec.Topology, observed *model.State, d *model.State, o
 // shared network) already claimed.
 func addressPools(t *spec.Topology, observed *model.State, d *model.State) (v4, v6 map[string]*addrPool) {
 	v4, v6 = map[string]*addrPool{}, map[string]*addrPool{}
+	// Sized for the endpoints the file puts on each network, so the pools
+	// do not grow one rehash at a time.
+	size := map[string]int{}
+	for _, sc := range t.Containers {
+		for _, a := range sc.Networks {
+			size[a.Network]++
+		}
+	}
 	for id, n := range d.Networks {
+		hint := size[n.Name] + 3
 		rng, rng6 := n.IPRange, netip.Prefix{}
 		if n.Overlay != nil {
 			rng, rng6 = n.Overlay.Block, n.Overlay.BlockV6
 		}
-		v4[id] = newAddrPool(n.Subnet, rng, n.Gateway)
+		v4[id] = newAddrPool(n.Subnet, rng, n.Gateway, hint)
 		if n.EnableIPv6 {
-			v6[id] = newAddrPool(n.SubnetV6, rng6, n.GatewayV6)
+			v6[id] = newAddrPool(n.SubnetV6, rng6, n.GatewayV6, hint)
 		}
 	}
 	for _, sc := range t.Containers {
 		for _, a := range sc.Networks {
+			if !a.IPv4Address.IsValid() && !a.IPv6Address.IsValid() {
+				continue
+			}
 			id := model.NetworkID(t.Name, a.Network)
 			if a.IPv4Address.IsValid() {
 				v4[id].claim(a.IPv4Address)
@@ -354,8 +393,9 @@ func addressPools(t *spec.Topology, observed *model.State, d *model.State) (v4, 
 			}
 		}
 	}
-	for _, id := range observed.SortedContainerIDs() {
-		o := observed.Containers[id]
+	// In map order: a claim only marks the address used, so the order
+	// changes nothing, and sorting a thousand IDs was a visible cost.
+	for _, o := range observed.Containers {
 		if o.Project == t.Name {
 			continue
 		}
@@ -371,32 +411,37 @@ func addressPools(t *spec.Topology, observed *model.State, d *model.State) (v4, 
 	return v4, v6
 }
 
-// ifNames hands out eth<N> names not present in a container's namespace.
-type ifNames struct{ used map[string]bool }
-
-func newIfNames(o *model.Container) *ifNames {
-	n := &ifNames{used: map[string]bool{}}
-	if o != nil {
-		for _, name := range o.IfNames {
-			n.used[name] = true
+// nextIfName hands out the lowest eth<N> name not present in a
+// container's namespace (o, the observed container, nil when there is
+// none) nor on one of its endpoints eps. The endpoints hold every name
+// handed out so far, so no set of names is kept per container.
+func nextIfName(o *model.Container, eps []*model.Endpoint) string {
+	used := func(name string) bool {
+		if slices.ContainsFunc(eps, func(ep *model.Endpoint) bool { return ep.IfName == name }) {
+			return true
 		}
-		for _, ep := range o.Endpoints {
-			n.used[ep.IfName] = true
+		if o == nil {
+			return false
 		}
+		return slices.Contains(o.IfNames, name) ||
+			slices.ContainsFunc(o.Endpoints, func(ep *model.Endpoint) bool { return ep.IfName == name })
 	}
-	return n
-}
-
-func (n *ifNames) take(name string) { n.used[name] = true }
-
-func (n *ifNames) next() string {
 	for i := 0; ; i++ {
-		name := "eth" + strconv.Itoa(i)
-		if !n.used[name] {
-			n.used[name] = true
+		if name := "eth" + strconv.Itoa(i); !used(name) {
 			return name
 		}
 	}
+}
+
+// netnsPath is model.NetnsPath(root, project, container), with dir its
+// project's directory (joined and cleaned once): a DNS label has nothing
+// to clean, so appending it to a clean directory is the same path, without
+// a Join per container.
+func netnsPath(dir, root, project, container string) string {
+	if model.IsLabel(container) && dir != "/" && dir != "." {
+		return dir + "/" + container
+	}
+	return model.NetnsPath(root, project, container)
 }
 
 // sortEndpoints orders endpoints by interface name, numerically (eth2 < eth10).

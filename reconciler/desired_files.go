@@ -14,12 +14,47 @@ import (
 // file, once, from the finished desired state: it runs after addresses
 // are allocated and the project's names are known, so nothing rendered here
 // is patched afterwards.
-func desireFiles(d *model.State, hr hostResolv) {
-	for _, c := range d.Containers {
-		c.HostsFile = renderHosts(c, d)
-		c.ResolvFile = renderResolv(c, d, hr)
+//
+// A hosts file is rendered into one reused buffer, and the container's
+// observed file is kept when it has the same text: a no-op plan then
+// allocates no hosts file at all, and the diff compares identical strings.
+// Resolv.conf files are the same for every container with the same inputs,
+// so each is rendered once.
+func desireFiles(d, observed *model.State, hr hostResolv) {
+	var buf []byte
+	resolv := map[resolvKey]string{}
+	for id, c := range d.Containers {
+		buf = renderHosts(buf[:0], c, d)
+		if o := observed.Containers[id]; o != nil && o.HostsFile == string(buf) {
+			c.HostsFile = o.HostsFile
+		} else {
+			c.HostsFile = string(buf)
+		}
+		c.ResolvFile = cachedResolv(resolv, c, d, hr)
 		c.EnvFile = renderEnv(c, d)
 	}
+}
+
+// resolvKey is everything a resolv.conf depends on besides the host's
+// file, for a container without dns servers of its own.
+type resolvKey struct {
+	embedded bool       // it asks the embedded server
+	server   netip.Addr // which listens here
+	host     bool       // it shares the host's namespace
+}
+
+func cachedResolv(cache map[resolvKey]string, c *model.Container, d *model.State, hr hostResolv) string {
+	server, embedded := dnsServerFor(c, d)
+	if !embedded && len(c.DNS) > 0 {
+		return renderResolv(c, d, hr)
+	}
+	k := resolvKey{embedded: embedded, server: server, host: !embedded && c.Mode == model.ModeHost}
+	s, ok := cache[k]
+	if !ok {
+		s = renderResolv(c, d, hr)
+		cache[k] = s
+	}
+	return s
 }
 
 // hostResolv is what containers take from the host's resolv.conf. Desired
@@ -73,22 +108,27 @@ func (hr hostResolv) upstreams() []netip.AddrPort {
 // renderHosts writes the container's /etc/hosts the way Docker does:
 // localhost lines, the container's own addresses with its hostname,
 // extra_hosts, then one line per link.
-func renderHosts(c *model.Container, d *model.State) string {
-	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost\n")
-	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-	self := c.Hostname
-	if c.Name != c.Hostname {
-		self += " " + c.Name
-	}
+func renderHosts(b []byte, c *model.Container, d *model.State) []byte {
+	b = append(b, "127.0.0.1\tlocalhost\n"+
+		"::1\tlocalhost ip6-localhost ip6-loopback\n"+
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"...)
 	for _, ep := range c.Endpoints {
-		for _, a := range ep.Addrs() {
-			fmt.Fprintf(&b, "%s\t%s\n", a, self)
+		for _, p := range [...]netip.Prefix{ep.Addr, ep.AddrV6} {
+			if !p.IsValid() {
+				continue
+			}
+			b = appendAddr(b, p.Addr())
+			b = append(b, '\t')
+			b = append(b, c.Hostname...)
+			if c.Name != c.Hostname {
+				b = append(b, ' ')
+				b = append(b, c.Name...)
+			}
+			b = append(b, '\n')
 		}
 	}
 	for _, h := range c.ExtraHosts {
-		fmt.Fprintf(&b, "%s\t%s\n", h.IP, strings.Join(h.Names, " "))
+		b = appendHostsLine(b, h.IP, h.Names)
 	}
 	// A link is "IP alias name hostname" (repeats left out), as Docker
 	// writes it, and a second line with the IPv6 address on a dual-stack
@@ -105,12 +145,33 @@ func renderHosts(c *model.Container, d *model.State) string {
 				names = append(names, n)
 			}
 		}
-		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
+		b = appendHostsLine(b, ip, names)
 		if v6.IsValid() {
-			fmt.Fprintf(&b, "%s\t%s\n", v6, strings.Join(names, " "))
+			b = appendHostsLine(b, v6, names)
 		}
 	}
-	return b.String()
+	return b
+}
+
+// appendHostsLine appends "IP\tname name...\n".
+func appendHostsLine(b []byte, ip netip.Addr, names []string) []byte {
+	b = appendAddr(b, ip)
+	b = append(b, '\t')
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, n...)
+	}
+	return append(b, '\n')
+}
+
+// appendAddr appends a as fmt's %s writes it ("invalid IP" included).
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, a.String()...)
+	}
+	return a.AppendTo(b)
 }
 
 // renderResolv writes the container's resolv.conf, with the host's search
@@ -152,6 +213,9 @@ func renderResolv(c *model.Container, d *model.State, hr hostResolv) string {
 // one NAME=value a line: its legacy links' and its own env:, which wins
 // over a link var of the same name (Docker's precedence).
 func renderEnv(c *model.Container, d *model.State) string {
+	if len(c.Links) == 0 && len(c.Env) == 0 {
+		return ""
+	}
 	vars := map[string]string{}
 	for _, line := range renderLinkEnv(c, d) {
 		k, v, _ := strings.Cut(line, "=")

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -138,7 +139,9 @@ func networkRecreate(d, o *model.Network) []string {
 // networkUpdate lists the differences fixed in place.
 func networkUpdate(d, o *model.Network) []string {
 	var c changes
-	c.str("mtu", fmt.Sprint(o.MTU), fmt.Sprint(d.MTU))
+	if o.MTU != d.MTU {
+		c.str("mtu", fmt.Sprint(o.MTU), fmt.Sprint(d.MTU))
+	}
 	if !o.Up {
 		c = append(c, "state: down -> up")
 	}
@@ -313,16 +316,27 @@ func endpointAddrs(ep *model.Endpoint) string {
 	return ep.Addr.String()
 }
 
+// endpointChanges and the other comparisons below render a field only
+// when its values differ: equal values render equal, so the lines are the
+// same, and a no-op plan of a thousand endpoints formats nothing.
 func endpointChanges(d, o *model.Endpoint) []string {
 	var c changes
 	c.str("interface", o.IfName, d.IfName)
-	c.str("address", o.Addr.String(), d.Addr.String())
-	c.str("ipv6 address", prefixString(o.AddrV6), prefixString(d.AddrV6))
+	if o.Addr != d.Addr {
+		c.str("address", o.Addr.String(), d.Addr.String())
+	}
+	if o.AddrV6 != d.AddrV6 {
+		c.str("ipv6 address", prefixString(o.AddrV6), prefixString(d.AddrV6))
+	}
 	if d.AddrV6.IsValid() && o.AcceptRA {
 		c = append(c, "accept_ra: 1 -> 0")
 	}
-	c.str("mac", o.MAC.String(), d.MAC.String())
-	c.str("mtu", fmt.Sprint(o.MTU), fmt.Sprint(d.MTU))
+	if !bytes.Equal(o.MAC, d.MAC) {
+		c.str("mac", o.MAC.String(), d.MAC.String())
+	}
+	if o.MTU != d.MTU {
+		c.str("mtu", fmt.Sprint(o.MTU), fmt.Sprint(d.MTU))
+	}
 	c.str("veth", o.HostIf, d.HostIf)
 	switch {
 	case d.Hairpin && !o.Hairpin:
@@ -351,7 +365,9 @@ func settingsChanges(d, o *model.Container) []string {
 		if oep := o.Endpoint(dep.Network); oep != nil {
 			old = oep.Aliases
 		}
-		c.str("aliases on "+model.IDName(dep.Network), strings.Join(old, ","), strings.Join(dep.Aliases, ","))
+		if !slices.Equal(old, dep.Aliases) {
+			c.str("aliases on "+model.IDName(dep.Network), strings.Join(old, ","), strings.Join(dep.Aliases, ","))
+		}
 	}
 	if o.HostsFile != d.HostsFile {
 		c = append(c, "hosts file")
@@ -401,7 +417,10 @@ func (p *Plan) add(a *Action) {
 }
 
 func unionKeys[A, B any](a map[string]A, b map[string]B) []string {
-	keys := slices.Collect(maps.Keys(a))
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
 	for k := range b {
 		if _, ok := a[k]; !ok {
 			keys = append(keys, k)

@@ -95,7 +95,7 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 		case o == nil:
 			add(&Action{Op: OpCreate, Project: d.Project, Name: portName(d), Reason: "not present",
 				Details: []string{"publish " + d.String()}, fwObject: d})
-		case o.String() != d.String() || o.Container != d.Container:
+		case portRuleMoved(o, d) || o.Container != d.Container:
 			details := []string{"publish " + o.String() + " -> " + d.String()}
 			if o.Container != d.Container {
 				details = append(details, fmt.Sprintf("container: %s -> %s", o.Container, d.Container))
@@ -156,6 +156,16 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 		add(&Action{Op: op, Project: project, Name: key, Reason: sysctlReason(key),
 			Details: []string{detail}, fwObject: model.Sysctl{Key: key, Value: v}})
 	}
+}
+
+// portRuleMoved reports whether two rules of one key publish differently.
+// Rules with the same port and target render the same: the rendering is
+// left out of a no-op plan's thousand comparisons.
+func portRuleMoved(o, d *model.PortRule) bool {
+	if o.Port == d.Port && o.Target == d.Target {
+		return false
+	}
+	return o.String() != d.String()
 }
 
 func sysctlReason(key string) string {

@@ -17,6 +17,11 @@ import (
 // plus the sysctls forwarding depends on.
 func desireFirewall(d *model.State) *model.Firewall {
 	fw := model.NewFirewall()
+	ports := 0
+	for _, c := range d.Containers {
+		ports += len(c.Ports)
+	}
+	fw.Ports = make(map[string]*model.PortRule, ports)
 	for _, n := range d.Networks {
 		nr := &model.NetworkRules{
 			Project: n.Project, Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet,
@@ -42,6 +47,8 @@ func desireFirewall(d *model.State) *model.Firewall {
 			}
 		}
 	}
+	// One sysctl key per bridge, not one built per published port.
+	localnet := map[*model.Network]bool{}
 	for _, c := range d.Containers {
 		for _, p := range c.Ports {
 			ep, n := publishingEndpoint(d, c, p.IPv6())
@@ -54,7 +61,8 @@ func desireFirewall(d *model.State) *model.Firewall {
 			}
 			pr := &model.PortRule{Project: c.Project, Container: c.Name, Port: p, Target: target}
 			fw.Ports[pr.Key()] = pr
-			if !p.HostIP.IsValid() || p.HostIP.IsLoopback() {
+			if (!p.HostIP.IsValid() || p.HostIP.IsLoopback()) && !localnet[n] {
+				localnet[n] = true
 				fw.Sysctls[model.SysctlRouteLocalnet(n.Bridge)] = "1"
 			}
 		}

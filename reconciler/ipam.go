@@ -82,12 +82,14 @@ type addrPool struct {
 	next   netip.Addr // lowest address that may still be free
 }
 
-func newAddrPool(subnet, ipRange netip.Prefix, gateway netip.Addr) *addrPool {
+// newAddrPool makes a pool; hint is how many addresses it will likely
+// hold.
+func newAddrPool(subnet, ipRange netip.Prefix, gateway netip.Addr, hint int) *addrPool {
 	rng := subnet
 	if ipRange.IsValid() {
 		rng = ipRange
 	}
-	p := &addrPool{subnet: subnet, rng: rng.Masked(), used: map[netip.Addr]bool{}}
+	p := &addrPool{subnet: subnet, rng: rng.Masked(), used: make(map[netip.Addr]bool, hint)}
 	p.used[subnet.Masked().Addr()] = true
 	p.used[lastAddr(subnet)] = true
 	p.used[gateway] = true

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/netctl/netctl/model"
@@ -51,12 +50,27 @@ func desireDNS(t *spec.Topology, d *model.State, hr hostResolv) *model.DNS {
 	cfg := &model.DNS{Project: t.Name}
 	byNet := map[string]*model.DNSNetwork{}
 	hostUp := hr.upstreams()
+	// The clients' address and network lists are cut from shared arrays,
+	// each with its capacity capped so that no append reaches a neighbour:
+	// two allocations for all the clients instead of two per client. A
+	// network's records are sized for its endpoints.
+	endpoints, perNet := 0, map[string]int{}
+	for _, c := range d.Containers {
+		endpoints += len(c.Endpoints)
+		for _, ep := range c.Endpoints {
+			perNet[ep.Network]++
+		}
+	}
+	addrBuf := make([]netip.Addr, 0, endpoints)
+	netBuf := make([]string, 0, endpoints)
+	cfg.Clients = make([]model.DNSClient, 0, len(d.Containers))
 	for _, id := range d.SortedContainerIDs() {
 		c := d.Containers[id]
 		if c.Project != t.Name {
 			continue
 		}
 		cl := model.DNSClient{Container: c.Name}
+		addrStart, netStart := len(addrBuf), len(netBuf)
 		external := false // a route out through a network that is not internal
 		for _, ep := range c.Endpoints {
 			n := d.Networks[ep.Network]
@@ -69,21 +83,33 @@ func desireDNS(t *spec.Topology, d *model.State, hr hostResolv) *model.DNS {
 			if !hasNames(n) {
 				continue
 			}
-			dn := byNet[n.ID()]
+			// ep.Network is the network's ID: the map's key, shared
+			// rather than built again per endpoint.
+			dn := byNet[ep.Network]
 			if dn == nil {
-				dn = &model.DNSNetwork{ID: n.ID(), Bridge: n.Bridge, Subnet: n.Subnet, SubnetV6: n.SubnetV6, Gateway: n.Gateway, Internal: n.Internal}
-				byNet[n.ID()] = dn
+				dn = &model.DNSNetwork{ID: ep.Network, Bridge: n.Bridge, Subnet: n.Subnet, SubnetV6: n.SubnetV6, Gateway: n.Gateway, Internal: n.Internal}
+				byNet[ep.Network] = dn
 			}
 			// One record per address: A and AAAA answers, and both PTRs.
-			for _, addr := range ep.Addrs() {
-				dn.Records = append(dn.Records, model.DNSRecord{Container: c.Name, Addr: addr, Names: recordNames(c, ep)})
-				cl.Addrs = append(cl.Addrs, addr)
+			for _, p := range [...]netip.Prefix{ep.Addr, ep.AddrV6} {
+				if !p.IsValid() {
+					continue
+				}
+				if dn.Records == nil {
+					dn.Records = make([]model.DNSRecord, 0, perNet[ep.Network])
+				}
+				dn.Records = append(dn.Records, model.DNSRecord{Container: c.Name, Addr: p.Addr(), Names: recordNames(c, ep)})
+				addrBuf = append(addrBuf, p.Addr())
 			}
-			cl.Networks = append(cl.Networks, n.ID())
+			netBuf = append(netBuf, ep.Network)
 		}
-		if len(cl.Networks) == 0 {
+		if len(netBuf) == netStart {
 			continue
 		}
+		if len(addrBuf) > addrStart {
+			cl.Addrs = addrBuf[addrStart:len(addrBuf):len(addrBuf)]
+		}
+		cl.Networks = netBuf[netStart:len(netBuf):len(netBuf)]
 		cl.Links = linkRecords(c, d)
 		if external {
 			cl.Upstreams = hostUp
@@ -94,8 +120,8 @@ func desireDNS(t *spec.Topology, d *model.State, hr hostResolv) *model.DNS {
 				}
 			}
 		}
-		sort.Slice(cl.Addrs, func(i, j int) bool { return cl.Addrs[i].Less(cl.Addrs[j]) })
-		sort.Strings(cl.Networks)
+		slices.SortFunc(cl.Addrs, netip.Addr.Compare)
+		slices.Sort(cl.Networks)
 		cfg.Clients = append(cfg.Clients, cl)
 	}
 	if len(cfg.Clients) == 0 {
@@ -103,16 +129,16 @@ func desireDNS(t *spec.Topology, d *model.State, hr hostResolv) *model.DNS {
 	}
 	for _, id := range sortedMapKeys(byNet) {
 		dn := byNet[id]
-		sort.Slice(dn.Records, func(i, j int) bool {
-			a, b := dn.Records[i], dn.Records[j]
+		slices.SortStableFunc(dn.Records, func(a, b model.DNSRecord) int {
 			if a.Container != b.Container {
-				return a.Container < b.Container
+				return strings.Compare(a.Container, b.Container)
 			}
-			return a.Addr.Less(b.Addr)
+			return a.Addr.Compare(b.Addr)
 		})
 		cfg.Networks = append(cfg.Networks, *dn)
 	}
-	sort.Slice(cfg.Clients, func(i, j int) bool { return cfg.Clients[i].Container < cfg.Clients[j].Container })
+	// The clients were appended in ID order, which within the project is
+	// name order: already sorted.
 	return cfg
 }
 

@@ -21,8 +21,20 @@ const (
 type portClaims map[model.PortProto][]portClaim
 
 type portClaim struct {
-	ip    netip.Addr
-	owner string // for messages: "project shop (container web)"
+	ip netip.Addr
+	// who holds it: a container of the project being planned, or, with
+	// other, a whole description ("project shop (container web)"). The
+	// project's own claims are described only for an error message.
+	who   string
+	other bool
+}
+
+// owner describes the claim's holder for messages.
+func (c portClaim) owner() string {
+	if c.other {
+		return c.who
+	}
+	return "container " + c.who
 }
 
 // conflict returns the claim ip:port/proto would collide with: the same
@@ -42,8 +54,9 @@ func (pc portClaims) conflict(pp model.PortProto, ip netip.Addr) (portClaim, boo
 
 func everyAddr(ip netip.Addr) bool { return !ip.IsValid() || ip.IsUnspecified() }
 
-func (pc portClaims) claim(pp model.PortProto, ip netip.Addr, owner string) {
-	pc[pp] = append(pc[pp], portClaim{ip: ip, owner: owner})
+// claim records a port of the project's container.
+func (pc portClaims) claim(pp model.PortProto, ip netip.Addr, container string) {
+	pc[pp] = append(pc[pp], portClaim{ip: ip, who: container})
 }
 
 // portRequest is one container port whose host port is picked: from a
@@ -71,13 +84,18 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 	if fw != nil && fw.EphemeralLow > 0 && fw.EphemeralHigh >= fw.EphemeralLow {
 		lo, hi = fw.EphemeralLow, fw.EphemeralHigh
 	}
-	claims := portClaims{}
+	hint := 0
+	for _, sc := range t.Containers {
+		hint += len(sc.Ports)
+	}
+	claims := make(portClaims, hint)
 	if fw != nil {
 		for _, key := range sortedMapKeys(fw.Ports) {
 			p := fw.Ports[key]
 			if p.Project != t.Name {
-				claims.claim(model.PortProto{Port: p.HostPort, Proto: p.Proto}, p.HostIP,
-					fmt.Sprintf("project %s (container %s)", p.Project, p.Container))
+				pp := model.PortProto{Port: p.HostPort, Proto: p.Proto}
+				claims[pp] = append(claims[pp], portClaim{ip: p.HostIP, other: true,
+					who: fmt.Sprintf("project %s (container %s)", p.Project, p.Container)})
 			}
 		}
 	}
@@ -119,10 +137,10 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 						pp := model.PortProto{Port: p.HostPort, Proto: p.Proto}
 						if other, taken := claims.conflict(pp, p.HostIP); taken {
 							fail(m, "container %s: ports %q: host port %s/%s is already published by %s",
-								sc.Name, m.Raw, p.HostString(), p.Proto, other.owner)
+								sc.Name, m.Raw, p.HostString(), p.Proto, other.owner())
 							continue
 						}
-						claims.claim(pp, p.HostIP, "container "+sc.Name)
+						claims.claim(pp, p.HostIP, sc.Name)
 					}
 					c.Ports = append(c.Ports, p)
 				}
@@ -141,7 +159,7 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 		p := &r.c.Ports[r.idx]
 		if hp, ok := stickyPort(observed.Containers[r.c.ID()], *p, r.lo, r.hi, used, claims); ok {
 			p.HostPort = hp
-			claims.claim(model.PortProto{Port: hp, Proto: p.Proto}, p.HostIP, "container "+r.c.Name)
+			claims.claim(model.PortProto{Port: hp, Proto: p.Proto}, p.HostIP, r.c.Name)
 			continue
 		}
 		fresh = append(fresh, r)
@@ -154,7 +172,7 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 			if tp := r.c.Ports[r.twin].HostPort; tp >= r.lo && tp <= r.hi {
 				if _, taken := claims.conflict(model.PortProto{Port: tp, Proto: p.Proto}, p.HostIP); !taken {
 					p.HostPort = tp
-					claims.claim(model.PortProto{Port: tp, Proto: p.Proto}, p.HostIP, "container "+r.c.Name)
+					claims.claim(model.PortProto{Port: tp, Proto: p.Proto}, p.HostIP, r.c.Name)
 					continue
 				}
 			}
@@ -166,7 +184,7 @@ func desirePorts(t *spec.Topology, observed *model.State, d *model.State) error 
 			continue
 		}
 		p.HostPort = hp
-		claims.claim(model.PortProto{Port: hp, Proto: p.Proto}, p.HostIP, "container "+r.c.Name)
+		claims.claim(model.PortProto{Port: hp, Proto: p.Proto}, p.HostIP, r.c.Name)
 	}
 	if len(errs) > 0 {
 		return errs
