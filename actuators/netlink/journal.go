@@ -65,6 +65,7 @@ type Journal struct {
 	// lost is the seq of the last loss (an overflow, a datagram that did
 	// not parse): an answer since before it cannot be trusted.
 	lost    uint64
+	reseed  bool  // the socket overflowed: relearn the links once drained
 	pruneAt int   // touched's size that makes forgetGone run
 	broken  error // the socket failed: every answer is "anything"
 	buf     []byte
@@ -175,16 +176,27 @@ func (j *Journal) drainLocked() error {
 		n, oobn, _, _, err := unix.Recvmsg(j.fd, j.buf, j.oob, unix.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
+			if j.reseed {
+				// Once the burst that overflowed the socket is drained:
+				// a dump of the host's links per overflow would feed the
+				// burst at thousands of containers.
+				if err := j.sub.seed(); err != nil {
+					j.broken = fmt.Errorf("journal: relearn links after an overflow: %w", err)
+					return j.broken
+				}
+				j.reseed = false
+				j.seq++
+				j.lost = j.seq // what was heard with stale links counts for nothing
+				j.sub.learnt = j.sub.learnt[:0]
+				continue
+			}
 			return nil
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.ENOBUFS):
 			j.seq++
 			j.lost = j.seq
-			if err := j.sub.seed(); err != nil {
-				j.broken = fmt.Errorf("journal: relearn links after an overflow: %w", err)
-				return j.broken
-			}
+			j.reseed = true
 			continue
 		case err != nil:
 			j.broken = fmt.Errorf("journal: receive: %w", err)

@@ -3,6 +3,7 @@ package netlink
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -283,5 +284,51 @@ func TestJournalAnswerOnTheWire(t *testing.T) {
 		if _, err := fromWire(wireAnswer{Epoch: 1, NSIDs: bad}); err == nil {
 			t.Errorf("namespace ids %q accepted", bad)
 		}
+	}
+}
+
+// Announcements lost to an overflow make every earlier count worthless;
+// once the burst is drained the journal relearns the links and vouches
+// again from there.
+func TestJournalOverflowVouchesForNothingBefore(t *testing.T) {
+	s := newSandbox(t)
+	web, _ := s.webAndDB()
+	j, err := s.openJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop := make(chan struct{})
+		close(stop)
+		j.Run(stop)
+	})
+	if err := unix.SetsockoptInt(j.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the wiring's own announcements
+	a := j.Since(0, 0)
+	a = j.Since(a.Epoch, a.Seq)
+	before := a.Seq
+	var batch strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&batch, "link set eth0 mtu %d\n", 1300+i)
+	}
+	batchFile := filepath.Join(s.dir, "burst")
+	if err := os.WriteFile(batchFile, []byte(batch.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustIn(web.Netns, "ip", "-batch", batchFile)
+	if a = j.Since(a.Epoch, before); !a.All {
+		t.Fatalf("after an overflow, a count from before it was trusted: %+v", a)
+	}
+	if len(a.NSIDs) != 2 {
+		t.Errorf("namespace ids after relearning: %v", a.NSIDs)
+	}
+	if a = j.Since(a.Epoch, a.Seq); a.All || len(a.Touched) != 0 {
+		t.Errorf("a count from after the overflow: %+v", a)
+	}
+	s.mustIn(web.Netns, "ip", "link", "set", "eth0", "mtu", "1500")
+	if a = j.Since(a.Epoch, a.Seq); a.All || !slices.Equal(a.Touched, []string{"shop/web"}) {
+		t.Errorf("a change after the overflow: %+v", a)
 	}
 }
