@@ -2,13 +2,17 @@ package files
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/netctl/netctl/internal/beneath"
 	"github.com/netctl/netctl/model"
 )
 
@@ -109,4 +113,116 @@ func observe(ctx context.Context, s *Store, st *model.State, scope model.Scope) 
 	}
 	fill(st)
 	return nil
+}
+
+// Containers read side by side, through buffers each reader reuses for
+// files of every size, come out as they were written.
+func TestReadManyContainers(t *testing.T) {
+	ctx := context.Background()
+	s := New(t.TempDir())
+	written := writeContainers(t, s, 300)
+	written[7].HostsFile = strings.Repeat("10.0.0.1\tbig\n", 1000)
+	written[8].EnvFile = ""
+	for _, c := range written[7:9] {
+		if err := s.WriteContainer(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := model.NewState()
+	if err := observe(ctx, s, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Containers) != len(written) {
+		t.Fatalf("read %d containers, want %d", len(st.Containers), len(written))
+	}
+	for _, c := range written {
+		got := st.Containers[c.ID()]
+		if got.Hostname != c.Hostname || got.Mode != c.Mode || got.Netns != c.Netns ||
+			!slices.EqualFunc(got.ExtraHosts, c.ExtraHosts, func(a, b model.HostEntry) bool {
+				return a.IP == b.IP && slices.Equal(a.Names, b.Names)
+			}) || !slices.Equal(got.DNS, c.DNS) ||
+			got.HostsFile != c.HostsFile || got.ResolvFile != c.ResolvFile || got.EnvFile != c.EnvFile {
+			t.Errorf("%s read as %+v, written as %+v", c.ID(), got, c)
+		}
+	}
+}
+
+// A link or a directory where a container's file should be is refused as
+// when every file was opened from the root by its path: the settings
+// fail the read, the other files read as empty.
+func TestContainerFilesRefused(t *testing.T) {
+	ctx := context.Background()
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	setup := func(t *testing.T, change func(dir string) error) *Store {
+		t.Helper()
+		s := New(t.TempDir())
+		c := &model.Container{Project: "shop", Name: "web", Hostname: "web", Mode: model.ModeBridge,
+			HostsFile: "hosts\n", ResolvFile: "resolv\n", EnvFile: "A=b\n"}
+		if err := s.WriteContainer(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := change(ContainerDir(s.root, "shop", "web")); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	replace := func(name string, with func(path string) error) func(string) error {
+		return func(dir string) error {
+			p := filepath.Join(dir, name)
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			return with(p)
+		}
+	}
+	link := func(p string) error { return os.Symlink(secret, p) }
+	mkdir := func(p string) error { return os.Mkdir(p, 0o700) }
+	for _, tc := range []struct {
+		name    string
+		change  func(dir string) error
+		wantErr string
+	}{
+		{"settings link", replace("settings.json", link), "symbolic link under the root"},
+		{"settings directory", replace("settings.json", mkdir), "not a regular file"},
+		{"settings not JSON", replace("settings.json", func(p string) error { return os.WriteFile(p, []byte("{"), 0o600) }),
+			"unexpected end of JSON input"},
+		{"container directory link", func(dir string) error {
+			if err := os.Rename(dir, filepath.Join(outside, "moved")); err != nil {
+				return err
+			}
+			return os.Symlink(filepath.Join(outside, "moved"), dir)
+		}, "symbolic link under the root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := setup(t, tc.change)
+			_, err := s.Read(ctx, nil)
+			settings := filepath.Join(ContainerDir(s.root, "shop", "web"), "settings.json")
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "read "+settings+": ") {
+				t.Errorf("read: %v, want an error naming %s: %s", err, settings, tc.wantErr)
+			}
+			if strings.Contains(tc.wantErr, "link") && !errors.Is(err, beneath.ErrLink) {
+				t.Errorf("read: %v, not ErrLink", err)
+			}
+		})
+	}
+	for _, name := range []string{Hosts, Resolv, Env} {
+		for what, with := range map[string]func(string) error{"link": link, "directory": mkdir} {
+			t.Run(name+" "+what, func(t *testing.T) {
+				s := setup(t, replace(name, with))
+				st := model.NewState()
+				if err := observe(ctx, s, st, nil); err != nil {
+					t.Fatal(err)
+				}
+				c := st.Containers["shop/web"]
+				got := map[string]string{Hosts: c.HostsFile, Resolv: c.ResolvFile, Env: c.EnvFile}[name]
+				if got != "" {
+					t.Errorf("%s read as %q", name, got)
+				}
+			})
+		}
+	}
 }

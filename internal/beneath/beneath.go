@@ -32,11 +32,42 @@ var noOpenat2 atomic.Bool
 
 // rel returns path relative to root, refusing a path outside it.
 func rel(root, path string) (string, error) {
+	if r, ok := relJoined(root, path); ok {
+		return r, nil
+	}
 	r, err := filepath.Rel(root, path)
 	if err != nil || r == ".." || strings.HasPrefix(r, "../") || filepath.IsAbs(r) {
 		return "", fmt.Errorf("%s is not inside %s", path, root)
 	}
 	return r, nil
+}
+
+// relJoined is rel's answer for a path built as filepath.Join(root, r),
+// root and a clean, local r, found without filepath.Rel's Cleans of both
+// whole paths: they were a tenth of the CPU of reading containers' files.
+func relJoined(root, path string) (string, bool) {
+	r, ok := strings.CutPrefix(path, root)
+	if !ok || root == "" || !strings.HasPrefix(r, "/") {
+		return "", false
+	}
+	r = r[1:]
+	return r, cleanLocal(r)
+}
+
+// cleanLocal is whether r is names joined by single slashes, none of
+// them "." or "..": filepath.IsLocal(r) && filepath.Clean(r) == r but
+// for ".", in one pass.
+func cleanLocal(r string) bool {
+	for {
+		name, rest, more := strings.Cut(r, "/")
+		if name == "" || name == "." || name == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		r = rest
+	}
 }
 
 // openRoot opens root itself, the start of every walk.

@@ -144,6 +144,23 @@ func TestRootReadFile(t *testing.T) {
 			t.Errorf("ReadFile of %d bytes: %d bytes, %v", size, len(got), err)
 		}
 	}
+	// ReadFileBuf reads into the buffer it is given when it has room, and
+	// leaves it alone otherwise.
+	buf := make([]byte, 4096)
+	for _, size := range []int{0, 1, 100, 4095, 4096, 100_000, 10} {
+		want := bytes.Repeat([]byte{'y'}, size)
+		p := filepath.Join(root, fmt.Sprintf("g%d", size))
+		if err := os.WriteFile(p, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.ReadFileBuf(p, buf)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("ReadFileBuf of %d bytes: %d bytes, %v", size, len(got), err)
+		}
+		if shared := cap(got) > 0 && &got[:1][0] == &buf[0]; shared != (size < len(buf)) {
+			t.Errorf("ReadFileBuf of %d bytes into %d: result in the buffer %v", size, len(buf), shared)
+		}
+	}
 	if err := os.Mkdir(filepath.Join(root, "dir"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -159,4 +176,54 @@ func TestRootReadFile(t *testing.T) {
 	if _, err := r.ReadFile(filepath.Join(filepath.Dir(root), "elsewhere")); err == nil {
 		t.Error("ReadFile outside the root succeeded")
 	}
+}
+
+// relJoined answers as filepath.Rel does, or leaves the path to it.
+func FuzzRelJoined(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"/var/lib/netctl", "/var/lib/netctl/containers/p/n/hosts"},
+		{"/var/lib/netctl", "/var/lib/netctl/containers/../../etc/passwd"},
+		{"/var/lib/netctl", "/var/lib/netctl/../netctl2/x"},
+		{"/var/lib/netctl", "/var/lib/netctlx/y"},
+		{"/var/lib/netctl/", "/var/lib/netctl//x/./y"},
+		{"/a/b/..", "/a/b/../x"},
+		{"/", "//x"},
+		{"/", "/x"},
+		{".", "./x"},
+		{"..", "../x/.."},
+		{"", "/etc/passwd"},
+		{"r", "r/."},
+		{"r", "r/"},
+		{"r", "r/a//b"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, root, path string) {
+		got, ok := relJoined(root, path)
+		if !ok {
+			return
+		}
+		want, err := filepath.Rel(root, path)
+		if err != nil || got != want {
+			t.Errorf("relJoined(%q, %q) = %q, filepath.Rel: %q, %v", root, path, got, want, err)
+		}
+		if r := got; !filepath.IsLocal(r) || filepath.Clean(r) != r {
+			t.Errorf("relJoined(%q, %q) = %q, not clean and local", root, path, got)
+		}
+		if _, err := rel(root, path); err != nil {
+			t.Errorf("relJoined(%q, %q) = %q, rel refuses it: %v", root, path, got, err)
+		}
+	})
+}
+
+func FuzzCleanLocal(f *testing.F) {
+	for _, s := range []string{"a/b", "a//b", "a/./b", "a/../b", "../a", "/a", "a/", ".", "..", "", "a/.b/..c", "a/b/."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, r string) {
+		want := r != "." && filepath.IsLocal(r) && filepath.Clean(r) == r
+		if got := cleanLocal(r); got != want {
+			t.Errorf("cleanLocal(%q) = %v, want %v", r, got, want)
+		}
+	})
 }

@@ -31,7 +31,12 @@ func (r *Root) Close() error { return unix.Close(r.fd) }
 
 // ReadFile reads path, which must lie inside the root and be a regular
 // file, following no symbolic link below the root.
-func (r *Root) ReadFile(path string) ([]byte, error) {
+func (r *Root) ReadFile(path string) ([]byte, error) { return r.ReadFileBuf(path, nil) }
+
+// ReadFileBuf is ReadFile reading into buf when it is large enough, so
+// that a caller reading many small files needs no buffer per file: the
+// result may share buf's memory.
+func (r *Root) ReadFileBuf(path string, buf []byte) ([]byte, error) {
 	rp, err := rel(r.path, path)
 	if err != nil {
 		return nil, err
@@ -51,8 +56,12 @@ func (r *Root) ReadFile(path string) ([]byte, error) {
 	// A buffer one byte larger than the file: a read of a regular file
 	// returns all that is asked up to the end, so a read that does not
 	// fill it has reached the end, and a second read to see 0 is spared.
-	// The loop covers a file that grew meanwhile.
-	b := make([]byte, st.Size+1)
+	// The loop covers a file that grew meanwhile. buf is used when it
+	// has room for that byte too.
+	b := buf[:cap(buf)]
+	if int64(len(b)) <= st.Size {
+		b = make([]byte, st.Size+1)
+	}
 	n := 0
 	for {
 		m, err := unix.Read(fd, b[n:])
