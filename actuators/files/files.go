@@ -45,8 +45,6 @@ type networkSettings struct {
 	MasqueradeV6 bool `json:"masquerade_v6,omitempty"`
 }
 
-// containerSettings are read by decodeSettings: a field added here is
-// added there too (TestDecodeSettingsFastPath fails until it is).
 type containerSettings struct {
 	Hostname   string              `json:"hostname"`
 	Mode       model.Mode          `json:"mode"`
@@ -292,7 +290,7 @@ func (r *reader) container(settingsPath string) (containerFiles, error) {
 		return f, nil
 	}
 	if err == nil {
-		err = decodeSettings(b, &f.settings)
+		err = json.Unmarshal(b, &f.settings)
 	}
 	if err != nil {
 		return f, fmt.Errorf("read %s: %w", settingsPath, err)
