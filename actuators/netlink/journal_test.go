@@ -27,15 +27,7 @@ func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 	s := newSandbox(t)
 	web, _ := s.webAndDB()
 
-	j, err := s.openJournal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stop := make(chan struct{})
-		close(stop)
-		j.Run(stop) // closes the socket
-	})
+	j := s.journal()
 	a := j.Since(0, 0)
 	if !a.All {
 		t.Fatalf("a question about another epoch was answered: %+v", a)
@@ -224,6 +216,21 @@ func (s *sandbox) webAndDB() (web, db *model.Container) {
 	return web, db
 }
 
+// journal opens a journal of the sandbox's host, closed at the test's end.
+func (s *sandbox) journal() *Journal {
+	s.t.Helper()
+	j, err := s.openJournal()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() {
+		stop := make(chan struct{})
+		close(stop)
+		j.Run(stop) // closes the socket
+	})
+	return j
+}
+
 // openJournal opens a journal of the sandbox's host namespace. The test's
 // thread is not in it, so the journal's sockets are opened from there.
 func (s *sandbox) openJournal() (*Journal, error) {
@@ -293,15 +300,7 @@ func TestJournalAnswerOnTheWire(t *testing.T) {
 func TestJournalOverflowVouchesForNothingBefore(t *testing.T) {
 	s := newSandbox(t)
 	web, _ := s.webAndDB()
-	j, err := s.openJournal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stop := make(chan struct{})
-		close(stop)
-		j.Run(stop)
-	})
+	j := s.journal()
 	if err := unix.SetsockoptInt(j.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096); err != nil {
 		t.Fatal(err)
 	}
