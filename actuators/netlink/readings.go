@@ -14,7 +14,7 @@ import (
 	"github.com/netctl/netctl/model"
 )
 
-// The saved readings: what the last full observation read in each
+// The saved readings: what the last observations read in each
 // container's namespace, with the journal's count at the moment it asked
 // (journal.go says why a reading the journal heard nothing about since is
 // still true). The file is replaced atomically and holds a whole set of
@@ -53,7 +53,8 @@ type peerReading struct {
 	Endpoint model.Endpoint
 }
 
-// readingSet is one full observation's use of the saved readings.
+// readingSet is one observation's use of the saved readings: a full one
+// reuses them, a scoped one (a verification) only saves what it read.
 type readingSet struct {
 	answer  JournalAnswer
 	saved   *savedReadings // nil: nothing to reuse
