@@ -22,9 +22,9 @@ import (
 // (three dumps each, most of a no-op's cost at thousands of containers).
 // A process that outlives the commands (the DNS server's worker) keeps a
 // Journal instead: it hears the kernel's announcements as watch does and
-// counts, for each container, the last one that concerned it. A full
-// Observe keeps what it read in each namespace under --root (readings.go)
-// with the journal's count at the moment it asked, and the next one reads
+// counts, for each container, the last one that concerned it. An Observe
+// keeps what it read in each namespace under --root (readings.go) with the
+// journal's count at the moment it asked, and the next full one reads
 // again only the containers the journal heard of since.
 //
 // Why a namespace not read again is as it was:
@@ -44,8 +44,11 @@ import (
 //   - What the kernel never announces is not taken from a reading: a
 //     dual-stack endpoint's accept_ra (a sysctl) is asked afresh, and the
 //     namespace's identity is checked with a stat of its mount.
-//   - Only full observations of one-shot commands use the readings; watch
-//     reads the world at its resyncs, as before.
+//   - Only one-shot commands use the readings; watch reads the world at
+//     its resyncs, as before.
+//   - What the journal may get wrong costs a read, never a reading: an
+//     announcement it cannot place, or one about a namespace it maps to
+//     the wrong container, only makes it count a change.
 
 // UseJournal makes a full Observe reuse the saved readings of the
 // namespaces the journal heard nothing about (see above).
