@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -219,6 +220,37 @@ func TestIPv6DriftIsRepaired(t *testing.T) {
 		"accept_ra: 1 -> 0", "+ route x", "default via " + want.GatewayV6.String()} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("plan lacks %q:\n%s", s, text.String())
+		}
+	}
+	// The JSON plan names the same changes.
+	var js bytes.Buffer
+	if err := p.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Actions []struct {
+			Object  struct{ Kind, Name string }
+			Before  map[string]any
+			After   map[string]any
+			Changed []string
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	changed := map[string][]string{}
+	for _, a := range doc.Actions {
+		changed[a.Object.Kind+" "+a.Object.Name] = a.Changed
+		if a.Object.Kind == "route" && a.After["family"] == "ipv6" && a.After["default_gateway"] != want.GatewayV6.String() {
+			t.Errorf("IPv6 route's JSON: %v, want default_gateway %s", a.After, want.GatewayV6)
+		}
+	}
+	for obj, fields := range map[string][]string{
+		"network a":    {"enable_ipv6", "gateway_v6", "masquerade_v6", "subnet_v6"},
+		"endpoint x/a": {"accept_ra", "address_v6"},
+	} {
+		if !slices.Equal(changed[obj], fields) {
+			t.Errorf("JSON plan: %s changes %v, want %v:\n%s", obj, changed[obj], fields, js.String())
 		}
 	}
 	h.apply(t, topo)

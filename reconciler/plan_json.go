@@ -46,7 +46,7 @@ func fieldsOf(a *Action, st *model.State, wanted bool) Fields {
 	switch a.Kind {
 	case KindNetwork:
 		if n := st.Networks[a.network.ID()]; n != nil {
-			return networkFields(n, wanted)
+			return networkFields(n, wanted, a.network.Overlay != nil)
 		}
 	case KindContainer, KindRoute, KindFiles, KindEndpoint:
 		c := st.Containers[a.container.ID()]
@@ -62,7 +62,11 @@ func fieldsOf(a *Action, st *model.State, wanted bool) Fields {
 			return Fields{"namespace": c.Netns, "external": c.External, "mode": string(c.Mode),
 				"loopback_up": wanted || c.LoUp, "uts_hostname": hostname}
 		case KindRoute:
-			return Fields{"default_gateway": prefixString(c.DefaultGateway)}
+			// An action is about one family's default route.
+			if a.ipv6 {
+				return Fields{"family": "ipv6", "default_gateway": prefixString(c.DefaultGatewayV6)}
+			}
+			return Fields{"family": "ipv4", "default_gateway": prefixString(c.DefaultGateway)}
 		case KindFiles:
 			aliases := map[string][]string{}
 			for _, ep := range c.Endpoints {
@@ -72,7 +76,7 @@ func fieldsOf(a *Action, st *model.State, wanted bool) Fields {
 				"hosts": c.HostsFile, "resolv_conf": c.ResolvFile, "env": c.EnvFile}
 		}
 		if ep := c.Endpoint(a.endpoint.Network); ep != nil {
-			return endpointFields(ep, wanted)
+			return endpointFields(ep, wanted, a.endpoint.AddrV6.IsValid())
 		}
 	case KindDNS:
 		if cfg := st.DNS[a.Project]; cfg != nil {
@@ -86,20 +90,33 @@ func fieldsOf(a *Action, st *model.State, wanted bool) Fields {
 	return nil
 }
 
-func networkFields(n *model.Network, wanted bool) Fields {
+func networkFields(n *model.Network, wanted, overlay bool) Fields {
 	labels := n.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	return Fields{"bridge": n.Bridge, "subnet": prefixString(n.Subnet), "gateway": prefixString(n.Gateway),
+	f := Fields{"bridge": n.Bridge, "subnet": prefixString(n.Subnet), "gateway": prefixString(n.Gateway),
 		"ip_range": prefixString(n.IPRange), "mtu": n.MTU, "internal": n.Internal, "icc": n.ICC,
-		"labels": labels, "up": wanted || n.Up}
+		"labels": labels, "up": wanted || n.Up, "enable_ipv6": n.EnableIPv6, "subnet_v6": prefixString(n.SubnetV6),
+		"gateway_v6": prefixString(n.GatewayV6), "masquerade_v6": n.EnableIPv6 && n.MasqueradeV6}
+	// Only an overlay's bridge has netctl's link-local address; a bridge
+	// network's are the kernel's (as in the text plan).
+	if overlay {
+		f["link_local"] = prefixString(n.LinkLocal)
+	}
+	return f
 }
 
-func endpointFields(ep *model.Endpoint, wanted bool) Fields {
-	return Fields{"network": model.IDName(ep.Network), "interface": ep.IfName, "address": prefixString(ep.Addr),
-		"mac": ep.MAC.String(), "mtu": ep.MTU, "veth": ep.HostIf, "hairpin": ep.Hairpin,
-		"host_side_ok": wanted || ep.HostOK, "container_side_ok": wanted || ep.PeerOK}
+// endpointFields are an endpoint's; dual (the file's endpoint is dual
+// stack) adds accept_ra, which the plan turns off only there.
+func endpointFields(ep *model.Endpoint, wanted, dual bool) Fields {
+	f := Fields{"network": model.IDName(ep.Network), "interface": ep.IfName, "address": prefixString(ep.Addr),
+		"address_v6": prefixString(ep.AddrV6), "mac": ep.MAC.String(), "mtu": ep.MTU, "veth": ep.HostIf,
+		"hairpin": ep.Hairpin, "host_side_ok": wanted || ep.HostOK, "container_side_ok": wanted || ep.PeerOK}
+	if dual {
+		f["accept_ra"] = !wanted && ep.AcceptRA
+	}
+	return f
 }
 
 func firewallFields(a *Action, fw *model.Firewall, wanted bool) Fields {
