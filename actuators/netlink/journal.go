@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/vishvananda/netns"
@@ -138,36 +138,48 @@ func OpenJournal(root string, host netns.NsHandle, inst model.Instance, log zero
 // overflow between questions, until stop is closed; it then closes the
 // journal's socket.
 func (j *Journal) Run(stop <-chan struct{}) {
-	defer func() {
-		j.mu.Lock()
-		unix.Close(j.fd)
-		j.dump.Close()
-		j.fd = -1
-		j.broken = errors.New("journal closed")
-		j.mu.Unlock()
-	}()
-	fds := []unix.PollFd{{Fd: int32(j.fd), Events: unix.POLLIN}}
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		// A bounded wait, so that stop is seen.
-		if _, err := unix.Poll(fds, int((200 * time.Millisecond).Milliseconds())); err != nil && !errors.Is(err, unix.EINTR) {
-			j.mu.Lock()
-			j.broken = fmt.Errorf("journal: poll: %w", err)
-			j.mu.Unlock()
-			return
-		}
-		j.mu.Lock()
-		err := j.drainLocked()
-		j.mu.Unlock()
-		if err != nil {
-			j.sub.links.log.Warn().Err(err).Msg("journal: no more announcements")
-			return
-		}
+	// The runtime's poller waits on the (non-blocking) socket: no thread
+	// and no timer while nothing is announced.
+	f := os.NewFile(uintptr(j.fd), "netlink-journal")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		j.close(f, fmt.Errorf("journal: %w", err))
+		return
 	}
+	closed := errors.New("journal closed")
+	go func() {
+		<-stop
+		j.close(f, closed)
+	}()
+	var drainErr error
+	// Read returns once a drain fails or the socket is closed (stop).
+	readErr := raw.Read(func(uintptr) bool {
+		j.mu.Lock()
+		drainErr = j.drainLocked()
+		j.mu.Unlock()
+		return drainErr != nil // false: wait for more
+	})
+	if err := errors.Join(drainErr, readErr); err != nil && !errors.Is(err, closed) && !errors.Is(err, os.ErrClosed) {
+		j.sub.links.log.Warn().Err(err).Msg("journal: no more announcements")
+	}
+	j.close(f, closed)
+}
+
+// close ends the journal: every answer from now on is "anything". The
+// socket is closed under the lock, so that Since never reads a descriptor
+// number reused since.
+func (j *Journal) close(f *os.File, why error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fd < 0 {
+		return
+	}
+	if j.broken == nil {
+		j.broken = why
+	}
+	f.Close()
+	j.dump.Close()
+	j.fd = -1
 }
 
 // drainLocked reads every announcement queued on the socket.
