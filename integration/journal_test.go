@@ -30,8 +30,9 @@ func TestJournalKeepsDriftVisible(t *testing.T) {
 	h := sandbox.New(t)
 	file := h.WriteFile(t, "jr.yaml", journalTopo)
 	h.MustNetctl(t, "apply", "-f", file)
-	// Nothing is read again; six's accept_ra (dual stack) is asked afresh.
-	awaitReadings(t, h, file, `"reused":3,"read":0`)
+	// Nothing is read again, the host included; six's accept_ra (dual
+	// stack) is asked afresh.
+	awaitReadings(t, h, file, `"reused":3,"read":0,"host_reused":true`)
 
 	dbAddr := addr(t, h, "db", "front")
 	for _, d := range []struct {
@@ -46,11 +47,20 @@ func TestJournalKeepsDriftVisible(t *testing.T) {
 		{"default route deleted", "db", []string{"ip", "route", "del", "default"}},
 		{"IPv6 default route deleted", "six", []string{"ip", "-6", "route", "del", "default"}},
 		{"accept_ra on", "six", []string{"sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1"}},
+		// On the host, read from the saved dumps while nothing there moves.
+		{"bridges' addresses flushed", "", []string{"sh", "-c",
+			"for b in $(ip -o link show type bridge | cut -d: -f2); do ip addr flush dev $b; done"}},
+		{"a host end released", "", []string{"sh", "-c",
+			"ip link set $(ip -o link show type veth | head -n 1 | cut -d: -f2 | cut -d@ -f1) nomaster"}},
 	} {
 		if r := h.Netctl("diff", "-f", file); r.Code != 0 {
 			t.Fatalf("%s: not converged before the drift:\n%s", d.name, r)
 		}
-		if r := h.InContainer("jr", d.container, d.cmd...); r.Code != 0 {
+		run := h.InHost
+		if d.container != "" {
+			run = func(cmd ...string) sandbox.Result { return h.InContainer("jr", d.container, cmd...) }
+		}
+		if r := run(d.cmd...); r.Code != 0 {
 			t.Fatalf("%s: %s", d.name, r)
 		}
 		if r := h.Netctl("diff", "-f", file); r.Code != 2 {

@@ -44,6 +44,10 @@ import (
 //   - What the kernel never announces is not taken from a reading: a
 //     dual-stack endpoint's accept_ra (a sysctl) is asked afresh, and the
 //     namespace's identity is checked with a stat of its mount.
+//   - The host's own dumps (links, addresses, routes) are reused only
+//     while the host's namespace announced no change of any of them,
+//     whoever's: the subscription's filter, which keeps netctl's, does not
+//     apply to that count.
 //   - Only one-shot commands use the readings; watch reads the world at
 //     its resyncs, as before.
 //   - What the journal may get wrong costs a read, never a reading: an
@@ -68,9 +72,10 @@ type Journal struct {
 	// lost is the seq of the last loss (an overflow, a datagram that did
 	// not parse): an answer since before it cannot be trusted.
 	lost    uint64
-	reseed  bool  // the socket overflowed: relearn the links once drained
-	pruneAt int   // touched's size that makes forgetGone run
-	broken  error // the socket failed: every answer is "anything"
+	hostSeq uint64 // seq of the host namespace's last change of anything
+	reseed  bool   // the socket overflowed: relearn the links once drained
+	pruneAt int    // touched's size that makes forgetGone run
+	broken  error  // the socket failed: every answer is "anything"
 	buf     []byte
 	oob     []byte
 }
@@ -84,6 +89,9 @@ type JournalAnswer struct {
 	All bool
 	// Touched are the containers announced since (when not All).
 	Touched []string
+	// HostChanged: the host's namespace announced a change of any link,
+	// address or route since, netctl's or not (when not All).
+	HostChanged bool
 	// NSIDs are the namespace ids the journal hears, with the container
 	// each belongs to.
 	NSIDs map[int32]string
@@ -217,13 +225,18 @@ func (j *Journal) drainLocked() error {
 			j.broken = fmt.Errorf("journal: receive: %w", err)
 			return j.broken
 		}
-		scope, hit := j.sub.relevant(j.buf[:n], nsidOf(j.oob[:oobn]))
-		if !hit && len(j.sub.learnt) == 0 {
+		nsid := nsidOf(j.oob[:oobn])
+		scope, hit := j.sub.relevant(j.buf[:n], nsid)
+		host := nsid < 0 && hostChange(j.buf[:n])
+		if !hit && !host && len(j.sub.learnt) == 0 {
 			continue
 		}
 		j.seq++
 		if hit && scope == nil {
 			j.lost = j.seq
+		}
+		if host {
+			j.hostSeq = j.seq
 		}
 		for id := range scope {
 			j.touched[id] = j.seq
@@ -274,10 +287,28 @@ func (j *Journal) answerLocked(epoch, since uint64) JournalAnswer {
 		a.All = true
 		return a
 	}
+	a.HostChanged = j.hostSeq > since
 	for id, s := range j.touched {
 		if s > since {
 			a.Touched = append(a.Touched, id)
 		}
 	}
 	return a
+}
+
+// hostChange reports whether a datagram of the host namespace announces a
+// link, address or route changed, whoever's: a full observation reads the
+// host's links, addresses and routes whole (the subscription's filter
+// keeps only netctl's). A datagram that does not parse counts as one.
+func hostChange(b []byte) bool {
+	change := false
+	err := nlraw.Messages(b, func(h nlraw.Header, _ []byte) error {
+		switch h.Type {
+		case unix.RTM_NEWLINK, unix.RTM_DELLINK, unix.RTM_NEWADDR, unix.RTM_DELADDR,
+			unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+			change = true
+		}
+		return nil
+	})
+	return change || err != nil
 }

@@ -46,7 +46,7 @@ func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 	// (carrier, operstate) comes first.
 	time.Sleep(500 * time.Millisecond)
 	a = j.Since(a.Epoch, a.Seq)
-	if a = j.Since(a.Epoch, a.Seq); a.All || len(a.Touched) != 0 {
+	if a = j.Since(a.Epoch, a.Seq); a.All || len(a.Touched) != 0 || a.HostChanged {
 		t.Fatalf("nothing changed, yet: %+v", a)
 	}
 
@@ -71,8 +71,15 @@ func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 		}
 	}
 
-	// The host end of a veth, and a namespace that is no container's.
+	// Anything in the host's namespace, whoever's: the host changed.
 	before := a.Seq
+	s.mustIn(s.hostPath, "ip", "route", "add", "blackhole", "10.250.88.0/24")
+	if a = j.Since(a.Epoch, before); a.All || !a.HostChanged || len(a.Touched) != 0 {
+		t.Errorf("someone's route on the host: %+v, want the host changed and no container", a)
+	}
+
+	// The host end of a veth, and a namespace that is no container's.
+	before = a.Seq
 	s.mustIn(s.hostPath, "ip", "link", "set", "nct-db0", "nomaster")
 	if a = j.Since(a.Epoch, before); !slices.Equal(a.Touched, []string{"shop/db"}) {
 		t.Errorf("host end released: %+v, want shop/db", a)
@@ -149,6 +156,23 @@ func TestObserveReusesReadingsTheJournalVouchesFor(t *testing.T) {
 		t.Errorf("the flushed address was not seen: %+v", ep)
 	}
 	observed("read once since", 2, 0)
+	if !strings.Contains(logs.String(), `"host_reused":true`) {
+		t.Errorf("the host was read again with nothing announced there:\n%s", logs.String())
+	}
+
+	// Anything the host announces, netctl's or not, has the host read
+	// again: the bridge's address, someone else's route.
+	for _, c := range [][]string{
+		{"ip", "addr", "flush", "dev", "nct-br0"},
+		{"ip", "route", "add", "blackhole", "10.250.77.0/24"},
+	} {
+		s.mustIn(s.hostPath, c...)
+		got := observed(strings.Join(c, " "), 2, 0)
+		if !strings.Contains(logs.String(), `"host_reused":false`) {
+			t.Errorf("%v: the host was not read again:\n%s", c, logs.String())
+		}
+		sameState(t, strings.Join(c, " "), got, fullRead())
+	}
 
 	// A namespace mounted anew at the container's path (the journal heard
 	// the old one's veth go) and one replaced without a sound are read.
@@ -184,6 +208,9 @@ func TestObserveReusesReadingsTheJournalVouchesFor(t *testing.T) {
 
 func sameState(t *testing.T, what string, got, want *model.State) {
 	t.Helper()
+	if !reflect.DeepEqual(got.Networks, want.Networks) || !reflect.DeepEqual(got.HostRoutes, want.HostRoutes) {
+		t.Errorf("%s: host side\n got %+v %v\nwant %+v %v", what, got.Networks, got.HostRoutes, want.Networks, want.HostRoutes)
+	}
 	for id, w := range want.Containers {
 		g := got.Containers[id]
 		if !reflect.DeepEqual(g, w) {

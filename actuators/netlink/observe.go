@@ -39,11 +39,6 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 		v   *hostView
 		err error
 	}
-	hostc := make(chan hostResult, 1)
-	go func() {
-		v, err := l.readHost(scope != nil)
-		hostc <- hostResult{v, err}
-	}()
 	type utsResult struct {
 		names []string
 		err   error
@@ -58,6 +53,15 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	// the next command need not read it again.
 	rs := l.openReadings(ctx, len(targets))
 	full := scope == nil
+	hostc := make(chan hostResult, 1)
+	if v := rs.cachedHost(full); v != nil {
+		hostc <- hostResult{v: v}
+	} else {
+		go func() {
+			v, err := l.readHost(scope != nil)
+			hostc <- hostResult{v, err}
+		}()
+	}
 	seen := make([]*nsView, len(targets))
 	err = runWorkers(ctx, len(targets), observeWorkers(), func(next func() (int, bool)) error {
 		t, err := nlraw.LockThread()

@@ -40,6 +40,15 @@ type hostView struct {
 	// (bridgeLinkLocals).
 	linkLocal map[int][]nlraw.Addr
 	routes    []nlraw.Route
+	// dumps are what the view was made of, as the readings keep them.
+	dumps hostDumps
+}
+
+// hostDumps are the host's links, addresses and routes as dumped.
+type hostDumps struct {
+	Links  []nlraw.Link
+	Addrs  []nlraw.Addr
+	Routes []nlraw.Route
 }
 
 // readHost dumps the host's links, addresses and routes; when scoped, of
@@ -64,8 +73,14 @@ func (l *Links) readHost(scoped bool) (*hostView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: list routes: %w", err)
 	}
+	return newHostView(links, addrs, routes), nil
+}
+
+// newHostView sorts the host's three dumps for Observe.
+func newHostView(links []nlraw.Link, addrs []nlraw.Addr, routes []nlraw.Route) *hostView {
 	v4, v6 := addrsByIndex(addrs)
-	return &hostView{links: links, addrs: v4, addrs6: v6, linkLocal: bridgeLinkLocals(addrs, links), routes: routes}, nil
+	return &hostView{links: links, addrs: v4, addrs6: v6, linkLocal: bridgeLinkLocals(addrs, links), routes: routes,
+		dumps: hostDumps{Links: links, Addrs: addrs, Routes: routes}}
 }
 
 // bridgesAndVXLANs lists the host's bridges and VXLAN devices (the

@@ -32,6 +32,9 @@ type savedReadings struct {
 	Instance   string
 	Epoch, Seq uint64
 	Containers map[string]nsReading // by container ID
+	// Host is the host's last full dumps (nil: none kept), reused while
+	// the journal hears no change of any link, address or route there.
+	Host *hostDumps
 }
 
 // nsReading is readContainer's result for one namespace, and the
@@ -56,9 +59,11 @@ type peerReading struct {
 // readingSet is one observation's use of the saved readings: a full one
 // reuses them, a scoped one (a verification) only saves what it read.
 type readingSet struct {
-	answer  JournalAnswer
-	saved   *savedReadings // nil: nothing to reuse
-	touched map[string]bool
+	// hostReused: the host's view came from the saved dumps.
+	hostReused bool
+	answer     JournalAnswer
+	saved      *savedReadings // nil: nothing to reuse
+	touched    map[string]bool
 	// reused are the readings taken, by target index (the workers each
 	// write their own slots).
 	reused []*nsReading
@@ -139,6 +144,18 @@ func (l *Links) reuse(rs *readingSet, i int, tg target) *nsView {
 	return v
 }
 
+// cachedHost returns the host's view from the saved dumps for a full
+// observation, when the journal heard nothing change there since; nil when
+// the host must be read.
+func (rs *readingSet) cachedHost(full bool) *hostView {
+	if rs == nil || !full || rs.saved == nil || rs.saved.Host == nil || rs.answer.HostChanged {
+		return nil
+	}
+	rs.hostReused = true
+	h := rs.saved.Host
+	return newHostView(h.Links, h.Addrs, h.Routes)
+}
+
 // freshAcceptRA reads again the accept_ra of the dual-stack endpoints
 // (r.Peers' own copy): a sysctl, whose changes nobody announces. One
 // request each, from the host's side (by the namespace's id), instead of
@@ -185,9 +202,10 @@ func (rs *readingSet) unconfirmed(hostLinks map[int]nlraw.Link) []int {
 // saveReadings keeps this observation's readings, and the kept ones,
 // for the next, unless they are the saved ones already. It runs before
 // the endpoints are matched, which fills in their host side.
-func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targets []target, seen []*nsView, kept map[string]nsReading) {
+func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targets []target, seen []*nsView,
+	kept map[string]nsReading, host *hostDumps) {
 	out := savedReadings{Magic: readingsMagic, Instance: string(l.inst), Epoch: rs.answer.Epoch, Seq: rs.answer.Seq,
-		Containers: make(map[string]nsReading, len(seen)+len(kept))}
+		Containers: make(map[string]nsReading, len(seen)+len(kept)), Host: host}
 	maps.Copy(out.Containers, kept)
 	fresh := 0
 	for i, v := range seen {
@@ -216,7 +234,8 @@ func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targe
 			fresh++
 		}
 	}
-	if fresh == 0 && rs.saved != nil && rs.saved.Seq == rs.answer.Seq && len(out.Containers) == len(rs.saved.Containers) {
+	if fresh == 0 && rs.saved != nil && rs.saved.Seq == rs.answer.Seq && len(out.Containers) == len(rs.saved.Containers) &&
+		(host == nil || rs.hostReused) {
 		return
 	}
 	if err := beneath.WriteFile(l.root, readingsPath(l.root), encodeReadings(&out), 0o600); err != nil {
@@ -228,9 +247,9 @@ func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targe
 // host's links do not confirm, and saves the observation's readings: of a
 // full one, all of them; of a scoped one, its own and the saved ones the
 // journal heard nothing of since.
-func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target, seen []*nsView, full bool) error {
-	hostLinks := make(map[int]nlraw.Link, len(host.links))
-	for _, k := range host.links {
+func (l *Links) settleReadings(rs *readingSet, host0 *hostView, targets []target, seen []*nsView, full bool) error {
+	hostLinks := make(map[int]nlraw.Link, len(host0.links))
+	for _, k := range host0.links {
 		hostLinks[k.Index] = k
 	}
 	if again := rs.unconfirmed(hostLinks); len(again) > 0 {
@@ -249,8 +268,17 @@ func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target,
 		}
 	}
 	reused := len(rs.reused) - countNil(rs.reused)
-	l.log.Debug().Int("reused", reused).Int("read", len(seen)-reused).Uint64("journal", rs.answer.Seq).
-		Msg("namespace readings")
+	l.log.Debug().Int("reused", reused).Int("read", len(seen)-reused).Bool("host_reused", rs.hostReused).
+		Uint64("journal", rs.answer.Seq).Msg("namespace readings")
+	// The host's dumps: a full observation's, read or reused; a scoped one
+	// read only part of them, and keeps the saved ones still true.
+	var host *hostDumps
+	switch {
+	case full:
+		host = &host0.dumps
+	case rs.saved != nil && !rs.answer.HostChanged:
+		host = rs.saved.Host
+	}
 	var kept map[string]nsReading
 	if !full && rs.saved != nil {
 		kept = make(map[string]nsReading, len(rs.saved.Containers))
@@ -263,7 +291,7 @@ func (l *Links) settleReadings(rs *readingSet, host *hostView, targets []target,
 			delete(kept, model.ContainerID(tg.project, tg.name))
 		}
 	}
-	l.saveReadings(rs, hostLinks, targets, seen, kept)
+	l.saveReadings(rs, hostLinks, targets, seen, kept, host)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
@@ -51,7 +52,73 @@ func encodeReadings(s *savedReadings) []byte {
 			w.flag(ep.PeerOK)
 		}
 	}
+	w.flag(s.Host != nil)
+	if s.Host != nil {
+		w.hostDumps(s.Host)
+	}
 	return w.b
+}
+
+func (w *codecWriter) hostDumps(h *hostDumps) {
+	w.u(uint64(len(h.Links)))
+	for _, k := range h.Links {
+		w.u(uint64(k.Index))
+		w.u(uint64(k.Peer))
+		w.u(uint64(k.Master))
+		w.u(uint64(k.Group))
+		w.u(uint64(k.MTU))
+		w.flag(k.Up)
+		w.str(k.Name)
+		w.str(k.Alias)
+		w.str(k.Kind)
+		w.str(string(k.MAC))
+		w.flag(k.Hairpin)
+		w.flag(k.AcceptRA)
+		w.flag(k.DisableIPv6)
+		w.u(uint64(uint32(int32(k.LinkNSID))))
+	}
+	w.u(uint64(len(h.Addrs)))
+	for _, a := range h.Addrs {
+		w.u(uint64(a.Index))
+		w.prefix(a.Prefix)
+		w.u(uint64(a.Flags))
+	}
+	w.u(uint64(len(h.Routes)))
+	for _, r := range h.Routes {
+		w.u(uint64(r.Table))
+		w.u(uint64(r.Type))
+		w.prefix(r.Dst)
+		w.addr(r.GW)
+		w.u(uint64(r.OIF))
+	}
+}
+
+func (r *codecReader) hostDumps() *hostDumps {
+	h := &hostDumps{Links: make([]nlraw.Link, r.count())}
+	for i := range h.Links {
+		k := &h.Links[i]
+		k.Index, k.Peer, k.Master = int(r.u()), int(r.u()), int(r.u())
+		k.Group, k.MTU = uint32(r.u()), int(r.u())
+		k.Up = r.flag()
+		k.Name, k.Alias, k.Kind = r.str(), r.str(), r.shortStr()
+		if mac := r.str(); mac != "" {
+			k.MAC = net.HardwareAddr(mac)
+		}
+		k.Hairpin, k.AcceptRA, k.DisableIPv6 = r.flag(), r.flag(), r.flag()
+		k.LinkNSID = int(int32(uint32(r.u())))
+	}
+	h.Addrs = make([]nlraw.Addr, r.count())
+	for i := range h.Addrs {
+		a := &h.Addrs[i]
+		a.Index, a.Prefix, a.Flags = int(r.u()), r.prefix(), uint32(r.u())
+	}
+	h.Routes = make([]nlraw.Route, r.count())
+	for i := range h.Routes {
+		rt := &h.Routes[i]
+		rt.Table, rt.Type = uint32(r.u()), uint8(r.u())
+		rt.Dst, rt.GW, rt.OIF = r.prefix(), r.addr(), int(r.u())
+	}
+	return h
 }
 
 // decodeReadings reads what encodeReadings wrote; an error for anything
@@ -90,6 +157,9 @@ func decodeReadings(b []byte) (*savedReadings, error) {
 			break
 		}
 		s.Containers[id] = c
+	}
+	if r.flag() {
+		s.Host = r.hostDumps()
 	}
 	if r.err != nil {
 		return nil, r.err
