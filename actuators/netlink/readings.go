@@ -23,7 +23,7 @@ import (
 
 // readingsMagic names the file's format: a reading of another format is
 // none.
-const readingsMagic = "netctl namespace readings v1"
+const readingsMagic = "netctl namespace readings v2"
 
 func readingsPath(root string) string { return filepath.Join(root, "cache", "netns-readings") }
 
