@@ -89,9 +89,10 @@ type JournalAnswer struct {
 	All bool
 	// Touched are the containers announced since (when not All).
 	Touched []string
-	// HostChanged: the host's namespace announced a change of any link,
-	// address or route since, netctl's or not (when not All).
-	HostChanged bool
+	// HostSeq is the count of the host namespace's last change of any
+	// link, address or route, netctl's or not; Lost, of the last loss.
+	// Dumps of the host read at a count at or after both are still true.
+	HostSeq, Lost uint64
 	// NSIDs are the namespace ids the journal hears, with the container
 	// each belongs to.
 	NSIDs map[int32]string
@@ -282,12 +283,11 @@ func (j *Journal) Since(epoch, since uint64) JournalAnswer {
 }
 
 func (j *Journal) answerLocked(epoch, since uint64) JournalAnswer {
-	a := JournalAnswer{Epoch: j.epoch, Seq: j.seq, NSIDs: maps.Clone(j.sub.nsids)}
+	a := JournalAnswer{Epoch: j.epoch, Seq: j.seq, HostSeq: j.hostSeq, Lost: j.lost, NSIDs: maps.Clone(j.sub.nsids)}
 	if j.broken != nil || epoch != j.epoch || since > j.seq || since < j.lost {
 		a.All = true
 		return a
 	}
-	a.HostChanged = j.hostSeq > since
 	for id, s := range j.touched {
 		if s > since {
 			a.Touched = append(a.Touched, id)

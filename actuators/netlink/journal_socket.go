@@ -96,12 +96,13 @@ func (j *Journal) answer(conn net.Conn) {
 // one string of "id container" lines: a JSON object of thousands of keys
 // cost both sides more than the rest of a no-op's question.
 type wireAnswer struct {
-	Epoch       uint64
-	Seq         uint64
-	All         bool
-	Touched     []string
-	HostChanged bool
-	NSIDs       string
+	Epoch   uint64
+	Seq     uint64
+	All     bool
+	Touched []string
+	HostSeq uint64
+	Lost    uint64
+	NSIDs   string
 }
 
 func toWire(a JournalAnswer) wireAnswer {
@@ -112,12 +113,13 @@ func toWire(a JournalAnswer) wireAnswer {
 		b.WriteString(c)
 		b.WriteByte('\n')
 	}
-	return wireAnswer{Epoch: a.Epoch, Seq: a.Seq, All: a.All, Touched: a.Touched, HostChanged: a.HostChanged, NSIDs: b.String()}
+	return wireAnswer{Epoch: a.Epoch, Seq: a.Seq, All: a.All, Touched: a.Touched, HostSeq: a.HostSeq, Lost: a.Lost,
+		NSIDs: b.String()}
 }
 
 func fromWire(w wireAnswer) (JournalAnswer, error) {
-	a := JournalAnswer{Epoch: w.Epoch, Seq: w.Seq, All: w.All, Touched: w.Touched, HostChanged: w.HostChanged,
-		NSIDs: map[int32]string{}}
+	a := JournalAnswer{Epoch: w.Epoch, Seq: w.Seq, All: w.All, Touched: w.Touched, HostSeq: w.HostSeq,
+		Lost: w.Lost, NSIDs: map[int32]string{}}
 	for line := range strings.Lines(w.NSIDs) {
 		id, c, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 		n, err := strconv.ParseInt(id, 10, 32)

@@ -54,7 +54,7 @@ func (l *Links) Observe(ctx context.Context, scope model.Scope) (*model.State, e
 	rs := l.openReadings(ctx, len(targets))
 	full := scope == nil
 	hostc := make(chan hostResult, 1)
-	if v := rs.cachedHost(full); v != nil {
+	if v := l.cachedHost(rs, full); v != nil {
 		hostc <- hostResult{v: v}
 	} else {
 		go func() {

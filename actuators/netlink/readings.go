@@ -23,7 +23,7 @@ import (
 
 // readingsMagic names the file's format: a reading of another format is
 // none.
-const readingsMagic = "netctl namespace readings v2"
+const readingsMagic = "netctl namespace readings v1"
 
 func readingsPath(root string) string { return filepath.Join(root, "cache", "netns-readings") }
 
@@ -32,10 +32,15 @@ type savedReadings struct {
 	Instance   string
 	Epoch, Seq uint64
 	Containers map[string]nsReading // by container ID
-	// Host is the host's last full dumps (nil: none kept), reused while
-	// the journal hears no change of any link, address or route there.
-	Host *hostDumps
 }
+
+// The host's dumps (links, addresses, routes) of the last full
+// observation that read them, in a file of their own: at thousands of
+// containers they are larger than the namespaces' readings, and read only
+// while the journal heard no change of anything on the host since.
+const hostDumpsMagic = "netctl host dumps v1"
+
+func hostDumpsPath(root string) string { return filepath.Join(root, "cache", "host-dumps") }
 
 // nsReading is readContainer's result for one namespace, and the
 // namespace's identity.
@@ -145,14 +150,22 @@ func (l *Links) reuse(rs *readingSet, i int, tg target) *nsView {
 }
 
 // cachedHost returns the host's view from the saved dumps for a full
-// observation, when the journal heard nothing change there since; nil when
-// the host must be read.
-func (rs *readingSet) cachedHost(full bool) *hostView {
-	if rs == nil || !full || rs.saved == nil || rs.saved.Host == nil || rs.answer.HostChanged {
+// observation, when the journal heard nothing change there, and lost
+// nothing, since they were read; nil when the host must be read.
+func (l *Links) cachedHost(rs *readingSet, full bool) *hostView {
+	if rs == nil || !full {
+		return nil
+	}
+	b, err := beneath.ReadFile(l.root, hostDumpsPath(l.root))
+	if err != nil {
+		return nil
+	}
+	inst, epoch, seq, h, err := decodeHostDumps(b)
+	a := rs.answer
+	if err != nil || inst != string(l.inst) || epoch != a.Epoch || seq < a.HostSeq || seq < a.Lost || seq > a.Seq {
 		return nil
 	}
 	rs.hostReused = true
-	h := rs.saved.Host
 	return newHostView(h.Links, h.Addrs, h.Routes)
 }
 
@@ -203,9 +216,9 @@ func (rs *readingSet) unconfirmed(hostLinks map[int]nlraw.Link) []int {
 // for the next, unless they are the saved ones already. It runs before
 // the endpoints are matched, which fills in their host side.
 func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targets []target, seen []*nsView,
-	kept map[string]nsReading, host *hostDumps) {
+	kept map[string]nsReading) {
 	out := savedReadings{Magic: readingsMagic, Instance: string(l.inst), Epoch: rs.answer.Epoch, Seq: rs.answer.Seq,
-		Containers: make(map[string]nsReading, len(seen)+len(kept)), Host: host}
+		Containers: make(map[string]nsReading, len(seen)+len(kept))}
 	maps.Copy(out.Containers, kept)
 	fresh := 0
 	for i, v := range seen {
@@ -234,8 +247,7 @@ func (l *Links) saveReadings(rs *readingSet, hostLinks map[int]nlraw.Link, targe
 			fresh++
 		}
 	}
-	if fresh == 0 && rs.saved != nil && rs.saved.Seq == rs.answer.Seq && len(out.Containers) == len(rs.saved.Containers) &&
-		(host == nil || rs.hostReused) {
+	if fresh == 0 && rs.saved != nil && rs.saved.Seq == rs.answer.Seq && len(out.Containers) == len(rs.saved.Containers) {
 		return
 	}
 	if err := beneath.WriteFile(l.root, readingsPath(l.root), encodeReadings(&out), 0o600); err != nil {
@@ -270,14 +282,13 @@ func (l *Links) settleReadings(rs *readingSet, host0 *hostView, targets []target
 	reused := len(rs.reused) - countNil(rs.reused)
 	l.log.Debug().Int("reused", reused).Int("read", len(seen)-reused).Bool("host_reused", rs.hostReused).
 		Uint64("journal", rs.answer.Seq).Msg("namespace readings")
-	// The host's dumps: a full observation's, read or reused; a scoped one
-	// read only part of them, and keeps the saved ones still true.
-	var host *hostDumps
-	switch {
-	case full:
-		host = &host0.dumps
-	case rs.saved != nil && !rs.answer.HostChanged:
-		host = rs.saved.Host
+	// The host's dumps of a full observation that read them (a scoped one
+	// reads only part of them).
+	if full && !rs.hostReused {
+		b := encodeHostDumps(string(l.inst), rs.answer.Epoch, rs.answer.Seq, &host0.dumps)
+		if err := beneath.WriteFile(l.root, hostDumpsPath(l.root), b, 0o600); err != nil {
+			l.log.Debug().Err(err).Msg("save the host's dumps")
+		}
 	}
 	var kept map[string]nsReading
 	if !full && rs.saved != nil {
@@ -291,7 +302,7 @@ func (l *Links) settleReadings(rs *readingSet, host0 *hostView, targets []target
 			delete(kept, model.ContainerID(tg.project, tg.name))
 		}
 	}
-	l.saveReadings(rs, hostLinks, targets, seen, kept, host)
+	l.saveReadings(rs, hostLinks, targets, seen, kept)
 	return nil
 }
 

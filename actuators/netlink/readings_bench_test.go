@@ -65,15 +65,6 @@ func TestReadingsRoundTrip(t *testing.T) {
 	c.Peers[0].NSID = -1
 	c.Peers = append(c.Peers, peerReading{Mark: "m", Endpoint: model.Endpoint{Network: "bench/net2", IfName: "eth1"}})
 	want.Containers["bench/c3"] = c
-	want.Host = &hostDumps{
-		Links: []nlraw.Link{
-			{Index: 1, Up: true, Name: "lo", Kind: "", MAC: net.HardwareAddr{0, 0, 0, 0, 0, 0}, LinkNSID: -1, AcceptRA: true},
-			{Index: 7, Peer: 2, Master: 5, Group: 9, MTU: 1500, Up: true, Name: "vethabc", Alias: "netctl:bench:net1/c3",
-				Kind: "veth", MAC: net.HardwareAddr{2, 0x42, 1, 2, 3, 4}, Hairpin: true, DisableIPv6: true, LinkNSID: 12},
-		},
-		Addrs:  []nlraw.Addr{{Index: 5, Prefix: netip.MustParsePrefix("172.20.0.1/16"), Flags: 0x80}},
-		Routes: []nlraw.Route{{Table: 254, Type: 1, Dst: netip.MustParsePrefix("10.0.0.0/8"), GW: netip.MustParseAddr("192.0.2.1"), OIF: 3}},
-	}
 	enc := encodeReadings(want)
 	got, err := decodeReadings(enc)
 	if err != nil || !reflect.DeepEqual(got, want) {
@@ -89,9 +80,6 @@ func TestReadingsRoundTrip(t *testing.T) {
 
 func FuzzDecodeReadings(f *testing.F) {
 	f.Add(encodeReadings(bigReadings(3)))
-	withHost := bigReadings(2)
-	withHost.Host = &hostDumps{Links: []nlraw.Link{{Index: 1, Name: "lo", LinkNSID: -1}}, Addrs: []nlraw.Addr{}, Routes: []nlraw.Route{}}
-	f.Add(encodeReadings(withHost))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeReadings(b)
@@ -102,4 +90,26 @@ func FuzzDecodeReadings(f *testing.F) {
 			t.Fatalf("re-encoded readings differ: %v", err)
 		}
 	})
+}
+
+func TestHostDumpsRoundTrip(t *testing.T) {
+	h := &hostDumps{
+		Links: []nlraw.Link{
+			{Index: 1, Up: true, Name: "lo", Kind: "", MAC: net.HardwareAddr{0, 0, 0, 0, 0, 0}, LinkNSID: -1, AcceptRA: true},
+			{Index: 7, Peer: 2, Master: 5, Group: 9, MTU: 1500, Up: true, Name: "vethabc", Alias: "netctl:bench:net1/c3",
+				Kind: "veth", MAC: net.HardwareAddr{2, 0x42, 1, 2, 3, 4}, Hairpin: true, DisableIPv6: true, LinkNSID: 12},
+		},
+		Addrs:  []nlraw.Addr{{Index: 5, Prefix: netip.MustParsePrefix("172.20.0.1/16"), Flags: 0x80}},
+		Routes: []nlraw.Route{{Table: 254, Type: 1, Dst: netip.MustParsePrefix("10.0.0.0/8"), GW: netip.MustParseAddr("192.0.2.1"), OIF: 3}},
+	}
+	enc := encodeHostDumps("/srv/netctl", 7, 9, h)
+	inst, epoch, seq, got, err := decodeHostDumps(enc)
+	if err != nil || inst != "/srv/netctl" || epoch != 7 || seq != 9 || !reflect.DeepEqual(got, h) {
+		t.Fatalf("round trip: %v %q %d %d\n got %+v\nwant %+v", err, inst, epoch, seq, got, h)
+	}
+	for n := range len(enc) {
+		if _, _, _, _, err := decodeHostDumps(enc[:n]); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded", n, len(enc))
+		}
+	}
 }

@@ -52,11 +52,36 @@ func encodeReadings(s *savedReadings) []byte {
 			w.flag(ep.PeerOK)
 		}
 	}
-	w.flag(s.Host != nil)
-	if s.Host != nil {
-		w.hostDumps(s.Host)
-	}
 	return w.b
+}
+
+// encodeHostDumps writes the host's dumps, read at the journal's count seq
+// of epoch, in the readings' encoding.
+func encodeHostDumps(instance string, epoch, seq uint64, h *hostDumps) []byte {
+	w := codecWriter{b: make([]byte, 0, 64+len(h.Links)*96)}
+	w.str(hostDumpsMagic)
+	w.str(instance)
+	w.u(epoch)
+	w.u(seq)
+	w.hostDumps(h)
+	return w.b
+}
+
+// decodeHostDumps reads what encodeHostDumps wrote.
+func decodeHostDumps(b []byte) (instance string, epoch, seq uint64, h *hostDumps, err error) {
+	r := codecReader{b: b, shared: map[string]string{}}
+	if r.str() != hostDumpsMagic {
+		return "", 0, 0, nil, errors.New("not a host dumps file")
+	}
+	instance, epoch, seq = r.str(), r.u(), r.u()
+	h = r.hostDumps()
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errors.New("host dumps: trailing bytes")
+	}
+	if r.err != nil {
+		return "", 0, 0, nil, r.err
+	}
+	return instance, epoch, seq, h, nil
 }
 
 func (w *codecWriter) hostDumps(h *hostDumps) {
@@ -157,9 +182,6 @@ func decodeReadings(b []byte) (*savedReadings, error) {
 			break
 		}
 		s.Containers[id] = c
-	}
-	if r.flag() {
-		s.Host = r.hostDumps()
 	}
 	if r.err != nil {
 		return nil, r.err
