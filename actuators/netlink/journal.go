@@ -164,7 +164,7 @@ func (j *Journal) Run(stop <-chan struct{}) {
 	// Read returns once a drain fails or the socket is closed (stop).
 	readErr := raw.Read(func(uintptr) bool {
 		j.mu.Lock()
-		drainErr = j.drainLocked()
+		drainErr = j.drainLocked(false)
 		j.mu.Unlock()
 		return drainErr != nil // false: wait for more
 	})
@@ -191,8 +191,9 @@ func (j *Journal) close(f *os.File, why error) {
 	j.fd = -1
 }
 
-// drainLocked reads every announcement queued on the socket.
-func (j *Journal) drainLocked() error {
+// drainLocked reads every announcement queued on the socket; for a
+// question, it also relearns the links after an overflow.
+func (j *Journal) drainLocked(question bool) error {
 	if j.broken != nil {
 		return j.broken
 	}
@@ -200,10 +201,12 @@ func (j *Journal) drainLocked() error {
 		n, oobn, _, _, err := unix.Recvmsg(j.fd, j.buf, j.oob, unix.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
-			if j.reseed {
-				// Once the burst that overflowed the socket is drained:
-				// a dump of the host's links per overflow would feed the
-				// burst at thousands of containers.
+			if j.reseed && question {
+				// When asked, not in the background: a dump of the host's
+				// links (its kernel cost grows with the square of the
+				// veths) while thousands of namespaces are made or torn
+				// down would feed the burst that overflowed the socket.
+				// Until then, what is heard counts for nothing anyway.
 				if err := j.sub.seed(); err != nil {
 					j.broken = fmt.Errorf("journal: relearn links after an overflow: %w", err)
 					return j.broken
@@ -278,7 +281,7 @@ func (j *Journal) forgetGone() {
 func (j *Journal) Since(epoch, since uint64) JournalAnswer {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.drainLocked() // a failure is kept in j.broken
+	j.drainLocked(true) // a failure is kept in j.broken
 	return j.answerLocked(epoch, since)
 }
 
