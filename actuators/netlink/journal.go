@@ -33,10 +33,11 @@ import (
 //     socket before it answers: anything changed before the question is
 //     counted in the answer.
 //   - A namespace the host has no id for announces nothing to the host. A
-//     reading is reused only when the container's host end, read afresh,
-//     names a namespace id the journal hears as that container's, and the
-//     journal counts the learning of an id as a change of its container
-//     (what the namespace announced before then went unheard).
+//     reading is reused only when the container's host end, as the host's
+//     links are now, names a namespace id the journal hears as that
+//     container's, and the journal counts the learning of an id as a
+//     change of its container (what the namespace announced before then
+//     went unheard).
 //   - The kernel passes another namespace's announcements on only to a
 //     socket opened with CAP_NET_BROADCAST: without it no journal opens.
 //   - Lost announcements (the socket overflowed) make every reading older

@@ -188,9 +188,9 @@ func (l *Links) freshAcceptRA(peers []peerReading) bool {
 	return true
 }
 
-// unconfirmed lists the reused readings whose host ends, read afresh,
-// are no longer the ones the reading was paired with (the same link, in
-// the same namespace id): those namespaces are read again.
+// unconfirmed lists the reused readings whose host ends, as the host's
+// links are now, are no longer the ones the reading was paired with (the
+// same link, in the same namespace id): those namespaces are read again.
 func (rs *readingSet) unconfirmed(hostLinks map[int]nlraw.Link) []int {
 	if rs == nil {
 		return nil
