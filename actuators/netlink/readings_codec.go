@@ -18,10 +18,7 @@ import (
 
 func encodeReadings(s *savedReadings) []byte {
 	w := codecWriter{b: make([]byte, 0, 64+len(s.Containers)*160)}
-	w.str(readingsMagic)
-	w.str(s.Instance)
-	w.u(s.Epoch)
-	w.u(s.Seq)
+	w.header(readingsMagic, fileHeader{s.Instance, s.Epoch, s.Seq})
 	w.u(uint64(len(s.Containers)))
 	for id, r := range s.Containers {
 		w.str(id)
@@ -59,10 +56,7 @@ func encodeReadings(s *savedReadings) []byte {
 // of epoch, in the readings' encoding.
 func encodeHostDumps(instance string, epoch, seq uint64, h *hostDumps) []byte {
 	w := codecWriter{b: make([]byte, 0, 64+len(h.Links)*96)}
-	w.str(hostDumpsMagic)
-	w.str(instance)
-	w.u(epoch)
-	w.u(seq)
+	w.header(hostDumpsMagic, fileHeader{instance, epoch, seq})
 	w.hostDumps(h)
 	return w.b
 }
@@ -70,10 +64,11 @@ func encodeHostDumps(instance string, epoch, seq uint64, h *hostDumps) []byte {
 // decodeHostDumps reads what encodeHostDumps wrote.
 func decodeHostDumps(b []byte) (instance string, epoch, seq uint64, h *hostDumps, err error) {
 	r := codecReader{b: b, shared: map[string]string{}}
-	if r.str() != hostDumpsMagic {
+	hd, ok := r.header(hostDumpsMagic)
+	if !ok {
 		return "", 0, 0, nil, errors.New("not a host dumps file")
 	}
-	instance, epoch, seq = r.str(), r.u(), r.u()
+	instance, epoch, seq = hd.instance, hd.epoch, hd.seq
 	h = r.hostDumps()
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errors.New("host dumps: trailing bytes")
@@ -150,10 +145,11 @@ func (r *codecReader) hostDumps() *hostDumps {
 // else (another format, a torn file).
 func decodeReadings(b []byte) (*savedReadings, error) {
 	r := codecReader{b: b, shared: map[string]string{}}
-	if r.str() != readingsMagic {
+	hd, ok := r.header(readingsMagic)
+	if !ok {
 		return nil, errors.New("not a namespace readings file")
 	}
-	s := &savedReadings{Magic: readingsMagic, Instance: r.str(), Epoch: r.u(), Seq: r.u()}
+	s := &savedReadings{Magic: readingsMagic, Instance: hd.instance, Epoch: hd.epoch, Seq: hd.seq}
 	n := r.count()
 	s.Containers = make(map[string]nsReading, n)
 	for range n {
@@ -193,6 +189,28 @@ func decodeReadings(b []byte) (*savedReadings, error) {
 }
 
 type codecWriter struct{ b []byte }
+
+// fileHeader is what both files start with, after their magic: whose they
+// are and the journal's count they were read at.
+type fileHeader struct {
+	instance   string
+	epoch, seq uint64
+}
+
+func (w *codecWriter) header(magic string, h fileHeader) {
+	w.str(magic)
+	w.str(h.instance)
+	w.u(h.epoch)
+	w.u(h.seq)
+}
+
+// header reads a file's header; false when it is not one of magic's.
+func (r *codecReader) header(magic string) (fileHeader, bool) {
+	if r.str() != magic {
+		return fileHeader{}, false
+	}
+	return fileHeader{r.str(), r.u(), r.u()}, true
+}
 
 func (w *codecWriter) u(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
 
