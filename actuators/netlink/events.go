@@ -34,9 +34,10 @@ const eventGroups = uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFAD
 // to or removed from one of them, or netctl's own link-local address (an
 // overlay bridge's fe80::<node>); in a container's namespace (announced to
 // the host's socket through the namespace id the kernel gives it when a
-// veth links it to the host), a link, an IPv4 route or an address other
-// than the kernel's own IPv6 link-local ones changed. A change to a network and no
-// container (a bridge, its address) comes as an empty scope; a nil scope
+// veth links it to the host), a link, a default route of either family
+// or an address other than the kernel's own IPv6 link-local ones changed.
+// A change to a network and no container (a bridge, its address) comes as
+// an empty scope; a nil scope
 // means "anything may have changed": the socket overflowed and
 // announcements were lost.
 //
@@ -383,6 +384,13 @@ func (s *subscription) containerEvent(typ uint16, m []byte, nsid int32, touch fu
 			return
 		}
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+		// Of a container's routes only the main table's defaults are
+		// observed (defaultGateway); the kernel's own (a subnet's,
+		// fe80::/64, multicast) come and go with the links and addresses,
+		// which announce themselves. A route that does not parse counts.
+		if r, ok, err := nlraw.ParseRoute(m); err == nil && (!ok || r.Table != unix.RT_TABLE_MAIN || r.Dst.Bits() != 0) {
+			return
+		}
 	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
 	default:
 		return

@@ -85,12 +85,13 @@ func TestSubscribeHostChanges(t *testing.T) {
 	}
 	drain(events)
 
-	// Inside the container's namespace: its link, address and route.
+	// Inside the container's namespace: its link, address and default
+	// route (the only routes observed).
 	for _, c := range [][]string{
 		{"ip", "link", "set", "eth0", "down"},
 		{"ip", "link", "set", "eth0", "up"},
 		{"ip", "addr", "add", "10.250.1.99/24", "dev", "eth0"},
-		{"ip", "route", "add", "10.250.77.0/24", "via", "10.250.1.1"},
+		{"ip", "route", "add", "default", "via", "10.250.1.1", "metric", "77"},
 	} {
 		s.mustIn(web.Netns, c...)
 		if got := expectEvent(t, events, c[1]+" "+c[2]+" in the container"); !slices.Equal(got, []string{"shop/web"}) {

@@ -55,10 +55,11 @@ func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 		{"ip", "link", "set", "eth0", "up"},
 		{"ip", "addr", "add", "10.250.1.99/24", "dev", "eth0"},
 		{"ip", "addr", "del", "10.250.1.99/24", "dev", "eth0"},
-		{"ip", "route", "add", "10.250.77.0/24", "via", "10.250.1.1"},
+		{"ip", "route", "add", "default", "via", "10.250.1.1", "metric", "77"},
+		{"ip", "route", "del", "default", "via", "10.250.1.1", "metric", "77"},
 		{"ip", "-6", "addr", "add", "fd00:77::5/64", "dev", "eth0", "nodad"},
-		{"ip", "-6", "route", "add", "fd00:78::/64", "via", "fd00:77::1"},
-		{"ip", "-6", "route", "del", "fd00:78::/64"},
+		{"ip", "-6", "route", "add", "default", "via", "fd00:77::1"},
+		{"ip", "-6", "route", "del", "default", "via", "fd00:77::1"},
 		{"ip", "link", "set", "lo", "down"},
 		{"ip", "link", "add", "v9", "type", "veth", "peer", "name", "v10"},
 		{"ip", "link", "set", "eth0", "mtu", "1400"},
@@ -69,6 +70,13 @@ func TestJournalHearsEveryChangeBeforeTheQuestion(t *testing.T) {
 		if a.All || !slices.Equal(a.Touched, []string{"shop/web"}) {
 			t.Errorf("%s: journal answered %+v, want shop/web alone", strings.Join(c, " "), a)
 		}
+	}
+
+	// A route that is not a default one is not observed.
+	before0 := a.Seq
+	s.mustIn(web.Netns, "ip", "route", "add", "10.250.77.0/24", "via", "10.250.1.1")
+	if a = j.Since(a.Epoch, before0); len(a.Touched) != 0 {
+		t.Errorf("a container's route that is not a default: %+v", a)
 	}
 
 	// Anything in the host's namespace, whoever's: the host changed.
