@@ -1,8 +1,6 @@
 package model
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"path/filepath"
 )
 
@@ -90,9 +88,6 @@ func (i Instance) HostVethName(project, container, network string) string {
 		in = append(append(in, i...), ' ')
 	}
 	in = append(append(append(append(append(in, project...), '/'), container...), '/'), network...)
-	sum := sha256.Sum256(in)
-	var name [4 + 12]byte
-	copy(name[:], "veth")
-	hex.Encode(name[4:], sum[:6])
-	return string(name[:15])
+	var name [15]byte
+	return string(appendShortHash(append(name[:0], "veth"...), in, 11))
 }

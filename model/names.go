@@ -178,11 +178,17 @@ func HostVethName(project, container, network string) string {
 	return Instance("").HostVethName(project, container, network)
 }
 
-func shortHash(s string, n int) string {
-	sum := sha256.Sum256([]byte(s))
-	// Only the digits kept are encoded: planning derives a veth name per
-	// endpoint, and the full 64 digits were most of its allocation.
-	return hex.EncodeToString(sum[:(n+1)/2])[:n]
+func shortHash(s string, n int) string { return string(appendShortHash(nil, []byte(s), n)) }
+
+// appendShortHash appends the first n (at most 64) hex digits of in's
+// SHA-256 to dst. Only the digits kept are encoded: planning derives a
+// veth name per endpoint, and the full 64 digits were most of its
+// allocation.
+func appendShortHash(dst, in []byte, n int) []byte {
+	sum := sha256.Sum256(in)
+	var digits [2 * sha256.Size]byte
+	hex.Encode(digits[:], sum[:(n+1)/2])
+	return append(dst, digits[:n]...)
 }
 
 // Sysctls netctl sets in the host namespace (never resets: other software
