@@ -46,7 +46,7 @@ const eventGroups = uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFAD
 // done or the socket fails; an overflow is reported as a nil scope, never
 // as an end.
 func (l *Links) Subscribe(ctx context.Context) (<-chan model.Scope, error) {
-	fd, err := l.hostEventSocket()
+	fd, err := l.eventSocket()
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to netlink events: %w", err)
 	}
@@ -75,7 +75,10 @@ func (l *Links) Subscribe(ctx context.Context) (<-chan model.Scope, error) {
 
 // eventSocket opens a non-blocking NETLINK_ROUTE socket in the host
 // namespace, bound to the link, address and route groups of both
-// families, that also hears the namespaces the host has an id for.
+// families, that also hears the namespaces the host has an id for when
+// the kernel lets it: only a holder of CAP_NET_BROADCAST may, and a watch
+// confined without it still hears the host (drift inside a container
+// waits for its resync).
 func (l *Links) eventSocket() (int, error) {
 	// The host namespace handle given to New is not kept; the dump socket
 	// opened from it is, and gives back its namespace.
@@ -85,38 +88,41 @@ func (l *Links) eventSocket() (int, error) {
 	}
 	host := netns.NsHandle(nsfd)
 	defer host.Close()
-	return eventSocketIn(host)
+	fd, err := nlraw.ListenAt(host, eventGroups, eventBufSize)
+	if err != nil {
+		return -1, err
+	}
+	if err := listenAllNSID(fd); err != nil {
+		if !errors.Is(err, unix.EPERM) {
+			unix.Close(fd)
+			return -1, err
+		}
+		l.log.Warn().Msg("netlink events: without CAP_NET_BROADCAST only the host's announcements are heard: drift inside a container is found at the next resync")
+	}
+	return fd, nil
 }
 
+// eventSocketIn is eventSocket for the journal, which is nothing without
+// the containers' namespaces.
 func eventSocketIn(host netns.NsHandle) (int, error) {
 	fd, err := nlraw.ListenAt(host, eventGroups, eventBufSize)
 	if err != nil {
 		return -1, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_LISTEN_ALL_NSID, 1); err != nil {
+	if err := listenAllNSID(fd); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("listen to every namespace: %w", err)
+		return -1, err
 	}
 	return fd, nil
 }
 
-// hostEventSocket is eventSocket for a subscriber that can do without the
-// containers' namespaces: the kernel lets only a holder of
-// CAP_NET_BROADCAST hear other namespaces, and a watch confined without it
-// still hears the host (drift inside a container waits for its resync).
-func (l *Links) hostEventSocket() (int, error) {
-	fd, err := l.eventSocket()
-	if errors.Is(err, unix.EPERM) {
-		l.log.Warn().Msg("netlink events: without CAP_NET_BROADCAST only the host's announcements are heard: drift inside a container is found at the next resync")
-		nsfd, nerr := l.hostDump.Namespace()
-		if nerr != nil {
-			return -1, nerr
-		}
-		host := netns.NsHandle(nsfd)
-		defer host.Close()
-		return nlraw.ListenAt(host, eventGroups, eventBufSize)
+// listenAllNSID makes the socket hear the namespaces the host has an id
+// for (EPERM without CAP_NET_BROADCAST).
+func listenAllNSID(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_LISTEN_ALL_NSID, 1); err != nil {
+		return fmt.Errorf("listen to every namespace: %w", err)
 	}
-	return fd, err
+	return nil
 }
 
 // owned is what a host link of netctl's is: a container's end (Container
