@@ -81,18 +81,19 @@ func (l *Links) openReadings(ctx context.Context, targets int) *readingSet {
 	if !l.journal {
 		return nil
 	}
-	saved := l.loadReadings()
-	var epoch, since uint64
-	if saved != nil {
-		epoch, since = saved.Epoch, saved.Seq
-	}
-	a, err := askJournal(ctx, l.root, epoch, since)
+	// The header asks the question; the containers' readings are decoded
+	// only when the answer makes them usable.
+	hd, body, ok := l.readingsHeader()
+	a, err := askJournal(ctx, l.root, hd.epoch, hd.seq)
 	if err != nil {
 		l.log.Debug().Err(err).Msg("no journal: every namespace is read")
 		return nil
 	}
 	rs := &readingSet{answer: a, reused: make([]*nsReading, targets)}
-	if saved != nil && !a.All && saved.Epoch == a.Epoch {
+	if !ok || a.All || hd.epoch != a.Epoch {
+		return rs
+	}
+	if saved, err := decodeReadingsBody(hd, body); err == nil {
 		rs.saved = saved
 		rs.touched = make(map[string]bool, len(a.Touched))
 		for _, id := range a.Touched {
@@ -102,16 +103,18 @@ func (l *Links) openReadings(ctx context.Context, targets int) *readingSet {
 	return rs
 }
 
-func (l *Links) loadReadings() *savedReadings {
+// readingsHeader reads the saved readings' file, and returns its header
+// and the rest; false when there is none of this instance's.
+func (l *Links) readingsHeader() (fileHeader, []byte, bool) {
 	b, err := beneath.ReadFile(l.root, readingsPath(l.root))
 	if err != nil {
-		return nil
+		return fileHeader{}, nil, false
 	}
-	s, err := decodeReadings(b)
-	if err != nil || s.Instance != string(l.inst) {
-		return nil
+	hd, body, ok := splitHeader(b, readingsMagic)
+	if !ok || hd.instance != string(l.inst) {
+		return fileHeader{}, nil, false
 	}
-	return s
+	return hd, body, true
 }
 
 // reuse returns the saved reading of tg's namespace when the journal heard
@@ -160,9 +163,10 @@ func (l *Links) cachedHost(rs *readingSet, full bool) *hostView {
 	if err != nil {
 		return nil
 	}
-	inst, epoch, seq, h, err := decodeHostDumps(b)
+	hd, h, err := decodeHostDumps(b)
 	a := rs.answer
-	if err != nil || inst != string(l.inst) || epoch != a.Epoch || seq < a.HostSeq || seq < a.Lost || seq > a.Seq {
+	if err != nil || hd.instance != string(l.inst) || hd.epoch != a.Epoch || hd.seq < a.HostSeq || hd.seq < a.Lost ||
+		hd.seq > a.Seq {
 		return nil
 	}
 	rs.hostReused = true

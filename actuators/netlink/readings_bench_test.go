@@ -103,12 +103,12 @@ func TestHostDumpsRoundTrip(t *testing.T) {
 		Routes: []nlraw.Route{{Table: 254, Type: 1, Dst: netip.MustParsePrefix("10.0.0.0/8"), GW: netip.MustParseAddr("192.0.2.1"), OIF: 3}},
 	}
 	enc := encodeHostDumps("/srv/netctl", 7, 9, h)
-	inst, epoch, seq, got, err := decodeHostDumps(enc)
-	if err != nil || inst != "/srv/netctl" || epoch != 7 || seq != 9 || !reflect.DeepEqual(got, h) {
-		t.Fatalf("round trip: %v %q %d %d\n got %+v\nwant %+v", err, inst, epoch, seq, got, h)
+	hd, got, err := decodeHostDumps(enc)
+	if err != nil || hd != (fileHeader{"/srv/netctl", 7, 9}) || !reflect.DeepEqual(got, h) {
+		t.Fatalf("round trip: %v %+v\n got %+v\nwant %+v", err, hd, got, h)
 	}
 	for n := range len(enc) {
-		if _, _, _, _, err := decodeHostDumps(enc[:n]); err == nil {
+		if _, _, err := decodeHostDumps(enc[:n]); err == nil {
 			t.Fatalf("the first %d of %d bytes decoded", n, len(enc))
 		}
 	}

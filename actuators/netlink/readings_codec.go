@@ -62,21 +62,17 @@ func encodeHostDumps(instance string, epoch, seq uint64, h *hostDumps) []byte {
 }
 
 // decodeHostDumps reads what encodeHostDumps wrote.
-func decodeHostDumps(b []byte) (instance string, epoch, seq uint64, h *hostDumps, err error) {
-	r := codecReader{b: b, shared: map[string]string{}}
-	hd, ok := r.header(hostDumpsMagic)
+func decodeHostDumps(b []byte) (fileHeader, *hostDumps, error) {
+	hd, rest, ok := splitHeader(b, hostDumpsMagic)
 	if !ok {
-		return "", 0, 0, nil, errors.New("not a host dumps file")
+		return fileHeader{}, nil, errors.New("not a host dumps file")
 	}
-	instance, epoch, seq = hd.instance, hd.epoch, hd.seq
-	h = r.hostDumps()
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errors.New("host dumps: trailing bytes")
+	r := codecReader{b: rest, shared: map[string]string{}}
+	h := r.hostDumps()
+	if err := r.end("host dumps"); err != nil {
+		return fileHeader{}, nil, err
 	}
-	if r.err != nil {
-		return "", 0, 0, nil, r.err
-	}
-	return instance, epoch, seq, h, nil
+	return hd, h, nil
 }
 
 func (w *codecWriter) hostDumps(h *hostDumps) {
@@ -144,11 +140,17 @@ func (r *codecReader) hostDumps() *hostDumps {
 // decodeReadings reads what encodeReadings wrote; an error for anything
 // else (another format, a torn file).
 func decodeReadings(b []byte) (*savedReadings, error) {
-	r := codecReader{b: b, shared: map[string]string{}}
-	hd, ok := r.header(readingsMagic)
+	hd, rest, ok := splitHeader(b, readingsMagic)
 	if !ok {
 		return nil, errors.New("not a namespace readings file")
 	}
+	return decodeReadingsBody(hd, rest)
+}
+
+// decodeReadingsBody reads the containers' readings that follow the
+// header hd.
+func decodeReadingsBody(hd fileHeader, b []byte) (*savedReadings, error) {
+	r := codecReader{b: b, shared: map[string]string{}}
 	s := &savedReadings{Magic: readingsMagic, Instance: hd.instance, Epoch: hd.epoch, Seq: hd.seq}
 	n := r.count()
 	s.Containers = make(map[string]nsReading, n)
@@ -179,11 +181,8 @@ func decodeReadings(b []byte) (*savedReadings, error) {
 		}
 		s.Containers[id] = c
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(r.b) != 0 {
-		return nil, errors.New("namespace readings: trailing bytes")
+	if err := r.end("namespace readings"); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -204,12 +203,24 @@ func (w *codecWriter) header(magic string, h fileHeader) {
 	w.u(h.seq)
 }
 
-// header reads a file's header; false when it is not one of magic's.
-func (r *codecReader) header(magic string) (fileHeader, bool) {
+// splitHeader reads a file's header, and returns what follows it; false
+// when the file is not one of magic's. The header alone is enough to ask
+// the journal whether the rest is worth decoding.
+func splitHeader(b []byte, magic string) (fileHeader, []byte, bool) {
+	r := codecReader{b: b}
 	if r.str() != magic {
-		return fileHeader{}, false
+		return fileHeader{}, nil, false
 	}
-	return fileHeader{r.str(), r.u(), r.u()}, true
+	h := fileHeader{r.str(), r.u(), r.u()}
+	return h, r.b, r.err == nil
+}
+
+// end is the reader's error, or one for bytes left over.
+func (r *codecReader) end(what string) error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errors.New(what + ": trailing bytes")
+	}
+	return r.err
 }
 
 func (w *codecWriter) u(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
