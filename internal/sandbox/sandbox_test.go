@@ -493,7 +493,9 @@ func TestCrashHelper(t *testing.T) {
 func TestSweepAfterCrash(t *testing.T) {
 	RequireRoot(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "NETCTL_SANDBOX_CRASH_HELPER=1")
+	// The helper dies before its t.TempDir cleanup runs: its temporary
+	// directories go under one of ours, which this test's cleanup removes.
+	cmd.Env = append(os.Environ(), "NETCTL_SANDBOX_CRASH_HELPER=1", "TMPDIR="+t.TempDir())
 	out, _ := cmd.Output()
 	var name, root, daemon string
 	for _, line := range strings.Split(string(out), "\n") {
