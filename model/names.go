@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Built-in networks and their defaults, as in Docker. Every project shares
@@ -39,11 +40,15 @@ func IsProto(s string) bool {
 // answers are held to these patterns. None of them admits '/', ':',
 // whitespace, quotes, NUL or non-ASCII bytes, so a name can never escape a
 // path, split a comment or forge a hosts-file line.
+//
+// This package's patterns, and the few others netctl has, are compiled at
+// first use rather than at start: every command pays for the init of
+// every package it links, and most use few of them.
 var (
-	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 	// IFNAMSIZ is 16 with the terminating NUL. The kernel accepts more
 	// characters than this, but '.', '-' and '_' are all a bridge name needs.
-	ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
+	ifnameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`) })
 )
 
 // MaxIfname is the longest kernel interface name (IFNAMSIZ less the NUL).
@@ -74,10 +79,10 @@ func labelChars(s string) bool {
 }
 
 // IsEnvName reports whether s is a shell-safe environment variable name.
-func IsEnvName(s string) bool { return envNameRE.MatchString(s) }
+func IsEnvName(s string) bool { return envNameRE().MatchString(s) }
 
 // IsIfname reports whether s is a kernel interface name netctl accepts.
-func IsIfname(s string) bool { return ifnameRE.MatchString(s) && !strings.Contains(s, "..") }
+func IsIfname(s string) bool { return ifnameRE().MatchString(s) && !strings.Contains(s, "..") }
 
 // NetworkID builds a network ID: "<project>/<name>", or "/bridge" for the
 // default network shared by all projects.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sync"
 )
 
 // DNSPort is where netctl's DNS server listens: on each network's gateway
@@ -69,11 +70,13 @@ func EncodePeerDNSComment(r PeerDNSRule) string {
 	return fmt.Sprintf("%s%s:%s dns %s:%d from %s", ruleCommentPrefix, r.Project, r.Network, r.Listen, DNSPort, r.Peer)
 }
 
-var peerDNSCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) dns ([0-9.]+):53 from ([0-9.]+)$`)
+var peerDNSCommentRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) dns ([0-9.]+):53 from ([0-9.]+)$`)
+})
 
 // DecodePeerDNSComment is the inverse of EncodePeerDNSComment.
 func DecodePeerDNSComment(c string) (PeerDNSRule, bool) {
-	m := peerDNSCommentRE.FindStringSubmatch(c)
+	m := peerDNSCommentRE().FindStringSubmatch(c)
 	if m == nil || !IsLabel(m[1]) || !IsLabel(m[2]) {
 		return PeerDNSRule{}, false
 	}

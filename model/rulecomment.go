@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Rule comments mark netctl's packet-filter rules and carry the object each
@@ -137,13 +138,15 @@ func encodeNetworkComment(n *NetworkRules, subnet string, noMasq bool) string {
 	return c
 }
 
-var networkCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]*):([A-Za-z0-9-]+) ([A-Za-z0-9_.-]+) ([0-9./]+|[0-9a-f:]+/[0-9]+)( internal)?( no-icc)?( no-masq)?$`)
+var networkCommentRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^netctl:([A-Za-z0-9-]*):([A-Za-z0-9-]+) ([A-Za-z0-9_.-]+) ([0-9./]+|[0-9a-f:]+/[0-9]+)( internal)?( no-icc)?( no-masq)?$`)
+})
 
 // DecodeNetworkComment is the inverse of EncodeNetworkComment and of
 // EncodeNetworkCommentV6: the network comes back with Subnet set, or with
 // SubnetV6 (and MasqueradeV6) set for the IPv6 form. Damaged is left false.
 func DecodeNetworkComment(c string) (*NetworkRules, bool) {
-	m := networkCommentRE.FindStringSubmatch(c)
+	m := networkCommentRE().FindStringSubmatch(c)
 	if m == nil {
 		return nil, false
 	}
@@ -315,17 +318,21 @@ func EncodeLinkComment(l *LinkRule) string {
 }
 
 var (
-	linkCommentRE   = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9.]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
-	linkCommentV6RE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9a-f:]+)->\[([0-9a-f:]+)\]:([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+	linkCommentRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9.]+)->([0-9.]+):([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+	})
+	linkCommentV6RE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) link ([A-Za-z0-9-]+) ([0-9a-f:]+)->\[([0-9a-f:]+)\]:([0-9]+)/(tcp|udp|sctp) ([A-Za-z0-9_.-]+)$`)
+	})
 )
 
 // DecodeLinkComment is the inverse of EncodeLinkComment; Damaged is left
 // false.
 func DecodeLinkComment(c string) (*LinkRule, bool) {
-	m := linkCommentRE.FindStringSubmatch(c)
+	m := linkCommentRE().FindStringSubmatch(c)
 	v6 := m == nil
 	if v6 {
-		m = linkCommentV6RE.FindStringSubmatch(c)
+		m = linkCommentV6RE().FindStringSubmatch(c)
 	}
 	if m == nil {
 		return nil, false

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // VXLANFilter is the packet-filter side of an overlay network on one
@@ -75,11 +76,13 @@ func EncodeVXLANComment(r VXLANRule) string {
 	return c + " drop"
 }
 
-var vxlanCommentRE = regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) vxlan ([0-9]+) ([0-9.]+):([0-9]+) (?:from ([0-9.]+)|drop)$`)
+var vxlanCommentRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^netctl:([A-Za-z0-9-]+):([A-Za-z0-9-]+) vxlan ([0-9]+) ([0-9.]+):([0-9]+) (?:from ([0-9.]+)|drop)$`)
+})
 
 // DecodeVXLANComment is the inverse of EncodeVXLANComment.
 func DecodeVXLANComment(c string) (VXLANRule, bool) {
-	m := vxlanCommentRE.FindStringSubmatch(c)
+	m := vxlanCommentRE().FindStringSubmatch(c)
 	if m == nil || !IsLabel(m[1]) || !IsLabel(m[2]) {
 		return VXLANRule{}, false
 	}

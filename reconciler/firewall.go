@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -123,9 +124,10 @@ func sortedMapKeys[V any](m map[string]V) []string {
 // of the rest of the state: started before the links are read, finished
 // (finishFirewall) once they are.
 type fwReading struct {
-	fw    *model.Firewall
-	ports model.HostPorts
-	err   error
+	fw       *model.Firewall
+	ports    model.HostPorts
+	err      error // the rules'
+	portsErr error // the host's ports', read alongside
 }
 
 // readFirewall starts reading the rules and the host's port facts on wg;
@@ -135,16 +137,14 @@ func (r *Reconciler) readFirewall(ctx context.Context, wg *sync.WaitGroup) *fwRe
 		return nil
 	}
 	rd := &fwReading{}
-	wg.Go(func() {
-		if rd.fw, rd.err = r.Firewall.Observe(ctx); rd.err != nil {
-			return
-		}
-		if r.HostFacts != nil {
-			if rd.ports, rd.err = r.HostFacts.Ports(ctx); rd.err != nil {
-				rd.err = fmt.Errorf("host ports: %w", rd.err)
+	wg.Go(func() { rd.fw, rd.err = r.Firewall.Observe(ctx) })
+	if r.HostFacts != nil {
+		wg.Go(func() {
+			if rd.ports, rd.portsErr = r.HostFacts.Ports(ctx); rd.portsErr != nil {
+				rd.portsErr = fmt.Errorf("host ports: %w", rd.portsErr)
 			}
-		}
-	})
+		})
+	}
 	return rd
 }
 
@@ -155,8 +155,8 @@ func (r *Reconciler) finishFirewall(ctx context.Context, st *model.State, rd *fw
 	if rd == nil {
 		return nil
 	}
-	if rd.err != nil {
-		return rd.err
+	if err := errors.Join(rd.err, rd.portsErr); err != nil {
+		return err
 	}
 	fw := rd.fw
 	keys := []string{model.SysctlIPForward, model.SysctlBridgeNFCallV4, model.SysctlIPv6Forward, model.SysctlBridgeNFCallV6}

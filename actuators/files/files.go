@@ -16,7 +16,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/beneath"
@@ -29,11 +31,13 @@ const sharedDir = "_"
 
 // Store is the files actuator.
 type Store struct {
-	root string
+	root    string
+	journal bool // a full Read reuses what the files journal vouches for (readings.go)
+	log     zerolog.Logger
 }
 
 // New returns a store rooted at root.
-func New(root string) *Store { return &Store{root: root} }
+func New(root string) *Store { return &Store{root: root, log: zerolog.Nop()} }
 
 type networkSettings struct {
 	Driver   string            `json:"driver"`
@@ -176,16 +180,27 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 		return nil, err
 	}
 	defer root.Close()
+	rs := s.openReadings(ctx)
+	full := scope == nil
 	read := make([]containerFiles, len(paths))
 	errs := make([]error, len(paths))
+	var reused atomic.Int64
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(8, len(paths)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := reader{root: root}
+			r := reader{root: root, keepRaw: rs != nil}
 			for i := range next {
+				if full {
+					dir := filepath.Dir(paths[i])
+					if f, ok := rs.reuse(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)); ok {
+						read[i] = f
+						reused.Add(1)
+						continue
+					}
+				}
 				read[i], errs[i] = r.container(paths[i])
 			}
 		}()
@@ -204,6 +219,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.settleReadings(rs, read, int(reused.Load()), full)
 	return slices.DeleteFunc(read, func(f containerFiles) bool { return f.absent }), nil
 }
 
@@ -268,6 +284,7 @@ func isDirOrLink(e fs.DirEntry) bool { return e.IsDir() || e.Type()&fs.ModeSymli
 type containerFiles struct {
 	project, name      string
 	settings           containerSettings
+	raw                string // the settings' JSON, kept when the reading is to be saved
 	hosts, resolv, env string
 	absent             bool // no settings: not a container (yet, or any more)
 }
@@ -275,8 +292,9 @@ type containerFiles struct {
 // reader reads containers' files, one after the other, into a buffer it
 // keeps: most are a few hundred bytes.
 type reader struct {
-	root *beneath.Root
-	buf  []byte
+	root    *beneath.Root
+	buf     []byte
+	keepRaw bool
 }
 
 // container reads the files of the container whose settings are at
@@ -294,6 +312,9 @@ func (r *reader) container(settingsPath string) (containerFiles, error) {
 	}
 	if err != nil {
 		return f, fmt.Errorf("read %s: %w", settingsPath, err)
+	}
+	if r.keepRaw {
+		f.raw = string(b)
 	}
 	// dir is clean (filepath.Dir's): no filepath.Join needed to Clean it
 	// again, a few percent of the CPU of reading.

@@ -4,10 +4,9 @@
 // range ip_local_port_range, where ephemeral mappings are picked.
 //
 // Bound TCP and UDP ports come from the kernel's socket diagnostics
-// (inet_diag, through vishvananda/netlink's SocketDiagTCP/UDP) on a socket
-// opened in the host namespace. inet_diag also knows SCTP (sctp_diag), but
-// vishvananda/netlink has no request for it, so SCTP endpoints are still
-// read from /proc/net/sctp/eps. That file and /proc/sys show the network
+// (inet_diag, diag.go) on a socket opened in the host namespace. inet_diag
+// also knows SCTP (sctp_diag), but SCTP endpoints are read from
+// /proc/net/sctp/eps, which needs no request of our own. That file and /proc/sys show the network
 // namespace of the reading thread: netctl runs in the host namespace and
 // only leaves it on threads locked for the purpose, so any other goroutine
 // sees the host's.
@@ -26,7 +25,7 @@ import (
 	"strconv"
 	"strings"
 
-	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -81,9 +80,6 @@ func ephemeralRange(procSys string) (uint16, uint16, error) {
 	return uint16(lo), uint16(hi), nil
 }
 
-// tcpListen is the TCP_LISTEN socket state.
-const tcpListen = 10
-
 // diagTries bounds the restarts of a socket dump the kernel reports
 // interrupted (the socket set changed under it).
 const diagTries = 5
@@ -93,25 +89,26 @@ const diagTries = 5
 // on :: takes the v4 port too); and for TCP and UDP the addresses each
 // port is bound to.
 func (r *Reader) boundPorts(ctx context.Context) (map[model.PortProto]bool, map[model.PortProto][]netip.Addr, error) {
-	h, err := vnl.NewHandleAt(r.host, unix.NETLINK_INET_DIAG)
+	c, err := openDiag(r.host)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bound ports: socket diagnostics in the host namespace: %w", err)
 	}
-	defer h.Close()
+	defer c.Close()
 	out := map[model.PortProto]bool{}
 	addrs := map[model.PortProto][]netip.Addr{}
 	for _, q := range []struct {
-		proto string
-		dump  func(uint8) ([]*vnl.Socket, error)
+		proto    string
+		protocol uint8
+		states   uint32
 	}{
-		{model.ProtoTCP, h.SocketDiagTCP},
-		{model.ProtoUDP, h.SocketDiagUDP},
+		{model.ProtoTCP, unix.IPPROTO_TCP, stateListen},
+		{model.ProtoUDP, unix.IPPROTO_UDP, allStates},
 	} {
 		for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}
-			socks, err := dumpSockets(q.dump, family)
+			socks, err := dumpSockets(func() ([]boundSocket, error) { return c.dump(family, q.protocol, q.states) })
 			if family == unix.AF_INET6 && (errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)) {
 				continue // no IPv6 on this host: nothing bound there
 			}
@@ -119,15 +116,13 @@ func (r *Reader) boundPorts(ctx context.Context) (map[model.PortProto]bool, map[
 				return nil, nil, fmt.Errorf("bound ports: %s sockets (inet_diag): %w", q.proto, err)
 			}
 			for _, s := range socks {
-				if q.proto == model.ProtoTCP && s.State != tcpListen {
+				if s.port == 0 {
 					continue
 				}
-				if port := s.ID.SourcePort; port != 0 {
-					pp := model.PortProto{Port: port, Proto: q.proto}
-					out[pp] = true
-					if a, ok := netip.AddrFromSlice(s.ID.Source); ok && !slices.Contains(addrs[pp], a.Unmap()) {
-						addrs[pp] = append(addrs[pp], a.Unmap())
-					}
+				pp := model.PortProto{Port: s.port, Proto: q.proto}
+				out[pp] = true
+				if !slices.Contains(addrs[pp], s.addr) {
+					addrs[pp] = append(addrs[pp], s.addr)
 				}
 			}
 		}
@@ -140,14 +135,14 @@ func (r *Reader) boundPorts(ctx context.Context) (map[model.PortProto]bool, map[
 
 // dumpSockets runs a socket dump, restarting it while the kernel reports
 // it interrupted: a partial list could let a pick take a bound port.
-func dumpSockets(dump func(uint8) ([]*vnl.Socket, error), family uint8) ([]*vnl.Socket, error) {
+func dumpSockets(dump func() ([]boundSocket, error)) ([]boundSocket, error) {
 	var (
-		socks []*vnl.Socket
+		socks []boundSocket
 		err   error
 	)
 	for range diagTries {
-		socks, err = dump(family)
-		if !errors.Is(err, vnl.ErrDumpInterrupted) {
+		socks, err = dump()
+		if !errors.Is(err, nl.ErrDumpInterrupted) {
 			break
 		}
 	}

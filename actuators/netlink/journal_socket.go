@@ -1,19 +1,15 @@
 package netlink
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/netctl/netctl/internal/journalsock"
 )
 
 // journalSocket is where a journal answers under --root: beside the DNS
@@ -29,67 +25,23 @@ type journalQuestion struct {
 }
 
 // ErrJournalRunning: another journal answers for the root.
-var ErrJournalRunning = errors.New("journal: another journal answers for this root")
+var ErrJournalRunning = journalsock.ErrRunning
 
 // Serve answers questions on <root>/dns/journal.sock until ctx is done,
-// then removes the socket. It holds <root>/dns/journal.lock meanwhile,
-// so that a socket left by a journal that died is replaced and the socket
-// of one that lives never is.
+// then removes the socket (internal/journalsock).
 func (j *Journal) Serve(ctx context.Context, root string) error {
-	path := journalSocket(root)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(filepath.Dir(path), "journal.lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return ErrJournalRunning
+	err := journalsock.Serve(ctx, journalSocket(root), func(line []byte) []byte {
+		var q journalQuestion
+		if json.Unmarshal(line, &q) != nil {
+			return nil
 		}
-		return fmt.Errorf("journal: lock: %w", err)
-	}
-	os.Remove(path)
-	ln, err := net.Listen("unix", path)
-	if err != nil {
+		b, _ := json.Marshal(toWire(j.Since(q.Epoch, q.Since)))
+		return b
+	})
+	if err != nil && !errors.Is(err, journalsock.ErrRunning) {
 		return fmt.Errorf("journal: %w", err)
 	}
-	defer os.Remove(path)
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("journal: %w", err)
-	}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("journal: %w", err)
-		}
-		go j.answer(conn)
-	}
-}
-
-func (j *Journal) answer(conn net.Conn) {
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReaderSize(conn, 256).ReadSlice('\n')
-	var q journalQuestion
-	if err == nil {
-		err = json.Unmarshal(line, &q)
-	}
-	if err != nil {
-		return
-	}
-	b, _ := json.Marshal(toWire(j.Since(q.Epoch, q.Since)))
-	_, _ = conn.Write(append(b, '\n'))
+	return err
 }
 
 // wireAnswer is a JournalAnswer on the socket. The namespace ids go as
@@ -134,23 +86,13 @@ func fromWire(w wireAnswer) (JournalAnswer, error) {
 // askJournal asks root's journal what it heard since (epoch, since); an
 // error means there is no journal to trust.
 func askJournal(ctx context.Context, root string, epoch, since uint64) (JournalAnswer, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", journalSocket(root))
+	q, _ := json.Marshal(journalQuestion{Epoch: epoch, Since: since})
+	b, err := journalsock.Ask(ctx, journalSocket(root), q)
 	if err != nil {
 		return JournalAnswer{}, err
 	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	b, _ := json.Marshal(journalQuestion{Epoch: epoch, Since: since})
-	if _, err := conn.Write(append(b, '\n')); err != nil {
-		return JournalAnswer{}, err
-	}
 	var w wireAnswer
-	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&w); err != nil {
+	if err := json.Unmarshal(b, &w); err != nil {
 		return JournalAnswer{}, fmt.Errorf("journal: %w", err)
 	}
 	a, err := fromWire(w)

@@ -199,8 +199,12 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 		return nil, nil, err
 	}
 	links.SetInstance(inst)
-	// NETCTL_JOURNAL=off: one-shot commands read every namespace too.
-	links.UseJournal(!a.fullReads && os.Getenv("NETCTL_JOURNAL") != "off")
+	// NETCTL_JOURNAL=off: one-shot commands read every namespace and
+	// every container's files too.
+	useJournal := !a.fullReads && os.Getenv("NETCTL_JOURNAL") != "off"
+	links.UseJournal(useJournal)
+	store := files.New(a.root)
+	store.UseJournal(useJournal, a.log)
 	// NETCTL_IPTABLES=nft|legacy overrides the iptables flavour the
 	// host's iptables command reports.
 	iptablesMode := os.Getenv("NETCTL_IPTABLES")
@@ -222,7 +226,7 @@ func (a *app) reconciler() (*reconciler.Reconciler, func(), error) {
 	}
 	r := &reconciler.Reconciler{
 		Links:     links,
-		Files:     files.New(a.root),
+		Files:     store,
 		Firewall:  fw,
 		HostFacts: hostfacts.New(host),
 		Names:     a.names(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -74,24 +75,50 @@ func (a *app) dnsReady(ctx context.Context, sd *sdNotifier) {
 	}
 }
 
-// startJournal runs the root's journal (actuators/netlink's Journal) in
-// the DNS server's worker, the process one-shot commands find running
-// between them, beside the server: its start (a dump of the host's links)
-// does not delay the names. Without it (no CAP_NET_BROADCAST, say) the
-// commands read every namespace, as before; so nothing here is fatal.
+// startJournal runs the root's journals (actuators/netlink's, of the
+// kernel's announcements, and actuators/files', of the containers' files)
+// in the DNS server's worker, the process one-shot commands find running
+// between them, beside the server: their start (a dump of the host's
+// links, a walk of the containers' directories) does not delay the names.
+// Without them (no CAP_NET_BROADCAST, say) the commands read every
+// namespace or every container's files, as before; so nothing here is
+// fatal.
 func (a *app) startJournal(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if err := a.runJournal(ctx); err != nil {
 			a.log.Info().Err(err).Msg("no journal: one-shot commands read every namespace")
 		}
-	}()
+	})
+	wg.Go(func() {
+		if err := a.runFilesJournal(ctx); err != nil {
+			a.log.Info().Err(err).Msg("no files journal: one-shot commands read every container's files")
+		}
+	})
 	return func() {
 		cancel()
-		<-ended
+		wg.Wait()
 	}
+}
+
+// runFilesJournal keeps the files journal until ctx is done.
+func (a *app) runFilesJournal(ctx context.Context) error {
+	j, err := files.OpenJournal(a.root)
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		j.Run(stop)
+	}()
+	defer func() {
+		close(stop)
+		<-ran
+	}()
+	return j.Serve(ctx)
 }
 
 func (a *app) runJournal(ctx context.Context) error {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -124,13 +125,13 @@ func (a *app) utsPath(c *model.Container) string {
 		return ""
 	case !c.External:
 		return model.UTSPath(a.root, c.Project, c.Name)
-	case procNetnsRE.MatchString(c.Netns):
+	case procNetnsRE().MatchString(c.Netns):
 		return filepath.Join(filepath.Dir(c.Netns), "uts")
 	}
 	return ""
 }
 
-var procNetnsRE = regexp.MustCompile(`^/proc/[0-9]+/ns/net$`)
+var procNetnsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/proc/[0-9]+/ns/net$`) })
 
 // execTarget is what execIn runs, and where.
 type execTarget struct {

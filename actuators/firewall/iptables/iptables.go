@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -114,7 +115,7 @@ func (b *Backend) Name() string { return Name }
 // Mode is the iptables flavour in use: "nft" or "legacy".
 func (b *Backend) Mode() string { return b.mode }
 
-var versionRE = regexp.MustCompile(`v[0-9]+\.[0-9]+(\.[0-9]+)?(\s+\((\w+)\))?`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`v[0-9]+\.[0-9]+(\.[0-9]+)?(\s+\((\w+)\))?`) })
 
 // detectMode asks the host's iptables which flavour it is, as Docker does:
 // netctl's rules must live where the host's other tools look.
@@ -137,7 +138,7 @@ func detectMode(override string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("--version: %w", err)
 	}
-	m := versionRE.FindStringSubmatch(string(out))
+	m := versionRE().FindStringSubmatch(string(out))
 	if m == nil {
 		return "", fmt.Errorf("%s --version: unexpected output %q", path, strings.TrimSpace(string(out)))
 	}
@@ -358,14 +359,14 @@ func (b *Backend) applyFamily(ctx context.Context, o *observation, batch *model.
 }
 
 // restoreLineRE finds the failing line in iptables-restore's error.
-var restoreLineRE = regexp.MustCompile(`line ([0-9]+) failed`)
+var restoreLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line ([0-9]+) failed`) })
 
 func (b *Backend) runRestore(ctx context.Context, restore, input string) error {
 	start := time.Now()
 	if _, err := command.Run(ctx, b.commandTimeout(), input, restore, "-w", "10", "--noflush"); err != nil {
 		var cerr *command.Error
 		if errors.As(err, &cerr) {
-			if m := restoreLineRE.FindStringSubmatch(cerr.Stderr); m != nil {
+			if m := restoreLineRE().FindStringSubmatch(cerr.Stderr); m != nil {
 				var n int
 				fmt.Sscan(m[1], &n)
 				if lines := strings.Split(input, "\n"); n >= 1 && n <= len(lines) {

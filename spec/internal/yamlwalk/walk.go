@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -41,7 +42,7 @@ type Field struct {
 	Value  *yaml.Node
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // Decode returns the root node of the single YAML document in data, or nil
 // when there is none or it does not parse. kind names the file for the
@@ -84,7 +85,7 @@ func (w *Walker) Decode(data []byte, kind string) (root *yaml.Node) {
 
 func (w *Walker) yamlError(err error) {
 	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		w.Addf(Pos{Line: line}, "invalid YAML: %s", m[2])
 		return
