@@ -139,6 +139,8 @@ containers:
 	// Its journal hears the containers' namespaces: web and db are not
 	// read again (side, attached through /proc, always is).
 	awaitReadings(t, h, path, `"reused":2,"read":1`)
+	// Its files journal hears the containers' files: none is read again.
+	awaitReadings(t, h, path, `"files_reused":3,"files_read":0`)
 	if out, err := runArgv(t, confined(t, h, caps, "down", "-f", path)); err != nil {
 		t.Errorf("confined down: %v\n%s", err, out)
 	}

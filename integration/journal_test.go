@@ -19,9 +19,10 @@ containers:
   six: {networks: [dual]}
 `
 
-// One-shot commands ask the DNS server's journal what the kernel announced
-// since their last full reading and read again only those namespaces. Drift
-// inside a container's namespace is still reported by diff and repaired by
+// One-shot commands ask the DNS server's journals what the kernel announced
+// since their last full reading, and which containers' files changed, and
+// read again only those namespaces and files. Drift inside a container's
+// namespace or in its files is still reported by diff and repaired by
 // apply, a dual-stack endpoint's accept_ra (a sysctl nobody announces, read
 // afresh link by link) included,
 // and a journal started anew (its worker killed) makes the next command
@@ -33,6 +34,8 @@ func TestJournalKeepsDriftVisible(t *testing.T) {
 	// Nothing is read again, the host included; six's accept_ra (dual
 	// stack) is asked afresh.
 	awaitReadings(t, h, file, `"reused":3,"read":0,"host_reused":true`)
+	// Nor any container's files: the files journal heard nothing.
+	awaitReadings(t, h, file, `"files_reused":3,"files_read":0`)
 
 	dbAddr := addr(t, h, "db", "front")
 	for _, d := range []struct {
@@ -52,6 +55,9 @@ func TestJournalKeepsDriftVisible(t *testing.T) {
 			"for b in $(ip -o link show type bridge | cut -d: -f2); do ip addr flush dev $b; done"}},
 		{"a host end released", "", []string{"sh", "-c",
 			"ip link set $(ip -o link show type veth | head -n 1 | cut -d: -f2 | cut -d@ -f1) nomaster"}},
+		// The containers' files, which the files journal watches.
+		{"hosts appended to", "", []string{"sh", "-c", "echo '10.9.9.9 evil' >> " + h.Root() + "/containers/jr/web/hosts"}},
+		{"resolv.conf emptied", "", []string{"truncate", "-s", "0", h.Root() + "/containers/jr/db/resolv.conf"}},
 	} {
 		if r := h.Netctl("diff", "-f", file); r.Code != 0 {
 			t.Fatalf("%s: not converged before the drift:\n%s", d.name, r)

@@ -139,7 +139,8 @@ func (s *Store) settleReadings(rs *readingSet, read []containerFiles, reused int
 			out[id] = savedFiles{settings: f.raw, hosts: f.hosts, resolv: f.resolv, env: f.env}
 		}
 	}
-	s.log.Debug().Int("reused", reused).Int("read", len(read)-reused).Uint64("journal", rs.answer.Seq).Msg("files readings")
+	s.log.Debug().Int("files_reused", reused).Int("files_read", len(read)-reused).Uint64("journal", rs.answer.Seq).
+		Msg("files readings")
 	if full && reused == len(out) && len(rs.saved) == len(out) {
 		return // all reused: the saved file says the same, at an older count that is as true
 	}
