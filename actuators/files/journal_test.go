@@ -88,7 +88,9 @@ func TestFilesJournalHearsEveryChange(t *testing.T) {
 		change func() error
 		want   string // the container it touches
 	}{
-		{"write hosts", func() error { return os.WriteFile(filepath.Join(dir("p", "a"), Hosts), []byte("10.0.0.9 evil\n"), 0o644) }, "p/a"},
+		{"write hosts", func() error {
+			return os.WriteFile(filepath.Join(dir("p", "a"), Hosts), []byte("10.0.0.9 evil\n"), 0o644)
+		}, "p/a"},
 		{"append to resolv.conf", func() error {
 			f, err := os.OpenFile(filepath.Join(dir("p", "b"), Resolv), os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
