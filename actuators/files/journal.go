@@ -52,7 +52,8 @@ type Journal struct {
 	epoch uint64
 
 	mu      sync.Mutex
-	fd      int
+	file    *os.File // the inotify descriptor; nil once closed
+	fd      int      // file's
 	seq     uint64
 	lost    uint64            // seq of the last loss: answers since before it are "anything"
 	touched map[string]uint64 // container ID: seq of its last event
@@ -87,7 +88,7 @@ func OpenJournal(root string) (*Journal, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("files journal: epoch: %w", err)
 	}
-	j := &Journal{root: root, fd: fd, epoch: binary.NativeEndian.Uint64(e[:]) | 1, touched: map[string]uint64{},
+	j := &Journal{root: root, file: os.NewFile(uintptr(fd), "inotify-journal"), fd: fd, epoch: binary.NativeEndian.Uint64(e[:]) | 1, touched: map[string]uint64{},
 		watches: map[int32]watched{}, buf: make([]byte, 64<<10)}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -125,12 +126,17 @@ func (j *Journal) watchLocked(dir string, w watched) (int32, error) {
 	if w.name != "" {
 		mask = containerEvents
 	}
+	if j.broken != nil {
+		return -1, j.broken
+	}
 	wd, err := unix.InotifyAddWatch(j.fd, dir, mask|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOTDIR) {
 			// Out of watches (fs.inotify.max_user_watches), say: a
-			// directory nobody watches would be trusted.
-			j.broken = fmt.Errorf("files journal: watch %s: %w", dir, err)
+			// directory nobody watches would be trusted. The journal
+			// ends, and gives back the watches it holds, which other
+			// programs of the user (an editor, `netctl watch`) need.
+			j.closeLocked(fmt.Errorf("files journal: watch %s: %w", dir, err))
 		}
 		return -1, err
 	}
@@ -165,36 +171,45 @@ func (j *Journal) watchContainerLocked(project, name string) {
 // Run drains the queue as events arrive, so that it does not overflow
 // between questions, until stop is closed; it then closes the descriptor.
 func (j *Journal) Run(stop <-chan struct{}) {
-	f := os.NewFile(uintptr(j.fd), "inotify-journal")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		j.close(f, err)
+	closed := errors.New("files journal closed")
+	j.mu.Lock()
+	f := j.file
+	j.mu.Unlock()
+	if f == nil {
 		return
 	}
-	closed := errors.New("files journal closed")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		j.close(err)
+		return
+	}
 	go func() {
 		<-stop
-		j.close(f, closed)
+		j.close(closed)
 	}()
 	_ = raw.Read(func(uintptr) bool {
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		return j.drainLocked() != nil // false: wait for more
 	})
-	j.close(f, closed)
+	j.close(closed)
 }
 
-func (j *Journal) close(f *os.File, why error) {
+func (j *Journal) close(why error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.fd < 0 {
-		return
-	}
+	j.closeLocked(why)
+}
+
+// closeLocked ends the journal: every answer from now on is "anything".
+func (j *Journal) closeLocked(why error) {
 	if j.broken == nil {
 		j.broken = why
 	}
-	f.Close()
-	j.fd = -1
+	if j.file != nil {
+		j.file.Close()
+		j.file, j.fd = nil, -1
+	}
 }
 
 // drainLocked reads every queued event.
