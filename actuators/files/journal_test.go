@@ -16,7 +16,7 @@ import (
 
 // journalled starts a files journal on root, serving on its socket, for
 // the test's length.
-func journalled(t *testing.T, root string) *Journal {
+func journalled(t testing.TB, root string) *Journal {
 	t.Helper()
 	j, err := OpenJournal(root)
 	if err != nil {

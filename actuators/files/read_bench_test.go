@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/model"
@@ -45,10 +46,24 @@ func writeContainers(tb testing.TB, s *Store, n int) []*model.Container {
 
 // BenchmarkReadContainers1000 is the files' part of a no-op apply's
 // observation at a thousand containers: Read of every container.
-func BenchmarkReadContainers1000(b *testing.B) {
-	s := New(b.TempDir())
+func BenchmarkReadContainers1000(b *testing.B) { benchmarkRead(b, false) }
+
+// BenchmarkReadContainersJournalled1000 is the same Read when the files
+// journal heard nothing since the last one: every reading reused.
+func BenchmarkReadContainersJournalled1000(b *testing.B) { benchmarkRead(b, true) }
+
+func benchmarkRead(b *testing.B, journal bool) {
+	root := b.TempDir()
+	s := New(root)
 	writeContainers(b, s, 1000)
+	if journal {
+		journalled(b, root)
+		s.UseJournal(true, zerolog.Nop())
+	}
 	ctx := context.Background()
+	if _, err := s.Read(ctx, nil); err != nil { // the reading the next ones reuse
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	// The reads run side by side: ns/op is their wall time, user-ns/op
 	// and sys-ns/op what they cost the machine, in the program and in
