@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/journal"
 )
 
 // The files journal. The kernel announces no change of a container's
@@ -52,11 +54,9 @@ type Journal struct {
 	epoch uint64
 
 	mu      sync.Mutex
-	file    *os.File // the inotify descriptor; nil once closed
-	fd      int      // file's
-	seq     uint64
-	lost    uint64            // seq of the last loss: answers since before it are "anything"
-	touched map[string]uint64 // container ID: seq of its last event
+	file    *os.File       // the inotify descriptor; nil once closed
+	fd      int            // file's
+	ledger  journal.Ledger // each container's last event; a loss: a watch placed anew, an overflow
 	watches map[int32]watched
 	walked  bool  // every directory is watched (false: walk at the next question)
 	broken  error // the descriptor failed: every answer is "anything"
@@ -88,7 +88,7 @@ func OpenJournal(root string) (*Journal, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("files journal: epoch: %w", err)
 	}
-	j := &Journal{root: root, file: os.NewFile(uintptr(fd), "inotify-journal"), fd: fd, epoch: binary.NativeEndian.Uint64(e[:]) | 1, touched: map[string]uint64{},
+	j := &Journal{root: root, file: os.NewFile(uintptr(fd), "inotify-journal"), fd: fd, epoch: binary.NativeEndian.Uint64(e[:]) | 1,
 		watches: map[int32]watched{}, buf: make([]byte, 64<<10)}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -102,8 +102,8 @@ func (j *Journal) containersDir() string { return filepath.Join(j.root, "contain
 // counts for nothing (lost); without <root>/containers it leaves walked
 // false, to try again at the next question.
 func (j *Journal) walkLocked() {
-	j.seq++
-	j.lost = j.seq
+	j.ledger.Next()
+	j.ledger.Lose()
 	j.walked = false
 	if _, err := j.watchLocked(j.containersDir(), watched{}); err != nil {
 		return
@@ -164,7 +164,7 @@ func (j *Journal) watchProjectLocked(project string) {
 
 func (j *Journal) watchContainerLocked(project, name string) {
 	id := project + "/" + name
-	j.touched[id] = j.seq
+	j.ledger.Touch(id)
 	_, _ = j.watchLocked(filepath.Join(j.containersDir(), project, name), watched{project: project, name: name})
 }
 
@@ -248,7 +248,7 @@ func (j *Journal) eventsLocked(b []byte) {
 }
 
 func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
-	j.seq++
+	j.ledger.Next()
 	if mask&unix.IN_Q_OVERFLOW != 0 {
 		j.walkLocked() // every watch renewed, everything before lost
 		return
@@ -260,7 +260,7 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 	switch {
 	case !ok:
 	case w.name != "": // a container's directory: anything is a change
-		j.touched[w.project+"/"+w.name] = j.seq
+		j.ledger.Touch(w.project + "/" + w.name)
 	case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0:
 		// The containers' or a project's directory itself went away or
 		// moved: its containers' watches may now name the wrong
@@ -274,17 +274,16 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 			j.watchProjectLocked(name)
 		}
 	default: // a container's directory made, removed or renamed
-		j.touched[w.project+"/"+name] = j.seq
+		j.ledger.Touch(w.project + "/" + name)
 		if mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 			j.watchContainerLocked(w.project, name)
 		}
 	}
-	if len(j.touched) > maxTouched {
+	if j.ledger.Len() > maxTouched {
 		// Names come and go (CI jobs with names of their own) and a
 		// journal lives as long as the DNS server: forget them all, and
 		// with them every reading older than now.
-		clear(j.touched)
-		j.lost = j.seq
+		j.ledger.Forget(func(string) bool { return true })
 	}
 }
 
@@ -311,15 +310,11 @@ func (j *Journal) Since(epoch, since uint64) FilesAnswer {
 		j.walkLocked()
 	}
 	j.drainLocked() // a failure is kept in j.broken
-	a := FilesAnswer{Epoch: j.epoch, Seq: j.seq}
-	if j.broken != nil || !j.walked || epoch != j.epoch || since > j.seq || since < j.lost {
-		a.All = true
-		return a
-	}
-	for id, s := range j.touched {
-		if s > since {
-			a.Touched = append(a.Touched, id)
-		}
+	a := FilesAnswer{Epoch: j.epoch, Seq: j.ledger.Seq()}
+	touched, known := j.ledger.Since(since)
+	a.All = j.broken != nil || !j.walked || epoch != j.epoch || !known
+	if !a.All {
+		a.Touched = touched
 	}
 	return a
 }

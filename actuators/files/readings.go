@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/netctl/netctl/internal/beneath"
-	"github.com/netctl/netctl/internal/journalsock"
+	"github.com/netctl/netctl/internal/journal"
 )
 
 // The containers' files as a full Read last saw them, kept under --root
@@ -29,29 +29,15 @@ func journalSocket(root string) string { return filepath.Join(root, "dns", "file
 
 func readingsPath(root string) string { return filepath.Join(root, "cache", "files-readings") }
 
-type journalQuestion struct{ Epoch, Since uint64 }
-
 // Serve answers questions on <root>/dns/files-journal.sock until ctx is
-// done (internal/journalsock).
+// done (internal/journal).
 func (j *Journal) Serve(ctx context.Context) error {
-	return journalsock.Serve(ctx, journalSocket(j.root), func(line []byte) []byte {
-		var q journalQuestion
-		if json.Unmarshal(line, &q) != nil {
-			return nil
-		}
-		b, _ := json.Marshal(j.Since(q.Epoch, q.Since))
-		return b
-	})
+	return journal.Serve(ctx, journalSocket(j.root), func(q journal.Question) any { return j.Since(q.Epoch, q.Since) })
 }
 
 func askJournal(ctx context.Context, root string, epoch, since uint64) (FilesAnswer, error) {
-	q, _ := json.Marshal(journalQuestion{Epoch: epoch, Since: since})
-	b, err := journalsock.Ask(ctx, journalSocket(root), q)
-	if err != nil {
-		return FilesAnswer{}, err
-	}
 	var a FilesAnswer
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := journal.Ask(ctx, journalSocket(root), journal.Question{Epoch: epoch, Since: since}, &a); err != nil {
 		return FilesAnswer{}, fmt.Errorf("files journal: %w", err)
 	}
 	if a.Epoch == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/journal"
 	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
@@ -67,12 +68,10 @@ type Journal struct {
 	dump  *nlraw.Conn // the subscription's host dumps
 	epoch uint64
 
-	mu      sync.Mutex
-	seq     uint64
-	touched map[string]uint64 // container ID: seq of its last announcement
-	// lost is the seq of the last loss (an overflow, a datagram that did
-	// not parse): an answer since before it cannot be trusted.
-	lost    uint64
+	mu sync.Mutex
+	// ledger counts the announcements, and the last of each container; a
+	// loss is an overflow or a datagram that did not parse.
+	ledger  journal.Ledger
 	hostSeq uint64 // seq of the host namespace's last change of anything
 	reseed  bool   // the socket overflowed: relearn the links once drained
 	pruneAt int    // touched's size that makes forgetGone run
@@ -128,12 +127,11 @@ func OpenJournal(root string, host netns.NsHandle, inst model.Instance, log zero
 	j := &Journal{
 		sub: &subscription{links: l, owned: map[int32]owned{}, nsids: map[int32]string{},
 			learnt: []string{}},
-		fd:      fd,
-		dump:    dump,
-		epoch:   binary.NativeEndian.Uint64(e[:]) | 1, // never 0, which no reading holds
-		touched: map[string]uint64{},
-		buf:     make([]byte, 64<<10),
-		oob:     make([]byte, unix.CmsgSpace(4)),
+		fd:    fd,
+		dump:  dump,
+		epoch: binary.NativeEndian.Uint64(e[:]) | 1, // never 0, which no reading holds
+		buf:   make([]byte, 64<<10),
+		oob:   make([]byte, unix.CmsgSpace(4)),
 	}
 	if err := j.sub.seed(); err != nil {
 		unix.Close(fd)
@@ -213,8 +211,8 @@ func (j *Journal) drainLocked(question bool) error {
 					return j.broken
 				}
 				j.reseed = false
-				j.seq++
-				j.lost = j.seq // what was heard with stale links counts for nothing
+				j.ledger.Next()
+				j.ledger.Lose() // what was heard with stale links counts for nothing
 				j.sub.learnt = j.sub.learnt[:0]
 				continue
 			}
@@ -222,8 +220,8 @@ func (j *Journal) drainLocked(question bool) error {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.ENOBUFS):
-			j.seq++
-			j.lost = j.seq
+			j.ledger.Next()
+			j.ledger.Lose()
 			j.reseed = true
 			continue
 		case err != nil:
@@ -236,23 +234,23 @@ func (j *Journal) drainLocked(question bool) error {
 		if !hit && !host && len(j.sub.learnt) == 0 {
 			continue
 		}
-		j.seq++
+		j.ledger.Next()
 		if hit && scope == nil {
-			j.lost = j.seq
+			j.ledger.Lose()
 		}
 		if host {
-			j.hostSeq = j.seq
+			j.hostSeq = j.ledger.Seq()
 		}
 		for id := range scope {
-			j.touched[id] = j.seq
+			j.ledger.Touch(id)
 		}
 		for _, id := range j.sub.learnt {
-			j.touched[id] = j.seq
+			j.ledger.Touch(id)
 		}
 		j.sub.learnt = j.sub.learnt[:0]
-		if len(j.touched) > max(maxTouched, j.pruneAt) {
+		if j.ledger.Len() > max(maxTouched, j.pruneAt) {
 			j.forgetGone()
-			j.pruneAt = 2 * len(j.touched) // all alive: not again at once
+			j.pruneAt = 2 * j.ledger.Len() // all alive: not again at once
 		}
 	}
 }
@@ -269,12 +267,7 @@ func (j *Journal) forgetGone() {
 	for _, id := range j.sub.nsids {
 		live[id] = true
 	}
-	for id, seq := range j.touched {
-		if !live[id] {
-			j.lost = max(j.lost, seq)
-			delete(j.touched, id)
-		}
-	}
+	j.ledger.Forget(func(id string) bool { return !live[id] })
 }
 
 // Since answers what the journal heard after its count since, in its
@@ -287,15 +280,12 @@ func (j *Journal) Since(epoch, since uint64) JournalAnswer {
 }
 
 func (j *Journal) answerLocked(epoch, since uint64) JournalAnswer {
-	a := JournalAnswer{Epoch: j.epoch, Seq: j.seq, HostSeq: j.hostSeq, Lost: j.lost, NSIDs: maps.Clone(j.sub.nsids)}
-	if j.broken != nil || epoch != j.epoch || since > j.seq || since < j.lost {
-		a.All = true
-		return a
-	}
-	for id, s := range j.touched {
-		if s > since {
-			a.Touched = append(a.Touched, id)
-		}
+	a := JournalAnswer{Epoch: j.epoch, Seq: j.ledger.Seq(), HostSeq: j.hostSeq, Lost: j.ledger.Lost(),
+		NSIDs: maps.Clone(j.sub.nsids)}
+	touched, known := j.ledger.Since(since)
+	a.All = j.broken != nil || epoch != j.epoch || !known
+	if !a.All {
+		a.Touched = touched
 	}
 	return a
 }

@@ -2,14 +2,13 @@ package netlink
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/netctl/netctl/internal/journalsock"
+	"github.com/netctl/netctl/internal/journal"
 )
 
 // journalSocket is where a journal answers under --root: beside the DNS
@@ -17,28 +16,14 @@ import (
 // write (netctl-dns.service).
 func journalSocket(root string) string { return filepath.Join(root, "dns", "journal.sock") }
 
-// journalQuestion is one request on the socket: what happened since the
-// count Since of the journal of epoch Epoch.
-type journalQuestion struct {
-	Epoch uint64
-	Since uint64
-}
-
 // ErrJournalRunning: another journal answers for the root.
-var ErrJournalRunning = journalsock.ErrRunning
+var ErrJournalRunning = journal.ErrRunning
 
 // Serve answers questions on <root>/dns/journal.sock until ctx is done,
-// then removes the socket (internal/journalsock).
+// then removes the socket (internal/journal).
 func (j *Journal) Serve(ctx context.Context, root string) error {
-	err := journalsock.Serve(ctx, journalSocket(root), func(line []byte) []byte {
-		var q journalQuestion
-		if json.Unmarshal(line, &q) != nil {
-			return nil
-		}
-		b, _ := json.Marshal(toWire(j.Since(q.Epoch, q.Since)))
-		return b
-	})
-	if err != nil && !errors.Is(err, journalsock.ErrRunning) {
+	err := journal.Serve(ctx, journalSocket(root), func(q journal.Question) any { return toWire(j.Since(q.Epoch, q.Since)) })
+	if err != nil && !errors.Is(err, journal.ErrRunning) {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return err
@@ -86,13 +71,8 @@ func fromWire(w wireAnswer) (JournalAnswer, error) {
 // askJournal asks root's journal what it heard since (epoch, since); an
 // error means there is no journal to trust.
 func askJournal(ctx context.Context, root string, epoch, since uint64) (JournalAnswer, error) {
-	q, _ := json.Marshal(journalQuestion{Epoch: epoch, Since: since})
-	b, err := journalsock.Ask(ctx, journalSocket(root), q)
-	if err != nil {
-		return JournalAnswer{}, err
-	}
 	var w wireAnswer
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := journal.Ask(ctx, journalSocket(root), journal.Question{Epoch: epoch, Since: since}, &w); err != nil {
 		return JournalAnswer{}, fmt.Errorf("journal: %w", err)
 	}
 	a, err := fromWire(w)

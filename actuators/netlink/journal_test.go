@@ -281,14 +281,24 @@ func (s *sandbox) openJournal() (*Journal, error) {
 // a question older than the forgotten counts gets "anything".
 func TestJournalForgetsGoneContainersSafely(t *testing.T) {
 	j := &Journal{
-		sub:     &subscription{nsids: map[int32]string{3: "p/live"}},
-		epoch:   11,
-		seq:     9,
-		touched: map[string]uint64{"p/live": 5, "p/gone": 7, "p/old": 2},
+		sub:   &subscription{nsids: map[int32]string{3: "p/live"}},
+		epoch: 11,
+	}
+	// Changes counted 1 to 9: p/old at 2, p/live at 5, p/gone at 7.
+	for seq := uint64(1); seq <= 9; seq++ {
+		j.ledger.Next()
+		switch seq {
+		case 2:
+			j.ledger.Touch("p/old")
+		case 5:
+			j.ledger.Touch("p/live")
+		case 7:
+			j.ledger.Touch("p/gone")
+		}
 	}
 	j.forgetGone()
-	if _, ok := j.touched["p/gone"]; ok || len(j.touched) != 1 {
-		t.Fatalf("touched after forgetting: %v", j.touched)
+	if n := j.ledger.Len(); n != 1 {
+		t.Fatalf("%d containers remembered after forgetting, want p/live alone", n)
 	}
 	for _, c := range []struct {
 		since   uint64
@@ -307,11 +317,12 @@ func TestJournalForgetsGoneContainersSafely(t *testing.T) {
 			t.Errorf("since %d: %+v, want all=%v touched=%v", c.since, a, c.all, c.touched)
 		}
 	}
-	j.touched["p/live"] = 8
-	if a := j.answerLocked(11, 7); a.All || !slices.Equal(a.Touched, []string{"p/live"}) {
-		t.Errorf("since 7 after p/live changed at 8: %+v", a)
+	j.ledger.Next()
+	j.ledger.Touch("p/live")
+	if a := j.answerLocked(11, 9); a.All || !slices.Equal(a.Touched, []string{"p/live"}) {
+		t.Errorf("since 9 after p/live changed at 10: %+v", a)
 	}
-	if a := j.answerLocked(12, 9); !a.All {
+	if a := j.answerLocked(12, 10); !a.All {
 		t.Errorf("another epoch: %+v", a)
 	}
 }

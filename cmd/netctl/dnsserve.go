@@ -108,19 +108,10 @@ func (a *app) runFilesJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stop := make(chan struct{})
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		j.Run(stop)
-	}()
-	defer func() {
-		close(stop)
-		<-ran
-	}()
-	return j.Serve(ctx)
+	return keepJournal(ctx, j.Run, j.Serve)
 }
 
+// runJournal keeps the namespaces' journal until ctx is done.
 func (a *app) runJournal(ctx context.Context) error {
 	inst, err := files.Instance(a.root)
 	if err != nil {
@@ -135,15 +126,21 @@ func (a *app) runJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return keepJournal(ctx, j.Run, func(ctx context.Context) error { return j.Serve(ctx, a.root) })
+}
+
+// keepJournal drains a journal (run, until stop closes) while it answers
+// questions (serve, until ctx is done).
+func keepJournal(ctx context.Context, run func(stop <-chan struct{}), serve func(context.Context) error) error {
 	stop := make(chan struct{})
 	ran := make(chan struct{})
 	go func() {
 		defer close(ran)
-		j.Run(stop)
+		run(stop)
 	}()
 	defer func() {
 		close(stop)
 		<-ran
 	}()
-	return j.Serve(ctx, a.root)
+	return serve(ctx)
 }

@@ -1,13 +1,15 @@
-// Package journalsock carries a journal's answers between the process
-// that keeps the journal (the DNS server's worker) and one-shot commands:
-// a unix socket under --root, one question line and one answer line per
-// connection. What a question and an answer hold is the journal's
-// business.
-package journalsock
+// Package journal is what netctl's two journals share (actuators/netlink's,
+// of the kernel's announcements, and actuators/files', of inotify events):
+// the ledger of each container's last change, and the unix socket under
+// --root on which the process that keeps a journal (the DNS server's
+// worker) answers one-shot commands: one question line and one answer
+// line per connection, in JSON.
+package journal
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,12 +25,19 @@ import (
 // ErrRunning: another journal answers on the socket.
 var ErrRunning = errors.New("another journal answers for this root")
 
-// Serve answers each question on the socket at path with answer(question)
+// Question asks a journal what it heard since the count Since of the
+// journal of epoch Epoch.
+type Question struct {
+	Epoch uint64
+	Since uint64
+}
+
+// Serve answers each question on the socket at path with answer's value
 // until ctx is done, then removes the socket. It holds path's lock file
 // (the socket's name with .lock for .sock) meanwhile, so that a socket
 // left by a journal that died is replaced and the socket of one that
 // lives never is.
-func Serve(ctx context.Context, path string, answer func(question []byte) []byte) error {
+func Serve(ctx context.Context, path string, answer func(Question) any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -69,42 +78,49 @@ func Serve(ctx context.Context, path string, answer func(question []byte) []byte
 	}
 }
 
-func reply(conn net.Conn, answer func([]byte) []byte) {
+func reply(conn net.Conn, answer func(Question) any) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	line, err := bufio.NewReaderSize(conn, 256).ReadSlice('\n')
+	var q Question
+	if err == nil {
+		err = json.Unmarshal(line, &q)
+	}
 	if err != nil {
 		return
 	}
-	_, _ = conn.Write(append(answer(line), '\n'))
+	b, err := json.Marshal(answer(q))
+	if err != nil {
+		return
+	}
+	_, _ = conn.Write(append(b, '\n'))
 }
 
-// Ask sends question (one line, without its newline) to the journal at
-// path and returns its answer line; an error means there is no journal
-// to trust.
-func Ask(ctx context.Context, path string, question []byte) ([]byte, error) {
+// Ask asks the journal at path q and decodes its answer into answer; an
+// error means there is no journal to trust.
+func Ask(ctx context.Context, path string, q Question, answer any) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	if _, err := conn.Write(append(question, '\n')); err != nil {
-		return nil, err
+	b, _ := json.Marshal(q)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return err
 	}
 	// An answer may be large (a namespace id per container): read to the
 	// end, which the journal's close marks.
-	b, err := io.ReadAll(conn)
-	if err != nil {
-		return nil, err
+	if b, err = io.ReadAll(conn); err != nil {
+		return err
 	}
 	if len(b) == 0 || b[len(b)-1] != '\n' {
-		return nil, errors.New("answer cut short")
+		return errors.New("answer cut short")
 	}
-	return b[:len(b)-1], nil
+	return json.Unmarshal(b, answer)
 }
