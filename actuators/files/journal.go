@@ -55,7 +55,7 @@ type Journal struct {
 
 	mu      sync.Mutex
 	file    *os.File       // the inotify descriptor; nil once closed
-	fd      int            // file's
+	fd      int            // file's number (os.File.Fd would make it blocking)
 	ledger  journal.Ledger // each container's last event; a loss: a watch placed anew, an overflow
 	watches map[int32]watched
 	walked  bool  // every directory is watched (false: walk at the next question)
@@ -241,7 +241,6 @@ func (j *Journal) eventsLocked(b []byte) {
 			break
 		}
 		name, _, _ := bytes.Cut(b[unix.SizeofInotifyEvent:end], []byte{0}) // NUL-padded
-
 		b = b[end:]
 		j.eventLocked(ev.Wd, ev.Mask, string(name))
 	}
@@ -282,7 +281,7 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 	if j.ledger.Len() > maxTouched {
 		// Names come and go (CI jobs with names of their own) and a
 		// journal lives as long as the DNS server: forget them all, and
-		// with them every reading older than now.
+		// with them every reading older than their last change.
 		j.ledger.Forget(func(string) bool { return true })
 	}
 }

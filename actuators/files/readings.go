@@ -103,7 +103,7 @@ func (rs *readingSet) reuse(project, name string) (containerFiles, bool) {
 	return f, true
 }
 
-// settle saves what this Read knows to be true at the journal's count:
+// settleReadings saves what this Read knows to be true at the journal's count:
 // what it read, and (a scoped Read) the saved readings the journal heard
 // nothing of since.
 func (s *Store) settleReadings(rs *readingSet, read []containerFiles, reused int, full bool) {

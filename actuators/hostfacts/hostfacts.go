@@ -6,10 +6,10 @@
 // Bound TCP and UDP ports come from the kernel's socket diagnostics
 // (inet_diag, diag.go) on a socket opened in the host namespace. inet_diag
 // also knows SCTP (sctp_diag), but SCTP endpoints are read from
-// /proc/net/sctp/eps, which needs no request of our own. That file and /proc/sys show the network
-// namespace of the reading thread: netctl runs in the host namespace and
-// only leaves it on threads locked for the purpose, so any other goroutine
-// sees the host's.
+// /proc/net/sctp/eps, which needs no request of our own. That file and
+// /proc/sys show the network namespace of the reading thread: netctl runs
+// in the host namespace and only leaves it on threads locked for the
+// purpose, so any other goroutine sees the host's.
 package hostfacts
 
 import (
