@@ -59,6 +59,7 @@ type Journal struct {
 	ledger  journal.Ledger // each container's last event; a loss: a watch placed anew, an overflow
 	watches map[int32]watched
 	walked  bool  // every directory is watched (false: walk at the next question)
+	pruneAt int   // the ledger's size that makes it forget the gone
 	broken  error // the descriptor failed: every answer is "anything"
 	buf     []byte
 }
@@ -278,16 +279,20 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 			j.watchContainerLocked(w.project, name)
 		}
 	}
-	if j.ledger.Len() > maxTouched {
-		// Names come and go (CI jobs with names of their own) and a
-		// journal lives as long as the DNS server: forget them all, and
-		// with them every reading older than their last change.
-		j.ledger.Forget(func(string) bool { return true })
+	if j.ledger.Len() > max(journal.MaxRemembered, j.pruneAt) {
+		// Forget the containers whose directory is no longer watched
+		// (gone), and with them every reading older than their last
+		// change.
+		live := make(map[string]bool, len(j.watches))
+		for _, w := range j.watches {
+			if w.name != "" {
+				live[w.project+"/"+w.name] = true
+			}
+		}
+		j.ledger.Forget(func(id string) bool { return !live[id] })
+		j.pruneAt = 2 * j.ledger.Len() // all alive: not again at once
 	}
 }
-
-// maxTouched bounds the containers the journal remembers.
-const maxTouched = 1 << 16
 
 // FilesAnswer is what the journal heard since a count of its own.
 type FilesAnswer struct {

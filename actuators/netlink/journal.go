@@ -248,17 +248,12 @@ func (j *Journal) drainLocked(question bool) error {
 			j.ledger.Touch(id)
 		}
 		j.sub.learnt = j.sub.learnt[:0]
-		if j.ledger.Len() > max(maxTouched, j.pruneAt) {
+		if j.ledger.Len() > max(journal.MaxRemembered, j.pruneAt) {
 			j.forgetGone()
 			j.pruneAt = 2 * j.ledger.Len() // all alive: not again at once
 		}
 	}
 }
-
-// maxTouched bounds the containers the journal remembers: container names
-// come and go (CI jobs with names of their own), and a journal lives as
-// long as the DNS server.
-const maxTouched = 1 << 16
 
 // forgetGone drops the counts of containers no namespace id names any
 // more, and answers "anything" to questions older than what it dropped.

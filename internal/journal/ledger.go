@@ -11,6 +11,12 @@ type Ledger struct {
 	touched   map[string]uint64
 }
 
+// MaxRemembered bounds the containers a journal keeps in its ledger:
+// container names come and go (CI jobs with names of their own), and a
+// journal lives as long as the DNS server. Past it, a journal forgets
+// containers (Forget).
+const MaxRemembered = 1 << 16
+
 // Seq is the count of changes heard so far.
 func (l *Ledger) Seq() uint64 { return l.seq }
 
