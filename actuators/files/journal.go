@@ -54,8 +54,8 @@ type Journal struct {
 	epoch uint64
 
 	mu      sync.Mutex
-	file    *os.File       // the inotify descriptor; nil once closed
-	fd      int            // file's number (os.File.Fd would make it blocking)
+	file    *os.File       // the inotify descriptor, closed by Run when it ends
+	fd      int            // file's number (os.File.Fd would make it blocking); -1 once closed
 	ledger  journal.Ledger // each container's last event; a loss: a watch placed anew, an overflow
 	watches map[int32]watched
 	walked  bool  // every directory is watched (false: walk at the next question)
@@ -137,7 +137,7 @@ func (j *Journal) watchLocked(dir string, w watched) (int32, error) {
 			// directory nobody watches would be trusted. The journal
 			// ends, and gives back the watches it holds, which other
 			// programs of the user (an editor, `netctl watch`) need.
-			j.closeLocked(fmt.Errorf("files journal: watch %s: %w", dir, err))
+			j.breakLocked(fmt.Errorf("files journal: watch %s: %w", dir, err))
 		}
 		return -1, err
 	}
@@ -170,47 +170,33 @@ func (j *Journal) watchContainerLocked(project, name string) {
 }
 
 // Run drains the queue as events arrive, so that it does not overflow
-// between questions, until stop is closed; it then closes the descriptor.
+// between questions, until stop is closed or the journal breaks; it then
+// closes the descriptor, which gives the watches back.
 func (j *Journal) Run(stop <-chan struct{}) {
-	closed := errors.New("files journal closed")
-	j.mu.Lock()
-	f := j.file
-	j.mu.Unlock()
-	if f == nil {
-		return
-	}
-	raw, err := f.SyscallConn()
-	if err != nil {
-		j.close(err)
-		return
-	}
-	go func() {
-		<-stop
-		j.close(closed)
-	}()
-	_ = raw.Read(func(uintptr) bool {
+	_ = journal.Drain(j.file, stop, func() bool {
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		return j.drainLocked() != nil // false: wait for more
 	})
-	j.close(closed)
-}
-
-func (j *Journal) close(why error) {
+	// Every answer from now on is "anything", and none reads the
+	// descriptor: its number may be reused once it is closed.
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.closeLocked(why)
+	if j.broken == nil {
+		j.broken = errors.New("files journal closed")
+	}
+	j.fd = -1
+	j.mu.Unlock()
+	j.file.Close()
 }
 
-// closeLocked ends the journal: every answer from now on is "anything".
-func (j *Journal) closeLocked(why error) {
+// breakLocked ends the journal: every answer from now on is "anything",
+// and Run stops and closes the descriptor (never here: a close waits for
+// Run's hold on it, and Run may be waiting for this lock).
+func (j *Journal) breakLocked(why error) {
 	if j.broken == nil {
 		j.broken = why
 	}
-	if j.file != nil {
-		j.file.Close()
-		j.file, j.fd = nil, -1
-	}
+	journal.Wake(j.file)
 }
 
 // drainLocked reads every queued event.

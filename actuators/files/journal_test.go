@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -207,5 +208,47 @@ func TestFilesReadingsCodec(t *testing.T) {
 	}
 	if _, err := decodeFiles(append(body[:len(body):len(body)], 0)); err == nil {
 		t.Error("a body with a byte to spare decoded")
+	}
+}
+
+// A journal stopped while events pour in ends at once. Its descriptor
+// used to be closed under the lock its drain takes: a drain that woke at
+// that moment waited for the lock, the close waited for the drain, and
+// the DNS server's worker never exited (down then waited 10 s for it).
+func TestFilesJournalStopsWhileEventsFlow(t *testing.T) {
+	root := t.TempDir()
+	writeTestContainer(t, New(root), "p", "a")
+	hosts := filepath.Join(ContainerDir(root, "p", "a"), Hosts)
+	for i := range 50 {
+		j, err := OpenJournal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, ran, writing := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		go func() { defer close(ran); j.Run(stop) }()
+		go func() {
+			defer close(writing)
+			for {
+				select {
+				case <-ran:
+					return
+				default:
+					_ = os.WriteFile(hosts, []byte("x\n"), 0o644)
+				}
+			}
+		}()
+		for range 3 { // questions take the lock too
+			j.Since(j.epoch, 0)
+		}
+		close(stop)
+		select {
+		case <-ran:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: the journal did not end within 5s of its stop", i)
+		}
+		<-writing
+		if a := j.Since(j.epoch, 0); !a.All {
+			t.Fatalf("round %d: a journal that ended answered %+v, want All", i, a)
+		}
 	}
 }

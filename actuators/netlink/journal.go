@@ -146,48 +146,27 @@ func OpenJournal(root string, host netns.NsHandle, inst model.Instance, log zero
 // overflow between questions, until stop is closed; it then closes the
 // journal's socket.
 func (j *Journal) Run(stop <-chan struct{}) {
-	// The runtime's poller waits on the (non-blocking) socket: no thread
-	// and no timer while nothing is announced.
 	f := os.NewFile(uintptr(j.fd), "netlink-journal")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		j.close(f, fmt.Errorf("journal: %w", err))
-		return
-	}
-	closed := errors.New("journal closed")
-	go func() {
-		<-stop
-		j.close(f, closed)
-	}()
 	var drainErr error
-	// Read returns once a drain fails or the socket is closed (stop).
-	readErr := raw.Read(func(uintptr) bool {
+	err := journal.Drain(f, stop, func() bool {
 		j.mu.Lock()
+		defer j.mu.Unlock()
 		drainErr = j.drainLocked(false)
-		j.mu.Unlock()
 		return drainErr != nil // false: wait for more
 	})
-	if err := errors.Join(drainErr, readErr); err != nil && !errors.Is(err, closed) && !errors.Is(err, os.ErrClosed) {
+	if err := errors.Join(drainErr, err); err != nil {
 		j.sub.links.log.Warn().Err(err).Msg("journal: no more announcements")
 	}
-	j.close(f, closed)
-}
-
-// close ends the journal: every answer from now on is "anything". The
-// socket is closed under the lock, so that Since never reads a descriptor
-// number reused since.
-func (j *Journal) close(f *os.File, why error) {
+	// Every answer from now on is "anything", and none reads the socket:
+	// its number may be reused once it is closed.
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.fd < 0 {
-		return
-	}
 	if j.broken == nil {
-		j.broken = why
+		j.broken = errors.New("journal closed")
 	}
+	j.fd = -1
+	j.mu.Unlock()
 	f.Close()
 	j.dump.Close()
-	j.fd = -1
 }
 
 // drainLocked reads every announcement queued on the socket; for a
