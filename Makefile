@@ -131,7 +131,7 @@ bench-ipv6: build
 # netctl reads back from live hosts (rule comments, link marks) and of the
 # namespace readings it keeps under --root. `make fuzz-short` runs each for FUZZSHORT;
 # `make fuzz` for FUZZTIME (docs/benchmarks.md has a long run's figures).
-FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./actuators/firewall/nftables:FuzzTableInput ./model:FuzzPersistedEncodings ./actuators/netlink:FuzzDecodeReadings
+FUZZ_TARGETS := ./spec:FuzzParse ./actuators/dns:FuzzPacket ./actuators/firewall/iptables:FuzzRestoreInput ./actuators/firewall/nftables:FuzzTableInput ./model:FuzzPersistedEncodings ./actuators/netlink:FuzzDecodeReadings ./actuators/files:FuzzDecodeFiles
 # FUZZSHORT counts executions (Nx): a duration races the Go 1.26 fuzz
 # coordinator's deadline on a loaded machine and fails with "context
 # deadline exceeded" and no input (go.dev/issue/75804, fixed in Go 1.27).

@@ -191,7 +191,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := reader{root: root, keepRaw: rs != nil}
+			r := reader{root: root}
 			for i := range next {
 				if full {
 					dir := filepath.Dir(paths[i])
@@ -284,7 +284,6 @@ func isDirOrLink(e fs.DirEntry) bool { return e.IsDir() || e.Type()&fs.ModeSymli
 type containerFiles struct {
 	project, name      string
 	settings           containerSettings
-	raw                string // the settings' JSON, kept when the reading is to be saved
 	hosts, resolv, env string
 	absent             bool // no settings: not a container (yet, or any more)
 }
@@ -292,9 +291,8 @@ type containerFiles struct {
 // reader reads containers' files, one after the other, into a buffer it
 // keeps: most are a few hundred bytes.
 type reader struct {
-	root    *beneath.Root
-	buf     []byte
-	keepRaw bool
+	root *beneath.Root
+	buf  []byte
 }
 
 // container reads the files of the container whose settings are at
@@ -312,9 +310,6 @@ func (r *reader) container(settingsPath string) (containerFiles, error) {
 	}
 	if err != nil {
 		return f, fmt.Errorf("read %s: %w", settingsPath, err)
-	}
-	if r.keepRaw {
-		f.raw = string(b)
 	}
 	// dir is clean (filepath.Dir's): no filepath.Join needed to Clean it
 	// again, a few percent of the CPU of reading.

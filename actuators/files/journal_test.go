@@ -2,9 +2,12 @@ package files
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -181,25 +184,50 @@ func TestFilesJournalLossVouchesForNothing(t *testing.T) {
 	}
 }
 
+// The readings' encoding gives back exactly what reading the files gave:
+// the settings as JSON decoded them (every field, nil and empty apart).
 func TestFilesReadingsCodec(t *testing.T) {
-	in := map[string]savedFiles{"p/a": {settings: `{"hostname":"a"}`, hosts: "h\n", resolv: "", env: "A=1\n"},
-		"q/b": {settings: "{}", hosts: string(make([]byte, 300))}}
+	full := containerSettings{Hostname: "web", Mode: model.ModeBridge, Netns: "/run/netctl/netns/p/web", External: true,
+		Aliases:    map[string][]string{"p/front": {"web", "www"}, "p/back": {}},
+		ExtraHosts: []model.HostEntry{{IP: netip.MustParseAddr("10.1.2.3"), Names: []string{"metrics"}}, {IP: netip.MustParseAddr("fd00::1")}},
+		DNS:        []netip.Addr{netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("fd00::53")},
+		Node:       "n1", PublishAll: true}
+	v := reflect.ValueOf(full)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("field %s is zero in the sample: give it a value, and the codec the field", v.Type().Field(i).Name)
+		}
+	}
+	in := map[string]savedFiles{}
+	for id, cs := range map[string]containerSettings{"p/full": full, "p/zero": {}, "q/empty": {Aliases: map[string][]string{},
+		ExtraHosts: []model.HostEntry{}, DNS: []netip.Addr{}}} {
+		// What a read of the file gives: the settings through JSON.
+		b, err := json.Marshal(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read containerSettings
+		if err := json.Unmarshal(b, &read); err != nil {
+			t.Fatal(err)
+		}
+		in[id] = savedFiles{settings: read, hosts: "h " + id + "\n", resolv: "nameserver 127.0.0.11\n", env: "A=1\n"}
+	}
+	in["p/zero"] = savedFiles{settings: in["p/zero"].settings}
 	b := encodeFiles(7, 42, in)
 	root := t.TempDir()
-	s := New(root)
 	if err := os.MkdirAll(filepath.Join(root, "cache"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(readingsPath(root), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	epoch, seq, body, ok := s.readingsHeader()
+	epoch, seq, body, ok := New(root).readingsHeader()
 	if !ok || epoch != 7 || seq != 42 {
 		t.Fatalf("header: %d %d %v", epoch, seq, ok)
 	}
 	out, err := decodeFiles(body)
-	if err != nil || len(out) != 2 || out["p/a"] != in["p/a"] || out["q/b"] != in["q/b"] {
-		t.Fatalf("round trip: %v %+v", err, out)
+	if err != nil || !reflect.DeepEqual(out, in) {
+		t.Fatalf("round trip: %v\n%+v\nwant\n%+v", err, out, in)
 	}
 	for n := range body {
 		if _, err := decodeFiles(body[:n]); err == nil {
@@ -251,4 +279,23 @@ func TestFilesJournalStopsWhileEventsFlow(t *testing.T) {
 			t.Fatalf("round %d: a journal that ended answered %+v, want All", i, a)
 		}
 	}
+}
+
+func FuzzDecodeFiles(f *testing.F) {
+	f.Add(encodeFiles(1, 2, map[string]savedFiles{"p/a": {settings: containerSettings{Hostname: "a",
+		Aliases: map[string][]string{"p/n": {"x"}}, DNS: []netip.Addr{netip.MustParseAddr("1.1.1.1")}}, hosts: "h\n"}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, body, ok := splitFiles(b)
+		if !ok {
+			return
+		}
+		s, err := decodeFiles(body)
+		if err != nil {
+			return
+		}
+		_, _, again, _ := splitFiles(encodeFiles(1, 2, s))
+		if s2, err := decodeFiles(again); err != nil || !reflect.DeepEqual(s2, s) {
+			t.Fatalf("re-encoded readings differ: %v", err)
+		}
+	})
 }

@@ -1,20 +1,20 @@
 package files
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/netip"
 	"path/filepath"
-	"strconv"
-	"strings"
+	"slices"
 
 	"github.com/rs/zerolog"
 
 	"github.com/netctl/netctl/internal/beneath"
+	"github.com/netctl/netctl/internal/cachefile"
 	"github.com/netctl/netctl/internal/journal"
+	"github.com/netctl/netctl/model"
 )
 
 // The containers' files as a full Read last saw them, kept under --root
@@ -46,9 +46,12 @@ func askJournal(ctx context.Context, root string, epoch, since uint64) (FilesAns
 	return a, nil
 }
 
-// savedFiles is one container's files as read: the settings' JSON and the
-// three files' contents.
-type savedFiles struct{ settings, hosts, resolv, env string }
+// savedFiles is one container's files as read: the settings (decoded)
+// and the three files' contents.
+type savedFiles struct {
+	settings           containerSettings
+	hosts, resolv, env string
+}
 
 // readingSet is a Read's journal answer and the saved readings it lets
 // the Read reuse.
@@ -96,11 +99,8 @@ func (rs *readingSet) reuse(project, name string) (containerFiles, bool) {
 	if !ok || rs.touched[id] {
 		return containerFiles{}, false
 	}
-	f := containerFiles{project: project, name: name, raw: sf.settings, hosts: sf.hosts, resolv: sf.resolv, env: sf.env}
-	if json.Unmarshal([]byte(sf.settings), &f.settings) != nil {
-		return containerFiles{}, false
-	}
-	return f, true
+	return containerFiles{project: project, name: name, settings: sf.settings, hosts: sf.hosts, resolv: sf.resolv,
+		env: sf.env}, true
 }
 
 // settleReadings saves what this Read knows to be true at the journal's count:
@@ -122,7 +122,7 @@ func (s *Store) settleReadings(rs *readingSet, read []containerFiles, reused int
 		id := f.project + "/" + f.name
 		delete(out, id)
 		if !f.absent {
-			out[id] = savedFiles{settings: f.raw, hosts: f.hosts, resolv: f.resolv, env: f.env}
+			out[id] = savedFiles{settings: f.settings, hosts: f.hosts, resolv: f.resolv, env: f.env}
 		}
 	}
 	s.log.Debug().Int("files_reused", reused).Int("files_read", len(read)-reused).Uint64("journal", rs.answer.Seq).
@@ -135,83 +135,131 @@ func (s *Store) settleReadings(rs *readingSet, read []containerFiles, reused int
 }
 
 // filesMagic starts the file and names its format's version.
-const filesMagic = "netctl files readings v1\n"
+const filesMagic = "netctl files readings v2"
 
 // readingsHeader reads the saved readings' file: its journal epoch and
 // count, and the rest.
 func (s *Store) readingsHeader() (epoch, seq uint64, body []byte, ok bool) {
 	b, err := beneath.ReadFile(s.root, readingsPath(s.root))
-	if err != nil || !bytes.HasPrefix(b, []byte(filesMagic)) {
+	if err != nil {
 		return 0, 0, nil, false
 	}
-	line, body, found := bytes.Cut(b[len(filesMagic):], []byte{'\n'})
-	if !found {
-		return 0, 0, nil, false
-	}
-	e, q, found := strings.Cut(string(line), " ")
-	epoch, err1 := strconv.ParseUint(e, 10, 64)
-	seq, err2 := strconv.ParseUint(q, 10, 64)
-	if !found || err1 != nil || err2 != nil {
-		return 0, 0, nil, false
-	}
-	return epoch, seq, body, true
+	return splitFiles(b)
 }
 
-// encodeFiles writes the header line and, per container, its ID and four
-// contents, each a uvarint length and the bytes.
+// splitFiles splits a readings file into its header's epoch and count and
+// the rest; false when it is not one.
+func splitFiles(b []byte) (epoch, seq uint64, body []byte, ok bool) {
+	hd, body, ok := cachefile.SplitHeader(b, filesMagic)
+	return hd.Epoch, hd.Seq, body, ok
+}
+
+// encodeFiles writes the header and, per container, its ID, settings and
+// three files.
 func encodeFiles(epoch, seq uint64, files map[string]savedFiles) []byte {
-	n := len(filesMagic) + 48
+	n := 64
 	for id, f := range files {
-		n += len(id) + len(f.settings) + len(f.hosts) + len(f.resolv) + len(f.env) + 5*binary.MaxVarintLen32
+		n += len(id) + len(f.hosts) + len(f.resolv) + len(f.env) + 128
 	}
-	b := make([]byte, 0, n)
-	b = append(b, filesMagic...)
-	b = strconv.AppendUint(b, epoch, 10)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, seq, 10)
-	b = append(b, '\n')
-	b = binary.AppendUvarint(b, uint64(len(files)))
+	w := cachefile.Writer{B: make([]byte, 0, n)}
+	w.Header(filesMagic, cachefile.Header{Epoch: epoch, Seq: seq})
+	w.U(uint64(len(files)))
 	for id, f := range files {
-		for _, v := range [...]string{id, f.settings, f.hosts, f.resolv, f.env} {
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		}
+		w.Str(id)
+		writeSettings(&w, &f.settings)
+		w.Str(f.hosts)
+		w.Str(f.resolv)
+		w.Str(f.env)
 	}
-	return b
+	return w.B
 }
 
 // decodeFiles is encodeFiles' body read back; a file cut short or with
 // bytes to spare is no reading.
 func decodeFiles(body []byte) (map[string]savedFiles, error) {
-	all := string(body) // one copy; the fields are slices of it
-	count, k := binary.Uvarint(body)
-	if k <= 0 || count > uint64(len(body)) {
-		return nil, errors.New("files readings: bad count")
-	}
-	pos := k
-	field := func() (string, error) {
-		l, k := binary.Uvarint(body[pos:])
-		if k <= 0 || l > uint64(len(body)-pos-k) {
-			return "", errors.New("files readings: cut short")
+	r := cachefile.NewReader(body)
+	n := r.Count()
+	out := make(map[string]savedFiles, n)
+	for range n {
+		id := r.Str()
+		f := savedFiles{settings: readSettings(r), hosts: r.Str(), resolv: r.Str(), env: r.Str()}
+		if r.Err() != nil {
+			break
 		}
-		pos += k
-		v := all[pos : pos+int(l)]
-		pos += int(l)
-		return v, nil
+		out[id] = f
 	}
-	out := make(map[string]savedFiles, count)
-	for range count {
-		var v [5]string
-		for i := range v {
-			var err error
-			if v[i], err = field(); err != nil {
-				return nil, err
-			}
-		}
-		out[v[0]] = savedFiles{settings: v[1], hosts: v[2], resolv: v[3], env: v[4]}
-	}
-	if pos != len(body) {
-		return nil, errors.New("files readings: trailing bytes")
+	if err := r.End("files readings"); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// writeSettings encodes what reading settings.json decoded (nil and empty
+// apart, as the JSON decoded them).
+func writeSettings(w *cachefile.Writer, s *containerSettings) {
+	w.Str(s.Hostname)
+	w.Str(string(s.Mode))
+	w.Str(s.Netns)
+	w.Flag(s.External)
+	w.Len(s.Aliases == nil, len(s.Aliases))
+	for _, network := range slices.Sorted(maps.Keys(s.Aliases)) {
+		w.Str(network)
+		writeStrs(w, s.Aliases[network])
+	}
+	w.Len(s.ExtraHosts == nil, len(s.ExtraHosts))
+	for _, h := range s.ExtraHosts {
+		w.Addr(h.IP)
+		writeStrs(w, h.Names)
+	}
+	w.Len(s.DNS == nil, len(s.DNS))
+	for _, a := range s.DNS {
+		w.Addr(a)
+	}
+	w.Str(s.Node)
+	w.Flag(s.PublishAll)
+}
+
+func readSettings(r *cachefile.Reader) containerSettings {
+	s := containerSettings{Hostname: r.Str(), Mode: model.Mode(r.ShortStr()), Netns: r.Str(), External: r.Flag()}
+	if n, ok := r.Len(); ok {
+		s.Aliases = make(map[string][]string, n)
+		for range n {
+			network := r.ShortStr()
+			s.Aliases[network] = readStrs(r)
+		}
+	}
+	if n, ok := r.Len(); ok {
+		s.ExtraHosts = make([]model.HostEntry, n)
+		for i := range s.ExtraHosts {
+			s.ExtraHosts[i] = model.HostEntry{IP: r.Addr(), Names: readStrs(r)}
+		}
+	}
+	if n, ok := r.Len(); ok {
+		s.DNS = make([]netip.Addr, n)
+		for i := range s.DNS {
+			s.DNS[i] = r.Addr()
+		}
+	}
+	s.Node = r.ShortStr()
+	s.PublishAll = r.Flag()
+	return s
+}
+
+func writeStrs(w *cachefile.Writer, ss []string) {
+	w.Len(ss == nil, len(ss))
+	for _, v := range ss {
+		w.Str(v)
+	}
+}
+
+func readStrs(r *cachefile.Reader) []string {
+	n, ok := r.Len()
+	if !ok {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.Str()
+	}
+	return ss
 }

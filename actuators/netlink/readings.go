@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/beneath"
+	"github.com/netctl/netctl/internal/cachefile"
 	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
@@ -84,13 +85,13 @@ func (l *Links) openReadings(ctx context.Context, targets int) *readingSet {
 	// The header asks the question; the containers' readings are decoded
 	// only when the answer makes them usable.
 	hd, body, ok := l.readingsHeader()
-	a, err := askJournal(ctx, l.root, hd.epoch, hd.seq)
+	a, err := askJournal(ctx, l.root, hd.Epoch, hd.Seq)
 	if err != nil {
 		l.log.Debug().Err(err).Msg("no journal: every namespace is read")
 		return nil
 	}
 	rs := &readingSet{answer: a, reused: make([]*nsReading, targets)}
-	if !ok || a.All || hd.epoch != a.Epoch {
+	if !ok || a.All || hd.Epoch != a.Epoch {
 		return rs
 	}
 	if saved, err := decodeReadingsBody(hd, body); err == nil {
@@ -105,14 +106,14 @@ func (l *Links) openReadings(ctx context.Context, targets int) *readingSet {
 
 // readingsHeader reads the saved readings' file, and returns its header
 // and the rest; false when there is none of this instance's.
-func (l *Links) readingsHeader() (fileHeader, []byte, bool) {
+func (l *Links) readingsHeader() (cachefile.Header, []byte, bool) {
 	b, err := beneath.ReadFile(l.root, readingsPath(l.root))
 	if err != nil {
-		return fileHeader{}, nil, false
+		return cachefile.Header{}, nil, false
 	}
-	hd, body, ok := splitHeader(b, readingsMagic)
-	if !ok || hd.instance != string(l.inst) {
-		return fileHeader{}, nil, false
+	hd, body, ok := cachefile.SplitHeader(b, readingsMagic)
+	if !ok || hd.Instance != string(l.inst) {
+		return cachefile.Header{}, nil, false
 	}
 	return hd, body, true
 }
@@ -165,8 +166,8 @@ func (l *Links) cachedHost(rs *readingSet, full bool) *hostView {
 	}
 	hd, h, err := decodeHostDumps(b)
 	a := rs.answer
-	if err != nil || hd.instance != string(l.inst) || hd.epoch != a.Epoch || hd.seq < a.HostSeq || hd.seq < a.Lost ||
-		hd.seq > a.Seq {
+	if err != nil || hd.Instance != string(l.inst) || hd.Epoch != a.Epoch || hd.Seq < a.HostSeq || hd.Seq < a.Lost ||
+		hd.Seq > a.Seq {
 		return nil
 	}
 	rs.hostReused = true

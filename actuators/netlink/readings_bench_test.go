@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/netctl/netctl/internal/cachefile"
 	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
@@ -104,7 +105,7 @@ func TestHostDumpsRoundTrip(t *testing.T) {
 	}
 	enc := encodeHostDumps("/srv/netctl", 7, 9, h)
 	hd, got, err := decodeHostDumps(enc)
-	if err != nil || hd != (fileHeader{"/srv/netctl", 7, 9}) || !reflect.DeepEqual(got, h) {
+	if err != nil || hd != (cachefile.Header{Instance: "/srv/netctl", Epoch: 7, Seq: 9}) || !reflect.DeepEqual(got, h) {
 		t.Fatalf("round trip: %v %+v\n got %+v\nwant %+v", err, hd, got, h)
 	}
 	for n := range len(enc) {

@@ -1,138 +1,137 @@
 package netlink
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
-	"net/netip"
 
+	"github.com/netctl/netctl/internal/cachefile"
 	"github.com/netctl/netctl/internal/nlraw"
 	"github.com/netctl/netctl/model"
 )
 
-// The readings file's encoding: the magic line, then length-prefixed
-// fields (uvarints, strings, netip binary forms). gob took ~2 ms to decode
+// The readings file's encoding (internal/cachefile): the header, then
+// length-prefixed fields (uvarints, strings, netip binary forms). gob took ~2 ms to decode
 // 1,000 containers' readings, a no-op's read of them; this takes a fifth
 // of that, mostly because the few distinct short strings (interface and
 // network names) are shared instead of allocated per container.
 
 func encodeReadings(s *savedReadings) []byte {
-	w := codecWriter{b: make([]byte, 0, 64+len(s.Containers)*160)}
-	w.header(readingsMagic, fileHeader{s.Instance, s.Epoch, s.Seq})
-	w.u(uint64(len(s.Containers)))
+	w := cachefile.Writer{B: make([]byte, 0, 64+len(s.Containers)*160)}
+	w.Header(readingsMagic, cachefile.Header{Instance: s.Instance, Epoch: s.Epoch, Seq: s.Seq})
+	w.U(uint64(len(s.Containers)))
 	for id, r := range s.Containers {
-		w.str(id)
-		w.str(r.Path)
-		w.u(r.Dev)
-		w.u(r.Ino)
-		w.addr(r.GW)
-		w.addr(r.GW6)
-		w.u(uint64(len(r.IfNames)))
+		w.Str(id)
+		w.Str(r.Path)
+		w.U(r.Dev)
+		w.U(r.Ino)
+		w.Addr(r.GW)
+		w.Addr(r.GW6)
+		w.U(uint64(len(r.IfNames)))
 		for _, n := range r.IfNames {
-			w.str(n)
+			w.Str(n)
 		}
-		w.flag(r.LoUp)
-		w.u(uint64(len(r.Peers)))
+		w.Flag(r.LoUp)
+		w.U(uint64(len(r.Peers)))
 		for _, p := range r.Peers {
-			w.str(p.Mark)
-			w.u(uint64(p.Index))
-			w.u(uint64(p.PeerIndex))
-			w.u(uint64(uint32(p.NSID)))
+			w.Str(p.Mark)
+			w.U(uint64(p.Index))
+			w.U(uint64(p.PeerIndex))
+			w.U(uint64(uint32(p.NSID)))
 			ep := p.Endpoint
-			w.str(ep.Network)
-			w.str(ep.IfName)
-			w.str(string(ep.MAC))
-			w.u(uint64(ep.MTU))
-			w.prefix(ep.Addr)
-			w.prefix(ep.AddrV6)
-			w.flag(ep.AcceptRA)
-			w.flag(ep.PeerOK)
+			w.Str(ep.Network)
+			w.Str(ep.IfName)
+			w.Str(string(ep.MAC))
+			w.U(uint64(ep.MTU))
+			w.Prefix(ep.Addr)
+			w.Prefix(ep.AddrV6)
+			w.Flag(ep.AcceptRA)
+			w.Flag(ep.PeerOK)
 		}
 	}
-	return w.b
+	return w.B
 }
 
 // encodeHostDumps writes the host's dumps, read at the journal's count seq
 // of epoch, in the readings' encoding.
 func encodeHostDumps(instance string, epoch, seq uint64, h *hostDumps) []byte {
-	w := codecWriter{b: make([]byte, 0, 64+len(h.Links)*96)}
-	w.header(hostDumpsMagic, fileHeader{instance, epoch, seq})
-	w.hostDumps(h)
-	return w.b
+	w := cachefile.Writer{B: make([]byte, 0, 64+len(h.Links)*96)}
+	w.Header(hostDumpsMagic, cachefile.Header{Instance: instance, Epoch: epoch, Seq: seq})
+	writeHostDumps(&w, h)
+	return w.B
 }
 
 // decodeHostDumps reads what encodeHostDumps wrote.
-func decodeHostDumps(b []byte) (fileHeader, *hostDumps, error) {
-	hd, rest, ok := splitHeader(b, hostDumpsMagic)
+func decodeHostDumps(b []byte) (cachefile.Header, *hostDumps, error) {
+	hd, rest, ok := cachefile.SplitHeader(b, hostDumpsMagic)
 	if !ok {
-		return fileHeader{}, nil, errors.New("not a host dumps file")
+		return cachefile.Header{}, nil, errors.New("not a host dumps file")
 	}
-	r := codecReader{b: rest, shared: map[string]string{}}
-	h := r.hostDumps()
-	if err := r.end("host dumps"); err != nil {
-		return fileHeader{}, nil, err
+	r := cachefile.NewReader(rest)
+	h := readHostDumps(r)
+	if err := r.End("host dumps"); err != nil {
+		return cachefile.Header{}, nil, err
 	}
 	return hd, h, nil
 }
 
-func (w *codecWriter) hostDumps(h *hostDumps) {
-	w.u(uint64(len(h.Links)))
+func writeHostDumps(w *cachefile.Writer, h *hostDumps) {
+	w.U(uint64(len(h.Links)))
 	for _, k := range h.Links {
-		w.u(uint64(k.Index))
-		w.u(uint64(k.Peer))
-		w.u(uint64(k.Master))
-		w.u(uint64(k.Group))
-		w.u(uint64(k.MTU))
-		w.flag(k.Up)
-		w.str(k.Name)
-		w.str(k.Alias)
-		w.str(k.Kind)
-		w.str(string(k.MAC))
-		w.flag(k.Hairpin)
-		w.flag(k.AcceptRA)
-		w.flag(k.DisableIPv6)
-		w.u(uint64(uint32(int32(k.LinkNSID))))
+		w.U(uint64(k.Index))
+		w.U(uint64(k.Peer))
+		w.U(uint64(k.Master))
+		w.U(uint64(k.Group))
+		w.U(uint64(k.MTU))
+		w.Flag(k.Up)
+		w.Str(k.Name)
+		w.Str(k.Alias)
+		w.Str(k.Kind)
+		w.Str(string(k.MAC))
+		w.Flag(k.Hairpin)
+		w.Flag(k.AcceptRA)
+		w.Flag(k.DisableIPv6)
+		w.U(uint64(uint32(int32(k.LinkNSID))))
 	}
-	w.u(uint64(len(h.Addrs)))
+	w.U(uint64(len(h.Addrs)))
 	for _, a := range h.Addrs {
-		w.u(uint64(a.Index))
-		w.prefix(a.Prefix)
-		w.u(uint64(a.Flags))
+		w.U(uint64(a.Index))
+		w.Prefix(a.Prefix)
+		w.U(uint64(a.Flags))
 	}
-	w.u(uint64(len(h.Routes)))
+	w.U(uint64(len(h.Routes)))
 	for _, r := range h.Routes {
-		w.u(uint64(r.Table))
-		w.u(uint64(r.Type))
-		w.prefix(r.Dst)
-		w.addr(r.GW)
-		w.u(uint64(r.OIF))
+		w.U(uint64(r.Table))
+		w.U(uint64(r.Type))
+		w.Prefix(r.Dst)
+		w.Addr(r.GW)
+		w.U(uint64(r.OIF))
 	}
 }
 
-func (r *codecReader) hostDumps() *hostDumps {
-	h := &hostDumps{Links: make([]nlraw.Link, r.count())}
+func readHostDumps(r *cachefile.Reader) *hostDumps {
+	h := &hostDumps{Links: make([]nlraw.Link, r.Count())}
 	for i := range h.Links {
 		k := &h.Links[i]
-		k.Index, k.Peer, k.Master = int(r.u()), int(r.u()), int(r.u())
-		k.Group, k.MTU = uint32(r.u()), int(r.u())
-		k.Up = r.flag()
-		k.Name, k.Alias, k.Kind = r.str(), r.str(), r.shortStr()
-		if mac := r.str(); mac != "" {
+		k.Index, k.Peer, k.Master = int(r.U()), int(r.U()), int(r.U())
+		k.Group, k.MTU = uint32(r.U()), int(r.U())
+		k.Up = r.Flag()
+		k.Name, k.Alias, k.Kind = r.Str(), r.Str(), r.ShortStr()
+		if mac := r.Str(); mac != "" {
 			k.MAC = net.HardwareAddr(mac)
 		}
-		k.Hairpin, k.AcceptRA, k.DisableIPv6 = r.flag(), r.flag(), r.flag()
-		k.LinkNSID = int(int32(uint32(r.u())))
+		k.Hairpin, k.AcceptRA, k.DisableIPv6 = r.Flag(), r.Flag(), r.Flag()
+		k.LinkNSID = int(int32(uint32(r.U())))
 	}
-	h.Addrs = make([]nlraw.Addr, r.count())
+	h.Addrs = make([]nlraw.Addr, r.Count())
 	for i := range h.Addrs {
 		a := &h.Addrs[i]
-		a.Index, a.Prefix, a.Flags = int(r.u()), r.prefix(), uint32(r.u())
+		a.Index, a.Prefix, a.Flags = int(r.U()), r.Prefix(), uint32(r.U())
 	}
-	h.Routes = make([]nlraw.Route, r.count())
+	h.Routes = make([]nlraw.Route, r.Count())
 	for i := range h.Routes {
 		rt := &h.Routes[i]
-		rt.Table, rt.Type = uint32(r.u()), uint8(r.u())
-		rt.Dst, rt.GW, rt.OIF = r.prefix(), r.addr(), int(r.u())
+		rt.Table, rt.Type = uint32(r.U()), uint8(r.U())
+		rt.Dst, rt.GW, rt.OIF = r.Prefix(), r.Addr(), int(r.U())
 	}
 	return h
 }
@@ -140,7 +139,7 @@ func (r *codecReader) hostDumps() *hostDumps {
 // decodeReadings reads what encodeReadings wrote; an error for anything
 // else (another format, a torn file).
 func decodeReadings(b []byte) (*savedReadings, error) {
-	hd, rest, ok := splitHeader(b, readingsMagic)
+	hd, rest, ok := cachefile.SplitHeader(b, readingsMagic)
 	if !ok {
 		return nil, errors.New("not a namespace readings file")
 	}
@@ -149,185 +148,40 @@ func decodeReadings(b []byte) (*savedReadings, error) {
 
 // decodeReadingsBody reads the containers' readings that follow the
 // header hd.
-func decodeReadingsBody(hd fileHeader, b []byte) (*savedReadings, error) {
-	r := codecReader{b: b, shared: map[string]string{}}
-	s := &savedReadings{Magic: readingsMagic, Instance: hd.instance, Epoch: hd.epoch, Seq: hd.seq}
-	n := r.count()
+func decodeReadingsBody(hd cachefile.Header, b []byte) (*savedReadings, error) {
+	r := cachefile.NewReader(b)
+	s := &savedReadings{Magic: readingsMagic, Instance: hd.Instance, Epoch: hd.Epoch, Seq: hd.Seq}
+	n := r.Count()
 	s.Containers = make(map[string]nsReading, n)
 	for range n {
-		id := r.str()
-		c := nsReading{Path: r.str(), Dev: r.u(), Ino: r.u(), GW: r.addr(), GW6: r.addr()}
-		c.IfNames = make([]string, r.count())
+		id := r.Str()
+		c := nsReading{Path: r.Str(), Dev: r.U(), Ino: r.U(), GW: r.Addr(), GW6: r.Addr()}
+		c.IfNames = make([]string, r.Count())
 		for i := range c.IfNames {
-			c.IfNames[i] = r.shortStr()
+			c.IfNames[i] = r.ShortStr()
 		}
-		c.LoUp = r.flag()
-		c.Peers = make([]peerReading, r.count())
+		c.LoUp = r.Flag()
+		c.Peers = make([]peerReading, r.Count())
 		for i := range c.Peers {
 			p := &c.Peers[i]
-			p.Mark = r.str()
-			p.Index, p.PeerIndex = int(r.u()), int(r.u())
-			p.NSID = int32(uint32(r.u()))
-			p.Endpoint = model.Endpoint{Network: r.shortStr(), IfName: r.shortStr()}
-			if mac := r.str(); mac != "" {
+			p.Mark = r.Str()
+			p.Index, p.PeerIndex = int(r.U()), int(r.U())
+			p.NSID = int32(uint32(r.U()))
+			p.Endpoint = model.Endpoint{Network: r.ShortStr(), IfName: r.ShortStr()}
+			if mac := r.Str(); mac != "" {
 				p.Endpoint.MAC = net.HardwareAddr(mac)
 			}
-			p.Endpoint.MTU = int(r.u())
-			p.Endpoint.Addr, p.Endpoint.AddrV6 = r.prefix(), r.prefix()
-			p.Endpoint.AcceptRA, p.Endpoint.PeerOK = r.flag(), r.flag()
+			p.Endpoint.MTU = int(r.U())
+			p.Endpoint.Addr, p.Endpoint.AddrV6 = r.Prefix(), r.Prefix()
+			p.Endpoint.AcceptRA, p.Endpoint.PeerOK = r.Flag(), r.Flag()
 		}
-		if r.err != nil {
+		if r.Err() != nil {
 			break
 		}
 		s.Containers[id] = c
 	}
-	if err := r.end("namespace readings"); err != nil {
+	if err := r.End("namespace readings"); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-type codecWriter struct{ b []byte }
-
-// fileHeader is what both files start with, after their magic: whose they
-// are and the journal's count they were read at.
-type fileHeader struct {
-	instance   string
-	epoch, seq uint64
-}
-
-func (w *codecWriter) header(magic string, h fileHeader) {
-	w.str(magic)
-	w.str(h.instance)
-	w.u(h.epoch)
-	w.u(h.seq)
-}
-
-// splitHeader reads a file's header, and returns what follows it; false
-// when the file is not one of magic's. The header alone is enough to ask
-// the journal whether the rest is worth decoding.
-func splitHeader(b []byte, magic string) (fileHeader, []byte, bool) {
-	r := codecReader{b: b}
-	if r.str() != magic {
-		return fileHeader{}, nil, false
-	}
-	h := fileHeader{r.str(), r.u(), r.u()}
-	return h, r.b, r.err == nil
-}
-
-// end is the reader's error, or one for bytes left over.
-func (r *codecReader) end(what string) error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errors.New(what + ": trailing bytes")
-	}
-	return r.err
-}
-
-func (w *codecWriter) u(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
-
-func (w *codecWriter) str(s string) {
-	w.u(uint64(len(s)))
-	w.b = append(w.b, s...)
-}
-
-func (w *codecWriter) flag(v bool) {
-	if v {
-		w.b = append(w.b, 1)
-	} else {
-		w.b = append(w.b, 0)
-	}
-}
-
-func (w *codecWriter) addr(a netip.Addr) {
-	b, _ := a.MarshalBinary()
-	w.str(string(b))
-}
-
-func (w *codecWriter) prefix(p netip.Prefix) {
-	b, _ := p.MarshalBinary()
-	w.str(string(b))
-}
-
-type codecReader struct {
-	b      []byte
-	err    error
-	shared map[string]string // short strings, decoded once
-}
-
-var errTorn = errors.New("namespace readings: torn or corrupt")
-
-func (r *codecReader) u() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errTorn
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a length that must fit in what is left of the file.
-func (r *codecReader) count() int {
-	n := r.u()
-	if n > uint64(len(r.b)) {
-		r.err = errTorn
-		return 0
-	}
-	return int(n)
-}
-
-func (r *codecReader) bytes() []byte {
-	n := r.count()
-	if r.err != nil {
-		return nil
-	}
-	b := r.b[:n]
-	r.b = r.b[n:]
-	return b
-}
-
-func (r *codecReader) str() string { return string(r.bytes()) }
-
-// shortStr shares the copies of the strings that repeat across containers
-// (eth0, lo, network names).
-func (r *codecReader) shortStr() string {
-	b := r.bytes()
-	if s, ok := r.shared[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	r.shared[s] = s
-	return s
-}
-
-func (r *codecReader) flag() bool {
-	if r.err != nil || len(r.b) == 0 {
-		r.err = errTorn
-		return false
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	if v > 1 {
-		r.err = errTorn
-	}
-	return v == 1
-}
-
-func (r *codecReader) addr() netip.Addr {
-	var a netip.Addr
-	if b := r.bytes(); r.err == nil && a.UnmarshalBinary(b) != nil {
-		r.err = errTorn
-	}
-	return a
-}
-
-func (r *codecReader) prefix() netip.Prefix {
-	var p netip.Prefix
-	if b := r.bytes(); r.err == nil && p.UnmarshalBinary(b) != nil {
-		r.err = errTorn
-	}
-	return p
 }
