@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -184,7 +183,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 	full := scope == nil
 	read := make([]containerFiles, len(paths))
 	errs := make([]error, len(paths))
-	var reused atomic.Int64
+	reused := 0
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(8, len(paths)) {
@@ -193,14 +192,6 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 			defer wg.Done()
 			r := reader{root: root}
 			for i := range next {
-				if full {
-					dir := filepath.Dir(paths[i])
-					if f, ok := rs.reuse(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)); ok {
-						read[i] = f
-						reused.Add(1)
-						continue
-					}
-				}
 				read[i], errs[i] = r.container(paths[i])
 			}
 		}()
@@ -208,6 +199,14 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 	for i := range paths {
 		if ctx.Err() != nil {
 			break
+		}
+		if full {
+			dir := filepath.Dir(paths[i])
+			if f, ok := rs.reuse(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)); ok {
+				read[i] = f
+				reused++
+				continue
+			}
 		}
 		next <- i
 	}
@@ -219,7 +218,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.settleReadings(rs, read, int(reused.Load()), full)
+	s.settleReadings(rs, read, reused, full)
 	return slices.DeleteFunc(read, func(f containerFiles) bool { return f.absent }), nil
 }
 
