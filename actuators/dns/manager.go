@@ -108,6 +108,9 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 		h := hash(b)
 		d, ok := m.recall(project, h)
 		if !ok {
+			d, ok = m.loadDecoded(project, h)
+		}
+		if !ok {
 			d = &model.DNS{}
 			if err := json.Unmarshal(b, d); err != nil || d.Project != project {
 				// Unreadable: report it as an empty configuration, which
@@ -115,6 +118,7 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 				d = &model.DNS{Project: project, Problem: "unreadable " + path}
 			} else {
 				m.remember(h, d)
+				m.saveDecoded(h, d)
 			}
 		}
 		if d.Problem == "" {
@@ -165,6 +169,7 @@ func (m *Manager) EnsureDNS(ctx context.Context, cfg *model.DNS) error {
 	}
 	h := hash(b)
 	m.remember(h, cfg)
+	m.saveDecoded(h, cfg)
 	st, err := m.reload(ctx)
 	if err != nil {
 		return fmt.Errorf("dns %s: %w", cfg.Project, err)
@@ -181,6 +186,7 @@ func (m *Manager) RemoveDNS(ctx context.Context, project string) error {
 	if err := beneath.Remove(m.root, projectPath(m.root, project)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("dns %s: %w", project, err)
 	}
+	_ = beneath.Remove(m.root, decodedPath(m.root, project)) // a cache: stale is harmless, left is litter
 	if hasProjects(m.root) {
 		if _, err := m.reload(ctx); err != nil {
 			return fmt.Errorf("dns %s: %w", project, err)

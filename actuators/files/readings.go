@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"path/filepath"
 	"slices"
 
@@ -204,17 +203,14 @@ func writeSettings(w *cachefile.Writer, s *containerSettings) {
 	w.Len(s.Aliases == nil, len(s.Aliases))
 	for _, network := range slices.Sorted(maps.Keys(s.Aliases)) {
 		w.Str(network)
-		writeStrs(w, s.Aliases[network])
+		w.Strs(s.Aliases[network])
 	}
 	w.Len(s.ExtraHosts == nil, len(s.ExtraHosts))
 	for _, h := range s.ExtraHosts {
 		w.Addr(h.IP)
-		writeStrs(w, h.Names)
+		w.Strs(h.Names)
 	}
-	w.Len(s.DNS == nil, len(s.DNS))
-	for _, a := range s.DNS {
-		w.Addr(a)
-	}
+	w.Addrs(s.DNS)
 	w.Str(s.Node)
 	w.Flag(s.PublishAll)
 }
@@ -225,41 +221,17 @@ func readSettings(r *cachefile.Reader) containerSettings {
 		s.Aliases = make(map[string][]string, n)
 		for range n {
 			network := r.ShortStr()
-			s.Aliases[network] = readStrs(r)
+			s.Aliases[network] = r.Strs()
 		}
 	}
 	if n, ok := r.Len(); ok {
 		s.ExtraHosts = make([]model.HostEntry, n)
 		for i := range s.ExtraHosts {
-			s.ExtraHosts[i] = model.HostEntry{IP: r.Addr(), Names: readStrs(r)}
+			s.ExtraHosts[i] = model.HostEntry{IP: r.Addr(), Names: r.Strs()}
 		}
 	}
-	if n, ok := r.Len(); ok {
-		s.DNS = make([]netip.Addr, n)
-		for i := range s.DNS {
-			s.DNS[i] = r.Addr()
-		}
-	}
+	s.DNS = r.Addrs()
 	s.Node = r.ShortStr()
 	s.PublishAll = r.Flag()
 	return s
-}
-
-func writeStrs(w *cachefile.Writer, ss []string) {
-	w.Len(ss == nil, len(ss))
-	for _, v := range ss {
-		w.Str(v)
-	}
-}
-
-func readStrs(r *cachefile.Reader) []string {
-	n, ok := r.Len()
-	if !ok {
-		return nil
-	}
-	ss := make([]string, n)
-	for i := range ss {
-		ss[i] = r.Str()
-	}
-	return ss
 }

@@ -51,6 +51,22 @@ func (w *Writer) Len(isNil bool, n int) {
 	}
 }
 
+// Strs writes a slice of strings (nil and empty apart).
+func (w *Writer) Strs(ss []string) {
+	w.Len(ss == nil, len(ss))
+	for _, v := range ss {
+		w.Str(v)
+	}
+}
+
+// Addrs writes a slice of addresses (nil and empty apart).
+func (w *Writer) Addrs(as []netip.Addr) {
+	w.Len(as == nil, len(as))
+	for _, a := range as {
+		w.Addr(a)
+	}
+}
+
 // Flag writes a bool.
 func (w *Writer) Flag(v bool) {
 	if v {
@@ -69,6 +85,12 @@ func (w *Writer) Addr(a netip.Addr) {
 // Prefix writes a prefix (the zero one too).
 func (w *Writer) Prefix(p netip.Prefix) {
 	b, _ := p.MarshalBinary()
+	w.Str(string(b))
+}
+
+// AddrPort writes an address and port.
+func (w *Writer) AddrPort(a netip.AddrPort) {
+	b, _ := a.MarshalBinary()
 	w.Str(string(b))
 }
 
@@ -206,4 +228,40 @@ func (r *Reader) Prefix() netip.Prefix {
 		r.err = errTorn
 	}
 	return p
+}
+
+// AddrPort reads an address and port.
+func (r *Reader) AddrPort() netip.AddrPort {
+	var a netip.AddrPort
+	if b := r.Bytes(); r.err == nil && a.UnmarshalBinary(b) != nil {
+		r.err = errTorn
+	}
+	return a
+}
+
+// Strs reads what Writer.Strs wrote, sharing the strings that repeat
+// (ShortStr).
+func (r *Reader) Strs() []string {
+	n, ok := r.Len()
+	if !ok {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.ShortStr()
+	}
+	return ss
+}
+
+// Addrs reads what Writer.Addrs wrote.
+func (r *Reader) Addrs() []netip.Addr {
+	n, ok := r.Len()
+	if !ok {
+		return nil
+	}
+	as := make([]netip.Addr, n)
+	for i := range as {
+		as[i] = r.Addr()
+	}
+	return as
 }
