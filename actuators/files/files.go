@@ -201,8 +201,7 @@ func (s *Store) readContainers(ctx context.Context, scope model.Scope) ([]contai
 			break
 		}
 		if full {
-			dir := filepath.Dir(paths[i])
-			if f, ok := rs.reuse(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)); ok {
+			if f, ok := rs.reuse(containerOf(paths[i])); ok {
 				read[i] = f
 				reused++
 				continue
@@ -298,7 +297,8 @@ type reader struct {
 // settingsPath.
 func (r *reader) container(settingsPath string) (containerFiles, error) {
 	dir := filepath.Dir(settingsPath)
-	f := containerFiles{project: filepath.Base(filepath.Dir(dir)), name: filepath.Base(dir)}
+	project, name := containerOf(settingsPath)
+	f := containerFiles{project: project, name: name}
 	b, err := r.read(settingsPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		f.absent = true // being written, or being removed
@@ -316,6 +316,13 @@ func (r *reader) container(settingsPath string) (containerFiles, error) {
 	f.resolv = r.optional(dir + "/" + Resolv)
 	f.env = r.optional(dir + "/" + Env)
 	return f, nil
+}
+
+// containerOf is the project and name of the container whose settings
+// are at settingsPath (<root>/containers/<project>/<name>/settings.json).
+func containerOf(settingsPath string) (project, name string) {
+	dir := filepath.Dir(settingsPath)
+	return filepath.Base(filepath.Dir(dir)), filepath.Base(dir)
 }
 
 // read returns path's content, in r's buffer until the next read.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/journal"
+	"github.com/netctl/netctl/model"
 )
 
 // The files journal. The kernel announces no change of a container's
@@ -106,7 +107,7 @@ func (j *Journal) walkLocked() {
 	j.ledger.Next()
 	j.ledger.Lose()
 	j.walked = false
-	if _, err := j.watchLocked(j.containersDir(), watched{}); err != nil {
+	if err := j.watchLocked(j.containersDir(), watched{}); err != nil {
 		return
 	}
 	projects, err := os.ReadDir(j.containersDir())
@@ -122,13 +123,13 @@ func (j *Journal) walkLocked() {
 }
 
 // watchLocked adds (or renews) the watch of dir as w.
-func (j *Journal) watchLocked(dir string, w watched) (int32, error) {
+func (j *Journal) watchLocked(dir string, w watched) error {
 	mask := uint32(dirEvents)
 	if w.name != "" {
 		mask = containerEvents
 	}
 	if j.broken != nil {
-		return -1, j.broken
+		return j.broken
 	}
 	wd, err := unix.InotifyAddWatch(j.fd, dir, mask|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
 	if err != nil {
@@ -139,17 +140,17 @@ func (j *Journal) watchLocked(dir string, w watched) (int32, error) {
 			// programs of the user (an editor, `netctl watch`) need.
 			j.breakLocked(fmt.Errorf("files journal: watch %s: %w", dir, err))
 		}
-		return -1, err
+		return err
 	}
 	j.watches[int32(wd)] = w
-	return int32(wd), nil
+	return nil
 }
 
 // watchProjectLocked watches a project's directory and the directories
 // of its containers, each counted as changed.
 func (j *Journal) watchProjectLocked(project string) {
 	dir := filepath.Join(j.containersDir(), project)
-	if _, err := j.watchLocked(dir, watched{project: project}); err != nil {
+	if err := j.watchLocked(dir, watched{project: project}); err != nil {
 		return
 	}
 	names, err := os.ReadDir(dir)
@@ -164,9 +165,8 @@ func (j *Journal) watchProjectLocked(project string) {
 }
 
 func (j *Journal) watchContainerLocked(project, name string) {
-	id := project + "/" + name
-	j.ledger.Touch(id)
-	_, _ = j.watchLocked(filepath.Join(j.containersDir(), project, name), watched{project: project, name: name})
+	j.ledger.Touch(model.ContainerID(project, name))
+	_ = j.watchLocked(filepath.Join(j.containersDir(), project, name), watched{project: project, name: name})
 }
 
 // Run drains the queue as events arrive, so that it does not overflow
@@ -246,7 +246,7 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 	switch {
 	case !ok:
 	case w.name != "": // a container's directory: anything is a change
-		j.ledger.Touch(w.project + "/" + w.name)
+		j.ledger.Touch(model.ContainerID(w.project, w.name))
 	case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0:
 		// The containers' or a project's directory itself went away or
 		// moved: its containers' watches may now name the wrong
@@ -260,7 +260,7 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 			j.watchProjectLocked(name)
 		}
 	default: // a container's directory made, removed or renamed
-		j.ledger.Touch(w.project + "/" + name)
+		j.ledger.Touch(model.ContainerID(w.project, name))
 		if mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 			j.watchContainerLocked(w.project, name)
 		}
@@ -272,7 +272,7 @@ func (j *Journal) eventLocked(wd int32, mask uint32, name string) {
 		live := make(map[string]bool, len(j.watches))
 		for _, w := range j.watches {
 			if w.name != "" {
-				live[w.project+"/"+w.name] = true
+				live[model.ContainerID(w.project, w.name)] = true
 			}
 		}
 		j.ledger.Forget(func(id string) bool { return !live[id] })

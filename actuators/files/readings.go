@@ -93,7 +93,7 @@ func (rs *readingSet) reuse(project, name string) (containerFiles, bool) {
 	if rs == nil || rs.saved == nil {
 		return containerFiles{}, false
 	}
-	id := project + "/" + name
+	id := model.ContainerID(project, name)
 	sf, ok := rs.saved[id]
 	if !ok || rs.touched[id] {
 		return containerFiles{}, false
@@ -118,7 +118,7 @@ func (s *Store) settleReadings(rs *readingSet, read []containerFiles, reused int
 		}
 	}
 	for _, f := range read {
-		id := f.project + "/" + f.name
+		id := model.ContainerID(f.project, f.name)
 		delete(out, id)
 		if !f.absent {
 			out[id] = savedFiles{settings: f.settings, hosts: f.hosts, resolv: f.resolv, env: f.env}
