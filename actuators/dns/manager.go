@@ -108,7 +108,11 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 		h := hash(b)
 		d, ok := m.recall(project, h)
 		if !ok {
-			d, ok = m.loadDecoded(project, h)
+			// Kept by another command: remembered, so that this one's
+			// verification does not read it again.
+			if d, ok = m.loadDecoded(project, h); ok {
+				m.remember(h, d)
+			}
 		}
 		if !ok {
 			d = &model.DNS{}
