@@ -57,6 +57,12 @@ var allDomains = domains{firewall: true, dns: true}
 // DNS state d does not ask for, and the networks' foreign ports (which a
 // scoped observation does not read) are taken from it.
 func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, base *model.State) (*model.State, error) {
+	return r.observeWith(ctx, scope, d, base, nil)
+}
+
+// observeWith is observe taking its rules from rules, a reading already
+// under way, when it reads the firewall.
+func (r *Reconciler) observeWith(ctx context.Context, scope model.Scope, d domains, base *model.State, rules *rulesReading) (*model.State, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var fillFiles func(*model.State)
@@ -64,7 +70,7 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, 
 	wg.Go(func() { fillFiles, filesErr = r.Files.Read(ctx, scope) })
 	var fw *fwReading
 	if d.firewall {
-		fw = r.readFirewall(ctx, &wg)
+		fw = r.readFirewall(ctx, &wg, rules)
 	}
 	// The DNS server's state needs nothing of the rest: it is read into a
 	// state of its own, alongside (its answer takes 2-10 ms).
@@ -344,7 +350,7 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 			return res, blockedError(p)
 		}
 		res.Rounds++
-		done, err := r.execute(ctx, p)
+		done, rules, err := r.execute(ctx, p, true)
 		res.Done = append(res.Done, done...)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -355,7 +361,7 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 			r.Log.Warn().Err(err).Int("round", res.Rounds).Msg("round failed; observing again")
 			reached = nil
 		}
-		if observed, err = r.reobserve(ctx, observed, p); err != nil {
+		if observed, err = r.reobserve(ctx, observed, p, rules); err != nil {
 			return res, err
 		}
 	}
@@ -384,7 +390,7 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 // changed them. At a thousand containers the scoped read is the
 // difference between ~8 ms and ~100 ms, and the firewall's read-back,
 // which grows with the ruleset, is spared whenever only links changed.
-func (r *Reconciler) reobserve(ctx context.Context, before *model.State, p *Plan) (*model.State, error) {
+func (r *Reconciler) reobserve(ctx context.Context, before *model.State, p *Plan, rules *rulesReading) (*model.State, error) {
 	scope := model.Scope{}
 	var d domains
 	for _, a := range p.Actions {
@@ -406,7 +412,7 @@ func (r *Reconciler) reobserve(ctx context.Context, before *model.State, p *Plan
 			}
 		}
 	}
-	return r.observe(ctx, scope, d, before)
+	return r.observeWith(ctx, scope, d, before, rules)
 }
 
 func blockedError(p *Plan) error {

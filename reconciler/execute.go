@@ -12,8 +12,11 @@ import (
 
 // execute runs a plan phase by phase; within a phase, groups (one per
 // container or network) run in parallel and a group's actions in order. A
-// failed action stops its group only.
-func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
+// failed action stops its group only. With readBack, the firewall's rules
+// are read again as soon as its batch is done, while the other phases
+// still run: the reading is returned for the verification that follows
+// (nil when the plan changes no rule).
+func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Action, *rulesReading, error) {
 	workers := r.Workers
 	if workers <= 0 {
 		workers = 4 * runtime.GOMAXPROCS(0)
@@ -29,19 +32,28 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	// settling, when not nil, reports the end of a Settle running side by
 	// side with the phases after it.
 	var settling chan error
-	// firewall, when not nil, reports the end of the firewall phase, which
-	// runs side by side with the names phase before it: the two touch
-	// nothing of each other's (the DNS server's configuration, the packet
-	// filter), and each waits on another process (the server's reload,
-	// iptables-restore).
+	// firewall, when not nil, reports the end of the firewall phase (the
+	// plan's last), which runs side by side with the phases from the
+	// containers' on. Rules name bridges and addresses, never links, so
+	// they need nothing those phases make; the sysctls of a bridge need
+	// the bridge, made in the phase before. Each side mostly waits on
+	// another process or the kernel (iptables-restore and its read-back;
+	// netlink, the DNS server's reload).
 	var firewall chan firewallResult
+	var rules *rulesReading
+	var fwGroups [][]*Action
+	if len(all) > 0 && all[len(all)-1][0][0].phase == phaseFirewall {
+		fwGroups = all[len(all)-1]
+	}
 	for n, groups := range all {
-		if groups[0][0].phase == phaseFirewall {
-			if firewall == nil {
-				firewall = r.startFirewall(ctx, p, groups)
-			}
+		ph := groups[0][0].phase
+		if firewall == nil && fwGroups != nil && ph >= phaseContainer {
+			firewall = r.startFirewall(ctx, p, fwGroups, readBack)
+		}
+		if ph == phaseFirewall {
 			fw := <-firewall
 			done = append(done, fw.done...)
+			rules = fw.rules
 			if fw.err != nil {
 				errs = append(errs, fw.err)
 			}
@@ -52,9 +64,6 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 				r.Progress(finished, total)
 			}
 			continue
-		}
-		if groups[0][0].phase == phaseNames && n+1 < len(all) && all[n+1][0][0].phase == phaseFirewall {
-			firewall = r.startFirewall(ctx, p, all[n+1])
 		}
 		start := time.Now()
 		sem := make(chan struct{}, workers)
@@ -92,7 +101,6 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 		}
 		wg.Wait()
 		ran := time.Since(start)
-		ph := groups[0][0].phase
 		if settling != nil {
 			// A names phase after a teardown: its Settle is running.
 			r.Log.Debug().Int("phase", int(ph)).Int("groups", len(groups)).Dur("ran", ran).Msg("phase done")
@@ -129,21 +137,29 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan) ([]*Action, error) {
 	}
 	sort.Slice(done, func(i, j int) bool { return order[done[i]] < order[done[j]] })
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return done, errors.Join(errs...)
+	return done, rules, errors.Join(errs...)
 }
 
-// firewallResult is what the firewall phase did.
+// firewallResult is what the firewall phase did, and the reading of the
+// rules it started after its batch (nil unless asked for).
 type firewallResult struct {
-	done []*Action
-	err  error
+	done  []*Action
+	err   error
+	rules *rulesReading
 }
 
-// startFirewall runs the firewall phase in the background.
-func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Action) chan firewallResult {
+// startFirewall runs the firewall phase in the background; with readBack,
+// a reading of the rules starts as soon as the batch is done, failed or
+// not (the verification needs the rules as they are either way).
+func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Action, readBack bool) chan firewallResult {
 	c := make(chan firewallResult, 1)
 	go func() {
 		done, err := r.runFirewall(ctx, p, groups)
-		c <- firewallResult{done, err}
+		var rules *rulesReading
+		if readBack && r.Firewall != nil {
+			rules = r.readRules(ctx)
+		}
+		c <- firewallResult{done, err, rules}
 	}()
 	return c
 }

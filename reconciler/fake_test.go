@@ -22,11 +22,16 @@ type fakeHost struct {
 	scopes []model.Scope
 	// settle, when set, is what Settle does (the kernel's teardown).
 	settle func()
+	// onCall, when set, runs at the start of every recorded call.
+	onCall func(call string)
 }
 
 func newFakeHost() *fakeHost { return &fakeHost{st: model.NewState(), fail: map[string]bool{}} }
 
 func (f *fakeHost) record(call string) error {
+	if f.onCall != nil {
+		f.onCall(call)
+	}
 	f.calls = append(f.calls, call)
 	if f.fail[call] {
 		delete(f.fail, call)

@@ -24,8 +24,9 @@ type fakeFirewall struct {
 	lo, hi   uint16
 	batches  []*model.FirewallBatch
 	fail     bool // the next Apply fails
-	// onApply, when set, runs at the start of every Apply.
-	onApply func()
+	// onApply, when set, runs at the start of every Apply; onObserve at
+	// the start of every Observe.
+	onApply, onObserve func()
 	// gen counts observations; stale counts batches that did not carry
 	// the snapshot of the latest one.
 	gen, stale int
@@ -49,6 +50,9 @@ func newFakeFirewall() *fakeFirewall {
 }
 
 func (f *fakeFirewall) Observe(context.Context) (*model.Firewall, error) {
+	if f.onObserve != nil {
+		f.onObserve()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fw := model.NewFirewall()

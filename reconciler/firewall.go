@@ -130,14 +130,49 @@ type fwReading struct {
 	portsErr error // the host's ports', read alongside
 }
 
-// readFirewall starts reading the rules and the host's port facts on wg;
-// nil when there is no firewall backend.
-func (r *Reconciler) readFirewall(ctx context.Context, wg *sync.WaitGroup) *fwReading {
+// rulesReading is a reading of the rules started ahead of the observation
+// that takes it: the firewall phase starts one as soon as its batch is
+// done, so that the read-back (iptables-save of the whole ruleset, the
+// larger part of a verification at thousands of ports) runs while the
+// other phases do. Nothing but the firewall phase changes rules, so the
+// reading is as current as one the verification would start.
+type rulesReading struct {
+	done chan struct{}
+	fw   *model.Firewall
+	err  error
+}
+
+// readRules starts reading the rules in the background.
+func (r *Reconciler) readRules(ctx context.Context) *rulesReading {
+	rr := &rulesReading{done: make(chan struct{})}
+	go func() {
+		defer close(rr.done)
+		rr.fw, rr.err = r.Firewall.Observe(ctx)
+	}()
+	return rr
+}
+
+// readFirewall starts reading the rules (or waiting for ahead, a reading
+// already under way) and the host's port facts on wg; nil when there is
+// no firewall backend. The host's ports are read afresh either way: the
+// phases may have bound some (the DNS server on a new gateway).
+func (r *Reconciler) readFirewall(ctx context.Context, wg *sync.WaitGroup, ahead *rulesReading) *fwReading {
 	if r.Firewall == nil {
 		return nil
 	}
 	rd := &fwReading{}
-	wg.Go(func() { rd.fw, rd.err = r.Firewall.Observe(ctx) })
+	if ahead != nil {
+		wg.Go(func() {
+			select {
+			case <-ahead.done:
+				rd.fw, rd.err = ahead.fw, ahead.err
+			case <-ctx.Done():
+				rd.err = ctx.Err()
+			}
+		})
+	} else {
+		wg.Go(func() { rd.fw, rd.err = r.Firewall.Observe(ctx) })
+	}
 	if r.HostFacts != nil {
 		wg.Go(func() {
 			if rd.ports, rd.portsErr = r.HostFacts.Ports(ctx); rd.portsErr != nil {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/netctl/netctl/model"
 )
 
 // Every batch is applied relative to the observation its plan was made
@@ -126,5 +128,55 @@ func TestTeardownSettlesAlongsideTheFirewall(t *testing.T) {
 	add := slices.IndexFunc(h.links.calls, func(c string) bool { return strings.HasPrefix(c, "EnsureNamespace shop/legacy2") })
 	if del < 0 || add < 0 || len(order) == 0 || order[0] != fmt.Sprintf("settle after %d calls", del+1) {
 		t.Errorf("calls %q, settles %q: want a settle right after the deletion, before the creation", h.links.calls, order)
+	}
+}
+
+// A plan's firewall batch runs while its containers are wired, and its
+// rules are read back as soon as the batch is done, while the wiring goes
+// on: the verification takes that reading instead of reading the rules
+// again after everything (the read-back is most of an add-one's
+// verification at thousands of published ports).
+func TestFirewallReadBackOverlapsTheContainers(t *testing.T) {
+	h, fw := newFirewallHarness()
+	topo := parse(t, "shop.yaml", firewallTopo)
+	h.apply(t, topo)
+
+	var applied atomic.Bool
+	readBack := make(chan struct{})
+	var once sync.Once
+	fw.onApply = func() { applied.Store(true) }
+	fw.onObserve = func() {
+		if applied.Load() {
+			once.Do(func() { close(readBack) })
+		}
+	}
+	h.links.onCall = func(call string) {
+		if call != "EnsureNamespace shop/extra" {
+			return
+		}
+		select {
+		case <-readBack:
+		case <-time.After(5 * time.Second):
+			t.Error("the firewall's batch and read-back waited for the containers' wiring")
+		}
+	}
+	fw.mu.Lock()
+	before := fw.gen
+	fw.mu.Unlock()
+	grown := parse(t, "shop.yaml", firewallTopo+"  extra:\n    networks: [front]\n    ports: [\"9090:90\"]\n")
+	res := h.apply(t, grown)
+
+	fw.mu.Lock()
+	reads := fw.gen - before
+	fw.mu.Unlock()
+	if reads != 2 {
+		t.Errorf("the rules were read %d times: want 2 (before the plan, and once after the batch)", reads)
+	}
+	c := res.Observed.Containers["shop/extra"]
+	if c == nil || !slices.ContainsFunc(c.Ports, func(p model.Port) bool { return p.HostPort == 9090 }) {
+		t.Errorf("the verified state lacks extra's published port: %+v", c)
+	}
+	if p := h.plan(t, grown); !p.Empty() {
+		t.Errorf("not converged: %d actions left", len(p.Actions))
 	}
 }

@@ -46,7 +46,7 @@ func (r *Reconciler) Prune(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	p := PrunePlan(st)
-	done, err := r.execute(ctx, p)
+	done, _, err := r.execute(ctx, p, false)
 	p.Actions = done
 	if err != nil {
 		return p, fmt.Errorf("prune: %w", err)
