@@ -180,3 +180,45 @@ func TestFirewallReadBackOverlapsTheContainers(t *testing.T) {
 		t.Errorf("not converged: %d actions left", len(p.Actions))
 	}
 }
+
+// Beside a containers' phase that keeps every worker busy (a cold apply),
+// the firewall's batch would only take CPU from it: it starts with the
+// names phase instead.
+func TestFirewallWaitsForABusyContainersPhase(t *testing.T) {
+	h, fw := newFirewallHarness()
+	topo := parse(t, "shop.yaml", firewallTopo)
+	h.apply(t, topo)
+
+	h.r.Workers = 1
+	var mu sync.Mutex
+	var wiring [2]time.Time // the new container's namespace: begun, done
+	var applied time.Time
+	fw.onApply = func() {
+		mu.Lock()
+		applied = time.Now()
+		mu.Unlock()
+	}
+	h.links.onCall = func(call string) {
+		if call != "EnsureNamespace shop/extra" {
+			return
+		}
+		mu.Lock()
+		wiring[0] = time.Now()
+		mu.Unlock()
+		// A busy phase: a batch started beside it would run now.
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		wiring[1] = time.Now()
+		mu.Unlock()
+	}
+	grown := parse(t, "shop.yaml", firewallTopo+"  extra:\n    networks: [front]\n    ports: [\"9090:90\"]\n")
+	h.apply(t, grown)
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case applied.IsZero() || wiring[0].IsZero():
+		t.Errorf("the batch (%v) or the wiring (%v) never ran", applied, wiring[0])
+	case applied.Before(wiring[1]):
+		t.Errorf("the firewall's batch ran beside a containers' phase with no idle worker")
+	}
+}

@@ -111,7 +111,7 @@ const (
 	phaseNetwork                // create or update bridges
 	phaseContainer              // namespaces, endpoints, routes, files
 	phaseNames                  // the DNS server's configuration, once bridges have their gateways
-	phaseFirewall               // rules and sysctls, in one batch; started once the bridges exist, beside the two phases before it
+	phaseFirewall               // rules and sysctls, in one batch; started once the bridges exist, beside the phases before it (execute)
 )
 
 // symbol is the one-character marker of an op in the text rendering.
