@@ -364,6 +364,10 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 		if observed, err = r.reobserve(ctx, observed, p, rules); err != nil {
 			return res, err
 		}
+		if rules != nil && rules.written {
+			// Not a reading: a later round that changes rules reads them.
+			firewallRead = false
+		}
 	}
 	p, err := r.plan(project, t, observed)
 	if err != nil {

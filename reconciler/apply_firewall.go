@@ -5,27 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/netctl/netctl/model"
 )
 
 // runFirewall carries out a plan's firewall phase (one group: every
 // firewall and sysctl action) as one batch: one transaction per table.
 // The batch succeeds or fails as a whole, and so do its actions.
-func (r *Reconciler) runFirewall(ctx context.Context, p *Plan, groups [][]*Action) ([]*Action, error) {
+func (r *Reconciler) runFirewall(ctx context.Context, p *Plan, groups [][]*Action) ([]*Action, *model.FirewallBatch, error) {
 	var actions []*Action
 	for _, g := range groups {
 		actions = append(actions, g...)
 	}
 	if r.Firewall == nil {
-		return nil, errors.New("firewall: no backend to apply the plan's firewall actions")
+		return nil, nil, errors.New("firewall: no backend to apply the plan's firewall actions")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	start := time.Now()
 	b := firewallBatch(p, actions)
 	if err := r.Firewall.Apply(ctx, b); err != nil {
-		return nil, fmt.Errorf("firewall: %w", err)
+		return nil, b, fmt.Errorf("firewall: %w", err)
 	}
 	r.Log.Debug().Int("actions", len(actions)).Dur("took", time.Since(start)).Msg("firewall batch applied")
-	return actions, nil
+	return actions, b, nil
 }

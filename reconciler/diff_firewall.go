@@ -31,7 +31,7 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 	if want == nil {
 		want = model.NewFirewall()
 	}
-	p.firewall, p.fwObserved = want, have.Snapshot
+	p.firewall, p.fwObserved, p.fwHave = want, have.Snapshot, have
 	add := func(a *Action) {
 		a.Kind, a.phase, a.group = KindFirewall, phaseFirewall, "firewall"
 		if _, ok := a.fwObject.(model.Sysctl); ok {

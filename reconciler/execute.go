@@ -153,14 +153,21 @@ type firewallResult struct {
 
 // startFirewall runs the firewall phase in the background; with readBack,
 // a reading of the rules starts as soon as the batch is done, failed or
-// not (the verification needs the rules as they are either way).
+// not (the verification needs the rules as they are either way), unless
+// the batch succeeded and another process took the read-back on
+// (firewall_handoff.go).
 func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Action, readBack bool) chan firewallResult {
 	c := make(chan firewallResult, 1)
 	go func() {
-		done, err := r.runFirewall(ctx, p, groups)
+		done, batch, err := r.runFirewall(ctx, p, groups)
 		var rules *rulesReading
 		if readBack && r.Firewall != nil {
-			rules = r.readRules(ctx)
+			if err == nil {
+				rules = r.handOff(ctx, p, batch)
+			}
+			if rules == nil {
+				rules = r.readRules(ctx)
+			}
 		}
 		c <- firewallResult{done, err, rules}
 	}()

@@ -140,6 +140,9 @@ type rulesReading struct {
 	done chan struct{}
 	fw   *model.Firewall
 	err  error
+	// written: fw is the batch's objects as written, not a reading
+	// (firewall_handoff.go).
+	written bool
 }
 
 // readRules starts reading the rules in the background.

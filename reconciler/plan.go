@@ -89,9 +89,11 @@ type Plan struct {
 	// firewall is the project's desired firewall, whose ports and links a
 	// rewrite of the project's chains needs in full; fwObserved the
 	// backend's snapshot of the observation the plan was made from, which
-	// its batch carries back to the backend.
+	// its batch carries back to the backend; fwHave that observation's
+	// objects (firewall_handoff.go).
 	firewall   *model.Firewall
 	fwObserved model.FirewallSnapshot
+	fwHave     *model.Firewall
 }
 
 // Empty reports whether the plan changes nothing.

@@ -101,6 +101,19 @@ func (f *Firewall) Sysctls(_ context.Context, keys []string) (map[string]string,
 	return out, nil
 }
 
+// HandOff implements the reconciler's hand-off of a batch's read-back (the
+// iptables backend's, to the DNS server's worker: iptables/refresh.go):
+// true when another process reads the rules b left back, so that this
+// one need not. Never for a batch that moved rules from another backend:
+// this process reads those back itself.
+func (f *Firewall) HandOff(ctx context.Context, b *model.FirewallBatch) bool {
+	if _, moved := b.Observed.(*switched); moved {
+		return false
+	}
+	h, ok := f.backend.(interface{ HandOff(context.Context) bool })
+	return ok && h.HandOff(ctx)
+}
+
 // Apply implements reconciler.Firewall: the backend's one transaction for
 // the rules, then the conntrack flushes, then the sysctls (forwarding goes
 // on only once isolation is in place).

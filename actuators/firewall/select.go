@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vishvananda/netns"
+
 	"github.com/netctl/netctl/actuators/firewall/iptables"
 	"github.com/netctl/netctl/actuators/firewall/nftables"
 )
@@ -21,11 +23,12 @@ func openBackend(cfg Config) opener {
 	return func(name string) (Backend, error) {
 		switch name {
 		case iptables.Name:
-			b, err := iptables.New(iptables.Config{Mode: cfg.IptablesMode, Instance: cfg.Instance, Log: cfg.Log,
-				CacheRoot: cfg.Root, Generation: func() (iptables.Generation, error) {
-					g, err := nftables.ReadGeneration(cfg.Host)
-					return iptables.Generation(g), err
-				}})
+			ic := iptables.Config{Mode: cfg.IptablesMode, Instance: cfg.Instance, Log: cfg.Log,
+				CacheRoot: cfg.Root, Generation: IptablesGeneration(cfg.Host)}
+			if cfg.Root != "" {
+				ic.RefreshSocket = iptables.RefreshSocket(cfg.Root)
+			}
+			b, err := iptables.New(ic)
 			if err != nil {
 				return nil, err
 			}
@@ -35,6 +38,15 @@ func openBackend(cfg Config) opener {
 			return nftables.New(nftables.Config{Host: cfg.Host, Instance: cfg.Instance, Log: cfg.Log})
 		}
 		return nil, fmt.Errorf("firewall backend %q: want %s, %s or %s", name, Auto, iptables.Name, nftables.Name)
+	}
+}
+
+// IptablesGeneration reads, in host, the nf_tables generation the iptables
+// backend keys its saved readings by.
+func IptablesGeneration(host netns.NsHandle) func() (iptables.Generation, error) {
+	return func() (iptables.Generation, error) {
+		g, err := nftables.ReadGeneration(host)
+		return iptables.Generation(g), err
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	dnsact "github.com/netctl/netctl/actuators/dns"
 	"github.com/netctl/netctl/actuators/files"
+	"github.com/netctl/netctl/actuators/firewall"
+	"github.com/netctl/netctl/actuators/firewall/iptables"
 	nlact "github.com/netctl/netctl/actuators/netlink"
 )
 
@@ -96,6 +98,11 @@ func (a *app) startJournal(ctx context.Context) (stop func()) {
 			a.log.Info().Err(err).Msg("no files journal: one-shot commands read every container's files")
 		}
 	})
+	wg.Go(func() {
+		if err := a.runRulesRefresh(ctx); err != nil {
+			a.log.Info().Err(err).Msg("no read-back of the rules here: commands read them back themselves")
+		}
+	})
 	return func() {
 		cancel()
 		wg.Wait()
@@ -127,6 +134,26 @@ func (a *app) runJournal(ctx context.Context) error {
 		return err
 	}
 	return keepJournal(ctx, j.Run, func(ctx context.Context) error { return j.Serve(ctx, a.root) })
+}
+
+// runRulesRefresh reads the iptables rules back for the commands that hand
+// it off after their restores (actuators/firewall/iptables/refresh.go),
+// until ctx is done.
+func (a *app) runRulesRefresh(ctx context.Context) error {
+	inst, err := files.Instance(a.root)
+	if err != nil {
+		return err
+	}
+	host, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	open := func(mode string) (*iptables.Backend, error) {
+		return iptables.New(iptables.Config{Mode: mode, Instance: inst, CacheRoot: a.root, Log: a.log,
+			Generation: firewall.IptablesGeneration(host)})
+	}
+	return iptables.ServeRefresh(ctx, a.root, open, a.log)
 }
 
 // keepJournal drains a journal (run, until stop closes) while it answers

@@ -3,7 +3,9 @@
 // the ledger of each container's last change, and the unix socket under
 // --root on which the process that keeps a journal (the DNS server's
 // worker) answers one-shot commands: one question line and one answer
-// line per connection, in JSON.
+// line per connection, in JSON. The worker's other service, the iptables
+// backend's read-back (actuators/firewall/iptables), asks and answers on
+// a socket of the same kind.
 package journal
 
 import (
@@ -32,12 +34,12 @@ type Question struct {
 	Since uint64
 }
 
-// Serve answers each question on the socket at path with answer's value
-// until ctx is done, then removes the socket. It holds path's lock file
+// Serve answers each question (a Q, in JSON) on the socket at path with
+// answer's value until ctx is done, then removes the socket. It holds path's lock file
 // (the socket's name with .lock for .sock) meanwhile, so that a socket
 // left by a journal that died is replaced and the socket of one that
 // lives never is.
-func Serve(ctx context.Context, path string, answer func(Question) any) error {
+func Serve[Q any](ctx context.Context, path string, answer func(Q) any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -78,11 +80,11 @@ func Serve(ctx context.Context, path string, answer func(Question) any) error {
 	}
 }
 
-func reply(conn net.Conn, answer func(Question) any) {
+func reply[Q any](conn net.Conn, answer func(Q) any) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReaderSize(conn, 256).ReadSlice('\n')
-	var q Question
+	line, err := bufio.NewReaderSize(conn, 1024).ReadSlice('\n')
+	var q Q
 	if err == nil {
 		err = json.Unmarshal(line, &q)
 	}
@@ -98,7 +100,7 @@ func reply(conn net.Conn, answer func(Question) any) {
 
 // Ask asks the journal at path q and decodes its answer into answer; an
 // error means there is no journal to trust.
-func Ask(ctx context.Context, path string, q Question, answer any) error {
+func Ask(ctx context.Context, path string, q any, answer any) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	var d net.Dialer

@@ -52,7 +52,10 @@ type Config struct {
 	// (savecache.go).
 	Generation func() (Generation, error)
 	CacheRoot  string
-	Log        zerolog.Logger
+	// RefreshSocket is where the DNS server's worker takes the read-back
+	// after a restore (refresh.go); "" for none.
+	RefreshSocket string
+	Log           zerolog.Logger
 }
 
 // DefaultCommandTimeout bounds one iptables-save or iptables-restore: far
@@ -77,6 +80,7 @@ type Backend struct {
 	inst            model.Instance
 	generation      func() (Generation, error)
 	cacheRoot       string
+	refreshSocket   string
 }
 
 func (b *Backend) commandTimeout() time.Duration {
@@ -93,7 +97,7 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{log: cfg.Log, mode: mode, timeout: cfg.CommandTimeout, inst: cfg.Instance,
-		generation: cfg.Generation, cacheRoot: cfg.CacheRoot}
+		generation: cfg.Generation, cacheRoot: cfg.CacheRoot, refreshSocket: cfg.RefreshSocket}
 	if b.save, err = flavourTool("iptables-save", mode); err != nil {
 		return nil, err
 	}
@@ -223,14 +227,29 @@ func (b *Backend) observeBoth(ctx context.Context) (*snapshot, error) {
 
 // saveBoth is the output of iptables-save and ip6tables-save, run side by
 // side, or the saved reading of the current ruleset generation (saved:
-// true) when there is one (savecache.go).
+// true) when there is one (savecache.go), the worker's included when it is
+// reading the rules back at that moment (refresh.go).
 func (b *Backend) saveBoth(ctx context.Context) (out4, out6 string, saved bool, err error) {
 	gen, cacheable := b.currentGeneration()
 	if cacheable {
 		if s, ok := b.loadSaved(gen); ok {
 			return s.v4, s.v6, true, nil
 		}
+		if b.awaitRefresh(ctx) {
+			if gen, cacheable = b.currentGeneration(); cacheable {
+				if s, ok := b.loadSaved(gen); ok {
+					return s.v4, s.v6, true, nil
+				}
+			}
+		}
 	}
+	out4, out6, _, err = b.runSaves(ctx, gen, cacheable)
+	return out4, out6, false, err
+}
+
+// runSaves runs both commands side by side and, when cacheable, saves
+// their output as the reading of gen (stored: it was).
+func (b *Backend) runSaves(ctx context.Context, gen Generation, cacheable bool) (out4, out6 string, stored bool, err error) {
 	out4, out6, err = bothFamilies(func(v6 bool) (string, error) { return b.runSave(ctx, v6) })
 	if err != nil {
 		return "", "", false, err
@@ -239,10 +258,10 @@ func (b *Backend) saveBoth(ctx context.Context) (out4, out6 string, saved bool, 
 		// Saved only when no transaction was committed while the two
 		// commands ran: their output is then the ruleset of gen.
 		if after, ok := b.currentGeneration(); ok && after == gen {
-			b.storeSaved(savedReading{gen: gen, mode: b.mode, save: b.save, save6: b.save6, v4: out4, v6: out6})
+			stored = b.storeSaved(savedReading{gen: gen, mode: b.mode, save: b.save, save6: b.save6, v4: out4, v6: out6})
 		}
 	}
-	return out4, out6, false, nil
+	return out4, out6, stored, nil
 }
 
 // bothFamilies runs f for IPv4 and for IPv6 side by side.

@@ -189,9 +189,11 @@ func (b *Backend) loadSaved(gen Generation) (savedReading, bool) {
 }
 
 // storeSaved keeps s under root; failing to is no error (the next
-// reading runs the commands).
-func (b *Backend) storeSaved(s savedReading) {
+// reading runs the commands). True when it was kept.
+func (b *Backend) storeSaved(s savedReading) bool {
 	if err := beneath.WriteFile(b.cacheRoot, saveCachePath(b.cacheRoot), encodeSaved(s), 0o600); err != nil {
 		b.log.Debug().Err(err).Msg("cannot save the iptables reading")
+		return false
 	}
+	return true
 }
