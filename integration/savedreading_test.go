@@ -151,11 +151,18 @@ func TestStaleReadingWaitsForTheWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+	fd := int(lock.Fd())
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
 	const held = 400 * time.Millisecond
-	time.AfterFunc(held, func() { _ = unix.Flock(int(lock.Fd()), unix.LOCK_UN) })
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(held)
+		_ = unix.Flock(fd, unix.LOCK_UN)
+	}()
+	defer func() { <-released }()
 	start := time.Now()
 	r := h.Netctl("--log-level", "debug", "diff", "-f", file)
 	if took := time.Since(start); r.Code != 0 || took < held || !strings.Contains(r.Stderr, "waited for the worker's reading") ||
