@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -48,10 +49,21 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Ac
 	if len(all) > 0 && all[len(all)-1][0][0].phase == phaseFirewall {
 		fwGroups = all[len(all)-1]
 	}
+	// namesDone is closed once the names phase is over (nil: the plan has
+	// none). On a first apply that phase starts the DNS server, whose
+	// worker the firewall phase may hand its read-back to.
+	var namesDone chan struct{}
+	if slices.ContainsFunc(p.Actions, func(a *Action) bool { return a.phase == phaseNames }) {
+		namesDone = make(chan struct{})
+		defer closeOnce(namesDone)
+	}
 	for n, groups := range all {
 		ph := groups[0][0].phase
+		if ph > phaseNames && namesDone != nil {
+			closeOnce(namesDone)
+		}
 		if firewall == nil && fwGroups != nil && (ph >= phaseNames || ph == phaseContainer && len(groups) < workers) {
-			firewall = r.startFirewall(ctx, p, fwGroups, readBack)
+			firewall = r.startFirewall(ctx, p, fwGroups, readBack, namesDone)
 		}
 		if ph == phaseFirewall {
 			fw := <-firewall
@@ -103,6 +115,9 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Ac
 			}(g)
 		}
 		wg.Wait()
+		if ph == phaseNames && namesDone != nil {
+			closeOnce(namesDone)
+		}
 		ran := time.Since(start)
 		if settling != nil {
 			// A names phase after a teardown: its Settle is running.
@@ -155,15 +170,15 @@ type firewallResult struct {
 // a reading of the rules starts as soon as the batch is done, failed or
 // not (the verification needs the rules as they are either way), unless
 // the batch succeeded and another process took the read-back on
-// (firewall_handoff.go).
-func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Action, readBack bool) chan firewallResult {
+// (firewall_handoff.go; namesDone: see there).
+func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Action, readBack bool, namesDone <-chan struct{}) chan firewallResult {
 	c := make(chan firewallResult, 1)
 	go func() {
 		done, batch, err := r.runFirewall(ctx, p, groups)
 		var rules *rulesReading
 		if readBack && r.Firewall != nil {
 			if err == nil {
-				rules = r.handOff(ctx, p, batch)
+				rules = r.handOff(ctx, p, batch, namesDone)
 			}
 			if rules == nil {
 				rules = r.readRules(ctx)
@@ -172,6 +187,15 @@ func (r *Reconciler) startFirewall(ctx context.Context, p *Plan, groups [][]*Act
 		c <- firewallResult{done, err, rules}
 	}()
 	return c
+}
+
+// closeOnce closes c unless it is closed.
+func closeOnce(c chan struct{}) {
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
 }
 
 // linksLater reports whether any of the phases makes or changes links

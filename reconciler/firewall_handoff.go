@@ -28,14 +28,27 @@ type readBackHandOff interface {
 
 // handOff returns the firewall the verification takes after b succeeded,
 // when its read-back was handed off; nil when this process must read the
-// rules back itself.
-func (r *Reconciler) handOff(ctx context.Context, p *Plan, b *model.FirewallBatch) *rulesReading {
+// rules back itself. When nobody takes it and the plan has a names phase
+// (namesDone not nil), it asks again once that phase is over: a first
+// apply starts the DNS server there, beside the firewall's batch.
+func (r *Reconciler) handOff(ctx context.Context, p *Plan, b *model.FirewallBatch, namesDone <-chan struct{}) *rulesReading {
 	h, ok := r.Firewall.(readBackHandOff)
 	if !ok {
 		return nil
 	}
 	after, ok := afterBatch(p.fwHave, b)
-	if !ok || !h.HandOff(ctx, b) {
+	if !ok {
+		return nil
+	}
+	taken := h.HandOff(ctx, b)
+	if !taken && namesDone != nil {
+		select {
+		case <-namesDone:
+			taken = h.HandOff(ctx, b)
+		case <-ctx.Done():
+		}
+	}
+	if !taken {
 		return nil
 	}
 	r.Log.Debug().Msg("rules' read-back handed off; the batch's objects taken as written")

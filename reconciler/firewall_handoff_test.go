@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -17,10 +18,25 @@ type handOffFirewall struct {
 	*fakeFirewall
 	accept  bool
 	handOff atomic.Int32
+	// acceptFrom, when set, is the first call that is accepted (a worker
+	// that is not up yet).
+	acceptFrom int32
+	// namesAt records, per call, how many DNS configurations had been
+	// written by then.
+	names   *fakeNames
+	namesAt []int
 }
 
 func (f *handOffFirewall) HandOff(context.Context, *model.FirewallBatch) bool {
-	f.handOff.Add(1)
+	n := f.handOff.Add(1)
+	if f.names != nil {
+		f.names.mu.Lock()
+		f.namesAt = append(f.namesAt, len(f.names.calls))
+		f.names.mu.Unlock()
+	}
+	if f.acceptFrom > 0 {
+		return n >= f.acceptFrom
+	}
 	return f.accept
 }
 
@@ -55,13 +71,15 @@ func TestHandedOffReadBackIsNotWaitedFor(t *testing.T) {
 			before, handOffs := fw.reads(), fw.handOff.Load()
 			res := step.res()
 			reads := fw.reads() - before
-			want := 2 // before the plan, after the batch
+			// Declined, the hand-off is asked again after the names
+			// phase, then the rules are read back.
+			want, wantAsks := 2, int32(2)
 			if accept {
-				want = 1
+				want, wantAsks = 1, 1
 			}
-			if reads != want || fw.handOff.Load()-handOffs != 1 {
-				t.Errorf("%s (hand-off accepted: %v): the rules were read %d times, want %d; %d hand-offs, want 1",
-					step.name, accept, reads, want, fw.handOff.Load()-handOffs)
+			if asks := fw.handOff.Load() - handOffs; reads != want || asks != wantAsks {
+				t.Errorf("%s (hand-off accepted: %v): the rules were read %d times, want %d; %d hand-offs asked, want %d",
+					step.name, accept, reads, want, asks, wantAsks)
 			}
 			if res.Rounds != 1 {
 				t.Errorf("%s (hand-off accepted: %v): %d rounds, want 1", step.name, accept, res.Rounds)
@@ -174,5 +192,32 @@ func TestAfterBatch(t *testing.T) {
 	}
 	if _, ok := afterBatch(nil, b); ok {
 		t.Error("a batch planned without an observation taken as written")
+	}
+}
+
+// A first apply starts the DNS server (and the worker that takes
+// read-backs) in the names phase, beside the firewall's batch: when the
+// worker is not up when the batch is done, the hand-off is asked again
+// once that phase is over. A plan without a names phase asks once.
+func TestHandOffAskedAgainAfterTheNamesPhase(t *testing.T) {
+	h, fw := newHandOffHarness(false)
+	fw.acceptFrom, fw.names = 2, h.names
+	topo := parse(t, "shop.yaml", firewallTopo)
+	before := fw.reads()
+	h.apply(t, topo)
+	if reads, calls := fw.reads()-before, fw.handOff.Load(); reads != 1 || calls != 2 {
+		t.Errorf("the rules were read %d times, want 1; %d hand-offs asked, want 2", reads, calls)
+	}
+	if len(fw.namesAt) != 2 || fw.namesAt[1] == 0 {
+		t.Errorf("the second hand-off was not asked after the names phase: DNS calls by each ask %v", fw.namesAt)
+	}
+
+	// Only web's ports change: no names phase.
+	fw.acceptFrom = 99
+	fw.handOff.Store(0)
+	before = fw.reads()
+	h.apply(t, parse(t, "shop.yaml", strings.Replace(firewallTopo, `"8080:80"`, `"8088:80"`, 1)))
+	if reads, calls := fw.reads()-before, fw.handOff.Load(); reads != 2 || calls != 1 {
+		t.Errorf("without a names phase: the rules were read %d times, want 2; %d hand-offs asked, want 1", reads, calls)
 	}
 }
