@@ -97,14 +97,24 @@ func TestReadBackHandedOffToTheWorker(t *testing.T) {
 	h := sandbox.New(t)
 	out := outside(t, h)
 	file := h.WriteFile(t, "ho.yaml", handOffTopo)
-	h.MustNetctl(t, "--log-level", "debug", "apply", "-f", file)
+	// A first apply starts the journal with the DNS server: its
+	// verification reads the containers once it runs (never ahead of it),
+	// so that the readings are kept for the next command.
+	r := h.MustNetctl(t, "--log-level", "debug", "apply", "-f", file)
+	if strings.Count(r.Stderr, `"message":"namespace readings"`) != 1 {
+		t.Errorf("the first apply's verification kept no namespace readings:\n%s", r.Stderr)
+	}
 	socket := filepath.Join(h.Root(), "dns", "iptables-save.sock")
 	awaitFile(t, socket)
 
 	h.WriteFile(t, "ho.yaml", handOffTopo+"  api:\n    networks: [front]\n    ports: [\"8081:80\"]\n")
-	r := h.MustNetctl(t, "--log-level", "debug", "apply", "-f", file)
+	r = h.MustNetctl(t, "--log-level", "debug", "apply", "-f", file)
 	if !strings.Contains(r.Stderr, "read-back handed off") || !strings.Contains(r.Stderr, `"rounds":1`) {
 		t.Errorf("the add-one did not hand its read-back off, or took more than one round:\n%s", r.Stderr)
+	}
+	// Its verification's reading (taken beside the DNS reload) was kept.
+	if strings.Count(r.Stderr, `"message":"namespace readings"`) != 2 {
+		t.Errorf("the add-one's verification kept no namespace readings:\n%s", r.Stderr)
 	}
 	serve(t, h.ContainerNetns("ho", "api"), "tcp", 80, "api")
 	expectServed(t, "published after a handed-off read-back", out, "tcp", "10.250.0.1:8081", "api")

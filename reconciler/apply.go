@@ -60,17 +60,23 @@ func (r *Reconciler) observe(ctx context.Context, scope model.Scope, d domains, 
 	return r.observeWith(ctx, scope, d, base, nil)
 }
 
-// observeWith is observe taking its rules from rules, a reading already
-// under way, when it reads the firewall.
-func (r *Reconciler) observeWith(ctx context.Context, scope model.Scope, d domains, base *model.State, rules *rulesReading) (*model.State, error) {
+// observeWith is observe taking what ahead holds (readings a plan's
+// execution started for its verification: verify.go) instead of reading
+// it again.
+func (r *Reconciler) observeWith(ctx context.Context, scope model.Scope, d domains, base *model.State, ahead *aheadReadings) (*model.State, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var fillFiles func(*model.State)
 	var filesErr error
-	wg.Go(func() { fillFiles, filesErr = r.Files.Read(ctx, scope) })
+	if ahead == nil {
+		ahead = &aheadReadings{}
+	}
+	if ahead.links == nil {
+		wg.Go(func() { fillFiles, filesErr = r.Files.Read(ctx, scope) })
+	}
 	var fw *fwReading
 	if d.firewall {
-		fw = r.readFirewall(ctx, &wg, rules)
+		fw = r.readFirewall(ctx, &wg, ahead.rules)
 	}
 	// The DNS server's state needs nothing of the rest: it is read into a
 	// state of its own, alongside (its answer takes 2-10 ms).
@@ -80,7 +86,14 @@ func (r *Reconciler) observeWith(ctx context.Context, scope model.Scope, d domai
 		names = &model.State{}
 		wg.Go(func() { namesErr = r.Names.Observe(ctx, names) })
 	}
-	st, err := r.Links.Observe(ctx, scope)
+	var st *model.State
+	var err error
+	if lr := ahead.links; lr != nil {
+		<-lr.done
+		st, err, fillFiles, filesErr = lr.st, lr.err, lr.fill, lr.filesErr
+	} else {
+		st, err = r.Links.Observe(ctx, scope)
+	}
 	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
@@ -350,7 +363,7 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 			return res, blockedError(p)
 		}
 		res.Rounds++
-		done, rules, err := r.execute(ctx, p, true)
+		done, ahead, err := r.execute(ctx, p, observed)
 		res.Done = append(res.Done, done...)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -361,10 +374,10 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 			r.Log.Warn().Err(err).Int("round", res.Rounds).Msg("round failed; observing again")
 			reached = nil
 		}
-		if observed, err = r.reobserve(ctx, observed, p, rules); err != nil {
+		if observed, err = r.reobserve(ctx, observed, p, ahead); err != nil {
 			return res, err
 		}
-		if rules != nil && rules.written {
+		if ahead.rules != nil && ahead.rules.written {
 			// Not a reading: a later round that changes rules reads them.
 			firewallRead = false
 		}
@@ -385,38 +398,6 @@ func (r *Reconciler) converge(ctx context.Context, project string, t *spec.Topol
 		err = fmt.Errorf("%w; last error: %w", err, lastErr)
 	}
 	return res, err
-}
-
-// reobserve verifies a round. It reads again what the plan touched, and
-// keeps the earlier observation of the rest (nothing of ours changed it;
-// drift there is for the next reconcile): the containers the plan acted
-// on, the networks, and the firewall and the DNS server only when the plan
-// changed them. At a thousand containers the scoped read is the
-// difference between ~8 ms and ~100 ms, and the firewall's read-back,
-// which grows with the ruleset, is spared whenever only links changed.
-func (r *Reconciler) reobserve(ctx context.Context, before *model.State, p *Plan, rules *rulesReading) (*model.State, error) {
-	scope := model.Scope{}
-	var d domains
-	for _, a := range p.Actions {
-		switch a.Kind {
-		case KindFirewall, KindSysctl:
-			d.firewall = true
-		case KindDNS:
-			d.dns = true
-		}
-		if a.container != nil {
-			scope[a.container.ID()] = true
-		}
-		if a.Kind == KindNetwork && a.Op == OpDelete {
-			// Endpoints of a deleted bridge lose their master.
-			for id, c := range before.Containers {
-				if c.Endpoint(a.network.ID()) != nil {
-					scope[id] = true
-				}
-			}
-		}
-	}
-	return r.observeWith(ctx, scope, d, before, rules)
 }
 
 func blockedError(p *Plan) error {

@@ -9,15 +9,19 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/netctl/netctl/model"
 )
 
 // execute runs a plan phase by phase; within a phase, groups (one per
 // container or network) run in parallel and a group's actions in order. A
-// failed action stops its group only. With readBack, the firewall's rules
-// are read again as soon as its batch is done, while the other phases
-// still run: the reading is returned for the verification that follows
-// (nil when the plan changes no rule).
-func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Action, *rulesReading, error) {
+// failed action stops its group only. With before (the observation p was
+// planned from), the readings of the verification that follows start as
+// soon as nothing later changes what they read (verify.go), and are
+// returned; nil before: no verification follows.
+func (r *Reconciler) execute(ctx context.Context, p *Plan, before *model.State) ([]*Action, *aheadReadings, error) {
+	readBack := before != nil
+	ahead := &aheadReadings{}
 	workers := r.Workers
 	if workers <= 0 {
 		workers = 4 * runtime.GOMAXPROCS(0)
@@ -44,7 +48,6 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Ac
 	// busy (a cold apply) it would only take CPU from it, and starts with
 	// the names phase instead, which mostly waits on the DNS server.
 	var firewall chan firewallResult
-	var rules *rulesReading
 	var fwGroups [][]*Action
 	if len(all) > 0 && all[len(all)-1][0][0].phase == phaseFirewall {
 		fwGroups = all[len(all)-1]
@@ -68,7 +71,7 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Ac
 		if ph == phaseFirewall {
 			fw := <-firewall
 			done = append(done, fw.done...)
-			rules = fw.rules
+			ahead.rules = fw.rules
 			if fw.err != nil {
 				errs = append(errs, fw.err)
 			}
@@ -141,6 +144,10 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Ac
 		}
 		r.Log.Debug().Int("phase", int(ph)).Int("groups", len(groups)).
 			Dur("ran", ran).Dur("settled", time.Since(start)).Msg("phase done")
+		if readBack && ahead.links == nil && ph < phaseNames && !linksLater(all[n+1:]) && r.canReadAhead() {
+			scope, _ := verifyScope(before, p)
+			ahead.links = r.readLinks(ctx, scope)
+		}
 	}
 	if settling != nil {
 		// The verification that follows must see the teardown done.
@@ -155,7 +162,7 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, readBack bool) ([]*Ac
 	}
 	sort.Slice(done, func(i, j int) bool { return order[done[i]] < order[done[j]] })
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return done, rules, errors.Join(errs...)
+	return done, ahead, errors.Join(errs...)
 }
 
 // firewallResult is what the firewall phase did, and the reading of the

@@ -15,6 +15,8 @@ type fakeNames struct {
 	cfg     map[string]*model.DNS
 	stopped bool
 	calls   []string
+	// onEnsure, when set, runs at the start of every EnsureDNS.
+	onEnsure func()
 }
 
 func newFakeNames() *fakeNames { return &fakeNames{cfg: map[string]*model.DNS{}} }
@@ -37,6 +39,9 @@ func (f *fakeNames) Observe(_ context.Context, st *model.State) error {
 }
 
 func (f *fakeNames) EnsureDNS(_ context.Context, cfg *model.DNS) error {
+	if f.onEnsure != nil {
+		f.onEnsure()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "EnsureDNS "+cfg.Project)

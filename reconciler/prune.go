@@ -46,7 +46,7 @@ func (r *Reconciler) Prune(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	p := PrunePlan(st)
-	done, _, err := r.execute(ctx, p, false)
+	done, _, err := r.execute(ctx, p, nil)
 	p.Actions = done
 	if err != nil {
 		return p, fmt.Errorf("prune: %w", err)

@@ -60,6 +60,19 @@ import (
 // namespaces the journal heard nothing about (see above).
 func (l *Links) UseJournal(on bool) { l.journal = on }
 
+// CanReadAhead reports whether a scoped Observe taken now is as good as
+// one taken later in the apply (the reconciler's verification, read while
+// its last phases run): not while the journal is wanted but not running
+// yet (a first apply starts it with the DNS server's worker), since a
+// reading taken without it is not kept for the next command.
+func (l *Links) CanReadAhead() bool {
+	if !l.journal {
+		return true
+	}
+	_, err := os.Stat(journalSocket(l.root))
+	return err == nil
+}
+
 // Journal counts the kernel's announcements about each container. Its
 // methods are safe for concurrent use.
 type Journal struct {
