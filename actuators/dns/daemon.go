@@ -220,6 +220,11 @@ func LoadConfig(root string, log zerolog.Logger) Config {
 			continue
 		}
 		p := Project{Hash: hash(b)}
+		if d, ok := loadDecoded(root, project, p.Hash); ok {
+			p.DNS = d
+			cfg.Projects = append(cfg.Projects, p)
+			continue
+		}
 		var d model.DNS
 		if err := json.Unmarshal(b, &d); err != nil || d.Project != project {
 			if err == nil {

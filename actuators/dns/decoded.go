@@ -23,9 +23,11 @@ const decodedMagic = "netctl dns config v1"
 func decodedPath(root, project string) string { return filepath.Join(root, "cache", "dns", project) }
 
 // loadDecoded returns the project's kept configuration when it stands for
-// the file of hash h.
-func (m *Manager) loadDecoded(project, h string) (*model.DNS, bool) {
-	b, err := beneath.ReadFile(m.root, decodedPath(m.root, project))
+// the file of hash h. The server takes it too when it reloads: an apply
+// keeps what it writes before it asks for the reload (~5 ms of JSON at
+// 1,000 containers, on the apply's path).
+func loadDecoded(root, project, h string) (*model.DNS, bool) {
+	b, err := beneath.ReadFile(root, decodedPath(root, project))
 	if err != nil {
 		return nil, false
 	}

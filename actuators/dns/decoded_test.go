@@ -130,7 +130,45 @@ func TestDecodedConfigStandsForItsFileOnly(t *testing.T) {
 	if got := observe(); !reflect.DeepEqual(got, cfg) {
 		t.Errorf("after an edit:\n%+v\nwant\n%+v", got, cfg)
 	}
-	if _, ok := NewManager(root, nil, zerolog.Nop()).loadDecoded("shop", hash(append(b, '\n'))); !ok {
+	if _, ok := loadDecoded(root, "shop", hash(append(b, '\n'))); !ok {
 		t.Error("the edited file's configuration was not kept")
+	}
+}
+
+// The server, reloading, takes the configuration an apply kept for the
+// file's bytes (a marker planted there comes back), and decodes a file
+// whose bytes it does not stand for.
+func TestServerLoadsTheKeptConfiguration(t *testing.T) {
+	root := t.TempDir()
+	if err := prepareDir(root); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fullDNS()
+	cfg.Serving, cfg.Problem = false, ""
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	if err := os.WriteFile(projectPath(root, "shop"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	marked := *cfg
+	marked.Clients = []model.DNSClient{{Container: "marker"}}
+	NewManager(root, nil, zerolog.Nop()).saveDecoded(hash(b), &marked)
+	loaded := func() *model.DNS {
+		t.Helper()
+		c := LoadConfig(root, zerolog.Nop())
+		if len(c.Projects) != 1 || c.Projects[0].DNS == nil || c.Projects[0].Hash != hash(b) {
+			t.Fatalf("loaded %+v", c.Projects)
+		}
+		return c.Projects[0].DNS
+	}
+	if got := loaded(); !reflect.DeepEqual(got, &marked) {
+		t.Errorf("the kept configuration was not taken: %+v", got.Clients)
+	}
+	NewManager(root, nil, zerolog.Nop()).saveDecoded("another file's hash", &marked)
+	if got := loaded(); !reflect.DeepEqual(got, cfg) {
+		t.Errorf("a kept configuration of other bytes was taken: %+v", got.Clients)
 	}
 }

@@ -110,7 +110,7 @@ func (m *Manager) Observe(ctx context.Context, st *model.State) error {
 		if !ok {
 			// Kept by another command: remembered, so that this one's
 			// verification does not read it again.
-			if d, ok = m.loadDecoded(project, h); ok {
+			if d, ok = loadDecoded(m.root, project, h); ok {
 				m.remember(h, d)
 			}
 		}
