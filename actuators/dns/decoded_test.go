@@ -86,20 +86,7 @@ func TestDecodedConfigRoundTrip(t *testing.T) {
 // Another process (a new Manager) takes the kept configuration for a
 // file of the same bytes, and decodes the file once its bytes change.
 func TestDecodedConfigStandsForItsFileOnly(t *testing.T) {
-	root := t.TempDir()
-	if err := prepareDir(root); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fullDNS()
-	cfg.Serving, cfg.Problem = false, ""
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = append(b, '\n')
-	if err := os.WriteFile(projectPath(root, "shop"), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	root, cfg, b := writtenProject(t)
 	observe := func() *model.DNS {
 		t.Helper()
 		st := &model.State{}
@@ -139,20 +126,7 @@ func TestDecodedConfigStandsForItsFileOnly(t *testing.T) {
 // file's bytes (a marker planted there comes back), and decodes a file
 // whose bytes it does not stand for.
 func TestServerLoadsTheKeptConfiguration(t *testing.T) {
-	root := t.TempDir()
-	if err := prepareDir(root); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fullDNS()
-	cfg.Serving, cfg.Problem = false, ""
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = append(b, '\n')
-	if err := os.WriteFile(projectPath(root, "shop"), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	root, cfg, b := writtenProject(t)
 	marked := *cfg
 	marked.Clients = []model.DNSClient{{Container: "marker"}}
 	NewManager(root, nil, zerolog.Nop()).saveDecoded(hash(b), &marked)
@@ -171,4 +145,25 @@ func TestServerLoadsTheKeptConfiguration(t *testing.T) {
 	if got := loaded(); !reflect.DeepEqual(got, cfg) {
 		t.Errorf("a kept configuration of other bytes was taken: %+v", got.Clients)
 	}
+}
+
+// writtenProject is a root holding project shop's file (fullDNS, as
+// written), and the file's bytes.
+func writtenProject(t *testing.T) (root string, cfg *model.DNS, b []byte) {
+	t.Helper()
+	root = t.TempDir()
+	if err := prepareDir(root); err != nil {
+		t.Fatal(err)
+	}
+	cfg = fullDNS()
+	cfg.Serving, cfg.Problem = false, ""
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	if err := os.WriteFile(projectPath(root, "shop"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return root, cfg, b
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/netctl/netctl/actuators/firewall"
 	"github.com/netctl/netctl/actuators/firewall/iptables"
 	nlact "github.com/netctl/netctl/actuators/netlink"
+	"github.com/netctl/netctl/model"
 )
 
 // serveDNS runs the background DNS server for --root in the foreground:
@@ -120,26 +121,31 @@ func (a *app) runFilesJournal(ctx context.Context) error {
 
 // runJournal keeps the namespaces' journal until ctx is done.
 func (a *app) runJournal(ctx context.Context) error {
-	inst, err := files.Instance(a.root)
-	if err != nil {
-		return err
-	}
-	host, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer host.Close()
-	j, err := nlact.OpenJournal(a.root, host, inst, a.log)
-	if err != nil {
-		return err
-	}
-	return keepJournal(ctx, j.Run, func(ctx context.Context) error { return j.Serve(ctx, a.root) })
+	return a.inHost(func(inst model.Instance, host netns.NsHandle) error {
+		j, err := nlact.OpenJournal(a.root, host, inst, a.log)
+		if err != nil {
+			return err
+		}
+		return keepJournal(ctx, j.Run, func(ctx context.Context) error { return j.Serve(ctx, a.root) })
+	})
 }
 
 // runRulesRefresh reads the iptables rules back for the commands that hand
 // it off after their restores (actuators/firewall/iptables/refresh.go),
 // until ctx is done.
 func (a *app) runRulesRefresh(ctx context.Context) error {
+	return a.inHost(func(inst model.Instance, host netns.NsHandle) error {
+		open := func(mode string) (*iptables.Backend, error) {
+			return iptables.New(iptables.Config{Mode: mode, Instance: inst, CacheRoot: a.root, Log: a.log,
+				Generation: firewall.IptablesGeneration(host)})
+		}
+		return iptables.ServeRefresh(ctx, a.root, open, a.log)
+	})
+}
+
+// inHost runs f with the root's instance and the host namespace (this
+// process's).
+func (a *app) inHost(f func(inst model.Instance, host netns.NsHandle) error) error {
 	inst, err := files.Instance(a.root)
 	if err != nil {
 		return err
@@ -149,11 +155,7 @@ func (a *app) runRulesRefresh(ctx context.Context) error {
 		return err
 	}
 	defer host.Close()
-	open := func(mode string) (*iptables.Backend, error) {
-		return iptables.New(iptables.Config{Mode: mode, Instance: inst, CacheRoot: a.root, Log: a.log,
-			Generation: firewall.IptablesGeneration(host)})
-	}
-	return iptables.ServeRefresh(ctx, a.root, open, a.log)
+	return f(inst, host)
 }
 
 // keepJournal drains a journal (run, until stop closes) while it answers
