@@ -81,9 +81,6 @@ type Backend struct {
 	generation      func() (Generation, error)
 	cacheRoot       string
 	refreshSocket   string
-	// background: the worker's refresh, whose commands yield the CPU to
-	// the commands' own work (refresh.go).
-	background bool
 }
 
 func (b *Backend) commandTimeout() time.Duration {
@@ -296,9 +293,6 @@ func (b *Backend) currentGeneration() (Generation, bool) {
 
 // runSave runs iptables-save (ip6tables-save with v6).
 func (b *Backend) runSave(ctx context.Context, v6 bool) (string, error) {
-	if b.background {
-		lowerPriority()
-	}
 	save := b.save
 	if v6 {
 		save = b.save6

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -198,7 +197,6 @@ func (rf *refresher) backend(mode string) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.background = true
 	rf.backends[mode] = b
 	return b, nil
 }
@@ -234,18 +232,4 @@ func (b *Backend) refreshSaved(ctx context.Context) (bool, error) {
 	}
 	_, _, stored, err := b.runSaves(ctx, gen, true)
 	return stored, err
-}
-
-// refreshNice is the priority of the worker's iptables-save: a reading
-// for the next command must not take the CPU from the command that handed
-// it off (its DNS reload, its verification), nor from the DNS server.
-const refreshNice = 10
-
-// lowerPriority lowers the calling goroutine's thread to refreshNice, for
-// the commands it starts to inherit, and keeps the goroutine on it: a
-// thread still locked when its goroutine ends is discarded, so the
-// priority never reaches the server's other work.
-func lowerPriority() {
-	runtime.LockOSThread()
-	_ = unix.Setpriority(unix.PRIO_PROCESS, 0, refreshNice)
 }

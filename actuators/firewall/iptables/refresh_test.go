@@ -4,14 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 )
 
 // refreshRig is a worker and a command's backend under one --root, with
@@ -28,7 +26,7 @@ func newRefreshRig(t *testing.T) *refreshRig {
 	rig := &refreshRig{root: t.TempDir()}
 	rig.runs = filepath.Join(rig.root, "runs")
 	save := filepath.Join(t.TempDir(), "save")
-	script := "#!/bin/sh\necho run $(nice) >> " + rig.runs + "\nsleep 0.2\necho '*filter'\necho COMMIT\n"
+	script := "#!/bin/sh\necho run >> " + rig.runs + "\nsleep 0.2\necho '*filter'\necho COMMIT\n"
 	if err := os.WriteFile(save, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -74,25 +72,7 @@ func (rig *refreshRig) saveRuns(t *testing.T) int {
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	return strings.Count(string(b), "run ")
-}
-
-// niceness is the nice values the stand-in ran at.
-func (rig *refreshRig) niceness(t *testing.T) []int {
-	t.Helper()
-	b, err := os.ReadFile(rig.runs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, l := range strings.Fields(strings.ReplaceAll(string(b), "run", "")) {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, n)
-	}
-	return out
+	return strings.Count(string(b), "run\n")
 }
 
 // A command that hands the read-back off returns at once; the next
@@ -111,20 +91,9 @@ func TestHandOffThenTheNextCommandTakesTheWorkersReading(t *testing.T) {
 	if err != nil || !saved || !strings.Contains(out4, "*filter") {
 		t.Fatalf("the next command: saved %v, %q, %v; want the worker's reading", saved, out4, err)
 	}
-	// Both families, once each: by the worker alone, at a low priority.
+	// Both families, once each: by the worker alone.
 	if n := rig.saveRuns(t); n != 2 {
 		t.Errorf("iptables-save ran %d times, want 2 (the worker's two families)", n)
-	}
-	own, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// getpriority(2) returns 20 - nice.
-	want := min(20-own+refreshNice, 19)
-	for _, n := range rig.niceness(t) {
-		if n != want {
-			t.Errorf("the worker's iptables-save ran at nice %d, want %d", n, want)
-		}
 	}
 }
 
