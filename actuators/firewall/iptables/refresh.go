@@ -51,7 +51,7 @@ const (
 	// the rules itself.
 	handOffTimeout = 250 * time.Millisecond
 	// refreshWait bounds a command's wait for a refresh under way (one at
-	// 10,000 published ports takes 2-4 s); past it, the command reads the
+	// 10,000 published ports takes ~0.5 s); past it, the command reads the
 	// rules itself.
 	refreshWait = 10 * time.Second
 )
