@@ -92,10 +92,7 @@ containers:
 // reading of the new ruleset (saved, nothing run). Without a worker to
 // take it, the apply reads the rules back itself, as before.
 func TestReadBackHandedOffToTheWorker(t *testing.T) {
-	t.Setenv("NETCTL_FIREWALL", "iptables")
-	t.Setenv("NETCTL_IPTABLES", "nft")
-	h := sandbox.New(t)
-	out := outside(t, h)
+	h, out := iptablesNftHost(t)
 	file := h.WriteFile(t, "ho.yaml", handOffTopo)
 	// A first apply starts the journal with the DNS server: its
 	// verification reads the containers once it runs (never ahead of it),
@@ -179,6 +176,16 @@ func TestStaleReadingWaitsForTheWorker(t *testing.T) {
 		!strings.Contains(r.Stderr, `"saved":false`) {
 		t.Errorf("diff took %v (the lock was held %v); want it to wait, then read the rules itself:\n%s", took, held, r)
 	}
+}
+
+// iptablesNftHost is a sandbox host whose netctl writes iptables-nft
+// rules, and the namespace outside it that reaches its published ports.
+func iptablesNftHost(t *testing.T) (*sandbox.Host, string) {
+	t.Helper()
+	t.Setenv("NETCTL_FIREWALL", "iptables")
+	t.Setenv("NETCTL_IPTABLES", "nft")
+	h := sandbox.New(t)
+	return h, outside(t, h)
 }
 
 func awaitFile(t *testing.T, path string) {

@@ -4,30 +4,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/netctl/netctl/internal/sandbox"
 )
-
-const watchPortsTopo = `name: wp
-networks:
-  front: {}
-containers:
-  web:
-    networks: [front]
-    ports: ["%s:80"]
-`
 
 // A watched project's published ports follow its edits when an edit's
 // rules were taken as written (their read-back handed to the DNS server's
 // worker): the next edit that changes rules reads them first, so a moved
 // port's old mapping goes and the new one serves.
 func TestWatchPortEditsAfterAHandedOffReadBack(t *testing.T) {
-	t.Setenv("NETCTL_FIREWALL", "iptables")
-	t.Setenv("NETCTL_IPTABLES", "nft")
-	h := sandbox.New(t)
-	out := outside(t, h)
+	h, out := iptablesNftHost(t)
 	file := func(webPort string, api bool) string {
-		s := strings.Replace(watchPortsTopo, "%s", webPort, 1)
+		s := strings.Replace(handOffTopo, "8080:80", webPort+":80", 1)
 		if api {
 			s += "  api:\n    networks: [front]\n    ports: [\"8081:80\"]\n"
 		}
@@ -35,7 +21,7 @@ func TestWatchPortEditsAfterAHandedOffReadBack(t *testing.T) {
 	}
 	path := h.WriteFile(t, "wp.yaml", file("8080", false))
 	w := startWatch(t, h, path, "--log-level", "debug")
-	defer h.MustNetctl(t, "down", "-p", "wp")
+	defer h.MustNetctl(t, "down", "-p", "ho")
 	defer w.stop()
 	awaitFile(t, filepath.Join(h.Root(), "dns", "iptables-save.sock"))
 
@@ -45,8 +31,8 @@ func TestWatchPortEditsAfterAHandedOffReadBack(t *testing.T) {
 	}
 	w.next(isConverged("file"), "the edit moving web's port", func() { h.WriteFile(t, "wp.yaml", file("9090", true)) })
 
-	serve(t, h.ContainerNetns("wp", "web"), "tcp", 80, "web")
-	serve(t, h.ContainerNetns("wp", "api"), "tcp", 80, "api")
+	serve(t, h.ContainerNetns("ho", "web"), "tcp", 80, "web")
+	serve(t, h.ContainerNetns("ho", "api"), "tcp", 80, "api")
 	expectServed(t, "web's new port", out, "tcp", "10.250.0.1:9090", "web")
 	expectServed(t, "api's port", out, "tcp", "10.250.0.1:8081", "api")
 	expectBlocked(t, "web's old port", out, "tcp", "10.250.0.1:8080")
