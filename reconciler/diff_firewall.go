@@ -31,7 +31,7 @@ func diffFirewall(p *Plan, project string, desired, observed *model.State) {
 	if want == nil {
 		want = model.NewFirewall()
 	}
-	p.firewall, p.fwObserved, p.fwHave = want, have.Snapshot, have
+	p.firewall, p.fwHave = want, have
 	add := func(a *Action) {
 		a.Kind, a.phase, a.group = KindFirewall, phaseFirewall, "firewall"
 		if _, ok := a.fwObject.(model.Sysctl); ok {
@@ -233,7 +233,10 @@ func linkName(l *model.LinkRule) string {
 // firewallBatch gathers the plan's firewall and sysctl actions into the
 // one batch the backend applies.
 func firewallBatch(p *Plan, actions []*Action) *model.FirewallBatch {
-	b := &model.FirewallBatch{Project: p.Project, Observed: p.fwObserved}
+	b := &model.FirewallBatch{Project: p.Project}
+	if p.fwHave != nil {
+		b.Observed = p.fwHave.Snapshot
+	}
 	// Once per host port, protocol and family (conntrack keeps IPv6
 	// entries apart).
 	type flushKey struct {
@@ -291,7 +294,7 @@ func pruneNetworkRules(p *Plan, st *model.State, id string) {
 	if st.Firewall == nil || st.Firewall.Networks[id] == nil {
 		return
 	}
-	p.fwObserved = st.Firewall.Snapshot
+	p.fwHave = st.Firewall
 	o := st.Firewall.Networks[id]
 	p.add(&Action{Op: OpDelete, Kind: KindFirewall, Project: o.Project, Name: o.Name, Reason: "its bridge is pruned",
 		Details: networkRuleDetails(o), fwObject: o, phase: phaseFirewall, group: "firewall"})
@@ -335,7 +338,7 @@ func planTeardown(p *Plan, st *model.State, gone func(project, networkID string)
 			return
 		}
 	}
-	p.fwObserved = fw.Snapshot
+	p.fwHave = fw
 	p.add(&Action{Op: OpDelete, Kind: KindFirewall, Project: "", Name: "netctl chains", Reason: "no project has rules left",
 		Details: []string{"remove netctl's chains and its jumps from the built-in chains"}, fwObject: fwTeardown{},
 		phase: phaseFirewall, group: "firewall"})

@@ -62,9 +62,6 @@ func (r *Reconciler) execute(ctx context.Context, p *Plan, before *model.State) 
 	}
 	for n, groups := range all {
 		ph := groups[0][0].phase
-		if ph > phaseNames && namesDone != nil {
-			closeOnce(namesDone)
-		}
 		if firewall == nil && fwGroups != nil && (ph >= phaseNames || ph == phaseContainer && len(groups) < workers) {
 			firewall = r.startFirewall(ctx, p, fwGroups, readBack, namesDone)
 		}

@@ -87,13 +87,12 @@ type Plan struct {
 	Blocked []Blocked `json:"blocked,omitempty"`
 
 	// firewall is the project's desired firewall, whose ports and links a
-	// rewrite of the project's chains needs in full; fwObserved the
-	// backend's snapshot of the observation the plan was made from, which
-	// its batch carries back to the backend; fwHave that observation's
-	// objects (firewall_handoff.go).
-	firewall   *model.Firewall
-	fwObserved model.FirewallSnapshot
-	fwHave     *model.Firewall
+	// rewrite of the project's chains needs in full; fwHave the observed
+	// firewall the plan was made from: its batch carries the backend's
+	// snapshot back to the backend, and its objects become the
+	// verification's when the read-back is handed off (firewall_handoff.go).
+	firewall *model.Firewall
+	fwHave   *model.Firewall
 }
 
 // Empty reports whether the plan changes nothing.

@@ -277,10 +277,10 @@ func bothFamilies[T any](f func(v6 bool) (T, error)) (v4, v6 T, err error) {
 	return v4, v6, errors.Join(err4, err6)
 }
 
-// currentGeneration reads the ruleset's generation when readings can be
-// saved: the nft flavour, with a place to keep them.
+// currentGeneration reads the ruleset's generation when readings are
+// kept (keepsReadings).
 func (b *Backend) currentGeneration() (Generation, bool) {
-	if b.mode != "nft" || b.generation == nil || b.cacheRoot == "" {
+	if !b.keepsReadings() {
 		return Generation{}, false
 	}
 	gen, err := b.generation()
@@ -289,6 +289,12 @@ func (b *Backend) currentGeneration() (Generation, bool) {
 		return Generation{}, false
 	}
 	return gen, true
+}
+
+// keepsReadings: the nft flavour, with a generation to key readings by
+// and a place to keep them.
+func (b *Backend) keepsReadings() bool {
+	return b.mode == "nft" && b.generation != nil && b.cacheRoot != ""
 }
 
 // runSave runs iptables-save (ip6tables-save with v6).

@@ -70,7 +70,7 @@ type refreshAnswer struct {
 // HandOff asks the worker to read the rules back and save the reading;
 // true when it took the job on. Only the nft flavour keeps readings.
 func (b *Backend) HandOff(ctx context.Context) bool {
-	if b.refreshSocket == "" || b.mode != "nft" || b.generation == nil || b.cacheRoot == "" {
+	if b.refreshSocket == "" || !b.keepsReadings() {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, handOffTimeout)
